@@ -1,0 +1,234 @@
+//! Configuration: built-in defaults (`config/default.toml`, compiled in), an optional file named by
+//! `SALGATE_CONFIG`, then the environment. Names of environment variables are fixed by the spec.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use figment::{
+    providers::{Env, Format, Toml},
+    Figment,
+};
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Validated settings the service runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address the HTTP server binds (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// Directory of the embedded PostgreSQL cluster.
+    pub data_dir: PathBuf,
+    /// External PostgreSQL; `None` means run the embedded cluster.
+    pub database_url: Option<String>,
+    /// Maximum connections in the pool.
+    pub database_max_connections: u32,
+    /// Period of the SLA scanner.
+    pub sla_scan_interval: Duration,
+    /// Period of the outbox dispatcher.
+    pub outbox_poll_interval: Duration,
+    /// Public base URL, when the service runs behind a proxy.
+    pub public_url: Option<String>,
+    /// HubSpot app client secret (v3 signatures).
+    pub hubspot_client_secret: Option<String>,
+    /// Salesforce organization id accepted by the outbound-message endpoint.
+    pub salesforce_org_id: Option<String>,
+    /// Tracing filter.
+    pub log: String,
+    /// How long an API key lookup is cached per replica.
+    pub api_key_cache_ttl: Duration,
+}
+
+/// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
+/// so that an error can name the setting and the variable that set it.
+#[derive(Debug, Deserialize)]
+struct Raw {
+    listen: String,
+    data_dir: PathBuf,
+    database_url: Option<String>,
+    database_max_connections: u32,
+    sla_scan_interval: String,
+    outbox_poll_interval: String,
+    public_url: Option<String>,
+    hubspot_client_secret: Option<String>,
+    salesforce_org_id: Option<String>,
+    log: String,
+    api_key_cache_ttl: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting} (environment variable {env}): {message}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub env: String,
+    pub message: String,
+}
+
+fn env_name(key: &str) -> String {
+    if key == "database_url" {
+        "DATABASE_URL".into()
+    } else {
+        format!("SALGATE_{}", key.to_uppercase())
+    }
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting: key.into(),
+        env: env_name(key),
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    /// Defaults, then `$SALGATE_CONFIG` (a TOML file) if set, then the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut figment = Figment::new().merge(Toml::string(DEFAULTS));
+        if let Ok(path) = std::env::var("SALGATE_CONFIG") {
+            if !std::path::Path::new(&path).is_file() {
+                return Err(invalid("config", format!("file {path} does not exist")));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let figment = figment
+            .merge(Env::prefixed("SALGATE_").ignore(&["CONFIG", "PG_BIN"]))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            );
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let raw: Raw = figment.extract().map_err(|e| {
+            let key = e.path.first().cloned().unwrap_or_else(|| "config".into());
+            invalid(&key, e.kind.to_string())
+        })?;
+        let listen = raw.listen.parse().map_err(|_| {
+            invalid(
+                "listen",
+                format!("`{}` is not an address like 127.0.0.1:8080", raw.listen),
+            )
+        })?;
+        let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let database_url = non_empty(raw.database_url);
+        if let Some(url) = &database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(invalid(
+                    "database_url",
+                    "must start with postgres:// or postgresql://",
+                ));
+            }
+        }
+        if raw.database_max_connections == 0 {
+            return Err(invalid("database_max_connections", "must be at least 1"));
+        }
+        let public_url = non_empty(raw.public_url).map(|u| u.trim_end_matches('/').to_string());
+        if let Some(url) = &public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid("public_url", "must start with http:// or https://"));
+            }
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log) {
+            return Err(invalid("log", e.to_string()));
+        }
+        Ok(Settings {
+            listen,
+            data_dir: raw.data_dir,
+            database_url,
+            database_max_connections: raw.database_max_connections,
+            sla_scan_interval: parse_duration("sla_scan_interval", &raw.sla_scan_interval)?,
+            outbox_poll_interval: parse_duration(
+                "outbox_poll_interval",
+                &raw.outbox_poll_interval,
+            )?,
+            public_url,
+            hubspot_client_secret: non_empty(raw.hubspot_client_secret),
+            salesforce_org_id: non_empty(raw.salesforce_org_id),
+            log: raw.log,
+            api_key_cache_ttl: parse_duration("api_key_cache_ttl", &raw.api_key_cache_ttl)?,
+        })
+    }
+}
+
+/// Parses `500ms`, `15s`, `2m`, `1h` (a positive whole number and a unit).
+pub fn parse_duration_str(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.checked_mul(60)?),
+        "h" => Duration::from_secs(n.checked_mul(3600)?),
+        _ => return None,
+    };
+    Some(d)
+}
+
+fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    match parse_duration_str(value) {
+        Some(d) if !d.is_zero() => Ok(d),
+        _ => Err(invalid(
+            key,
+            format!("`{value}` is not a positive duration like 500ms, 15s, 2m or 1h"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut f = Figment::new().merge(Toml::string(DEFAULTS));
+        for (k, v) in pairs {
+            f = f.merge(figment::providers::Serialized::default(k, v));
+        }
+        Settings::from_figment(f)
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert!(s.database_url.is_none());
+        assert_eq!(s.sla_scan_interval, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn durations_accept_the_documented_units() {
+        assert_eq!(
+            parse_duration_str("500ms"),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(parse_duration_str("15s"), Some(Duration::from_secs(15)));
+        assert_eq!(parse_duration_str("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration_str("15"), None);
+        assert_eq!(parse_duration_str("s"), None);
+        assert_eq!(parse_duration_str("1.5s"), None);
+    }
+
+    #[test]
+    fn a_malformed_interval_names_its_environment_variable() {
+        let err = with(&[("sla_scan_interval", "soon")]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_SLA_SCAN_INTERVAL");
+        assert!(
+            err.to_string().contains("SALGATE_SLA_SCAN_INTERVAL"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_listen_address_names_its_setting() {
+        let err = with(&[("listen", "localhost")]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_LISTEN");
+    }
+
+    #[test]
+    fn a_non_postgres_database_url_is_refused() {
+        let err = with(&[("database_url", "mysql://x")]).unwrap_err();
+        assert_eq!(err.env, "DATABASE_URL");
+    }
+}

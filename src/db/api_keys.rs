@@ -1,0 +1,145 @@
+//! API keys. Only a SHA-256 of each token is stored; the token is shown once at creation.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{FromRow, PgPool};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::Role;
+
+/// A stored key, without its token.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub name: String,
+    #[schema(value_type = Role)]
+    pub role: String,
+    /// The rep an `sdr` key acts as.
+    #[serde(rename = "rep")]
+    pub rep_id: Option<String>,
+    /// First characters of the token, to tell keys apart.
+    pub token_prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    pub fn role(&self) -> Role {
+        // The CHECK constraint keeps the column within the known roles.
+        Role::parse(&self.role).unwrap_or(Role::Ingest)
+    }
+}
+
+/// A new token: `sg_` and 256 random bits.
+pub fn generate_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("sg_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+pub fn hash_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+const COLUMNS: &str = "id, name, role, rep_id, token_prefix, created_at, revoked_at";
+
+/// Creates a key and returns it with its token (the only time the token exists in clear).
+pub async fn create(
+    pool: &PgPool,
+    role: Role,
+    rep: Option<&str>,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Result<(ApiKey, String), sqlx::Error> {
+    let token = generate_token();
+    let key = sqlx::query_as(&format!(
+        "INSERT INTO api_keys (id, name, role, rep_id, token_hash, token_prefix, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(role.as_str())
+    .bind(rep)
+    .bind(hash_token(&token))
+    .bind(&token[..10])
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok((key, token))
+}
+
+/// The active key with this token, if any.
+pub async fn find_active_by_token(
+    pool: &PgPool,
+    token: &str,
+) -> Result<Option<ApiKey>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL"
+    ))
+    .bind(hash_token(token))
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn list(pool: &PgPool) -> Result<Vec<ApiKey>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id"))
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ApiKey>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Revokes a key; `None` when there is no such key. Revoking twice keeps the first time.
+pub async fn revoke(
+    pool: &PgPool,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<ApiKey>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}
+
+/// On first start, creates an admin key if no key exists at all. Safe when several replicas
+/// start at once: a transaction-scoped advisory lock makes the check-and-insert exclusive.
+pub async fn bootstrap_admin(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('salgate.bootstrap_admin'))")
+        .execute(&mut *tx)
+        .await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if exists {
+        return Ok(None);
+    }
+    let token = generate_token();
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, role, rep_id, token_hash, token_prefix, created_at) \
+         VALUES ($1, 'bootstrap admin', 'admin', NULL, $2, $3, $4)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(hash_token(&token))
+    .bind(&token[..10])
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(token))
+}

@@ -1,0 +1,102 @@
+//! Stored first responses for `Idempotency-Key`.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+/// How long a key's first response is replayed.
+pub const RETENTION: Duration = Duration::hours(24);
+
+#[derive(Debug, FromRow)]
+pub struct Stored {
+    pub request_hash: Vec<u8>,
+    /// `None` while the first request is still being handled.
+    pub status: Option<i16>,
+    pub headers: Option<serde_json::Value>,
+    pub body: Option<Vec<u8>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Claims the key for this request. `Ok(None)` means it is ours to handle; `Ok(Some(row))`
+/// means an earlier request holds it (a claim older than [`RETENTION`] is taken over).
+pub async fn claim(
+    pool: &PgPool,
+    api_key: Uuid,
+    key: &str,
+    request_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<Stored>, sqlx::Error> {
+    let claimed = sqlx::query(
+        "INSERT INTO idempotency_keys (api_key_id, key, request_hash, created_at) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT ON CONSTRAINT idempotency_keys_pkey DO UPDATE \
+           SET request_hash = EXCLUDED.request_hash, status = NULL, headers = NULL, body = NULL, \
+               created_at = EXCLUDED.created_at \
+           WHERE idempotency_keys.created_at < $5",
+    )
+    .bind(api_key)
+    .bind(key)
+    .bind(request_hash)
+    .bind(now)
+    .bind(now - RETENTION)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1;
+    if claimed {
+        return Ok(None);
+    }
+    sqlx::query_as(
+        "SELECT request_hash, status, headers, body, created_at FROM idempotency_keys \
+         WHERE api_key_id = $1 AND key = $2",
+    )
+    .bind(api_key)
+    .bind(key)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn complete(
+    pool: &PgPool,
+    api_key: Uuid,
+    key: &str,
+    status: u16,
+    headers: &serde_json::Value,
+    body: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 \
+         WHERE api_key_id = $1 AND key = $2",
+    )
+    .bind(api_key)
+    .bind(key)
+    .bind(status as i16)
+    .bind(headers)
+    .bind(body)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Gives the key up (the request failed on our side, so a retry must run again).
+pub async fn release(pool: &PgPool, api_key: Uuid, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND status IS NULL",
+    )
+    .bind(api_key)
+    .bind(key)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Drops entries past retention; returns how many.
+pub async fn purge_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
+            .bind(now - RETENTION)
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}

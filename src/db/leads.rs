@@ -1,0 +1,294 @@
+//! Leads. Every state change is one guarded statement that also appends its history row, so
+//! the change and its log entry commit together or not at all.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::{lead::Decided, lead_input::NewLead, Actor, Command, LeadState};
+
+/// A lead as stored and as returned by the API.
+#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+pub struct Lead {
+    pub id: Uuid,
+    pub source: String,
+    pub external_id: String,
+    pub lead_type: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    #[schema(value_type = Option<crate::domain::lead_input::Company>)]
+    pub company: Option<Value>,
+    pub score: Option<f64>,
+    pub campaign: Option<String>,
+    pub channel: Option<String>,
+    pub queue: Option<String>,
+    pub owner: Option<String>,
+    #[schema(value_type = Object)]
+    pub attributes: Value,
+    #[schema(value_type = LeadState)]
+    pub state: String,
+    /// 1 for the first routing; each re-routing of a rejected or recycled lead adds one.
+    pub cycle: i32,
+    pub routed_at: DateTime<Utc>,
+    pub accepted_by: Option<String>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// Whether the accept came before the cycle's SLA due time (null until SLA policies apply).
+    pub accepted_within_sla: Option<bool>,
+    pub rejected_by: Option<String>,
+    pub rejected_at: Option<DateTime<Utc>>,
+    pub rejection_code: Option<String>,
+    pub recycled_by: Option<String>,
+    pub recycled_at: Option<DateTime<Utc>>,
+    pub recycle_reason: Option<String>,
+    /// The note of the latest decision.
+    pub decision_note: Option<String>,
+    pub next_action: Option<String>,
+    /// Increases with every change; the ETag.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Lead {
+    pub fn state(&self) -> LeadState {
+        // The CHECK constraint keeps the column within the known states.
+        LeadState::parse(&self.state).unwrap_or(LeadState::Routed)
+    }
+}
+
+/// The actor columns of a history row.
+pub struct Who<'a> {
+    pub actor: &'a str,
+    pub role: &'a str,
+}
+
+impl<'a> Who<'a> {
+    pub fn new(actor: &'a str, a: &'a Actor) -> Self {
+        Who {
+            actor,
+            role: a.role.as_str(),
+        }
+    }
+}
+
+/// Inserts a new lead in cycle 1 with its `routed` history row. `None` when a lead with the
+/// same `(source, external_id)` already exists (nothing is written then).
+pub async fn insert_new(
+    pool: &PgPool,
+    lead: &NewLead,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<Lead>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH ins AS ( \
+           INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
+             title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
+             cycle, routed_at, created_at, updated_at) \
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+             'routed', 1, $17, $18, $18) \
+           ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
+           RETURNING *), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
+             actor_role, rep_id, occurred_at, recorded_at) \
+           SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, routed_at, $18 FROM ins) \
+         SELECT * FROM ins",
+    )
+    .bind(Uuid::now_v7())
+    .bind(&lead.source)
+    .bind(&lead.external_id)
+    .bind(&lead.lead_type)
+    .bind(&lead.email)
+    .bind(&lead.first_name)
+    .bind(&lead.last_name)
+    .bind(&lead.title)
+    .bind(&lead.phone)
+    .bind(lead.company.as_ref().map(sqlx::types::Json))
+    .bind(lead.score)
+    .bind(&lead.campaign)
+    .bind(&lead.channel)
+    .bind(&lead.queue)
+    .bind(&lead.owner)
+    .bind(sqlx::types::Json(&lead.attributes))
+    .bind(lead.routed_at)
+    .bind(now)
+    .bind(who.actor)
+    .bind(who.role)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Lead>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM leads WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn get_by_external(
+    pool: &PgPool,
+    source: &str,
+    external_id: &str,
+) -> Result<Option<Lead>, sqlx::Error> {
+    sqlx::query_as("SELECT * FROM leads WHERE source = $1 AND external_id = $2")
+        .bind(source)
+        .bind(external_id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Starts a new cycle for a rejected or recycled lead: fresh data from the new MQL (absent
+/// fields keep their old values, attributes are merged), decision fields cleared. Guarded by
+/// the state and version that were read; `None` when someone changed the lead meanwhile.
+pub async fn reroute(
+    pool: &PgPool,
+    current: &Lead,
+    lead: &NewLead,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<Lead>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH u AS ( \
+           UPDATE leads SET lead_type = $4, email = COALESCE($5, email), \
+             first_name = COALESCE($6, first_name), last_name = COALESCE($7, last_name), \
+             title = COALESCE($8, title), phone = COALESCE($9, phone), \
+             company = COALESCE($10, company), score = COALESCE($11, score), \
+             campaign = COALESCE($12, campaign), channel = COALESCE($13, channel), \
+             queue = COALESCE($14, queue), owner = $15, attributes = attributes || $16, \
+             state = 'routed', cycle = cycle + 1, routed_at = $17, \
+             accepted_by = NULL, accepted_at = NULL, accepted_within_sla = NULL, \
+             rejected_by = NULL, rejected_at = NULL, rejection_code = NULL, \
+             recycled_by = NULL, recycled_at = NULL, recycle_reason = NULL, \
+             decision_note = NULL, next_action = NULL, \
+             version = version + 1, updated_at = $18 \
+           WHERE id = $1 AND state = $2 AND version = $3 \
+           RETURNING *), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
+             actor_role, rep_id, occurred_at, recorded_at) \
+           SELECT id, cycle, 'routed', $2, 'routed', $19, $20, owner, routed_at, $18 FROM u) \
+         SELECT * FROM u",
+    )
+    .bind(current.id)
+    .bind(&current.state)
+    .bind(current.version)
+    .bind(&lead.lead_type)
+    .bind(&lead.email)
+    .bind(&lead.first_name)
+    .bind(&lead.last_name)
+    .bind(&lead.title)
+    .bind(&lead.phone)
+    .bind(lead.company.as_ref().map(sqlx::types::Json))
+    .bind(lead.score)
+    .bind(&lead.campaign)
+    .bind(&lead.channel)
+    .bind(&lead.queue)
+    .bind(&lead.owner)
+    .bind(sqlx::types::Json(&lead.attributes))
+    .bind(lead.routed_at)
+    .bind(now)
+    .bind(who.actor)
+    .bind(who.role)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Applies a decision the domain allowed. Guarded by the state and version it was decided on;
+/// `None` when the lead changed in between (the caller re-reads and decides again).
+pub async fn apply_decision(
+    pool: &PgPool,
+    current: &Lead,
+    decided: &Decided,
+    command: &Command,
+    note: Option<&str>,
+    next_action: Option<&str>,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<Lead>, sqlx::Error> {
+    let (set, code) = match command {
+        Command::Accept => ("accepted_by = $4, accepted_at = $5, next_action = $8", None),
+        Command::Reject { code, .. } => (
+            "rejected_by = $4, rejected_at = $5, rejection_code = $6",
+            Some(code.as_str()),
+        ),
+        Command::Recycle { reason, .. } => (
+            "recycled_by = $4, recycled_at = $5, recycle_reason = $6",
+            Some(reason.as_str()),
+        ),
+    };
+    let sql = format!(
+        "WITH u AS ( \
+           UPDATE leads SET state = $9, owner = $4, decision_note = $7, {set}, \
+             version = version + 1, updated_at = $5 \
+           WHERE id = $1 AND state = $2 AND version = $3 \
+           RETURNING *), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
+             actor_role, rep_id, code, note, data, occurred_at, recorded_at) \
+           SELECT id, cycle, $9, $2, $9, $10, $11, $4, $6, $7, $12, $5, $5 FROM u) \
+         SELECT * FROM u"
+    );
+    let data = next_action.map(|n| serde_json::json!({ "next_action": n }));
+    sqlx::query_as(&sql)
+        .bind(current.id)
+        .bind(decided.from.as_str())
+        .bind(current.version)
+        .bind(&decided.rep)
+        .bind(now)
+        .bind(code)
+        .bind(note)
+        .bind(next_action)
+        .bind(decided.to.as_str())
+        .bind(who.actor)
+        .bind(who.role)
+        .bind(data)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Filters of `GET /v1/leads`; `None` means "any".
+#[derive(Debug, Default, Clone)]
+pub struct LeadFilter {
+    pub state: Option<LeadState>,
+    pub owner: Option<String>,
+    pub queue: Option<String>,
+    pub source: Option<String>,
+    pub lead_type: Option<String>,
+    /// Keyset cursor: only leads with a larger id.
+    pub after: Option<Uuid>,
+}
+
+/// Leads in id (creation) order, at most `limit`.
+pub async fn list(
+    pool: &PgPool,
+    filter: &LeadFilter,
+    limit: i64,
+) -> Result<Vec<Lead>, sqlx::Error> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM leads WHERE true");
+    if let Some(s) = filter.state {
+        q.push(" AND state = ").push_bind(s.as_str());
+    }
+    if let Some(v) = &filter.owner {
+        q.push(" AND owner = ").push_bind(v);
+    }
+    if let Some(v) = &filter.queue {
+        q.push(" AND queue = ").push_bind(v);
+    }
+    if let Some(v) = &filter.source {
+        q.push(" AND source = ").push_bind(v);
+    }
+    if let Some(v) = &filter.lead_type {
+        q.push(" AND lead_type = ").push_bind(v);
+    }
+    if let Some(after) = filter.after {
+        q.push(" AND id > ").push_bind(after);
+    }
+    q.push(" ORDER BY id LIMIT ").push_bind(limit);
+    q.build_query_as().fetch_all(pool).await
+}

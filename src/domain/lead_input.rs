@@ -1,0 +1,299 @@
+//! A lead as a CRM posts it, parsed into a `NewLead` that is valid by construction.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::validation::{FieldError, Fields};
+
+/// How far in the future `routed_at` may lie (clock skew between the CRM and us).
+pub const MAX_ROUTED_AT_SKEW: Duration = Duration::minutes(5);
+
+/// The company a lead works for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Company {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// Employee count (integer) or a band such as `51-200`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub size: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub industry: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+/// The request body of `POST /v1/leads` (documentation shape; parsing is done by [`NewLead::parse`]
+/// so that every bad field is reported at once). Unknown fields are refused: put custom data in
+/// `attributes`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct LeadInput {
+    /// CRM or system the lead comes from, e.g. `hubspot`. Lowercase letters, digits, `_-.`.
+    pub source: String,
+    /// The lead's id in that source (string or integer).
+    pub external_id: String,
+    /// e.g. `demo_request`, `pricing_request`, `content_download`; selects the SLA policy.
+    pub lead_type: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<Company>,
+    pub score: Option<f64>,
+    pub campaign: Option<String>,
+    pub channel: Option<String>,
+    /// Queue the lead is routed to.
+    pub queue: Option<String>,
+    /// Rep id chosen by the CRM; wins over the queue's strategy.
+    pub owner: Option<String>,
+    /// When the CRM routed the lead (default now; at most 5 minutes in the future).
+    pub routed_at: Option<DateTime<Utc>>,
+    /// Free-form JSON object kept with the lead.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<Map<String, Value>>,
+}
+
+/// A lead that passed validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLead {
+    pub source: String,
+    pub external_id: String,
+    pub lead_type: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub title: Option<String>,
+    pub phone: Option<String>,
+    pub company: Option<Company>,
+    pub score: Option<f64>,
+    pub campaign: Option<String>,
+    pub channel: Option<String>,
+    pub queue: Option<String>,
+    pub owner: Option<String>,
+    pub routed_at: DateTime<Utc>,
+    pub attributes: Map<String, Value>,
+}
+
+impl NewLead {
+    /// Parses a request body; `now` is the injected clock reading used for `routed_at`.
+    pub fn parse(body: &Value, now: DateTime<Utc>) -> Result<NewLead, Vec<FieldError>> {
+        let mut f = Fields::root(body)?;
+        let source = f.req_slug("source", 64);
+        let external_id = external_id(&mut f);
+        let lead_type = f.req_slug("lead_type", 64);
+        let email = f.opt_str("email", 320).map(|e| e.to_lowercase());
+        if let Some(e) = &email {
+            if !looks_like_email(e) {
+                f.error("email", "is not an email address");
+            }
+        }
+        let first_name = f.opt_str("first_name", 200);
+        let last_name = f.opt_str("last_name", 200);
+        let title = f.opt_str("title", 200);
+        let phone = f.opt_str("phone", 50);
+        let company = f.child("company").map(|mut c| {
+            let company = Company {
+                name: c.opt_str("name", 200),
+                domain: c.opt_str("domain", 253).map(|d| d.to_lowercase()),
+                size: company_size(&mut c),
+                industry: c.opt_str("industry", 100),
+                country: c.opt_str("country", 100),
+                region: c.opt_str("region", 100),
+            };
+            if let Some(d) = &company.domain {
+                if d.contains(char::is_whitespace) || !d.contains('.') || d.contains('/') {
+                    c.error("domain", "is not a domain name like example.com");
+                }
+            }
+            f.finish_child(c);
+            company
+        });
+        let score = f.opt_f64("score");
+        let campaign = f.opt_str("campaign", 200);
+        let channel = f.opt_str("channel", 100);
+        let queue = f.opt_str("queue", 100);
+        let owner = f.opt_str("owner", 100);
+        let routed_at = match f.raw("routed_at") {
+            None => Some(now),
+            Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+                Ok(t) if t.with_timezone(&Utc) > now + MAX_ROUTED_AT_SKEW => {
+                    f.error("routed_at", "must not be more than 5 minutes in the future");
+                    None
+                }
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(_) => {
+                    f.error(
+                        "routed_at",
+                        "must be an RFC 3339 time like 2026-01-31T09:00:00Z",
+                    );
+                    None
+                }
+            },
+            Some(_) => {
+                f.error("routed_at", "must be an RFC 3339 time string");
+                None
+            }
+        };
+        let attributes = match f.raw("attributes") {
+            None => Some(Map::new()),
+            Some(Value::Object(m)) => Some(m.clone()),
+            Some(_) => {
+                f.error("attributes", "must be a JSON object");
+                None
+            }
+        };
+        let errors = f.finish();
+        match (source, external_id, lead_type, routed_at, attributes) {
+            (
+                Some(source),
+                Some(external_id),
+                Some(lead_type),
+                Some(routed_at),
+                Some(attributes),
+            ) if errors.is_empty() => Ok(NewLead {
+                source,
+                external_id,
+                lead_type,
+                email,
+                first_name,
+                last_name,
+                title,
+                phone,
+                company,
+                score,
+                campaign,
+                channel,
+                queue,
+                owner,
+                routed_at,
+                attributes,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn external_id(f: &mut Fields<'_>) -> Option<String> {
+    match f.raw("external_id") {
+        // CRMs such as HubSpot use numeric ids; keep them as their decimal text.
+        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        Some(Value::Number(_)) => {
+            f.error("external_id", "must be a string or an integer");
+            None
+        }
+        _ => f.req_str("external_id", 255),
+    }
+}
+
+fn company_size(c: &mut Fields<'_>) -> Option<Value> {
+    match c.raw("size") {
+        None => None,
+        Some(Value::Number(n)) if n.is_u64() => Some(Value::Number(n.clone())),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 50 => {
+            Some(Value::String(s.trim().to_string()))
+        }
+        Some(_) => {
+            c.error(
+                "size",
+                "must be a non-negative integer or a band like 51-200",
+            );
+            None
+        }
+    }
+}
+
+fn looks_like_email(e: &str) -> bool {
+    let mut parts = e.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !e.contains(char::is_whitespace)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        "2026-03-02T10:00:00Z".parse().unwrap()
+    }
+
+    fn fields(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_minimal_lead_parses_and_defaults_routed_at_to_now() {
+        let lead = NewLead::parse(
+            &json!({"source": "hubspot", "external_id": 42, "lead_type": "demo_request"}),
+            now(),
+        )
+        .unwrap();
+        assert_eq!(lead.external_id, "42");
+        assert_eq!(lead.routed_at, now());
+        assert!(lead.attributes.is_empty());
+    }
+
+    #[test]
+    fn every_bad_field_is_named_at_once() {
+        let errors = NewLead::parse(
+            &json!({
+                "source": "Hub Spot", "lead_type": "", "email": "nope",
+                "company": {"domain": "not a domain", "size": -3, "ceo": "x"},
+                "score": "high", "routed_at": "yesterday", "attributes": [1], "colour": "red"
+            }),
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            fields(&errors),
+            [
+                "source",
+                "external_id",
+                "lead_type",
+                "email",
+                "company.size",
+                "company.domain",
+                "company.ceo",
+                "score",
+                "routed_at",
+                "attributes",
+                "colour"
+            ]
+        );
+    }
+
+    #[test]
+    fn routed_at_may_not_be_more_than_five_minutes_ahead() {
+        let body =
+            |t: &str| json!({"source": "s", "external_id": "1", "lead_type": "t", "routed_at": t});
+        assert!(NewLead::parse(&body("2026-03-02T10:05:00Z"), now()).is_ok());
+        let e = NewLead::parse(&body("2026-03-02T10:05:01Z"), now()).unwrap_err();
+        assert_eq!(fields(&e), ["routed_at"]);
+        let past = NewLead::parse(&body("2026-03-01T12:00:00+02:00"), now()).unwrap();
+        assert_eq!(past.routed_at.to_rfc3339(), "2026-03-01T10:00:00+00:00");
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused() {
+        assert_eq!(
+            fields(&NewLead::parse(&json!([1, 2]), now()).unwrap_err()),
+            ["body"]
+        );
+    }
+}

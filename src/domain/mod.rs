@@ -1,0 +1,9 @@
+//! Pure domain logic: no I/O, no clock of its own. Persistence and HTTP call into it.
+
+pub mod actor;
+pub mod lead;
+pub mod lead_input;
+pub mod validation;
+
+pub use actor::{Actor, Role};
+pub use lead::{Action, Command, Decided, DecisionError, LeadState};

@@ -1,0 +1,174 @@
+//! Reading untyped JSON into domain types while collecting every problem, so that a 422 names
+//! all bad fields at once (serde stops at the first).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// One bad field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Dotted path of the field, e.g. `company.domain`.
+    pub field: String,
+    pub message: String,
+}
+
+/// Walks one JSON object, remembering which keys were read so unknown ones can be reported.
+pub struct Fields<'a> {
+    prefix: String,
+    obj: &'a Map<String, Value>,
+    seen: Vec<&'static str>,
+    pub errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    /// Starts on the request body; a body that is not an object is itself an error.
+    pub fn root(value: &'a Value) -> Result<Self, Vec<FieldError>> {
+        match value {
+            Value::Object(obj) => Ok(Fields::new(String::new(), obj)),
+            _ => Err(vec![FieldError {
+                field: "body".into(),
+                message: "must be a JSON object".into(),
+            }]),
+        }
+    }
+
+    fn new(prefix: String, obj: &'a Map<String, Value>) -> Self {
+        Fields {
+            prefix,
+            obj,
+            seen: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    pub fn path(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.prefix)
+        }
+    }
+
+    pub fn error(&mut self, key: &str, message: impl Into<String>) {
+        let field = self.path(key);
+        self.errors.push(FieldError {
+            field,
+            message: message.into(),
+        });
+    }
+
+    /// The raw value of `key`, treating JSON `null` as absent.
+    pub fn raw(&mut self, key: &'static str) -> Option<&'a Value> {
+        self.seen.push(key);
+        self.obj.get(key).filter(|v| !v.is_null())
+    }
+
+    /// An optional string, trimmed, at most `max` characters; empty counts as absent.
+    pub fn opt_str(&mut self, key: &'static str, max: usize) -> Option<String> {
+        match self.raw(key) {
+            None => None,
+            Some(Value::String(s)) => {
+                let s = s.trim();
+                if s.chars().count() > max {
+                    self.error(key, format!("must be at most {max} characters"));
+                    None
+                } else if s.is_empty() {
+                    None
+                } else {
+                    Some(s.to_string())
+                }
+            }
+            Some(_) => {
+                self.error(key, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// A required, non-empty string.
+    pub fn req_str(&mut self, key: &'static str, max: usize) -> Option<String> {
+        let before = self.errors.len();
+        let v = self.opt_str(key, max);
+        if v.is_none() && self.errors.len() == before {
+            self.error(key, "is required");
+        }
+        v
+    }
+
+    /// A required identifier-like string: lowercase letters, digits, `_`, `-`, `.`.
+    pub fn req_slug(&mut self, key: &'static str, max: usize) -> Option<String> {
+        let v = self.req_str(key, max)?;
+        if is_slug(&v) {
+            Some(v)
+        } else {
+            self.error(
+                key,
+                "may contain only lowercase letters, digits, `_`, `-` and `.`",
+            );
+            None
+        }
+    }
+
+    pub fn opt_bool(&mut self, key: &'static str) -> Option<bool> {
+        match self.raw(key) {
+            None => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                self.error(key, "must be true or false");
+                None
+            }
+        }
+    }
+
+    pub fn opt_f64(&mut self, key: &'static str) -> Option<f64> {
+        match self.raw(key) {
+            None => None,
+            Some(Value::Number(n)) => n.as_f64(),
+            Some(_) => {
+                self.error(key, "must be a number");
+                None
+            }
+        }
+    }
+
+    /// A nested object, walked with its own `Fields` whose errors are merged by `finish_child`.
+    pub fn child(&mut self, key: &'static str) -> Option<Fields<'a>> {
+        match self.raw(key) {
+            None => None,
+            Some(Value::Object(obj)) => Some(Fields::new(self.path(key), obj)),
+            Some(_) => {
+                self.error(key, "must be an object");
+                None
+            }
+        }
+    }
+
+    pub fn finish_child(&mut self, child: Fields<'a>) {
+        self.errors.extend(child.finish());
+    }
+
+    /// Reports keys that were never read, and returns all errors.
+    pub fn finish(mut self) -> Vec<FieldError> {
+        let mut unknown: Vec<&String> = self
+            .obj
+            .keys()
+            .filter(|k| !self.seen.contains(&k.as_str()))
+            .collect();
+        unknown.sort();
+        for k in unknown {
+            let field = self.path(k);
+            self.errors.push(FieldError {
+                field,
+                message: "is not a known field".into(),
+            });
+        }
+        self.errors
+    }
+}
+
+pub fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'))
+}

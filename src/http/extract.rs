@@ -1,0 +1,108 @@
+//! Extractors whose rejections are `ApiError`s, so every failure is problem+json.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{header, request::Parts, HeaderMap},
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use crate::domain::{Actor, Role};
+
+/// Largest accepted request body (SPEC §5).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// A JSON body as an untyped value; domain parsers turn it into types and name every bad
+/// field. An empty body reads as `{}` so optional-body endpoints need no Content-Type.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = json_content_type(req.headers());
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge(BODY_LIMIT)
+            } else {
+                ApiError::MalformedJson(r.body_text())
+            }
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonBody(Value::Object(Default::default())));
+        }
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::MalformedJson(e.to_string()))
+    }
+}
+
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+/// The authenticated API key, placed in the request by the auth middleware.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub key_id: Uuid,
+    pub role: Role,
+    /// The rep of an `sdr` key.
+    pub rep: Option<String>,
+}
+
+impl Principal {
+    /// 403 unless the key has one of `roles`.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::Forbidden(format!(
+                "this endpoint needs a key with role {}; this key is {}",
+                names.join(" or "),
+                self.role
+            )))
+        }
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor {
+            role: self.role,
+            rep: self.rep.clone(),
+        }
+    }
+
+    /// How the key appears in history: `key:<id>`.
+    pub fn label(&self) -> String {
+        format!("key:{}", self.key_id)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or(ApiError::Unauthorized("missing bearer API key"))
+    }
+}

@@ -1,0 +1,124 @@
+//! `Idempotency-Key` on POST: the first response to a key (per API key) is stored and replayed
+//! for 24 h; the same key with a different request is 422; a concurrent duplicate is 409.
+
+use axum::{
+    body::{to_bytes, Body},
+    extract::{Request, State},
+    http::{header, HeaderName, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use sha2::{Digest, Sha256};
+
+use super::{
+    error::ApiError,
+    extract::{Principal, BODY_LIMIT},
+    AppState,
+};
+use crate::{db::idempotency, domain::validation::FieldError};
+
+const HEADER: &str = "idempotency-key";
+/// Response headers worth replaying.
+const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
+
+pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match handle(state, req, next).await {
+        Ok(res) => res,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, ApiError> {
+    let key = match req.headers().get(HEADER) {
+        Some(v) if req.method() == Method::POST => {
+            v.to_str().ok().map(str::to_owned).filter(|k| {
+                !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic())
+            })
+        }
+        _ => return Ok(next.run(req).await),
+    };
+    let Some(key) = key else {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "Idempotency-Key".into(),
+            message: "must be 1 to 255 visible ASCII characters".into(),
+        }]));
+    };
+    let principal = req
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or(ApiError::Unauthorized("missing bearer API key"))?;
+
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, BODY_LIMIT)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT))?;
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update(b" ");
+    hasher.update(parts.uri.to_string());
+    hasher.update(b"\n");
+    hasher.update(&bytes);
+    let hash = hasher.finalize().to_vec();
+
+    let now = state.clock.now();
+    if let Some(stored) = idempotency::claim(&state.db, principal.key_id, &key, &hash, now).await? {
+        if stored.request_hash != hash {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        let (Some(status), Some(body)) = (stored.status, stored.body) else {
+            return Err(ApiError::IdempotencyInFlight);
+        };
+        return Ok(replay(status, stored.headers, body));
+    }
+
+    let res = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    if res.status().is_server_error() {
+        // Our failure: let a retry run the request again.
+        idempotency::release(&state.db, principal.key_id, &key).await?;
+        return Ok(res);
+    }
+    let (parts, body) = res.into_parts();
+    let body = to_bytes(body, usize::MAX)
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading response body: {e}")))?;
+    let mut headers = serde_json::Map::new();
+    for name in KEPT_HEADERS {
+        if let Some(v) = parts.headers.get(&name).and_then(|v| v.to_str().ok()) {
+            headers.insert(name.as_str().into(), v.into());
+        }
+    }
+    idempotency::complete(
+        &state.db,
+        principal.key_id,
+        &key,
+        parts.status.as_u16(),
+        &headers.into(),
+        &body,
+    )
+    .await?;
+    Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+fn replay(status: i16, headers: Option<serde_json::Value>, body: Vec<u8>) -> Response {
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::OK);
+    let mut res = (status, body).into_response();
+    if let Some(serde_json::Value::Object(h)) = headers {
+        for (name, value) in h {
+            if let (Ok(n), Some(v)) = (
+                HeaderName::try_from(name.as_str()),
+                value.as_str().and_then(|v| HeaderValue::from_str(v).ok()),
+            ) {
+                res.headers_mut().insert(n, v);
+            }
+        }
+    }
+    res.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    res
+}

@@ -1,0 +1,495 @@
+//! `/v1/leads`: ingest, read, list, history, and the three decisions.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::{Path, Query, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{
+    error::{ApiError, ApiResult, Problem},
+    extract::{JsonBody, Principal},
+    AppState,
+};
+use crate::{
+    db::{
+        history::{self, HistoryEntry},
+        leads::{self, Lead, LeadFilter, Who},
+        reason_codes::{self, ReasonKind},
+    },
+    domain::{
+        lead::{decide, route, LeadFacts, Routing},
+        lead_input::{LeadInput, NewLead},
+        validation::{FieldError, Fields},
+        Command, LeadState, Role,
+    },
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_lead, list_leads))
+        .routes(routes!(get_lead))
+        .routes(routes!(get_lead_history))
+        .routes(routes!(accept_lead))
+        .routes(routes!(reject_lead))
+        .routes(routes!(recycle_lead))
+}
+
+const READERS: &[Role] = &[Role::Sdr, Role::Revops, Role::Admin];
+const DECIDERS: &[Role] = &[Role::Sdr, Role::Revops, Role::Admin];
+/// A guarded write that loses a race re-reads and decides again; after this many losses in a
+/// row the request gives up with 409 rather than spin.
+const MAX_ATTEMPTS: usize = 5;
+
+fn with_etag(status: StatusCode, lead: &Lead) -> Response {
+    let mut res = (status, Json(lead)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", lead.version)) {
+        res.headers_mut().insert(header::ETAG, v);
+    }
+    res
+}
+
+fn created(lead: &Lead) -> Response {
+    let mut res = with_etag(StatusCode::CREATED, lead);
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/leads/{}", lead.id)) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res
+}
+
+/// Ingest a routed MQL.
+///
+/// 201 for a new lead or a new cycle of a rejected/recycled one (with `Location`); 200 with the
+/// lead unchanged when it is already open (routed) or accepted.
+#[utoipa::path(post, path = "/v1/leads", tag = "leads", request_body = LeadInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replay protection (24 h)")),
+    responses(
+        (status = 201, description = "new lead or new cycle", body = Lead),
+        (status = 200, description = "already open or accepted: unchanged", body = Lead),
+        (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_lead(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    principal.require(&[Role::Ingest, Role::Admin])?;
+    let now = state.clock.now();
+    let lead = NewLead::parse(&body, now).map_err(ApiError::Validation)?;
+    let label = principal.label();
+    let actor = principal.actor();
+    let who = Who::new(&label, &actor);
+    for _ in 0..MAX_ATTEMPTS {
+        if let Some(created_lead) = leads::insert_new(&state.db, &lead, &who, now).await? {
+            return Ok(created(&created_lead));
+        }
+        let Some(current) =
+            leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
+        else {
+            continue;
+        };
+        match route(Some(current.state())) {
+            Routing::Unchanged => return Ok(with_etag(StatusCode::OK, &current)),
+            Routing::New | Routing::NewCycle => {
+                if let Some(rerouted) =
+                    leads::reroute(&state.db, &current, &lead, &who, now).await?
+                {
+                    return Ok(created(&rerouted));
+                }
+            }
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "concurrent_update",
+        detail: "the lead kept changing while it was being ingested; retry".into(),
+    })
+}
+
+/// A page of leads.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LeadPage {
+    pub items: Vec<Lead>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// List leads, oldest first. SDR keys see only the leads of their rep.
+#[utoipa::path(get, path = "/v1/leads", tag = "leads",
+    params(
+        ("state" = Option<LeadState>, Query, description = "routed, accepted, rejected, recycled"),
+        ("owner" = Option<String>, Query, description = "rep id"),
+        ("queue" = Option<String>, Query),
+        ("source" = Option<String>, Query),
+        ("lead_type" = Option<String>, Query),
+        ("limit" = Option<u32>, Query, description = "1 to 500, default 100"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+    ),
+    responses((status = 200, body = LeadPage), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_leads(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<LeadPage>> {
+    principal.require(READERS)?;
+    let value = Value::Object(
+        params
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    );
+    let mut f = Fields::root(&value).map_err(ApiError::Validation)?;
+    let mut filter = LeadFilter {
+        state: None,
+        owner: f.opt_str("owner", 100),
+        queue: f.opt_str("queue", 100),
+        source: f.opt_str("source", 64),
+        lead_type: f.opt_str("lead_type", 64),
+        after: None,
+    };
+    if let Some(s) = f.opt_str("state", 20) {
+        filter.state = LeadState::parse(&s);
+        if filter.state.is_none() {
+            f.error(
+                "state",
+                "must be one of routed, accepted, rejected, recycled",
+            );
+        }
+    }
+    let limit = match f.opt_str("limit", 10) {
+        None => 100,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=500).contains(&n) => n,
+            _ => {
+                f.error("limit", "must be a whole number from 1 to 500");
+                100
+            }
+        },
+    };
+    if let Some(c) = f.opt_str("cursor", 100) {
+        filter.after = decode_cursor(&c);
+        if filter.after.is_none() {
+            f.error("cursor", "is not a cursor returned by this endpoint");
+        }
+    }
+    let errors = f.finish();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if principal.role == Role::Sdr {
+        if filter.owner.is_some() && filter.owner != principal.rep {
+            return Err(ApiError::Forbidden(
+                "an sdr key lists only its own rep's leads".into(),
+            ));
+        }
+        filter.owner = principal.rep.clone();
+    }
+    let mut items = leads::list(&state.db, &filter, limit + 1).await?;
+    let next_cursor = if items.len() as i64 > limit {
+        items.truncate(limit as usize);
+        items.last().map(|l| encode_cursor(l.id))
+    } else {
+        None
+    };
+    Ok(Json(LeadPage { items, next_cursor }))
+}
+
+fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1:{id}"))
+}
+
+fn decode_cursor(c: &str) -> Option<Uuid> {
+    let bytes = URL_SAFE_NO_PAD.decode(c).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    text.strip_prefix("v1:")?.parse().ok()
+}
+
+fn lead_id(raw: &str) -> ApiResult<Uuid> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound("no lead with this id"))
+}
+
+/// Loads a lead the caller may see: 404 if missing, 403 for an SDR and another rep's lead.
+async fn visible_lead(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<Lead> {
+    let lead = leads::get(&state.db, id)
+        .await?
+        .ok_or(ApiError::NotFound("no lead with this id"))?;
+    if principal.role == Role::Sdr && lead.owner != principal.rep {
+        return Err(ApiError::Forbidden(
+            "this lead is not assigned to the rep of this key".into(),
+        ));
+    }
+    Ok(lead)
+}
+
+/// Get one lead; the `ETag` is its version.
+#[utoipa::path(get, path = "/v1/leads/{id}", tag = "leads",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Lead), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_lead(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    principal.require(READERS)?;
+    let lead = visible_lead(&state, &principal, lead_id(&id)?).await?;
+    Ok(with_etag(StatusCode::OK, &lead))
+}
+
+/// The lead's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    pub items: Vec<HistoryEntry>,
+}
+
+/// Every transition and event of a lead, oldest first.
+#[utoipa::path(get, path = "/v1/leads/{id}/history", tag = "leads",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = History), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_lead_history(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<History>> {
+    principal.require(READERS)?;
+    let lead = visible_lead(&state, &principal, lead_id(&id)?).await?;
+    Ok(Json(History {
+        items: history::for_lead(&state.db, lead.id).await?,
+    }))
+}
+
+/// Body of `accept`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AcceptInput {
+    pub note: Option<String>,
+    /// What the rep will do next, e.g. "call Tuesday".
+    pub next_action: Option<String>,
+    /// Rep the decision is for (revops/admin keys only; required for them).
+    pub on_behalf_of: Option<String>,
+}
+
+/// Body of `reject`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RejectInput {
+    /// An active rejection code; `other` needs a note.
+    pub code: String,
+    pub note: Option<String>,
+    pub on_behalf_of: Option<String>,
+}
+
+/// Body of `recycle`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RecycleInput {
+    /// An active recycle reason.
+    pub reason: String,
+    /// Required when recycling an accepted lead.
+    pub note: Option<String>,
+    pub on_behalf_of: Option<String>,
+}
+
+/// A decision request after parsing.
+struct DecisionInput {
+    command: Command,
+    note: Option<String>,
+    next_action: Option<String>,
+    on_behalf_of: Option<String>,
+}
+
+fn parse_decision(kind: &str, body: &Value) -> Result<DecisionInput, Vec<FieldError>> {
+    let mut f = Fields::root(body)?;
+    let note = f.opt_str("note", 2000);
+    let on_behalf_of = f.opt_str("on_behalf_of", 100);
+    let (command, next_action) = match kind {
+        "accept" => (Some(Command::Accept), f.opt_str("next_action", 500)),
+        "reject" => (
+            f.req_str("code", 64).map(|code| Command::Reject {
+                code,
+                note: note.clone(),
+            }),
+            None,
+        ),
+        _ => (
+            f.req_str("reason", 64).map(|reason| Command::Recycle {
+                reason,
+                note: note.clone(),
+            }),
+            None,
+        ),
+    };
+    let errors = f.finish();
+    match command {
+        Some(command) if errors.is_empty() => Ok(DecisionInput {
+            command,
+            note,
+            next_action,
+            on_behalf_of,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// `If-Match: "3"` (or `W/"3"`, or `*`). `Some(None)` is `*`.
+fn if_match(headers: &HeaderMap) -> Option<Option<String>> {
+    let v = headers.get(header::IF_MATCH)?.to_str().unwrap_or("").trim();
+    if v == "*" {
+        return Some(None);
+    }
+    Some(Some(
+        v.trim_start_matches("W/").trim_matches('"').to_string(),
+    ))
+}
+
+async fn decide_lead(
+    state: AppState,
+    principal: Principal,
+    id: String,
+    headers: HeaderMap,
+    kind: &str,
+    body: Value,
+) -> ApiResult<Response> {
+    principal.require(DECIDERS)?;
+    let id = lead_id(&id)?;
+    let input = parse_decision(kind, &body).map_err(ApiError::Validation)?;
+    let expected_version = if_match(&headers);
+    let actor = principal.actor();
+    let label = principal.label();
+    let who = Who::new(&label, &actor);
+    for _ in 0..MAX_ATTEMPTS {
+        let lead = leads::get(&state.db, id)
+            .await?
+            .ok_or(ApiError::NotFound("no lead with this id"))?;
+        if let Some(Some(v)) = &expected_version {
+            if *v != lead.version.to_string() {
+                return Err(ApiError::StaleVersion {
+                    current: lead.version,
+                });
+            }
+        }
+        let facts = LeadFacts {
+            state: lead.state(),
+            owner: lead.owner.as_deref(),
+        };
+        let decided = decide(facts, &actor, &input.command, input.on_behalf_of.as_deref())?;
+        check_code(&state, &input.command).await?;
+        let now = state.clock.now();
+        if let Some(updated) = leads::apply_decision(
+            &state.db,
+            &lead,
+            &decided,
+            &input.command,
+            input.note.as_deref(),
+            input.next_action.as_deref(),
+            &who,
+            now,
+        )
+        .await?
+        {
+            return Ok(with_etag(StatusCode::OK, &updated));
+        }
+        // Lost a race: the next read sees the winner's state (409) or version (412).
+    }
+    Err(ApiError::Conflict {
+        code: "concurrent_update",
+        detail: "the lead kept changing while this decision was being applied; retry".into(),
+    })
+}
+
+async fn check_code(state: &AppState, command: &Command) -> ApiResult<()> {
+    let (kind, field, code, err) = match command {
+        Command::Accept => return Ok(()),
+        Command::Reject { code, .. } => (
+            ReasonKind::Rejection,
+            "code",
+            code,
+            "unknown_rejection_code",
+        ),
+        Command::Recycle { reason, .. } => (
+            ReasonKind::Recycle,
+            "reason",
+            reason,
+            "unknown_recycle_reason",
+        ),
+    };
+    if reason_codes::is_active(&state.db, kind, code).await? {
+        Ok(())
+    } else {
+        Err(ApiError::UnknownCode {
+            code: err,
+            field,
+            detail: format!("`{code}` is not an active {} code", kind.as_str()),
+        })
+    }
+}
+
+/// Accept a routed lead. The deciding rep comes from the key (or `on_behalf_of` for
+/// revops/admin keys) and becomes the owner.
+#[utoipa::path(post, path = "/v1/leads/{id}/accept", tag = "decisions", request_body = AcceptInput,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "expected version (ETag)")),
+    responses(
+        (status = 200, body = Lead),
+        (status = 409, description = "invalid transition; the body lists the allowed ones", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "stale If-Match", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn accept_lead(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    decide_lead(state, principal, id, headers, "accept", body).await
+}
+
+/// Reject a routed lead with an active rejection code.
+#[utoipa::path(post, path = "/v1/leads/{id}/reject", tag = "decisions", request_body = RejectInput,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 200, body = Lead),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid fields or unknown_rejection_code", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn reject_lead(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    decide_lead(state, principal, id, headers, "reject", body).await
+}
+
+/// Recycle a routed lead (or reverse an accept, with a note) back to marketing nurture.
+#[utoipa::path(post, path = "/v1/leads/{id}/recycle", tag = "decisions", request_body = RecycleInput,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses(
+        (status = 200, body = Lead),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn recycle_lead(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    decide_lead(state, principal, id, headers, "recycle", body).await
+}

@@ -1,0 +1,119 @@
+//! The HTTP edge: routing, auth, idempotency, problem+json errors, OpenAPI.
+
+pub mod api_keys;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod leads;
+pub mod reason_codes;
+
+use std::sync::Arc;
+
+use axum::{
+    extract::DefaultBodyLimit,
+    http::{HeaderName, Request},
+    middleware, Router,
+};
+use sqlx::PgPool;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use utoipa::{
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    Modify, OpenApi,
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::clock::Clock;
+use error::ApiError;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The PostgreSQL pool; every query goes through it.
+    pub db: PgPool,
+    /// The injected clock: handlers never read the system time directly.
+    pub clock: Arc<dyn Clock>,
+    /// Per-replica cache of authenticated API keys.
+    pub keys: Arc<auth::KeyCache>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "salgate",
+        description = "The Sales Accepted Lead gate: CRMs post routed MQLs, SDRs accept or reject them with a coded reason within an SLA, every decision is logged."
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "leads", description = "Ingest and read leads"),
+        (name = "decisions", description = "Accept, reject, recycle"),
+        (name = "taxonomy", description = "Rejection codes and recycle reasons"),
+        (name = "api-keys", description = "API keys (admin)"),
+        (name = "operations", description = "Probes")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    let (v1, v1_api) = OpenApiRouter::new()
+        .merge(leads::router())
+        .merge(reason_codes::router())
+        .merge(api_keys::router())
+        .split_for_parts();
+    // Layers run outside-in in reverse order of `.layer` calls: auth, then idempotency.
+    let v1 = v1
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
+
+    let (ops, ops_api) = health::router().split_for_parts();
+    let mut api = ApiDoc::openapi();
+    api.merge(v1_api);
+    api.merge(ops_api);
+
+    Router::new()
+        .merge(v1)
+        .merge(ops)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
+        .fallback(|| async { ApiError::NotFound("no such endpoint") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id = %id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

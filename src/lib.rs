@@ -1,0 +1,9 @@
+//! salgate: the Sales Accepted Lead gate. See README.md and shared/SPEC.md.
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,117 @@
+use std::{process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+use salgate::{
+    clock::{Clock, SystemClock},
+    config::Settings,
+    db,
+    domain::Role,
+    startup::{self, Application, Database},
+    telemetry,
+};
+
+#[derive(Parser)]
+#[command(name = "salgate", version, about = "The Sales Accepted Lead gate")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Create a key; its token is printed alone on the last line of stdout.
+    Create {
+        /// ingest, sdr, revops or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The rep an sdr key acts as (required for sdr).
+        #[arg(long)]
+        rep: Option<String>,
+        /// A label for the key.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| "must be one of ingest, sdr, revops, admin".into())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("salgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&settings.log);
+    match run(cli.command.unwrap_or(Cmd::Serve), settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "salgate stopped with an error");
+            eprintln!("salgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match command {
+        Cmd::Serve => {
+            let app = Application::build(settings, clock).await?;
+            if let Some(token) = &app.bootstrap_admin_token {
+                println!("salgate: no API keys existed, so an admin key was created. It is shown only this once:");
+                println!("{token}");
+            }
+            let stop = app.shutdown_token();
+            tokio::spawn(async move {
+                startup::stop_signal().await;
+                tracing::info!("stop signal received, draining");
+                stop.cancel();
+            });
+            app.run_until_stopped().await
+        }
+        Cmd::Migrate => {
+            let database = Database::open(&settings).await?;
+            println!("migrations applied");
+            database.close().await;
+            Ok(())
+        }
+        Cmd::Keys {
+            command: KeysCmd::Create { role, rep, name },
+        } => {
+            match (role, &rep) {
+                (Role::Sdr, None) => anyhow::bail!("--rep is required for an sdr key"),
+                (r, Some(_)) if r != Role::Sdr => anyhow::bail!("--rep applies only to sdr keys"),
+                _ => {}
+            }
+            let database = Database::open(&settings).await?;
+            let name = name.unwrap_or_else(|| format!("{role} key"));
+            let created =
+                db::api_keys::create(&database.pool, role, rep.as_deref(), &name, clock.now())
+                    .await;
+            database.close().await;
+            let (key, token) = created?;
+            println!("created {role} key {} ({})", key.id, key.name);
+            println!("{token}");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! Building and running the application: database (external or embedded), migrations, the
+//! first admin key, the HTTP listener, graceful shutdown.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clock::Clock,
+    config::Settings,
+    db::{
+        self,
+        embedded::{EmbeddedOptions, EmbeddedPostgres},
+    },
+    http::{self, auth::KeyCache, AppState},
+};
+
+/// How long in-flight requests and background work get to finish after a stop signal.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The database the service talks to, and the embedded cluster behind it if we run one.
+pub struct Database {
+    pub pool: PgPool,
+    pub embedded: Option<EmbeddedPostgres>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or starts the embedded cluster under the data dir; then
+    /// runs migrations.
+    pub async fn open(settings: &Settings) -> anyhow::Result<Database> {
+        let (url, embedded) = match &settings.database_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let opts = EmbeddedOptions {
+                    dir: settings.data_dir.join("postgres"),
+                    ephemeral: false,
+                    database: "salgate".into(),
+                    max_connections: 100,
+                };
+                tracing::info!(dir = %opts.dir.display(), "starting the embedded PostgreSQL cluster");
+                let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(opts))
+                    .await
+                    .context("embedded PostgreSQL start-up panicked")?
+                    .context("could not start the embedded PostgreSQL cluster")?;
+                (pg.database_url(), Some(pg))
+            }
+        };
+        let pool = db::connect(&url, settings.database_max_connections)
+            .await
+            .context("could not connect to PostgreSQL")?;
+        db::migrate(&pool)
+            .await
+            .context("could not run database migrations")?;
+        Ok(Database { pool, embedded })
+    }
+
+    /// Closes the pool and stops the embedded cluster, if any.
+    pub async fn close(self) {
+        self.pool.close().await;
+        if let Some(pg) = self.embedded {
+            match tokio::task::spawn_blocking(move || pg.stop()).await {
+                Ok(Ok(())) => tracing::info!("embedded PostgreSQL stopped"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "embedded PostgreSQL did not stop cleanly")
+                }
+                Err(e) => tracing::error!(error = %e, "stopping embedded PostgreSQL panicked"),
+            }
+        }
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    database: Database,
+    shutdown: CancellationToken,
+    /// The admin token created on first start (no keys existed), shown once.
+    pub bootstrap_admin_token: Option<String>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        let database = Database::open(&settings).await?;
+        let bootstrap_admin_token = db::api_keys::bootstrap_admin(&database.pool, clock.now())
+            .await
+            .context("could not check for API keys")?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
+        let state = AppState {
+            db: database.pool.clone(),
+            clock,
+            keys: Arc::new(KeyCache::new(settings.api_key_cache_ttl)),
+        };
+        Ok(Application {
+            listener,
+            state,
+            database,
+            shutdown: CancellationToken::new(),
+            bootstrap_admin_token,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn pool(&self) -> PgPool {
+        self.database.pool.clone()
+    }
+
+    /// Cancelling this token stops the server gracefully (tests and signal handlers use it).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, drains for at most [`DRAIN_TIMEOUT`], then
+    /// closes the database (stopping the embedded cluster).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            state,
+            database,
+            shutdown,
+            ..
+        } = self;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "salgate listening");
+        let app = http::router(state.clone());
+        let purge = tokio::spawn(purge_idempotency_keys(state, shutdown.clone()));
+        let stopped = shutdown.clone();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            stopped.cancelled().await;
+        });
+        let server = tokio::spawn(async move { server.await });
+        shutdown.cancelled().await;
+        match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
+            Ok(result) => result
+                .context("server task panicked")?
+                .context("server failed")?,
+            Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
+        }
+        let _ = purge.await;
+        database.close().await;
+        Ok(())
+    }
+}
+
+/// Deletes idempotency records past their 24 h retention, hourly.
+async fn purge_idempotency_keys(state: AppState, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                match db::idempotency::purge_expired(&state.db, state.clock.now()).await {
+                    Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys removed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn stop_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,1 +1,11 @@
-// API tests (in progress)
+//! One test binary for the HTTP API, against a real PostgreSQL.
+
+mod auth;
+mod decisions;
+mod helpers;
+mod idempotency;
+mod ingest;
+mod listing;
+mod operations;
+mod race;
+mod taxonomy;

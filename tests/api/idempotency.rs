@@ -1,0 +1,101 @@
+use salgate::domain::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::{lead, problem, spawn_app};
+
+#[tokio::test]
+async fn a_replayed_idempotency_key_returns_the_first_response() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    let send = || {
+        app.client
+            .post(app.url("/v1/leads"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "crm-delivery-1")
+            .json(&lead("c-1"))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let location = first.headers()["location"].clone();
+    let first: Value = first.json().await.unwrap();
+    let second = send().await.unwrap();
+    assert_eq!(second.status(), 201, "the replay repeats the first status, not 200");
+    assert_eq!(second.headers()["location"], location);
+    assert_eq!(second.headers()["idempotent-replayed"], "true");
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(app.count("leads").await, 1);
+    assert_eq!(app.count("lead_history").await, 1);
+}
+
+#[tokio::test]
+async fn reusing_an_idempotency_key_with_a_different_body_is_a_422() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/v1/leads"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "k-1")
+            .json(&body)
+            .send()
+    };
+    assert_eq!(send(lead("c-1")).await.unwrap().status(), 201);
+    problem(send(lead("c-2")).await.unwrap(), 422, "idempotency_key_reused").await;
+    assert_eq!(app.count("leads").await, 1);
+}
+
+#[tokio::test]
+async fn a_replayed_decision_repeats_its_200_instead_of_a_409() {
+    let app = spawn_app().await;
+    let l = app.ingest(&lead("c-1")).await;
+    let id = l["id"].as_str().unwrap();
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    let send = || {
+        app.client
+            .post(app.url(&format!("/v1/leads/{id}/reject")))
+            .bearer_auth(&sdr)
+            .header("idempotency-key", "reject-once")
+            .json(&json!({"code": "duplicate"}))
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 200);
+    assert_eq!(send().await.unwrap().status(), 200);
+    assert_eq!(app.history(id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn idempotency_keys_are_scoped_to_the_api_key() {
+    let app = spawn_app().await;
+    let a = app.key(Role::Ingest, None).await;
+    let b = app.key(Role::Ingest, None).await;
+    for (token, ext) in [(&a, "c-1"), (&b, "c-2")] {
+        let res = app
+            .client
+            .post(app.url("/v1/leads"))
+            .bearer_auth(token)
+            .header("idempotency-key", "same")
+            .json(&lead(ext))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    assert_eq!(app.count("leads").await, 2);
+}
+
+#[tokio::test]
+async fn a_failed_request_is_replayed_as_the_same_failure() {
+    let app = spawn_app().await;
+    let send = || {
+        app.client
+            .post(app.url("/v1/leads"))
+            .bearer_auth(&app.admin)
+            .header("idempotency-key", "bad-1")
+            .json(&json!({"source": "hubspot"}))
+            .send()
+    };
+    problem(send().await.unwrap(), 422, "validation_failed").await;
+    problem(send().await.unwrap(), 422, "validation_failed").await;
+}

@@ -1,0 +1,245 @@
+use reqwest::Method;
+use salgate::domain::Role;
+use serde_json::{json, Value};
+
+use crate::helpers::{fields, lead, problem, spawn_app};
+
+#[tokio::test]
+async fn ingest_creates_a_routed_lead_in_cycle_one_with_location_and_etag() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    let res = app.post("/v1/leads", &token, &lead("c-1")).await;
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(res.headers()["etag"], "\"1\"");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(location, format!("/v1/leads/{}", body["id"].as_str().unwrap()));
+    assert_eq!(body["state"], "routed");
+    assert_eq!(body["cycle"], 1);
+    assert_eq!(body["owner"], "rep-1");
+    assert_eq!(body["company"]["size"], 40);
+    let id = body["id"].as_str().unwrap();
+    let history = app.history(id).await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["kind"], "routed");
+    assert_eq!(history[0]["cycle"], 1);
+    assert!(history[0]["actor"].as_str().unwrap().starts_with("key:"));
+    assert_eq!(history[0]["actor_role"], "ingest");
+}
+
+#[tokio::test]
+async fn re_ingest_of_an_open_lead_is_200_and_changes_nothing() {
+    let app = spawn_app().await;
+    let first = app.ingest(&lead("c-1")).await;
+    let token = app.key(Role::Ingest, None).await;
+    let mut again = lead("c-1");
+    again["title"] = json!("CTO");
+    let res = app.post("/v1/leads", &token, &again).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["id"], first["id"]);
+    assert_eq!(body["cycle"], 1);
+    assert_eq!(body["version"], 1);
+    assert!(body["title"].is_null(), "an open lead is not modified by a duplicate MQL");
+    assert_eq!(app.history(first["id"].as_str().unwrap()).await.len(), 1);
+    assert_eq!(app.count("leads").await, 1);
+}
+
+#[tokio::test]
+async fn re_ingest_of_an_accepted_lead_is_200_without_a_new_cycle() {
+    let app = spawn_app().await;
+    let l = app.ingest(&lead("c-1")).await;
+    let id = l["id"].as_str().unwrap();
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    assert_eq!(app.decide(id, "accept", &sdr, &json!({})).await.status(), 200);
+    let token = app.key(Role::Ingest, None).await;
+    let res = app.post("/v1/leads", &token, &lead("c-1")).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["state"], "accepted");
+    assert_eq!(body["cycle"], 1);
+}
+
+#[tokio::test]
+async fn re_ingest_of_a_recycled_lead_starts_cycle_two() {
+    let app = spawn_app().await;
+    let l = app.ingest(&lead("c-1")).await;
+    let id = l["id"].as_str().unwrap();
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    let res = app
+        .decide(id, "recycle", &sdr, &json!({"reason": "not_ready"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let token = app.key(Role::Ingest, None).await;
+    let mut again = lead("c-1");
+    again["owner"] = json!("rep-2");
+    again["attributes"] = json!({"campaign_touch": 2});
+    let res = app.post("/v1/leads", &token, &again).await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["id"], l["id"]);
+    assert_eq!(body["state"], "routed");
+    assert_eq!(body["cycle"], 2);
+    assert_eq!(body["owner"], "rep-2");
+    assert!(body["recycled_by"].is_null(), "decision fields are cleared for the new cycle");
+    assert_eq!(body["attributes"]["campaign_touch"], 2);
+    let kinds: Vec<(String, i64)> = app
+        .history(id)
+        .await
+        .iter()
+        .map(|h| (h["kind"].as_str().unwrap().into(), h["cycle"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("routed".into(), 1), ("recycled".into(), 1), ("routed".into(), 2)]
+    );
+}
+
+#[tokio::test]
+async fn re_ingest_of_a_rejected_lead_starts_a_new_cycle() {
+    let app = spawn_app().await;
+    let l = app.ingest(&lead("c-1")).await;
+    let id = l["id"].as_str().unwrap();
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    let res = app.decide(id, "reject", &sdr, &json!({"code": "out_of_icp"})).await;
+    assert_eq!(res.status(), 200);
+    let res = app.post("/v1/leads", &app.admin, &lead("c-1")).await;
+    assert_eq!(res.status(), 201);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["cycle"], 2);
+    assert!(body["rejection_code"].is_null());
+}
+
+#[tokio::test]
+async fn each_invalid_field_is_a_422_naming_it_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    let cases: Vec<(&str, Value)> = vec![
+        ("source", json!(null)),
+        ("source", json!("Has Spaces")),
+        ("external_id", json!("")),
+        ("external_id", json!(1.5)),
+        ("lead_type", json!(7)),
+        ("email", json!("not-an-email")),
+        ("first_name", json!(["Ada"])),
+        ("title", json!("x".repeat(201))),
+        ("company", json!("Acme")),
+        ("company.domain", json!("not a domain")),
+        ("company.size", json!(-1)),
+        ("score", json!("high")),
+        ("routed_at", json!("last tuesday")),
+        ("routed_at", json!("2999-01-01T00:00:00Z")),
+        ("attributes", json!([1, 2])),
+        ("unexpected", json!("typo")),
+    ];
+    for (field, value) in cases {
+        let mut body = lead("c-1");
+        match field.split_once('.') {
+            Some((outer, inner)) => body[outer][inner] = value.clone(),
+            None => body[field] = value.clone(),
+        }
+        let res = app.post("/v1/leads", &token, &body).await;
+        let p = problem(res, 422, "validation_failed").await;
+        assert_eq!(fields(&p), [field], "{field} = {value}");
+    }
+    assert_eq!(app.count("leads").await, 0);
+    assert_eq!(app.count("lead_history").await, 0);
+}
+
+#[tokio::test]
+async fn several_bad_fields_are_all_named_in_one_response() {
+    let app = spawn_app().await;
+    let res = app
+        .post("/v1/leads", &app.admin, &json!({"email": "x", "score": "y"}))
+        .await;
+    let p = problem(res, 422, "validation_failed").await;
+    assert_eq!(
+        fields(&p),
+        ["source", "external_id", "lead_type", "email", "score"]
+    );
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400_and_stores_nothing() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/v1/leads"))
+        .bearer_auth(&app.admin)
+        .header("content-type", "application/json")
+        .body("{\"source\": \"hubspot\",")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 400, "malformed_json").await;
+    assert_eq!(app.count("leads").await, 0);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_415() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .post(app.url("/v1/leads"))
+        .bearer_auth(&app.admin)
+        .header("content-type", "text/plain")
+        .body("source=hubspot")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 415, "unsupported_media_type").await;
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_is_a_413_and_stores_nothing() {
+    let app = spawn_app().await;
+    let mut body = lead("c-1");
+    body["attributes"] = json!({"blob": "x".repeat(1024 * 1024)});
+    let res = app.post("/v1/leads", &app.admin, &body).await;
+    problem(res, 413, "payload_too_large").await;
+    // Also with an Idempotency-Key, which buffers the body before the handler.
+    let res = app
+        .client
+        .post(app.url("/v1/leads"))
+        .bearer_auth(&app.admin)
+        .header("idempotency-key", "big-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 413, "payload_too_large").await;
+    assert_eq!(app.count("leads").await, 0);
+}
+
+#[tokio::test]
+async fn a_lead_just_under_the_limit_is_accepted() {
+    let app = spawn_app().await;
+    let mut body = lead("c-1");
+    body["attributes"] = json!({"blob": "x".repeat(1000 * 1000)});
+    let res = app.request(Method::POST, "/v1/leads", &app.admin, Some(&body)).await;
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test]
+async fn numeric_external_ids_are_kept_as_text_and_match_their_string_form() {
+    let app = spawn_app().await;
+    let mut body = lead("x");
+    body["external_id"] = json!(12345);
+    let first = app.ingest(&body).await;
+    assert_eq!(first["external_id"], "12345");
+    let res = app.post("/v1/leads", &app.admin, &lead("12345")).await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn routed_at_defaults_to_the_injected_clock_and_may_lie_in_the_past() {
+    let app = spawn_app().await;
+    let at = "2026-02-02T09:30:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    app.clock.set(at);
+    let l = app.ingest(&lead("c-1")).await;
+    assert_eq!(l["routed_at"], "2026-02-02T09:30:00Z");
+    let mut past = lead("c-2");
+    past["routed_at"] = json!("2026-02-01T08:00:00-05:00");
+    let l = app.ingest(&past).await;
+    assert_eq!(l["routed_at"], "2026-02-01T13:00:00Z");
+}

@@ -20,6 +20,5 @@ WORKDIR /var/lib/salgate
 ENV SALGATE_LISTEN=0.0.0.0:8080 \
     SALGATE_DATA_DIR=/var/lib/salgate
 EXPOSE 8080
-HEALTHCHECK --interval=10s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080"]
 ENTRYPOINT ["/usr/local/bin/salgate"]
 CMD ["serve"]

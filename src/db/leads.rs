@@ -199,18 +199,29 @@ pub async fn reroute(
     .await
 }
 
-/// Applies a decision the domain allowed. Guarded by the state and version it was decided on;
-/// `None` when the lead changed in between (the caller re-reads and decides again).
+/// A decision the domain allowed, with the free text that goes with it.
+pub struct DecisionWrite<'a> {
+    pub decided: &'a Decided,
+    pub command: &'a Command,
+    pub note: Option<&'a str>,
+    pub next_action: Option<&'a str>,
+}
+
+/// Applies a decision. Guarded by the state and version it was decided on; `None` when the
+/// lead changed in between (the caller re-reads and decides again).
 pub async fn apply_decision(
     pool: &PgPool,
     current: &Lead,
-    decided: &Decided,
-    command: &Command,
-    note: Option<&str>,
-    next_action: Option<&str>,
+    write: &DecisionWrite<'_>,
     who: &Who<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Lead>, sqlx::Error> {
+    let DecisionWrite {
+        decided,
+        command,
+        note,
+        next_action,
+    } = write;
     let (set, code) = match command {
         Command::Accept => ("accepted_by = $4, accepted_at = $5, next_action = $8", None),
         Command::Reject { code, .. } => (

@@ -23,7 +23,7 @@ use super::{
 use crate::{
     db::{
         history::{self, HistoryEntry},
-        leads::{self, Lead, LeadFilter, Who},
+        leads::{self, DecisionWrite, Lead, LeadFilter, Who},
         reason_codes::{self, ReasonKind},
     },
     domain::{
@@ -387,18 +387,13 @@ async fn decide_lead(
         let decided = decide(facts, &actor, &input.command, input.on_behalf_of.as_deref())?;
         check_code(&state, &input.command).await?;
         let now = state.clock.now();
-        if let Some(updated) = leads::apply_decision(
-            &state.db,
-            &lead,
-            &decided,
-            &input.command,
-            input.note.as_deref(),
-            input.next_action.as_deref(),
-            &who,
-            now,
-        )
-        .await?
-        {
+        let write = DecisionWrite {
+            decided: &decided,
+            command: &input.command,
+            note: input.note.as_deref(),
+            next_action: input.next_action.as_deref(),
+        };
+        if let Some(updated) = leads::apply_decision(&state.db, &lead, &write, &who, now).await? {
             return Ok(with_etag(StatusCode::OK, &updated));
         }
         // Lost a race: the next read sees the winner's state (409) or version (412).

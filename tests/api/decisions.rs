@@ -69,34 +69,56 @@ async fn the_owner_rejects_with_a_code() {
     assert_eq!(l["rejected_by"], "rep-1");
     assert_eq!(l["rejection_code"], "out_of_territory");
     let h = app.history(&id).await;
-    assert_eq!((h[1]["kind"].as_str(), h[1]["code"].as_str()), (Some("rejected"), Some("out_of_territory")));
+    assert_eq!(
+        (h[1]["kind"].as_str(), h[1]["code"].as_str()),
+        (Some("rejected"), Some("out_of_territory"))
+    );
 }
 
 #[tokio::test]
 async fn the_owner_recycles_a_routed_lead_without_a_note() {
     let app = spawn_app().await;
     let (id, sdr) = routed(&app).await;
-    let res = app.decide(&id, "recycle", &sdr, &json!({"reason": "not_ready"})).await;
+    let res = app
+        .decide(&id, "recycle", &sdr, &json!({"reason": "not_ready"}))
+        .await;
     assert_eq!(res.status(), 200);
     let l: Value = res.json().await.unwrap();
-    assert_eq!((l["state"].as_str(), l["recycle_reason"].as_str()), (Some("recycled"), Some("not_ready")));
+    assert_eq!(
+        (l["state"].as_str(), l["recycle_reason"].as_str()),
+        (Some("recycled"), Some("not_ready"))
+    );
 }
 
 #[tokio::test]
 async fn an_accepted_lead_is_recycled_only_with_a_note() {
     let app = spawn_app().await;
     let (id, sdr) = lead_in(&app, "accepted").await;
-    let res = app.decide(&id, "recycle", &sdr, &json!({"reason": "no_response"})).await;
+    let res = app
+        .decide(&id, "recycle", &sdr, &json!({"reason": "no_response"}))
+        .await;
     let p = problem(res, 422, "validation_failed").await;
     assert_eq!(fields(&p), ["note"]);
-    assert_eq!(app.lead(&id).await["state"], "accepted", "a refused request changes nothing");
+    assert_eq!(
+        app.lead(&id).await["state"],
+        "accepted",
+        "a refused request changes nothing"
+    );
     let res = app
-        .decide(&id, "recycle", &sdr, &json!({"reason": "no_response", "note": "went dark after demo"}))
+        .decide(
+            &id,
+            "recycle",
+            &sdr,
+            &json!({"reason": "no_response", "note": "went dark after demo"}),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let l: Value = res.json().await.unwrap();
     assert_eq!(l["state"], "recycled");
-    assert_eq!(l["accepted_by"], "rep-1", "the reversed accept stays visible on the lead");
+    assert_eq!(
+        l["accepted_by"], "rep-1",
+        "the reversed accept stays visible on the lead"
+    );
 }
 
 #[tokio::test]
@@ -121,13 +143,24 @@ async fn every_disallowed_transition_is_a_409_listing_the_allowed_ones() {
             "rejected" => "reject",
             _ => "recycle",
         };
-        assert_eq!(app.decide(&id, into, &sdr, &body_for(into)).await.status(), 200);
+        assert_eq!(
+            app.decide(&id, into, &sdr, &body_for(into)).await.status(),
+            200
+        );
         let before = app.lead(&id).await;
         let res = app.decide(&id, action, &sdr, &body_for(action)).await;
         let p = problem(res, 409, "invalid_transition").await;
         assert_eq!(p["current_state"], state);
-        assert_eq!(p["allowed_transitions"], json!(allowed), "{state} -> {action}");
-        assert_eq!(app.lead(&id).await, before, "{state} -> {action} changed the lead");
+        assert_eq!(
+            p["allowed_transitions"],
+            json!(allowed),
+            "{state} -> {action}"
+        );
+        assert_eq!(
+            app.lead(&id).await,
+            before,
+            "{state} -> {action} changed the lead"
+        );
     }
 }
 
@@ -135,16 +168,27 @@ async fn every_disallowed_transition_is_a_409_listing_the_allowed_ones() {
 async fn reject_with_an_unknown_or_retired_code_is_a_422_naming_code() {
     let app = spawn_app().await;
     let (id, sdr) = routed(&app).await;
-    let res = app.decide(&id, "reject", &sdr, &json!({"code": "too_pushy"})).await;
+    let res = app
+        .decide(&id, "reject", &sdr, &json!({"code": "too_pushy"}))
+        .await;
     let p = problem(res, 422, "unknown_rejection_code").await;
     assert_eq!(fields(&p), ["code"]);
     let res = app
-        .request(reqwest::Method::PATCH, "/v1/rejection-codes/no_budget", &app.admin, Some(&json!({"active": false})))
+        .request(
+            reqwest::Method::PATCH,
+            "/v1/rejection-codes/no_budget",
+            &app.admin,
+            Some(&json!({"active": false})),
+        )
         .await;
     assert_eq!(res.status(), 200);
-    let res = app.decide(&id, "reject", &sdr, &json!({"code": "no_budget"})).await;
+    let res = app
+        .decide(&id, "reject", &sdr, &json!({"code": "no_budget"}))
+        .await;
     problem(res, 422, "unknown_rejection_code").await;
-    let res = app.decide(&id, "recycle", &sdr, &json!({"reason": "bored"})).await;
+    let res = app
+        .decide(&id, "recycle", &sdr, &json!({"reason": "bored"}))
+        .await;
     let p = problem(res, 422, "unknown_recycle_reason").await;
     assert_eq!(fields(&p), ["reason"]);
     assert_eq!(app.lead(&id).await["state"], "routed");
@@ -155,24 +199,40 @@ async fn reject_with_an_unknown_or_retired_code_is_a_422_naming_code() {
 async fn reject_without_a_code_or_other_without_a_note_is_a_422() {
     let app = spawn_app().await;
     let (id, sdr) = routed(&app).await;
-    let p = problem(app.decide(&id, "reject", &sdr, &json!({})).await, 422, "validation_failed").await;
+    let p = problem(
+        app.decide(&id, "reject", &sdr, &json!({})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(fields(&p), ["code"]);
     let p = problem(
-        app.decide(&id, "reject", &sdr, &json!({"code": "other"})).await,
+        app.decide(&id, "reject", &sdr, &json!({"code": "other"}))
+            .await,
         422,
         "validation_failed",
     )
     .await;
     assert_eq!(fields(&p), ["note"]);
     let p = problem(
-        app.decide(&id, "accept", &sdr, &json!({"accepted_by": "rep-9"})).await,
+        app.decide(&id, "accept", &sdr, &json!({"accepted_by": "rep-9"}))
+            .await,
         422,
         "validation_failed",
     )
     .await;
-    assert_eq!(fields(&p), ["accepted_by"], "the decider never comes from the body");
+    assert_eq!(
+        fields(&p),
+        ["accepted_by"],
+        "the decider never comes from the body"
+    );
     let res = app
-        .decide(&id, "reject", &sdr, &json!({"code": "other", "note": "spam submission"}))
+        .decide(
+            &id,
+            "reject",
+            &sdr,
+            &json!({"code": "other", "note": "spam submission"}),
+        )
         .await;
     assert_eq!(res.status(), 200);
 }
@@ -182,9 +242,16 @@ async fn revops_decides_on_behalf_of_a_rep_and_must_name_one() {
     let app = spawn_app().await;
     let (id, _) = routed(&app).await;
     let revops = app.key(Role::Revops, None).await;
-    let p = problem(app.decide(&id, "accept", &revops, &json!({})).await, 422, "validation_failed").await;
+    let p = problem(
+        app.decide(&id, "accept", &revops, &json!({})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(fields(&p), ["on_behalf_of"]);
-    let res = app.decide(&id, "accept", &revops, &json!({"on_behalf_of": "rep-7"})).await;
+    let res = app
+        .decide(&id, "accept", &revops, &json!({"on_behalf_of": "rep-7"}))
+        .await;
     assert_eq!(res.status(), 200);
     let l: Value = res.json().await.unwrap();
     assert_eq!(l["accepted_by"], "rep-7");
@@ -228,23 +295,58 @@ async fn deciding_a_missing_lead_is_a_404() {
     let app = spawn_app().await;
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
     let missing = uuid::Uuid::now_v7();
-    problem(app.decide(&missing.to_string(), "accept", &sdr, &json!({})).await, 404, "not_found").await;
-    problem(app.decide("not-a-uuid", "accept", &sdr, &json!({})).await, 404, "not_found").await;
+    problem(
+        app.decide(&missing.to_string(), "accept", &sdr, &json!({}))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    problem(
+        app.decide("not-a-uuid", "accept", &sdr, &json!({})).await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn the_stored_history_replays_to_the_stored_lead() {
     let app = spawn_app().await;
     let (id, sdr) = lead_in(&app, "recycled").await;
-    assert_eq!(app.post("/v1/leads", &app.admin, &lead("c-1")).await.status(), 201);
-    assert_eq!(app.decide(&id, "accept", &sdr, &json!({})).await.status(), 200);
-    let res = app.decide(&id, "recycle", &sdr, &json!({"reason": "no_response", "note": "silent"})).await;
+    assert_eq!(
+        app.post("/v1/leads", &app.admin, &lead("c-1"))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        app.decide(&id, "accept", &sdr, &json!({})).await.status(),
+        200
+    );
+    let res = app
+        .decide(
+            &id,
+            "recycle",
+            &sdr,
+            &json!({"reason": "no_response", "note": "silent"}),
+        )
+        .await;
     assert_eq!(res.status(), 200);
-    assert_eq!(app.post("/v1/leads", &app.admin, &lead("c-1")).await.status(), 201);
+    assert_eq!(
+        app.post("/v1/leads", &app.admin, &lead("c-1"))
+            .await
+            .status(),
+        201
+    );
     let mut replay = Replay::default();
     for h in app.history(&id).await {
         replay
-            .apply(h["kind"].as_str().unwrap(), h["cycle"].as_i64().unwrap() as i32, h["rep"].as_str())
+            .apply(
+                h["kind"].as_str().unwrap(),
+                h["cycle"].as_i64().unwrap() as i32,
+                h["rep"].as_str(),
+            )
             .unwrap();
     }
     let l = app.lead(&id).await;

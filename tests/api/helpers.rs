@@ -56,7 +56,9 @@ fn cluster() -> &'static EmbeddedPostgres {
 pub async fn fresh_database() -> String {
     let pg = cluster();
     let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = PgConnection::connect(&pg.url_for("postgres")).await.unwrap();
+    let mut conn = PgConnection::connect(&pg.url_for("postgres"))
+        .await
+        .unwrap();
     sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
         .execute(&mut conn)
         .await
@@ -97,7 +99,10 @@ pub async fn spawn_app() -> TestApp {
         .expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool();
-    let admin = app.bootstrap_admin_token.clone().expect("first start creates an admin key");
+    let admin = app
+        .bootstrap_admin_token
+        .clone()
+        .expect("first start creates an admin key");
     let shutdown = app.shutdown_token();
     tokio::spawn(app.run_until_stopped());
     TestApp {
@@ -136,7 +141,10 @@ impl TestApp {
         token: &str,
         body: Option<&Value>,
     ) -> Response {
-        let mut req = self.client.request(method, self.url(path)).bearer_auth(token);
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
         if let Some(b) = body {
             req = req.json(b);
         }
@@ -168,7 +176,8 @@ impl TestApp {
     }
 
     pub async fn decide(&self, id: &str, action: &str, token: &str, body: &Value) -> Response {
-        self.post(&format!("/v1/leads/{id}/{action}"), token, body).await
+        self.post(&format!("/v1/leads/{id}/{action}"), token, body)
+            .await
     }
 
     pub async fn lead(&self, id: &str) -> Value {

@@ -20,7 +20,11 @@ async fn a_replayed_idempotency_key_returns_the_first_response() {
     let location = first.headers()["location"].clone();
     let first: Value = first.json().await.unwrap();
     let second = send().await.unwrap();
-    assert_eq!(second.status(), 201, "the replay repeats the first status, not 200");
+    assert_eq!(
+        second.status(),
+        201,
+        "the replay repeats the first status, not 200"
+    );
     assert_eq!(second.headers()["location"], location);
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     let second: Value = second.json().await.unwrap();
@@ -42,7 +46,12 @@ async fn reusing_an_idempotency_key_with_a_different_body_is_a_422() {
             .send()
     };
     assert_eq!(send(lead("c-1")).await.unwrap().status(), 201);
-    problem(send(lead("c-2")).await.unwrap(), 422, "idempotency_key_reused").await;
+    problem(
+        send(lead("c-2")).await.unwrap(),
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
     assert_eq!(app.count("leads").await, 1);
 }
 

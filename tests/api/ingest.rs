@@ -13,7 +13,10 @@ async fn ingest_creates_a_routed_lead_in_cycle_one_with_location_and_etag() {
     let location = res.headers()["location"].to_str().unwrap().to_string();
     assert_eq!(res.headers()["etag"], "\"1\"");
     let body: Value = res.json().await.unwrap();
-    assert_eq!(location, format!("/v1/leads/{}", body["id"].as_str().unwrap()));
+    assert_eq!(
+        location,
+        format!("/v1/leads/{}", body["id"].as_str().unwrap())
+    );
     assert_eq!(body["state"], "routed");
     assert_eq!(body["cycle"], 1);
     assert_eq!(body["owner"], "rep-1");
@@ -40,7 +43,10 @@ async fn re_ingest_of_an_open_lead_is_200_and_changes_nothing() {
     assert_eq!(body["id"], first["id"]);
     assert_eq!(body["cycle"], 1);
     assert_eq!(body["version"], 1);
-    assert!(body["title"].is_null(), "an open lead is not modified by a duplicate MQL");
+    assert!(
+        body["title"].is_null(),
+        "an open lead is not modified by a duplicate MQL"
+    );
     assert_eq!(app.history(first["id"].as_str().unwrap()).await.len(), 1);
     assert_eq!(app.count("leads").await, 1);
 }
@@ -51,7 +57,10 @@ async fn re_ingest_of_an_accepted_lead_is_200_without_a_new_cycle() {
     let l = app.ingest(&lead("c-1")).await;
     let id = l["id"].as_str().unwrap();
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
-    assert_eq!(app.decide(id, "accept", &sdr, &json!({})).await.status(), 200);
+    assert_eq!(
+        app.decide(id, "accept", &sdr, &json!({})).await.status(),
+        200
+    );
     let token = app.key(Role::Ingest, None).await;
     let res = app.post("/v1/leads", &token, &lead("c-1")).await;
     assert_eq!(res.status(), 200);
@@ -81,17 +90,29 @@ async fn re_ingest_of_a_recycled_lead_starts_cycle_two() {
     assert_eq!(body["state"], "routed");
     assert_eq!(body["cycle"], 2);
     assert_eq!(body["owner"], "rep-2");
-    assert!(body["recycled_by"].is_null(), "decision fields are cleared for the new cycle");
+    assert!(
+        body["recycled_by"].is_null(),
+        "decision fields are cleared for the new cycle"
+    );
     assert_eq!(body["attributes"]["campaign_touch"], 2);
     let kinds: Vec<(String, i64)> = app
         .history(id)
         .await
         .iter()
-        .map(|h| (h["kind"].as_str().unwrap().into(), h["cycle"].as_i64().unwrap()))
+        .map(|h| {
+            (
+                h["kind"].as_str().unwrap().into(),
+                h["cycle"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         kinds,
-        [("routed".into(), 1), ("recycled".into(), 1), ("routed".into(), 2)]
+        [
+            ("routed".into(), 1),
+            ("recycled".into(), 1),
+            ("routed".into(), 2)
+        ]
     );
 }
 
@@ -101,7 +122,9 @@ async fn re_ingest_of_a_rejected_lead_starts_a_new_cycle() {
     let l = app.ingest(&lead("c-1")).await;
     let id = l["id"].as_str().unwrap();
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
-    let res = app.decide(id, "reject", &sdr, &json!({"code": "out_of_icp"})).await;
+    let res = app
+        .decide(id, "reject", &sdr, &json!({"code": "out_of_icp"}))
+        .await;
     assert_eq!(res.status(), 200);
     let res = app.post("/v1/leads", &app.admin, &lead("c-1")).await;
     assert_eq!(res.status(), 201);
@@ -150,7 +173,11 @@ async fn each_invalid_field_is_a_422_naming_it_and_nothing_is_stored() {
 async fn several_bad_fields_are_all_named_in_one_response() {
     let app = spawn_app().await;
     let res = app
-        .post("/v1/leads", &app.admin, &json!({"email": "x", "score": "y"}))
+        .post(
+            "/v1/leads",
+            &app.admin,
+            &json!({"email": "x", "score": "y"}),
+        )
         .await;
     let p = problem(res, 422, "validation_failed").await;
     assert_eq!(
@@ -216,7 +243,9 @@ async fn a_lead_just_under_the_limit_is_accepted() {
     let app = spawn_app().await;
     let mut body = lead("c-1");
     body["attributes"] = json!({"blob": "x".repeat(1000 * 1000)});
-    let res = app.request(Method::POST, "/v1/leads", &app.admin, Some(&body)).await;
+    let res = app
+        .request(Method::POST, "/v1/leads", &app.admin, Some(&body))
+        .await;
     assert_eq!(res.status(), 201);
 }
 
@@ -234,7 +263,9 @@ async fn numeric_external_ids_are_kept_as_text_and_match_their_string_form() {
 #[tokio::test]
 async fn routed_at_defaults_to_the_injected_clock_and_may_lie_in_the_past() {
     let app = spawn_app().await;
-    let at = "2026-02-02T09:30:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    let at = "2026-02-02T09:30:00Z"
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .unwrap();
     app.clock.set(at);
     let l = app.ingest(&lead("c-1")).await;
     assert_eq!(l["routed_at"], "2026-02-02T09:30:00Z");

@@ -38,7 +38,12 @@ async fn leads_are_filtered_and_paged_with_an_opaque_cursor() {
         ("state=accepted", 0),
         ("owner=rep-2&source=hubspot", 0),
     ] {
-        let page: Value = app.get(&format!("/v1/leads?{query}"), &revops).await.json().await.unwrap();
+        let page: Value = app
+            .get(&format!("/v1/leads?{query}"), &revops)
+            .await
+            .json()
+            .await
+            .unwrap();
         assert_eq!(page["items"].as_array().unwrap().len(), expected, "{query}");
     }
 }
@@ -47,21 +52,40 @@ async fn leads_are_filtered_and_paged_with_an_opaque_cursor() {
 async fn bad_list_parameters_are_422_naming_each() {
     let app = spawn_app().await;
     let res = app
-        .get("/v1/leads?state=open&limit=501&cursor=zzz&colour=red", &app.admin)
+        .get(
+            "/v1/leads?state=open&limit=501&cursor=zzz&colour=red",
+            &app.admin,
+        )
         .await;
     let p = problem(res, 422, "validation_failed").await;
     assert_eq!(fields(&p), ["state", "limit", "cursor", "colour"]);
-    problem(app.get("/v1/leads?limit=0", &app.admin).await, 422, "validation_failed").await;
+    problem(
+        app.get("/v1/leads?limit=0", &app.admin).await,
+        422,
+        "validation_failed",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn a_lead_is_read_with_its_version_as_etag() {
     let app = spawn_app().await;
     let l = app.ingest(&lead("c-1")).await;
-    let res = app.get(&format!("/v1/leads/{}", l["id"].as_str().unwrap()), &app.admin).await;
+    let res = app
+        .get(
+            &format!("/v1/leads/{}", l["id"].as_str().unwrap()),
+            &app.admin,
+        )
+        .await;
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["etag"], "\"1\"");
     let body: Value = res.json().await.unwrap();
     assert_eq!(body, l);
-    problem(app.get(&format!("/v1/leads/{}", uuid::Uuid::now_v7()), &app.admin).await, 404, "not_found").await;
+    problem(
+        app.get(&format!("/v1/leads/{}", uuid::Uuid::now_v7()), &app.admin)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
 }

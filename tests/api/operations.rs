@@ -52,7 +52,10 @@ async fn the_openapi_document_describes_every_endpoint_and_docs_are_served() {
         ("/healthz", "get"),
         ("/readyz", "get"),
     ] {
-        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing");
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
     }
     assert!(doc["components"]["schemas"]["Lead"].is_object());
     let docs = app.client.get(app.url("/docs/")).send().await.unwrap();
@@ -63,8 +66,15 @@ async fn the_openapi_document_describes_every_endpoint_and_docs_are_served() {
 #[tokio::test]
 async fn unknown_paths_and_methods_are_problems_too() {
     let app = spawn_app().await;
-    problem(app.get("/v1/nothing-here", &app.admin).await, 404, "not_found").await;
-    let res = app.request(reqwest::Method::DELETE, "/v1/leads", &app.admin, None).await;
+    problem(
+        app.get("/v1/nothing-here", &app.admin).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let res = app
+        .request(reqwest::Method::DELETE, "/v1/leads", &app.admin, None)
+        .await;
     problem(res, 405, "method_not_allowed").await;
 }
 

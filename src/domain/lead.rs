@@ -523,11 +523,11 @@ mod tests {
                         let behalf = on_behalf.then_some("r3");
                         // Refused commands change nothing.
                         if let Ok(d) = decide(LeadFacts { state, owner: m.owner.as_deref() }, &actor, &command, behalf) {
-                                prop_assert_eq!(d.from, state);
-                                prop_assert!(state.allowed_actions().contains(&d.action));
-                                m.state = Some(d.to);
-                                m.owner = Some(d.rep.clone());
-                                m.history.push((d.to.as_str().into(), m.cycle, Some(d.rep)));
+                            prop_assert_eq!(d.from, state);
+                            prop_assert!(state.allowed_actions().contains(&d.action));
+                            m.state = Some(d.to);
+                            m.owner = Some(d.rep.clone());
+                            m.history.push((d.to.as_str().into(), m.cycle, Some(d.rep)));
                         }
                     }
                 }

@@ -1,0 +1,660 @@
+#!/usr/bin/env bash
+# Ingest benchmark: HTTP `POST /v1/leads` through salgate vs the same SQL statement issued
+# directly by pgbench, on one throwaway PostgreSQL cluster. See bench/README.md.
+#
+#   bash bench/run.sh [--duration 20] [--connections 16] [--warmup 3] [--enforce-bar] [--statements]
+#
+# Exit status: 0 when the run completed and the correctness checks passed (no non-2xx, no
+# socket errors, leads stored match 2xx responses); 1 on a check failure or an error;
+# with --enforce-bar also 1 when HTTP/pgbench < 0.8 or the peak RSS >= 100 MiB
+# (the two bars of SPEC section 9 this benchmark covers). 2 on bad usage.
+
+set -euo pipefail
+
+# ---------------------------------------------------------------------------------------------
+# Options
+# ---------------------------------------------------------------------------------------------
+DURATION=20
+CONNECTIONS=16
+WARMUP=3
+ENFORCE_BAR=0
+STATEMENTS=0
+BAR=0.80
+THREADS=2 # wrk -t and pgbench -j
+
+usage() {
+    cat <<EOF
+usage: bash bench/run.sh [--duration SECONDS] [--connections N] [--warmup SECONDS]
+                        [--enforce-bar] [--statements]
+
+  --duration      length of each measured run (pgbench, then HTTP), default $DURATION
+  --connections   concurrent connections of each load generator, default $CONNECTIONS
+  --warmup        unmeasured warm-up before each run, default $WARMUP (0 disables)
+  --enforce-bar   exit 1 when HTTP req/s < $BAR x pgbench TPS or the service's peak RSS
+                  reaches 100 MiB
+  --statements    load pg_stat_statements and list the SQL the service ran during the HTTP
+                  phase (diagnostic; adds a little overhead to both runs)
+
+Environment: PG_BINDIR=/path/to/postgresql/bin to choose the PostgreSQL binaries;
+SALGATE_DATABASE_MAX_CONNECTIONS etc. are passed through to the service.
+EOF
+}
+
+die() {
+    echo "bench: error: $*" >&2
+    exit 1
+}
+say() { echo "bench: $*" >&2; }
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --duration | --connections | --warmup)
+        [[ $# -ge 2 ]] || { usage >&2; exit 2; }
+        is_uint "$2" || { echo "bench: $1 needs a whole number, got '$2'" >&2; exit 2; }
+        case $1 in
+        --duration) DURATION=$2 ;;
+        --connections) CONNECTIONS=$2 ;;
+        --warmup) WARMUP=$2 ;;
+        esac
+        shift 2
+        ;;
+    --duration=* | --connections=* | --warmup=*)
+        v=${1#*=}
+        is_uint "$v" || { echo "bench: ${1%%=*} needs a whole number, got '$v'" >&2; exit 2; }
+        case $1 in
+        --duration=*) DURATION=$v ;;
+        --connections=*) CONNECTIONS=$v ;;
+        --warmup=*) WARMUP=$v ;;
+        esac
+        shift
+        ;;
+    --enforce-bar) ENFORCE_BAR=1; shift ;;
+    --statements) STATEMENTS=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+    esac
+done
+((DURATION >= 1)) || { echo "bench: --duration must be at least 1" >&2; exit 2; }
+((CONNECTIONS >= 1)) || { echo "bench: --connections must be at least 1" >&2; exit 2; }
+# wrk needs at least one connection per thread; pgbench needs -c to be a multiple of -j.
+if ((CONNECTIONS < THREADS)); then THREADS=$CONNECTIONS; fi
+if ((CONNECTIONS % THREADS != 0)); then THREADS=1; fi
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+RESULTS_DIR=$BENCH_DIR/results
+
+# ---------------------------------------------------------------------------------------------
+# Prerequisites
+# ---------------------------------------------------------------------------------------------
+if [[ $(id -u) -eq 0 ]]; then
+    IS_ROOT=1
+    SUDO=()
+else
+    IS_ROOT=0
+    SUDO=(sudo)
+fi
+
+# Finds the PostgreSQL bin directory with initdb, pg_ctl, postgres, psql and pgbench: $PG_BINDIR,
+# else the highest /usr/lib/postgresql/<ver>/bin (Debian/Ubuntu), else `pg_config --bindir`,
+# else the directory of initdb on PATH.
+find_pg_bindir() {
+    local d v best="" bestv=-1
+    if [[ -n ${PG_BINDIR:-} ]]; then
+        echo "$PG_BINDIR"
+        return
+    fi
+    for d in /usr/lib/postgresql/*/bin; do
+        [[ -x $d/initdb && -x $d/pgbench ]] || continue
+        v=$(basename "$(dirname "$d")")
+        v=${v%%.*}
+        is_uint "$v" || continue
+        if ((v > bestv)); then bestv=$v; best=$d; fi
+    done
+    if [[ -n $best ]]; then
+        echo "$best"
+        return
+    fi
+    if command -v pg_config >/dev/null 2>&1 && [[ -x $(pg_config --bindir)/initdb ]]; then
+        pg_config --bindir
+        return
+    fi
+    if command -v initdb >/dev/null 2>&1; then
+        dirname "$(command -v initdb)"
+        return
+    fi
+}
+
+apt_install() {
+    command -v apt-get >/dev/null 2>&1 ||
+        die "missing: $*. Install them with your package manager (and set PG_BINDIR if PostgreSQL is not found)."
+    if ((!IS_ROOT)); then
+        command -v sudo >/dev/null 2>&1 || die "missing: $*, and no sudo to install them; install them as root"
+    fi
+    say "installing $* with apt-get (via ${SUDO[*]:-root})"
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+PG_BIN=$(find_pg_bindir || true)
+[[ -n $PG_BIN && -x $PG_BIN/pgbench && -x $PG_BIN/initdb ]] || missing+=(postgresql)
+if ((${#missing[@]})); then
+    # Note: on Debian/Ubuntu installing `postgresql` also creates and starts a `main` cluster on
+    # port 5432; this script never uses it.
+    apt_install "${missing[@]}"
+    PG_BIN=$(find_pg_bindir || true)
+fi
+for tool in initdb pg_ctl postgres psql pgbench; do
+    [[ -x $PG_BIN/$tool ]] || die "$tool not found in '${PG_BIN:-<none>}'; set PG_BINDIR to the PostgreSQL bin directory"
+done
+command -v wrk >/dev/null 2>&1 || die "wrk not found after installing it"
+command -v curl >/dev/null 2>&1 || die "curl not found after installing it"
+command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://rustup.rs)"
+
+PG_USER=""
+if ((IS_ROOT)); then
+    # PostgreSQL refuses to run as root: initdb/pg_ctl/postgres run as the `postgres` user.
+    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' system user (the postgresql package creates it)"
+    PG_USER=postgres
+fi
+
+say "building the release binary (cargo build --release)"
+(cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
+SALGATE_BIN=$ROOT/target/release/salgate
+[[ -x $SALGATE_BIN ]] || die "$SALGATE_BIN was not produced by the build"
+
+# ---------------------------------------------------------------------------------------------
+# Cleanup: always stop the service and the cluster and remove the temp dir.
+# ---------------------------------------------------------------------------------------------
+WORK=""
+PGDATA=""
+SALGATE_PID=""
+SAMPLER_PID=""
+LOAD_PID=""
+CLEANED=0
+
+# Runs a command as the PostgreSQL owner (postgres when we are root), from a directory it can read.
+as_pg() {
+    if [[ -n $PG_USER ]]; then
+        (cd "$WORK" && setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@")
+    else
+        (cd "$WORK" && "$@")
+    fi
+}
+
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+    local rc=$?
+    ((CLEANED)) && return
+    CLEANED=1
+    trap - INT TERM
+    if [[ -n $LOAD_PID ]] && kill -0 "$LOAD_PID" 2>/dev/null; then
+        kill -TERM "$LOAD_PID" 2>/dev/null || true
+        sleep 0.5
+        kill -KILL "$LOAD_PID" 2>/dev/null || true
+        wait "$LOAD_PID" 2>/dev/null || true
+    fi
+    if [[ -n $SAMPLER_PID ]] && kill -0 "$SAMPLER_PID" 2>/dev/null; then
+        kill "$SAMPLER_PID" 2>/dev/null || true
+        wait "$SAMPLER_PID" 2>/dev/null || true
+    fi
+    if [[ -n $SALGATE_PID ]] && kill -0 "$SALGATE_PID" 2>/dev/null; then
+        say "stopping salgate (pid $SALGATE_PID)"
+        kill -TERM "$SALGATE_PID" 2>/dev/null || true
+        local i
+        for ((i = 0; i < 150; i++)); do
+            kill -0 "$SALGATE_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$SALGATE_PID" 2>/dev/null; then
+            say "salgate did not stop within 15 s; killing it"
+            kill -KILL "$SALGATE_PID" 2>/dev/null || true
+        fi
+        wait "$SALGATE_PID" 2>/dev/null || true
+    fi
+    if [[ -n $PGDATA && -f $PGDATA/postmaster.pid ]]; then
+        say "stopping the throwaway PostgreSQL cluster"
+        if ! as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1; then
+            local pmpid
+            pmpid=$(head -n1 "$PGDATA/postmaster.pid" 2>/dev/null || true)
+            if is_uint "${pmpid:-x}"; then
+                say "pg_ctl stop failed; sending SIGQUIT to postmaster $pmpid"
+                kill -QUIT "$pmpid" 2>/dev/null || true
+                sleep 2
+                kill -KILL "$pmpid" 2>/dev/null || true
+            fi
+        fi
+    fi
+    if [[ -n $WORK && -d $WORK ]]; then
+        # On a failure (not an interrupt) show the end of the logs before they are deleted.
+        if ((rc != 0 && rc != 130 && rc != 143)); then
+            for f in "$WORK/postgres.log" "$WORK/salgate.err"; do
+                if [[ -s $f ]]; then
+                    echo "---- last lines of $(basename "$f") ----" >&2
+                    tail -n 20 "$f" >&2 || true
+                fi
+            done
+        fi
+        rm -rf "$WORK"
+    fi
+    return "$rc"
+}
+trap cleanup EXIT
+trap 'say "interrupted"; exit 130' INT
+trap 'say "terminated"; exit 143' TERM
+
+# Mode 700 (mktemp's default): the service's stdout there holds the admin token.
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/salgate-bench.XXXXXX")
+PGDATA=$WORK/pgdata
+mkdir -p "$PGDATA"
+chmod 700 "$PGDATA"
+if [[ -n $PG_USER ]]; then
+    chown -R "$PG_USER:" "$WORK"
+fi
+
+# A TCP port on 127.0.0.1 nobody listens on (bounded search, never 5432).
+free_port() {
+    local p i
+    for ((i = 0; i < 200; i++)); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        ((p == 5432)) && continue
+        if ! (: <"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Throwaway PostgreSQL cluster
+# ---------------------------------------------------------------------------------------------
+PG_PORT=$(free_port) || die "no free TCP port found for PostgreSQL"
+PG_VERSION=$("$PG_BIN/postgres" --version | sed 's/^postgres (PostgreSQL) //')
+say "initdb ($PG_BIN, PostgreSQL $PG_VERSION) in $PGDATA"
+as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C --auth=trust >"$WORK/initdb.log" 2>&1 ||
+    { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+
+MAX_CONN=$((CONNECTIONS + 60))
+((MAX_CONN >= 100)) || MAX_CONN=100
+# Production-like durability: fsync and synchronous_commit stay on (they are the defaults; set
+# explicitly so nothing inherited can turn them off). TCP on 127.0.0.1 only, no Unix socket.
+cat >>"$PGDATA/postgresql.conf" <<EOF
+
+# ---- salgate bench ----
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = ''
+max_connections = $MAX_CONN
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+wal_sync_method = fdatasync
+shared_buffers = '256MB'
+max_wal_size = '2GB'
+logging_collector = off
+log_min_messages = warning
+EOF
+if ((STATEMENTS)); then
+    echo "shared_preload_libraries = 'pg_stat_statements'" >>"$PGDATA/postgresql.conf"
+fi
+if [[ $(uname -s) != Linux ]]; then
+    sed -i.bak '/^wal_sync_method/d' "$PGDATA/postgresql.conf"
+fi
+
+say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgres.log" -w -t 60 start >/dev/null ||
+    die "PostgreSQL did not start (see the log above)"
+
+DB=salgate_bench
+PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB" || die "could not create database $DB"
+sql() { "${PSQL[@]}" -d "$DB" -At -c "$1"; }
+[[ $(sql "SHOW fsync") == on && $(sql "SHOW synchronous_commit") == on ]] ||
+    die "fsync/synchronous_commit are not on"
+if ((STATEMENTS)); then
+    sql "CREATE EXTENSION pg_stat_statements" >/dev/null || die "could not create extension pg_stat_statements"
+fi
+DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$DB"
+
+# ---------------------------------------------------------------------------------------------
+# salgate
+# ---------------------------------------------------------------------------------------------
+SG_PORT=$(free_port) || die "no free TCP port found for salgate"
+while [[ $SG_PORT == "$PG_PORT" ]]; do SG_PORT=$(free_port); done
+BASE=http://127.0.0.1:$SG_PORT
+say "starting salgate on $BASE"
+env -u SALGATE_CONFIG DATABASE_URL="$DATABASE_URL" SALGATE_LISTEN="127.0.0.1:$SG_PORT" SALGATE_LOG=warn \
+    "$SALGATE_BIN" >"$WORK/salgate.out" 2>"$WORK/salgate.err" &
+SALGATE_PID=$!
+
+ADMIN_TOKEN=""
+for ((i = 0; i < 600; i++)); do
+    kill -0 "$SALGATE_PID" 2>/dev/null || {
+        cat "$WORK/salgate.err" >&2
+        die "salgate exited during start-up"
+    }
+    if grep -q '^salgate: no API keys existed' "$WORK/salgate.out" 2>/dev/null; then
+        ADMIN_TOKEN=$(grep -A1 '^salgate: no API keys existed' "$WORK/salgate.out" | sed -n 2p)
+        [[ -n $ADMIN_TOKEN ]] && break
+    fi
+    sleep 0.1
+done
+[[ -n $ADMIN_TOKEN ]] || die "salgate printed no admin token within 60 s (stdout: $(head -c 500 "$WORK/salgate.out"))"
+[[ $ADMIN_TOKEN == sg_* ]] || die "the line after the bootstrap message is not an sg_ token: '${ADMIN_TOKEN:0:20}...'"
+
+for ((i = 0; i < 300; i++)); do
+    if curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null; then break; fi
+    kill -0 "$SALGATE_PID" 2>/dev/null || die "salgate exited during start-up"
+    sleep 0.1
+done
+curl -fsS -o /dev/null "$BASE/healthz" || die "salgate does not answer GET /healthz"
+
+code=$(curl -sS -o "$WORK/key.json" -w '%{http_code}' -X POST "$BASE/v1/api-keys" \
+    -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"role":"ingest","name":"bench"}') || die "POST /v1/api-keys failed"
+[[ $code == 201 ]] || die "POST /v1/api-keys answered $code: $(head -c 500 "$WORK/key.json")"
+INGEST_TOKEN=$(grep -o '"token" *: *"[^"]*"' "$WORK/key.json" | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')
+[[ $INGEST_TOKEN == sg_* ]] || die "no sg_ token in the POST /v1/api-keys answer: $(head -c 500 "$WORK/key.json")"
+
+# One request by hand first, so a broken endpoint shows its answer instead of a wall of errors.
+code=$(curl -sS -o "$WORK/probe.json" -w '%{http_code}' -X POST "$BASE/v1/leads" \
+    -H "Authorization: Bearer $INGEST_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"source":"bench-probe","external_id":"probe-1","lead_type":"demo_request","email":"a@example.com","owner":"rep-1","queue":"emea"}') ||
+    die "POST /v1/leads failed"
+[[ $code == 201 ]] || die "probe POST /v1/leads answered $code (expected 201): $(head -c 500 "$WORK/probe.json")"
+
+# ---------------------------------------------------------------------------------------------
+# Load runs (one after the other; nothing truncated in between, sources tell the rows apart)
+# ---------------------------------------------------------------------------------------------
+checkpoint() { sql "CHECKPOINT" >/dev/null; }
+
+# Runs a load generator with its output in $1. In the background + `wait`, so that a signal to
+# this script is handled at once (bash defers traps while a foreground child runs); the EXIT
+# trap stops it.
+load() {
+    local out=$1 rc=0
+    shift
+    "$@" >"$out" 2>&1 &
+    LOAD_PID=$!
+    wait "$LOAD_PID" || rc=$?
+    LOAD_PID=""
+    return "$rc"
+}
+
+PGBENCH=("$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -M prepared
+    -c "$CONNECTIONS" -j "$THREADS" -f "$BENCH_DIR/ingest.sql")
+
+# Transactions committed or rolled back in the bench database: a server-side view of how much
+# work one ingest costs. Backends publish these counters lazily (at the latest when they exit),
+# so each phase is measured from before its warm-up to after its clients have disconnected
+# (pgbench exits; salgate is stopped) and divided by the leads of warm-up + run.
+xacts() { sql "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"; }
+
+checkpoint
+PG_X0=$(xacts)
+if ((WARMUP > 0)); then
+    say "pgbench warm-up ${WARMUP}s"
+    load "$WORK/pgbench-warmup.out" "${PGBENCH[@]}" -T "$WARMUP" -D src=pgbench-warmup "$DB" ||
+        { cat "$WORK/pgbench-warmup.out" >&2; die "pgbench warm-up failed"; }
+fi
+say "pgbench: $CONNECTIONS connections, $THREADS threads, ${DURATION}s"
+load "$WORK/pgbench.out" "${PGBENCH[@]}" -T "$DURATION" -D src=pgbench "$DB" ||
+    { cat "$WORK/pgbench.out" >&2; die "pgbench failed"; }
+PG_X1=$(xacts)
+PG_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$WORK/pgbench.out")
+[[ -z $PG_TPS ]] && PG_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | tail -n1)
+[[ -n $PG_TPS ]] || { cat "$WORK/pgbench.out" >&2; die "could not read the TPS from pgbench's output"; }
+PG_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")
+PG_FAILED=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")
+PG_FAILED=${PG_FAILED:-0}
+PG_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$WORK/pgbench.out")
+
+# RSS sampler: VmRSS of the service every 0.2 s while the HTTP load runs, max kept in a file.
+proc_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+sample_rss() {
+    local max=0 v end=$((SECONDS + WARMUP + DURATION + 120))
+    while ((SECONDS < end)) && [[ ! -e $WORK/sampler.stop ]] && kill -0 "$SALGATE_PID" 2>/dev/null; do
+        v=$(proc_kb "$SALGATE_PID" VmRSS)
+        if [[ -n $v ]] && ((v > max)); then
+            max=$v
+            echo "$max" >"$WORK/rss.max"
+        fi
+        sleep 0.2
+    done
+}
+HAVE_PROC=0
+[[ -r /proc/$SALGATE_PID/status ]] && HAVE_PROC=1
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+WRK_URL=$BASE
+RUN_TAG=$(date +%s)-$$
+checkpoint
+H_X0=$(xacts)
+((STATEMENTS)) && sql "SELECT pg_stat_statements_reset()" >/dev/null
+if ((HAVE_PROC)); then
+    sample_rss &
+    SAMPLER_PID=$!
+fi
+if ((WARMUP > 0)); then
+    say "HTTP warm-up ${WARMUP}s"
+    load "$WORK/wrk-warmup.out" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" \
+        -s "$BENCH_DIR/ingest.lua" "$WRK_URL" -- "$INGEST_TOKEN" bench-warmup "w$RUN_TAG" ||
+        { cat "$WORK/wrk-warmup.out" >&2; die "wrk warm-up failed"; }
+fi
+CPU0=0
+((HAVE_PROC)) && CPU0=$(cpu_ticks "$SALGATE_PID")
+say "wrk: POST /v1/leads, $CONNECTIONS connections, $THREADS threads, ${DURATION}s"
+load "$WORK/wrk.out" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+    -s "$BENCH_DIR/ingest.lua" "$WRK_URL" -- "$INGEST_TOKEN" bench-http "h$RUN_TAG" ||
+    { cat "$WORK/wrk.out" >&2; die "wrk failed"; }
+CPU1=0
+((HAVE_PROC)) && CPU1=$(cpu_ticks "$SALGATE_PID")
+kill -0 "$SALGATE_PID" 2>/dev/null || die "salgate died during the HTTP run"
+
+RSS_PEAK="" HWM=""
+if ((HAVE_PROC)); then
+    touch "$WORK/sampler.stop"
+    wait "$SAMPLER_PID" 2>/dev/null || true
+    SAMPLER_PID=""
+    RSS_PEAK=$(cat "$WORK/rss.max" 2>/dev/null || true)
+    HWM=$(proc_kb "$SALGATE_PID" VmHWM)
+fi
+
+wrk_val() { awk -v k="$1" '$1 == k {print $2; exit}' "$WORK/wrk.out"; }
+H_2XX=$(wrk_val BENCH_2XX)
+H_201=$(wrk_val BENCH_201)
+H_NON2XX=$(wrk_val BENCH_NON2XX)
+H_REQ=$(wrk_val BENCH_REQUESTS)
+H_RPS=$(wrk_val BENCH_RPS_2XX)
+H_RPS_ALL=$(wrk_val BENCH_RPS_ALL)
+H_P50=$(wrk_val BENCH_LAT_P50_US)
+H_P90=$(wrk_val BENCH_LAT_P90_US)
+H_P99=$(wrk_val BENCH_LAT_P99_US)
+H_MAX=$(wrk_val BENCH_LAT_MAX_US)
+H_DUR=$(wrk_val BENCH_DURATION_US)
+[[ -n $H_2XX && -n $H_NON2XX && -n $H_REQ && -n $H_RPS && -n $H_P99 && -n $H_DUR ]] || { cat "$WORK/wrk.out" >&2; die "could not read the BENCH_ lines of wrk's output"; }
+H_SOCK=$(sed -n 's/^BENCH_SOCKET_ERRORS //p' "$WORK/wrk.out")
+H_STATUSES=$(awk '$1 == "BENCH_STATUS" {printf "%s%s x%s", sep, $2, $3; sep=", "}' "$WORK/wrk.out")
+H_FIRST_ERR=$(sed -n 's/^BENCH_FIRST_ERROR //p' "$WORK/wrk.out" | head -n1)
+WRK_NON2XX_LINE=$(grep -E 'Non-2xx or 3xx responses' "$WORK/wrk.out" || true)
+SOCK_TOTAL=$(echo "$H_SOCK" | tr ' ' '\n' | awk -F= '{s += $2} END {print s + 0}')
+
+# Stop the service gracefully (SIGTERM drains in-flight requests) before counting rows, so the
+# count cannot move under us.
+say "stopping salgate (SIGTERM)"
+kill -TERM "$SALGATE_PID"
+STOP_T0=$SECONDS
+STOP_RC=""
+for ((i = 0; i < 200; i++)); do
+    kill -0 "$SALGATE_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "$SALGATE_PID" 2>/dev/null; then
+    STOP_RC="still running after 20 s"
+else
+    set +e
+    wait "$SALGATE_PID"
+    STOP_RC="exit $?"
+    set -e
+    SALGATE_PID=""
+fi
+STOP_SECS=$((SECONDS - STOP_T0))
+
+H_X1=$(xacts)
+DB_HTTP=$(sql "SELECT count(*) FROM leads WHERE source = 'bench-http'")
+DB_HTTP_HIST=$(sql "SELECT count(*) FROM lead_history h JOIN leads l ON l.id = h.lead_id WHERE l.source = 'bench-http'")
+DB_PG=$(sql "SELECT count(*) FROM leads WHERE source = 'pgbench'")
+DB_HTTP_PHASE=$(sql "SELECT count(*) FROM leads WHERE source IN ('bench-http', 'bench-warmup')")
+DB_PG_PHASE=$(sql "SELECT count(*) FROM leads WHERE source IN ('pgbench', 'pgbench-warmup')")
+DB_PG_HIST=$(sql "SELECT count(*) FROM lead_history h JOIN leads l ON l.id = h.lead_id WHERE l.source = 'pgbench'")
+DB_ALL=$(sql "SELECT count(*) FROM leads")
+
+STMTS=""
+if ((STATEMENTS)); then
+    STMTS=$("${PSQL[@]}" -d "$DB" -P pager=off -c "
+        SELECT calls, round(mean_exec_time::numeric, 3) AS mean_ms, rows,
+               left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+        FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND query !~* '(pg_stat|CHECKPOINT|count\(\*\))'
+        ORDER BY calls DESC LIMIT 12")
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+calc() { awk "BEGIN { $1 }"; }
+RATIO=$(calc "printf \"%.2f\", $H_RPS / $PG_TPS")
+if calc "exit !($H_RPS / $PG_TPS >= $BAR)"; then BAR_OK=PASS; else BAR_OK=FAIL; fi
+ms() { calc "printf \"%.2f ms\", $1 / 1000"; }
+mb() {
+    if [[ -n $1 ]]; then calc "printf \"%.1f MiB\", $1 / 1024"; else echo "n/a (no /proc)"; fi
+}
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+if ((HAVE_PROC)); then
+    CPU_SECS=$(calc "printf \"%.1f\", ($CPU1 - $CPU0) / $HZ")
+    CPU_PCT=$(calc "printf \"%.0f\", 100 * ($CPU1 - $CPU0) / $HZ / ($H_DUR / 1e6)")
+    CPU_TXT="${CPU_SECS} s (${CPU_PCT}% of one core)"
+else
+    CPU_TXT="n/a (no /proc)"
+fi
+
+RSS_BAR_MIB=100
+RSS_OK="n/a"
+RSS_WORST=${HWM:-$RSS_PEAK}
+if [[ -n $RSS_WORST ]]; then
+    if ((RSS_WORST < RSS_BAR_MIB * 1024)); then RSS_OK=PASS; else RSS_OK=FAIL; fi
+fi
+
+CHECKS_OK=1
+problems=()
+if ((H_NON2XX > 0)); then
+    CHECKS_OK=0
+    problems+=("$H_NON2XX non-2xx responses ($H_STATUSES); first body: ${H_FIRST_ERR:-?}")
+fi
+if ((SOCK_TOTAL > 0)); then
+    CHECKS_OK=0
+    problems+=("socket errors: $H_SOCK")
+fi
+# wrk counts only the responses it read before its clock ran out; up to one request per
+# connection may still have been in flight and committed. So expect 0 <= stored - 2xx <= C.
+DIFF=$((DB_HTTP - H_2XX))
+if ((DIFF < 0 || DIFF > CONNECTIONS)); then
+    CHECKS_OK=0
+    problems+=("leads stored for bench-http ($DB_HTTP) differ from 2xx responses ($H_2XX) by $DIFF (expected 0..$CONNECTIONS)")
+fi
+if ((DB_HTTP_HIST != DB_HTTP)); then
+    CHECKS_OK=0
+    problems+=("bench-http: $DB_HTTP leads but $DB_HTTP_HIST history rows")
+fi
+if [[ -n $PG_TX ]] && ((DB_PG != PG_TX)); then
+    # pgbench counts a transaction when its result has been read, so these should be equal.
+    problems+=("note: pgbench processed $PG_TX transactions, $DB_PG pgbench leads stored")
+fi
+if ((PG_FAILED > 0)); then
+    CHECKS_OK=0
+    problems+=("pgbench: $PG_FAILED failed transactions")
+fi
+
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ $COMMIT != unknown && -n $(git -C "$ROOT" status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/null) ]]; then
+    COMMIT="$COMMIT (+ uncommitted changes)"
+fi
+CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)
+NCPU=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "?")
+POOL=${SALGATE_DATABASE_MAX_CONNECTIONS:-default}
+STAMP=$(date +%Y%m%d-%H%M%S)
+
+REPORT=$(
+    cat <<EOF
+salgate ingest benchmark — $(date '+%Y-%m-%d %H:%M:%S %Z')
+commit $COMMIT; PostgreSQL $PG_VERSION (fsync=on, synchronous_commit=on); $NCPU CPUs ${CPU_MODEL:+($CPU_MODEL)}
+load: $CONNECTIONS connections, $THREADS threads, ${DURATION}s measured after ${WARMUP}s warm-up; service pool size: $POOL
+
+  metric                              value
+  ----------------------------------  ------------------------------
+  pgbench TPS (ingest statement)      $PG_TPS
+  pgbench latency avg                 ${PG_LAT:-?} ms
+  HTTP ingest req/s (2xx)             $H_RPS
+  ratio HTTP / pgbench                $RATIO
+  bar (spec): HTTP / pgbench          >= $BAR  -> $BAR_OK
+  HTTP latency p50                    $(ms "$H_P50")
+  HTTP latency p90                    $(ms "$H_P90")
+  HTTP latency p99                    $(ms "$H_P99")
+  HTTP latency max                    $(ms "$H_MAX")
+  service peak RSS (VmRSS, sampled)   $(mb "$RSS_PEAK")
+  service VmHWM (peak since start)    $(mb "$HWM")
+  $(printf '%-36s' "bar (spec): RSS < $RSS_BAR_MIB MiB")$RSS_OK
+  service CPU during HTTP run         $CPU_TXT
+
+  checks
+  HTTP responses                      $H_REQ total ($H_RPS_ALL/s), $H_2XX 2xx ($H_201 x 201), $H_NON2XX non-2xx${H_STATUSES:+ ($H_STATUSES)}
+  socket errors                       $H_SOCK
+  leads stored, source bench-http     $DB_HTTP (2xx counted by wrk: $H_2XX, difference $DIFF, allowed 0..$CONNECTIONS)
+  history rows for those leads        $DB_HTTP_HIST
+  leads stored, source pgbench        $DB_PG (pgbench transactions: ${PG_TX:-?}, failed: $PG_FAILED; history rows: $DB_PG_HIST)
+  leads stored in total               $DB_ALL (incl. warm-ups and the probe)
+  PostgreSQL xacts per lead stored    pgbench $(calc "printf \"%.2f\", ($PG_X1 - $PG_X0) / ($DB_PG_PHASE > 0 ? $DB_PG_PHASE : 1)"), HTTP $(calc "printf \"%.2f\", ($H_X1 - $H_X0) / ($DB_HTTP_PHASE > 0 ? $DB_HTTP_PHASE : 1)")
+  service stop after SIGTERM          $STOP_RC after ${STOP_SECS}s
+EOF
+)
+if ((${#problems[@]})); then
+    REPORT+=$'\n\n  problems\n'
+    for p in "${problems[@]}"; do REPORT+="  - $p"$'\n'; done
+else
+    REPORT+=$'\n\n  correctness checks passed\n'
+fi
+[[ -n $WRK_NON2XX_LINE ]] && REPORT+="  wrk:$WRK_NON2XX_LINE"$'\n'
+if [[ -n $STMTS ]]; then
+    REPORT+=$'\n  statements run during the HTTP phase (warm-up + run; pg_stat_statements)\n'
+    REPORT+="$STMTS"$'\n'
+fi
+
+mkdir -p "$RESULTS_DIR"
+OUT=$RESULTS_DIR/ingest-$STAMP.txt
+{
+    echo "$REPORT"
+    echo
+    echo "---- pgbench output ----"
+    cat "$WORK/pgbench.out"
+    echo
+    echo "---- wrk output ----"
+    cat "$WORK/wrk.out"
+} >"$OUT"
+if [[ -n $PG_USER ]] && [[ -n ${SUDO_UID:-} ]]; then
+    chown "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$RESULTS_DIR" "$OUT" 2>/dev/null || true
+fi
+
+echo
+echo "$REPORT"
+echo "saved to ${OUT#"$ROOT"/}"
+
+((CHECKS_OK)) || exit 1
+if ((ENFORCE_BAR)) && [[ $BAR_OK != PASS || $RSS_OK == FAIL ]]; then exit 1; fi
+exit 0

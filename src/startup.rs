@@ -60,7 +60,7 @@ impl Database {
     /// Closes the pool and stops the embedded cluster, if any.
     pub async fn close(self) {
         self.pool.close().await;
-        if let Some(pg) = self.embedded {
+        if let Some(pg) = self.embedded.filter(|pg| pg.is_owned()) {
             match tokio::task::spawn_blocking(move || pg.stop()).await {
                 Ok(Ok(())) => tracing::info!("embedded PostgreSQL stopped"),
                 Ok(Err(e)) => {

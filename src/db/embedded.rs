@@ -341,6 +341,11 @@ impl EmbeddedPostgres {
         self.port
     }
 
+    /// Whether this process started the cluster (and so stops it).
+    pub fn is_owned(&self) -> bool {
+        self.owned.is_some()
+    }
+
     /// The cluster's data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data

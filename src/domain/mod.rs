@@ -4,6 +4,7 @@ pub mod actor;
 pub mod lead;
 pub mod lead_input;
 pub mod validation;
+pub mod working_time;
 
 pub use actor::{Actor, Role};
 pub use lead::{Action, Command, Decided, DecisionError, LeadState};

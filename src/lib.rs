@@ -5,5 +5,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod jobs;
+pub mod policy_cache;
 pub mod startup;
 pub mod telemetry;

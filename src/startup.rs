@@ -16,6 +16,8 @@ use crate::{
         embedded::{EmbeddedOptions, EmbeddedPostgres},
     },
     http::{self, auth::KeyCache, AppState},
+    jobs::sla_scanner::SlaScanner,
+    policy_cache::PolicyCache,
 };
 
 /// How long in-flight requests and background work get to finish after a stop signal.
@@ -77,6 +79,7 @@ pub struct Application {
     state: AppState,
     database: Database,
     shutdown: CancellationToken,
+    sla_scan_interval: Duration,
     /// The admin token created on first start (no keys existed), shown once.
     pub bootstrap_admin_token: Option<String>,
 }
@@ -94,12 +97,14 @@ impl Application {
             db: database.pool.clone(),
             clock,
             keys: Arc::new(KeyCache::new(settings.api_key_cache_ttl)),
+            policies: Arc::new(PolicyCache::new(settings.api_key_cache_ttl)),
         };
         Ok(Application {
             listener,
             state,
             database,
             shutdown: CancellationToken::new(),
+            sla_scan_interval: settings.sla_scan_interval,
             bootstrap_admin_token,
         })
     }
@@ -125,11 +130,14 @@ impl Application {
             state,
             database,
             shutdown,
+            sla_scan_interval,
             ..
         } = self;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "salgate listening");
         let app = http::router(state.clone());
+        let scanner = SlaScanner::new(state.db.clone(), state.clock.clone());
+        let scanner = tokio::spawn(scanner.run(sla_scan_interval, shutdown.clone()));
         let purge = tokio::spawn(purge_idempotency_keys(state, shutdown.clone()));
         let stopped = shutdown.clone();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -144,6 +152,10 @@ impl Application {
             Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
         }
         let _ = purge.await;
+        // The scanner stops between batches; a batch in flight is one transaction.
+        if tokio::time::timeout(DRAIN_TIMEOUT, scanner).await.is_err() {
+            tracing::warn!("the SLA scanner did not stop within 10 s");
+        }
         database.close().await;
         Ok(())
     }

@@ -8,7 +8,12 @@ use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::{lead::Decided, lead_input::NewLead, Actor, Command, LeadState};
+use crate::domain::{
+    lead::Decided,
+    lead_input::NewLead,
+    sla::{self, SlaFacts, SlaStatus},
+    Actor, Command, LeadState,
+};
 
 /// A lead as stored and as returned by the API.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -53,6 +58,45 @@ pub struct Lead {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The cycle's SLA, computed at read time from the stored deadlines and the clock.
+    #[sqlx(skip)]
+    pub sla: Option<SlaView>,
+    #[serde(skip)]
+    pub sla_policy: Option<String>,
+    #[serde(skip)]
+    pub sla_due_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub sla_at_risk_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub sla_breached_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub first_touch_due_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub first_touched_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub first_touch_breached_at: Option<DateTime<Utc>>,
+}
+
+/// The `sla` object of a lead.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SlaView {
+    /// The policy that set the deadlines (a lead type or `default`).
+    pub policy: String,
+    pub due_at: DateTime<Utc>,
+    pub at_risk_at: DateTime<Utc>,
+    /// When the cycle's SLA was breached (flagged by the scanner).
+    pub breached_at: Option<DateTime<Utc>>,
+    pub status: SlaStatus,
+    pub first_touch: FirstTouchView,
+}
+
+/// First-touch SLA of an accepted lead.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FirstTouchView {
+    /// Set at acceptance.
+    pub due_at: Option<DateTime<Utc>>,
+    pub touched_at: Option<DateTime<Utc>>,
+    pub breached_at: Option<DateTime<Utc>>,
 }
 
 impl Lead {
@@ -60,6 +104,44 @@ impl Lead {
         // The CHECK constraint keeps the column within the known states.
         LeadState::parse(&self.state).unwrap_or(LeadState::Routed)
     }
+
+    /// Fills `sla` as of `now`.
+    pub fn with_sla(mut self, now: DateTime<Utc>) -> Lead {
+        if let (Some(policy), Some(due_at), Some(at_risk_at)) =
+            (&self.sla_policy, self.sla_due_at, self.sla_at_risk_at)
+        {
+            // The cycle's decision: the accept if there was one, else the reject or recycle.
+            let decided_at = self.accepted_at.or(self.rejected_at).or(self.recycled_at);
+            let facts = SlaFacts {
+                state: self.state(),
+                due_at,
+                at_risk_at,
+                breached_at: self.sla_breached_at,
+                decided_at,
+            };
+            self.sla = Some(SlaView {
+                policy: policy.clone(),
+                due_at,
+                at_risk_at,
+                breached_at: self.sla_breached_at,
+                status: sla::status(facts, now),
+                first_touch: FirstTouchView {
+                    due_at: self.first_touch_due_at,
+                    touched_at: self.first_touched_at,
+                    breached_at: self.first_touch_breached_at,
+                },
+            });
+        }
+        self
+    }
+}
+
+/// The deadlines a new cycle gets from its policy.
+#[derive(Debug, Clone)]
+pub struct CycleSla {
+    pub policy: String,
+    pub due_at: DateTime<Utc>,
+    pub at_risk_at: DateTime<Utc>,
 }
 
 /// The actor columns of a history row.
@@ -82,6 +164,7 @@ impl<'a> Who<'a> {
 pub async fn insert_new(
     pool: &PgPool,
     lead: &NewLead,
+    sla: &CycleSla,
     who: &Who<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Lead>, sqlx::Error> {
@@ -89,9 +172,9 @@ pub async fn insert_new(
         "WITH ins AS ( \
            INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
              title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
-             cycle, routed_at, created_at, updated_at) \
+             cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at) \
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             'routed', 1, $17, $18, $18) \
+             'routed', 1, $17, $18, $18, $21, $22, $23) \
            ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
            RETURNING *), \
          h AS ( \
@@ -120,6 +203,9 @@ pub async fn insert_new(
     .bind(now)
     .bind(who.actor)
     .bind(who.role)
+    .bind(&sla.policy)
+    .bind(sla.due_at)
+    .bind(sla.at_risk_at)
     .fetch_optional(pool)
     .await
 }
@@ -150,6 +236,7 @@ pub async fn reroute(
     pool: &PgPool,
     current: &Lead,
     lead: &NewLead,
+    sla: &CycleSla,
     who: &Who<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Lead>, sqlx::Error> {
@@ -166,6 +253,9 @@ pub async fn reroute(
              rejected_by = NULL, rejected_at = NULL, rejection_code = NULL, \
              recycled_by = NULL, recycled_at = NULL, recycle_reason = NULL, \
              decision_note = NULL, next_action = NULL, \
+             sla_policy = $21, sla_due_at = $22, sla_at_risk_at = $23, \
+             sla_at_risk_flagged_at = NULL, sla_breached_at = NULL, first_touch_due_at = NULL, \
+             first_touched_at = NULL, first_touch_breached_at = NULL, \
              version = version + 1, updated_at = $18 \
            WHERE id = $1 AND state = $2 AND version = $3 \
            RETURNING *), \
@@ -195,6 +285,9 @@ pub async fn reroute(
     .bind(now)
     .bind(who.actor)
     .bind(who.role)
+    .bind(&sla.policy)
+    .bind(sla.due_at)
+    .bind(sla.at_risk_at)
     .fetch_optional(pool)
     .await
 }
@@ -205,6 +298,8 @@ pub struct DecisionWrite<'a> {
     pub command: &'a Command,
     pub note: Option<&'a str>,
     pub next_action: Option<&'a str>,
+    /// For an accept: when the first touch is due.
+    pub first_touch_due_at: Option<DateTime<Utc>>,
 }
 
 /// Applies a decision. Guarded by the state and version it was decided on; `None` when the
@@ -221,6 +316,7 @@ pub async fn apply_decision(
         command,
         note,
         next_action,
+        first_touch_due_at,
     } = write;
     let (set, code) = match command {
         Command::Accept => ("accepted_by = $4, accepted_at = $5, next_action = $8", None),
@@ -259,14 +355,53 @@ pub async fn apply_decision(
         .bind(who.actor)
         .bind(who.role)
         .bind(data)
+        .bind(first_touch_due_at)
         .fetch_optional(pool)
         .await
+}
+
+/// Records a touch (call, email, …). The first one of the cycle sets `first_touched_at`.
+/// Guarded by the version read; `None` when the lead changed meanwhile.
+pub async fn record_touch(
+    pool: &PgPool,
+    current: &Lead,
+    channel: &str,
+    at: DateTime<Utc>,
+    who: &Who<'_>,
+    rep: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<Lead>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH u AS ( \
+           UPDATE leads SET first_touched_at = COALESCE(first_touched_at, $3), \
+             version = version + 1, updated_at = $4 \
+           WHERE id = $1 AND version = $2 RETURNING *), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, data, \
+             occurred_at, recorded_at) \
+           SELECT id, cycle, 'touched', $5, $6, $7, \
+             jsonb_build_object('channel', $8::text, 'first', $9::boolean), $3, $4 FROM u) \
+         SELECT * FROM u",
+    )
+    .bind(current.id)
+    .bind(current.version)
+    .bind(at)
+    .bind(now)
+    .bind(who.actor)
+    .bind(who.role)
+    .bind(rep)
+    .bind(channel)
+    .bind(current.first_touched_at.is_none())
+    .fetch_optional(pool)
+    .await
 }
 
 /// Filters of `GET /v1/leads`; `None` means "any".
 #[derive(Debug, Default, Clone)]
 pub struct LeadFilter {
     pub state: Option<LeadState>,
+    /// Evaluated at the `now` passed to [`list`], like the `sla.status` of each lead.
+    pub sla_status: Option<SlaStatus>,
     pub owner: Option<String>,
     pub queue: Option<String>,
     pub source: Option<String>,
@@ -280,8 +415,30 @@ pub async fn list(
     pool: &PgPool,
     filter: &LeadFilter,
     limit: i64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Lead>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM leads WHERE true");
+    if let Some(status) = filter.sla_status {
+        // Mirrors `domain::sla::status`; the decision time is the cycle's first decision.
+        let decided = "COALESCE(accepted_at, rejected_at, recycled_at)";
+        q.push(" AND sla_due_at IS NOT NULL AND ");
+        match status {
+            SlaStatus::OnTrack => q
+                .push("state = 'routed' AND sla_breached_at IS NULL AND sla_at_risk_at > ")
+                .push_bind(now),
+            SlaStatus::AtRisk => q
+                .push("state = 'routed' AND sla_breached_at IS NULL AND sla_at_risk_at <= ")
+                .push_bind(now)
+                .push(" AND sla_due_at > ")
+                .push_bind(now),
+            SlaStatus::Breached => q
+                .push("state = 'routed' AND (sla_breached_at IS NOT NULL OR sla_due_at <= ")
+                .push_bind(now)
+                .push(")"),
+            SlaStatus::Met => q.push(format!("state <> 'routed' AND {decided} <= sla_due_at")),
+            SlaStatus::Missed => q.push(format!("state <> 'routed' AND {decided} > sla_due_at")),
+        };
+    }
     if let Some(s) = filter.state {
         q.push(" AND state = ").push_bind(s.as_str());
     }

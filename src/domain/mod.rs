@@ -3,6 +3,8 @@
 pub mod actor;
 pub mod lead;
 pub mod lead_input;
+pub mod sla;
+pub mod sla_input;
 pub mod validation;
 pub mod working_time;
 

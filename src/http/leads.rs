@@ -9,6 +9,7 @@ use axum::{
     Json,
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -23,12 +24,13 @@ use super::{
 use crate::{
     db::{
         history::{self, HistoryEntry},
-        leads::{self, DecisionWrite, Lead, LeadFilter, Who},
+        leads::{self, CycleSla, DecisionWrite, Lead, LeadFilter, Who},
         reason_codes::{self, ReasonKind},
     },
     domain::{
         lead::{decide, route, LeadFacts, Routing},
-        lead_input::{LeadInput, NewLead},
+        lead_input::{LeadInput, NewLead, MAX_ROUTED_AT_SKEW},
+        sla::SlaStatus,
         validation::{FieldError, Fields},
         Command, LeadState, Role,
     },
@@ -42,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(accept_lead))
         .routes(routes!(reject_lead))
         .routes(routes!(recycle_lead))
+        .routes(routes!(create_lead_touch))
 }
 
 const READERS: &[Role] = &[Role::Sdr, Role::Revops, Role::Admin];
@@ -50,17 +53,19 @@ const DECIDERS: &[Role] = &[Role::Sdr, Role::Revops, Role::Admin];
 /// row the request gives up with 409 rather than spin.
 const MAX_ATTEMPTS: usize = 5;
 
-fn with_etag(status: StatusCode, lead: &Lead) -> Response {
-    let mut res = (status, Json(lead)).into_response();
+fn with_etag(status: StatusCode, lead: Lead, now: DateTime<Utc>) -> Response {
+    let lead = lead.with_sla(now);
+    let mut res = (status, Json(&lead)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", lead.version)) {
         res.headers_mut().insert(header::ETAG, v);
     }
     res
 }
 
-fn created(lead: &Lead) -> Response {
-    let mut res = with_etag(StatusCode::CREATED, lead);
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/leads/{}", lead.id)) {
+fn created(lead: Lead, now: DateTime<Utc>) -> Response {
+    let location = format!("/v1/leads/{}", lead.id);
+    let mut res = with_etag(StatusCode::CREATED, lead, now);
+    if let Ok(v) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, v);
     }
     res
@@ -89,9 +94,19 @@ pub async fn create_lead(
     let label = principal.label();
     let actor = principal.actor();
     let who = Who::new(&label, &actor);
+    let policies = state.policies.get(&state.db).await?;
+    let policy = policies
+        .resolve(&lead.lead_type)
+        .ok_or_else(|| anyhow::anyhow!("the default SLA policy is missing"))?;
+    let deadlines = policy.deadlines(lead.routed_at);
+    let sla = CycleSla {
+        policy: policy.name.clone(),
+        due_at: deadlines.due_at,
+        at_risk_at: deadlines.at_risk_at,
+    };
     for _ in 0..MAX_ATTEMPTS {
-        if let Some(created_lead) = leads::insert_new(&state.db, &lead, &who, now).await? {
-            return Ok(created(&created_lead));
+        if let Some(created_lead) = leads::insert_new(&state.db, &lead, &sla, &who, now).await? {
+            return Ok(created(created_lead, now));
         }
         let Some(current) =
             leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
@@ -99,12 +114,12 @@ pub async fn create_lead(
             continue;
         };
         match route(Some(current.state())) {
-            Routing::Unchanged => return Ok(with_etag(StatusCode::OK, &current)),
+            Routing::Unchanged => return Ok(with_etag(StatusCode::OK, current, now)),
             Routing::New | Routing::NewCycle => {
                 if let Some(rerouted) =
-                    leads::reroute(&state.db, &current, &lead, &who, now).await?
+                    leads::reroute(&state.db, &current, &lead, &sla, &who, now).await?
                 {
-                    return Ok(created(&rerouted));
+                    return Ok(created(rerouted, now));
                 }
             }
         }
@@ -131,6 +146,7 @@ pub struct LeadPage {
         ("queue" = Option<String>, Query),
         ("source" = Option<String>, Query),
         ("lead_type" = Option<String>, Query),
+        ("sla_status" = Option<SlaStatus>, Query, description = "on_track, at_risk, breached, met, missed"),
         ("limit" = Option<u32>, Query, description = "1 to 500, default 100"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
     ),
@@ -150,6 +166,7 @@ pub async fn list_leads(
     );
     let mut f = Fields::root(&value).map_err(ApiError::Validation)?;
     let mut filter = LeadFilter {
+        sla_status: None,
         state: None,
         owner: f.opt_str("owner", 100),
         queue: f.opt_str("queue", 100),
@@ -163,6 +180,15 @@ pub async fn list_leads(
             f.error(
                 "state",
                 "must be one of routed, accepted, rejected, recycled",
+            );
+        }
+    }
+    if let Some(s) = f.opt_str("sla_status", 20) {
+        filter.sla_status = SlaStatus::parse(&s);
+        if filter.sla_status.is_none() {
+            f.error(
+                "sla_status",
+                "must be one of on_track, at_risk, breached, met, missed",
             );
         }
     }
@@ -194,13 +220,15 @@ pub async fn list_leads(
         }
         filter.owner = principal.rep.clone();
     }
-    let mut items = leads::list(&state.db, &filter, limit + 1).await?;
+    let now = state.clock.now();
+    let mut items = leads::list(&state.db, &filter, limit + 1, now).await?;
     let next_cursor = if items.len() as i64 > limit {
         items.truncate(limit as usize);
         items.last().map(|l| encode_cursor(l.id))
     } else {
         None
     };
+    let items = items.into_iter().map(|l| l.with_sla(now)).collect();
     Ok(Json(LeadPage { items, next_cursor }))
 }
 
@@ -244,7 +272,7 @@ pub async fn get_lead(
 ) -> ApiResult<Response> {
     principal.require(READERS)?;
     let lead = visible_lead(&state, &principal, lead_id(&id)?).await?;
-    Ok(with_etag(StatusCode::OK, &lead))
+    Ok(with_etag(StatusCode::OK, lead, state.clock.now()))
 }
 
 /// The lead's history.
@@ -387,14 +415,23 @@ async fn decide_lead(
         let decided = decide(facts, &actor, &input.command, input.on_behalf_of.as_deref())?;
         check_code(&state, &input.command).await?;
         let now = state.clock.now();
+        let first_touch_due_at = match input.command {
+            Command::Accept => {
+                let policies = state.policies.get(&state.db).await?;
+                let name = lead.sla_policy.as_deref().unwrap_or(&lead.lead_type);
+                policies.resolve(name).map(|p| p.first_touch_due(now))
+            }
+            _ => None,
+        };
         let write = DecisionWrite {
             decided: &decided,
             command: &input.command,
             note: input.note.as_deref(),
             next_action: input.next_action.as_deref(),
+            first_touch_due_at,
         };
         if let Some(updated) = leads::apply_decision(&state.db, &lead, &write, &who, now).await? {
-            return Ok(with_etag(StatusCode::OK, &updated));
+            return Ok(with_etag(StatusCode::OK, updated, now));
         }
         // Lost a race: the next read sees the winner's state (409) or version (412).
     }
@@ -487,4 +524,90 @@ pub async fn recycle_lead(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     decide_lead(state, principal, id, headers, "recycle", body).await
+}
+
+/// Body of `touches`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct TouchInput {
+    /// How the rep reached out: `call`, `email`, `linkedin`, `meeting`, … (lowercase slug).
+    pub channel: String,
+    /// When it happened (default now; not before the cycle was routed, not in the future).
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Log a touch (call, email, …) on a routed or accepted lead. The first touch of a cycle meets
+/// (or misses) its first-touch SLA.
+#[utoipa::path(post, path = "/v1/leads/{id}/touches", tag = "decisions", request_body = TouchInput,
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 201, body = Lead),
+        (status = 409, description = "the lead is rejected or recycled", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn create_lead_touch(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    principal.require(DECIDERS)?;
+    let id = lead_id(&id)?;
+    let now = state.clock.now();
+    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
+    let channel = f.req_slug("channel", 50);
+    let at = match f.raw("at") {
+        None => Some(now),
+        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) if t.with_timezone(&Utc) > now + MAX_ROUTED_AT_SKEW => {
+                f.error("at", "must not be in the future");
+                None
+            }
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                f.error("at", "must be an RFC 3339 time like 2026-01-31T09:00:00Z");
+                None
+            }
+        },
+        Some(_) => {
+            f.error("at", "must be an RFC 3339 time string");
+            None
+        }
+    };
+    let errors = f.finish();
+    let (Some(channel), Some(at), true) = (channel, at, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let label = principal.label();
+    let actor = principal.actor();
+    let who = Who::new(&label, &actor);
+    for _ in 0..MAX_ATTEMPTS {
+        let lead = visible_lead(&state, &principal, id).await?;
+        if !matches!(lead.state(), LeadState::Routed | LeadState::Accepted) {
+            return Err(ApiError::Conflict {
+                code: "lead_closed",
+                detail: format!(
+                    "the lead is {}; touches are logged on routed or accepted leads",
+                    lead.state
+                ),
+            });
+        }
+        if at < lead.routed_at {
+            return Err(ApiError::Validation(vec![FieldError {
+                field: "at".into(),
+                message: "is before this cycle was routed".into(),
+            }]));
+        }
+        let rep = principal.rep.as_deref().or(lead.owner.as_deref());
+        if let Some(updated) =
+            leads::record_touch(&state.db, &lead, &channel, at, &who, rep, now).await?
+        {
+            return Ok(with_etag(StatusCode::CREATED, updated, now));
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "concurrent_update",
+        detail: "the lead kept changing while the touch was being logged; retry".into(),
+    })
 }

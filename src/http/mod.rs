@@ -8,6 +8,7 @@ pub mod health;
 pub mod idempotency;
 pub mod leads;
 pub mod reason_codes;
+pub mod sla;
 
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::clock::Clock;
+use crate::{clock::Clock, policy_cache::PolicyCache};
 use error::ApiError;
 
 /// Shared by every handler.
@@ -40,6 +41,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Per-replica cache of authenticated API keys.
     pub keys: Arc<auth::KeyCache>,
+    /// Per-replica cache of SLA policies and calendars.
+    pub policies: Arc<PolicyCache>,
 }
 
 #[derive(OpenApi)]
@@ -53,6 +56,7 @@ pub struct AppState {
         (name = "leads", description = "Ingest and read leads"),
         (name = "decisions", description = "Accept, reject, recycle"),
         (name = "taxonomy", description = "Rejection codes and recycle reasons"),
+        (name = "sla", description = "SLA policies and business calendars"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Probes")
     )
@@ -79,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(leads::router())
         .merge(reason_codes::router())
         .merge(api_keys::router())
+        .merge(sla::router())
         .split_for_parts();
     // Layers run outside-in in reverse order of `.layer` calls: auth, then idempotency.
     let v1 = v1

@@ -93,6 +93,8 @@ pub async fn spawn_app() -> TestApp {
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.database_url = Some(url);
     settings.database_max_connections = 20;
+    // Tests drive the scanner step by step with the manual clock.
+    settings.sla_scan_interval = std::time::Duration::from_secs(3600);
     let clock = ManualClock::new(now_micros());
     let app = Application::build(settings, Arc::new(clock.clone()))
         .await

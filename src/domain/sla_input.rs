@@ -1,0 +1,257 @@
+//! Request bodies of `PUT /v1/calendars/{id}` and `PUT /v1/sla-policies/{lead_type}`, parsed
+//! with every bad field named.
+
+use chrono::{Duration, NaiveDate, Weekday};
+use chrono_tz::Tz;
+use serde_json::{json, Value};
+
+use super::{
+    sla::OnBreach,
+    validation::{FieldError, Fields},
+    working_time::{format_iso_duration, parse_iso_duration, Calendar, WorkingWindow},
+};
+
+const WEEKDAYS: [(&str, Weekday); 7] = [
+    ("mon", Weekday::Mon),
+    ("tue", Weekday::Tue),
+    ("wed", Weekday::Wed),
+    ("thu", Weekday::Thu),
+    ("fri", Weekday::Fri),
+    ("sat", Weekday::Sat),
+    ("sun", Weekday::Sun),
+];
+
+/// A valid calendar and its canonical JSON parts, ready to store.
+#[derive(Debug)]
+pub struct CalendarInput {
+    pub name: String,
+    pub time_zone: String,
+    pub windows: Value,
+    pub holidays: Value,
+    pub calendar: Calendar,
+}
+
+fn field_error(field: String, message: impl Into<String>) -> FieldError {
+    FieldError {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Builds the calendar from stored or requested parts; errors name `windows[i]…` fields.
+pub fn build_calendar(
+    time_zone: &str,
+    windows: &Value,
+    holidays: &Value,
+) -> Result<Calendar, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let tz: Option<Tz> = time_zone.parse().ok();
+    if tz.is_none() {
+        errors.push(field_error(
+            "time_zone".into(),
+            "is not an IANA time zone like Europe/Berlin",
+        ));
+    }
+    let mut parsed = Vec::new();
+    match windows.as_array() {
+        Some(list) if !list.is_empty() => {
+            for (i, w) in list.iter().enumerate() {
+                let day = w["weekday"].as_str().and_then(|d| {
+                    WEEKDAYS
+                        .iter()
+                        .find(|(n, _)| *n == d.to_ascii_lowercase())
+                        .map(|(_, wd)| *wd)
+                });
+                let Some(day) = day else {
+                    errors.push(field_error(
+                        format!("windows[{i}].weekday"),
+                        "must be one of mon, tue, wed, thu, fri, sat, sun",
+                    ));
+                    continue;
+                };
+                let (Some(start), Some(end)) = (w["start"].as_str(), w["end"].as_str()) else {
+                    errors.push(field_error(
+                        format!("windows[{i}]"),
+                        "needs start and end times like 09:00",
+                    ));
+                    continue;
+                };
+                match WorkingWindow::parse(day, start, end) {
+                    Ok(win) => parsed.push(win),
+                    Err(e) => errors.push(field_error(format!("windows[{i}]"), e.to_string())),
+                }
+            }
+        }
+        _ => errors.push(field_error(
+            "windows".into(),
+            "must be a non-empty list of {weekday, start, end}",
+        )),
+    }
+    let mut dates = Vec::new();
+    match holidays.as_array() {
+        Some(list) => {
+            for (i, d) in list.iter().enumerate() {
+                match d.as_str().and_then(|s| s.parse::<NaiveDate>().ok()) {
+                    Some(date) => dates.push(date),
+                    None => errors.push(field_error(
+                        format!("holidays[{i}]"),
+                        "must be a date like 2026-12-25",
+                    )),
+                }
+            }
+        }
+        None => errors.push(field_error("holidays".into(), "must be a list of dates")),
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Calendar::new(tz.expect("checked above"), parsed, dates)
+        .map_err(|e| vec![field_error("windows".into(), e.to_string())])
+}
+
+pub fn parse_calendar(id: &str, body: &Value) -> Result<CalendarInput, Vec<FieldError>> {
+    let mut f = Fields::root(body)?;
+    let name = f.opt_str("name", 200).unwrap_or_else(|| id.to_string());
+    let time_zone = f.req_str("time_zone", 64);
+    let windows = f.raw("windows").cloned().unwrap_or(Value::Null);
+    let holidays = f.raw("holidays").cloned().unwrap_or_else(|| json!([]));
+    let mut errors = f.finish();
+    let Some(time_zone) = time_zone else {
+        return Err(errors);
+    };
+    match build_calendar(&time_zone, &windows, &holidays) {
+        Ok(calendar) if errors.is_empty() => Ok(CalendarInput {
+            name,
+            time_zone,
+            windows,
+            holidays,
+            calendar,
+        }),
+        Ok(_) => Err(errors),
+        Err(more) => {
+            errors.extend(more);
+            Err(errors)
+        }
+    }
+}
+
+/// A valid policy body.
+#[derive(Debug)]
+pub struct PolicyInput {
+    pub accept_within: Duration,
+    pub first_touch_within: Duration,
+    pub at_risk_ratio: f64,
+    pub on_breach: OnBreach,
+    pub calendar: Option<String>,
+}
+
+impl PolicyInput {
+    pub fn accept_within_text(&self) -> String {
+        format_iso_duration(self.accept_within)
+    }
+    pub fn first_touch_within_text(&self) -> String {
+        format_iso_duration(self.first_touch_within)
+    }
+}
+
+pub fn parse_policy(body: &Value) -> Result<PolicyInput, Vec<FieldError>> {
+    let mut f = Fields::root(body)?;
+    let duration = |f: &mut Fields<'_>, key: &'static str| {
+        let text = f.req_str(key, 40)?;
+        match parse_iso_duration(&text) {
+            Ok(d) if d > Duration::zero() => Some(d),
+            Ok(_) => {
+                f.error(key, "must be longer than zero");
+                None
+            }
+            Err(e) => {
+                f.error(key, e);
+                None
+            }
+        }
+    };
+    let accept_within = duration(&mut f, "accept_within");
+    let first_touch_within = duration(&mut f, "first_touch_within");
+    let at_risk_ratio = f.opt_f64("at_risk_ratio").unwrap_or(0.75);
+    if !(at_risk_ratio > 0.0 && at_risk_ratio < 1.0) {
+        f.error("at_risk_ratio", "must be between 0 and 1 (exclusive)");
+    }
+    let on_breach = match f.opt_str("on_breach", 30).as_deref() {
+        None => Some(OnBreach::Notify),
+        Some("reassign") => {
+            f.error("on_breach", "reassign needs queues and reps, which this version does not have yet; use notify or return_to_queue");
+            None
+        }
+        Some(s) => {
+            let v = OnBreach::parse(s);
+            if v.is_none() {
+                f.error("on_breach", "must be notify or return_to_queue");
+            }
+            v
+        }
+    };
+    let calendar = f.opt_str("calendar", 100);
+    let errors = f.finish();
+    match (accept_within, first_touch_within, on_breach) {
+        (Some(accept_within), Some(first_touch_within), Some(on_breach)) if errors.is_empty() => {
+            Ok(PolicyInput {
+                accept_within,
+                first_touch_within,
+                at_risk_ratio,
+                on_breach,
+                calendar,
+            })
+        }
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_calendar_with_bad_parts_names_each() {
+        let body = json!({
+            "time_zone": "Mars/Olympus",
+            "windows": [{"weekday": "mon", "start": "09:00", "end": "17:00"}, {"weekday": "funday", "start": "09:00", "end": "10:00"}, {"weekday": "tue", "start": "17:00", "end": "09:00"}],
+            "holidays": ["2026-12-25", "xmas"]
+        });
+        let fields: Vec<String> = parse_calendar("eu", &body)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "time_zone",
+                "windows[1].weekday",
+                "windows[2]",
+                "holidays[1]"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_policy_needs_positive_iso_durations_and_a_ratio_below_one() {
+        let e = parse_policy(&json!({"accept_within": "1 hour", "first_touch_within": "PT0S", "at_risk_ratio": 1.5, "on_breach": "reassign"})).unwrap_err();
+        let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "accept_within",
+                "first_touch_within",
+                "at_risk_ratio",
+                "on_breach"
+            ]
+        );
+        let p =
+            parse_policy(&json!({"accept_within": "PT2H", "first_touch_within": "P1D"})).unwrap();
+        assert_eq!(
+            (p.accept_within_text(), p.first_touch_within_text()),
+            ("PT2H".into(), "P1D".into())
+        );
+        assert_eq!(p.on_breach, OnBreach::Notify);
+    }
+}

@@ -1,0 +1,222 @@
+//! `/v1/sla-policies` and `/v1/calendars`: what "on time" means, owned by RevOps.
+
+use axum::{
+    extract::{Path, State},
+    Json,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    error::{ApiError, ApiResult, Problem},
+    extract::{JsonBody, Principal},
+    AppState,
+};
+use crate::{
+    db::sla::{self, CalendarRow, PolicyRow},
+    domain::{
+        sla_input::{parse_calendar, parse_policy},
+        validation::{is_slug, FieldError},
+        Role,
+    },
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sla_policies))
+        .routes(routes!(get_sla_policy, put_sla_policy))
+        .routes(routes!(list_calendars))
+        .routes(routes!(get_calendar, put_calendar))
+}
+
+const WRITERS: &[Role] = &[Role::Revops, Role::Admin];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyList {
+    pub items: Vec<PolicyRow>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarList {
+    pub items: Vec<CalendarRow>,
+}
+
+/// Body of `PUT /v1/sla-policies/{lead_type}`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PolicyInputDoc {
+    /// ISO 8601 working-time duration, e.g. `PT1H`.
+    pub accept_within: String,
+    pub first_touch_within: String,
+    /// Default 0.75.
+    pub at_risk_ratio: Option<f64>,
+    /// `notify` (default) or `return_to_queue`.
+    pub on_breach: Option<String>,
+    /// Calendar id; null or absent = 24×7.
+    pub calendar: Option<String>,
+}
+
+/// Body of `PUT /v1/calendars/{id}`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct CalendarInputDoc {
+    pub name: Option<String>,
+    /// IANA zone, e.g. `Europe/Berlin`.
+    pub time_zone: String,
+    /// `[{"weekday": "mon", "start": "09:00", "end": "17:00"}]`; several per day allowed.
+    #[schema(value_type = Vec<Object>)]
+    pub windows: serde_json::Value,
+    /// Local dates: `["2026-12-25"]`.
+    pub holidays: Option<Vec<String>>,
+}
+
+/// Every SLA policy (`default` applies to lead types without their own).
+#[utoipa::path(get, path = "/v1/sla-policies", tag = "sla",
+    responses((status = 200, body = PolicyList)), security(("bearer" = [])))]
+pub async fn list_sla_policies(
+    State(state): State<AppState>,
+    _: Principal,
+) -> ApiResult<Json<PolicyList>> {
+    Ok(Json(PolicyList {
+        items: sla::policies(&state.db).await?,
+    }))
+}
+
+/// The policy of one lead type.
+#[utoipa::path(get, path = "/v1/sla-policies/{lead_type}", tag = "sla", params(("lead_type" = String, Path)),
+    responses((status = 200, body = PolicyRow), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_sla_policy(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(lead_type): Path<String>,
+) -> ApiResult<Json<PolicyRow>> {
+    sla::policies(&state.db)
+        .await?
+        .into_iter()
+        .find(|p| p.lead_type == lead_type)
+        .map(Json)
+        .ok_or(ApiError::NotFound(
+            "no SLA policy for this lead type (the default policy applies)",
+        ))
+}
+
+/// Create or replace the policy of a lead type (revops, admin). Applies to cycles routed
+/// from now on; deadlines already stored do not move.
+#[utoipa::path(put, path = "/v1/sla-policies/{lead_type}", tag = "sla", params(("lead_type" = String, Path)),
+    request_body = PolicyInputDoc,
+    responses((status = 200, body = PolicyRow), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn put_sla_policy(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(lead_type): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<PolicyRow>> {
+    principal.require(WRITERS)?;
+    let mut errors = Vec::new();
+    if !is_slug(&lead_type) || lead_type.len() > 64 {
+        errors.push(FieldError {
+            field: "lead_type".into(),
+            message: "may contain only lowercase letters, digits, `_`, `-` and `.`".into(),
+        });
+    }
+    let input = match parse_policy(&body) {
+        Ok(p) if errors.is_empty() => p,
+        Ok(_) => return Err(ApiError::Validation(errors)),
+        Err(more) => {
+            errors.extend(more);
+            return Err(ApiError::Validation(errors));
+        }
+    };
+    if let Some(id) = &input.calendar {
+        let exists = sla::calendars(&state.db).await?.iter().any(|c| &c.id == id);
+        if !exists {
+            return Err(ApiError::Validation(vec![FieldError {
+                field: "calendar".into(),
+                message: format!("no calendar `{id}`; create it with PUT /v1/calendars/{id}"),
+            }]));
+        }
+    }
+    let row = PolicyRow {
+        lead_type,
+        accept_within: input.accept_within_text(),
+        accept_within_s: input.accept_within.num_seconds(),
+        first_touch_within: input.first_touch_within_text(),
+        first_touch_within_s: input.first_touch_within.num_seconds(),
+        at_risk_ratio: input.at_risk_ratio,
+        on_breach: serde_json::to_value(input.on_breach)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "notify".into()),
+        calendar_id: input.calendar,
+        updated_at: state.clock.now(),
+    };
+    let stored = sla::upsert_policy(&state.db, &row).await?;
+    state.policies.invalidate();
+    Ok(Json(stored))
+}
+
+/// Every calendar.
+#[utoipa::path(get, path = "/v1/calendars", tag = "sla",
+    responses((status = 200, body = CalendarList)), security(("bearer" = [])))]
+pub async fn list_calendars(
+    State(state): State<AppState>,
+    _: Principal,
+) -> ApiResult<Json<CalendarList>> {
+    Ok(Json(CalendarList {
+        items: sla::calendars(&state.db).await?,
+    }))
+}
+
+/// One calendar.
+#[utoipa::path(get, path = "/v1/calendars/{id}", tag = "sla", params(("id" = String, Path)),
+    responses((status = 200, body = CalendarRow), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_calendar(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<CalendarRow>> {
+    sla::calendars(&state.db)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .map(Json)
+        .ok_or(ApiError::NotFound("no calendar with this id"))
+}
+
+/// Create or replace a calendar (revops, admin).
+#[utoipa::path(put, path = "/v1/calendars/{id}", tag = "sla", params(("id" = String, Path)),
+    request_body = CalendarInputDoc,
+    responses((status = 200, body = CalendarRow), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn put_calendar(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<CalendarRow>> {
+    principal.require(WRITERS)?;
+    if !is_slug(&id) || id.len() > 100 {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "id".into(),
+            message: "may contain only lowercase letters, digits, `_`, `-` and `.`".into(),
+        }]));
+    }
+    let input = parse_calendar(&id, &body).map_err(ApiError::Validation)?;
+    let now = state.clock.now();
+    let row = CalendarRow {
+        id,
+        name: input.name,
+        time_zone: input.time_zone,
+        windows: input.windows,
+        holidays: input.holidays,
+        created_at: now,
+        updated_at: now,
+    };
+    let stored = sla::upsert_calendar(&state.db, &row).await?;
+    state.policies.invalidate();
+    Ok(Json(stored))
+}

@@ -1,0 +1,127 @@
+//! SLA policies and calendars, read on every ingest and accept, so kept in memory per replica
+//! and refreshed after a short TTL (a change made through another replica applies within it;
+//! one made through this replica applies at once).
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::{Duration, Instant},
+};
+
+use sqlx::PgPool;
+
+use crate::{
+    db::sla::{self, CalendarRow, PolicyRow},
+    domain::{
+        sla::{OnBreach, Policy},
+        working_time::Calendar,
+    },
+};
+
+/// Everything needed to compute deadlines, as of one read.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub policies: HashMap<String, Policy>,
+}
+
+impl Snapshot {
+    /// The policy for `lead_type`, else `default`.
+    pub fn resolve(&self, lead_type: &str) -> Option<&Policy> {
+        self.policies
+            .get(lead_type)
+            .or_else(|| self.policies.get("default"))
+    }
+}
+
+pub struct PolicyCache {
+    ttl: Duration,
+    current: RwLock<Option<(Instant, Arc<Snapshot>)>>,
+    /// One refresh at a time: the others wait for it instead of all querying.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl PolicyCache {
+    pub fn new(ttl: Duration) -> Self {
+        PolicyCache {
+            ttl,
+            current: RwLock::new(None),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn fresh(&self) -> Option<Arc<Snapshot>> {
+        let cur = self.current.read().unwrap_or_else(|e| e.into_inner());
+        cur.as_ref()
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, s)| s.clone())
+    }
+
+    pub async fn get(&self, db: &PgPool) -> Result<Arc<Snapshot>, sqlx::Error> {
+        if let Some(s) = self.fresh() {
+            return Ok(s);
+        }
+        let _guard = self.refreshing.lock().await;
+        if let Some(s) = self.fresh() {
+            return Ok(s);
+        }
+        let snapshot = Arc::new(load(db).await?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) =
+            Some((Instant::now(), snapshot.clone()));
+        Ok(snapshot)
+    }
+
+    /// Drops the snapshot (after a policy or calendar was written on this replica).
+    pub fn invalidate(&self) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+async fn load(db: &PgPool) -> Result<Snapshot, sqlx::Error> {
+    let calendars: HashMap<String, Arc<Calendar>> = sla::calendars(db)
+        .await?
+        .iter()
+        .filter_map(|row| match calendar_from_row(row) {
+            Ok(c) => Some((row.id.clone(), Arc::new(c))),
+            Err(e) => {
+                // Rows are validated on write; this only guards against hand edits.
+                tracing::error!(calendar = %row.id, error = %e, "stored calendar is invalid; ignoring it (24x7)");
+                None
+            }
+        })
+        .collect();
+    let policies = sla::policies(db)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let policy = policy_from_row(&row, &calendars);
+            (row.lead_type, policy)
+        })
+        .collect();
+    Ok(Snapshot { policies })
+}
+
+pub fn policy_from_row(row: &PolicyRow, calendars: &HashMap<String, Arc<Calendar>>) -> Policy {
+    Policy {
+        name: row.lead_type.clone(),
+        accept_within: chrono::Duration::seconds(row.accept_within_s),
+        first_touch_within: chrono::Duration::seconds(row.first_touch_within_s),
+        at_risk_ratio: row.at_risk_ratio,
+        on_breach: OnBreach::parse(&row.on_breach).unwrap_or(OnBreach::Notify),
+        calendar: row
+            .calendar_id
+            .as_ref()
+            .and_then(|id| calendars.get(id).cloned()),
+    }
+}
+
+/// The calendar a stored row describes.
+pub fn calendar_from_row(row: &CalendarRow) -> Result<Calendar, String> {
+    crate::domain::sla_input::build_calendar(&row.time_zone, &row.windows, &row.holidays).map_err(
+        |e| {
+            e.iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    )
+}

@@ -319,7 +319,11 @@ pub async fn apply_decision(
         first_touch_due_at,
     } = write;
     let (set, code) = match command {
-        Command::Accept => ("accepted_by = $4, accepted_at = $5, next_action = $8", None),
+        Command::Accept => (
+            "accepted_by = $4, accepted_at = $5, next_action = $8, \
+             accepted_within_sla = ($5 <= sla_due_at), first_touch_due_at = $13",
+            None,
+        ),
         Command::Reject { code, .. } => (
             "rejected_by = $4, rejected_at = $5, rejection_code = $6",
             Some(code.as_str()),

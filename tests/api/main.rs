@@ -8,4 +8,5 @@ mod ingest;
 mod listing;
 mod operations;
 mod race;
+mod sla;
 mod taxonomy;

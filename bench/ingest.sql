@@ -8,7 +8,9 @@
 -- it and `:rep` become bind parameters under -M prepared, as in the service.
 --
 -- Differences from the service, kept small on purpose:
--- * the service binds all 20 values from Rust; here the constant ones are literals and the
+-- * the SLA deadlines are computed in Rust from a cached policy (no query); here they are
+--   plain interval arithmetic;
+-- * the service binds all 23 values from Rust; here the constant ones are literals and the
 --   uuids/timestamps are computed by the server;
 -- * the service's lead id is a UUIDv7 (time-ordered, `Uuid::now_v7()`); PostgreSQL 15 has no
 --   uuidv7(), so the expression below builds one from gen_random_uuid() and the clock
@@ -23,14 +25,15 @@
 
 \set rep random(1, 50)
 WITH ins AS (
-  INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, title, phone, company, score, campaign, channel, queue, owner, attributes, state, cycle, routed_at, created_at, updated_at)
+  INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, title, phone, company, score, campaign, channel, queue, owner, attributes, state, cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at)
   VALUES (
     encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
         PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
         FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid,
     :src, 'pg-' || gen_random_uuid(), 'demo_request', 'a@example.com',
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    'emea', 'rep-' || :rep, '{}'::jsonb, 'routed', 1, now(), now(), now())
+    'emea', 'rep-' || :rep, '{}'::jsonb, 'routed', 1, now(), now(), now(),
+    'demo_request', now() + interval '1 hour', now() + interval '45 minutes')
   ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING RETURNING *),
 h AS (
   INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, actor_role, rep_id, occurred_at, recorded_at)

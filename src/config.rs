@@ -35,7 +35,7 @@ pub struct Settings {
     /// Tracing filter.
     pub log: String,
     /// How long an API key lookup is cached per replica.
-    pub api_key_cache_ttl: Duration,
+    pub cache_ttl: Duration,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -52,7 +52,7 @@ struct Raw {
     hubspot_client_secret: Option<String>,
     salesforce_org_id: Option<String>,
     log: String,
-    api_key_cache_ttl: String,
+    cache_ttl: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,7 +146,7 @@ impl Settings {
             hubspot_client_secret: non_empty(raw.hubspot_client_secret),
             salesforce_org_id: non_empty(raw.salesforce_org_id),
             log: raw.log,
-            api_key_cache_ttl: parse_duration("api_key_cache_ttl", &raw.api_key_cache_ttl)?,
+            cache_ttl: parse_duration("cache_ttl", &raw.cache_ttl)?,
         })
     }
 }

@@ -96,8 +96,8 @@ impl Application {
         let state = AppState {
             db: database.pool.clone(),
             clock,
-            keys: Arc::new(KeyCache::new(settings.api_key_cache_ttl)),
-            policies: Arc::new(PolicyCache::new(settings.api_key_cache_ttl)),
+            keys: Arc::new(KeyCache::new(settings.cache_ttl)),
+            policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
         };
         Ok(Application {
             listener,

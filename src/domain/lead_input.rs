@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::validation::{FieldError, Fields};
+use super::validation::{contains_nul, FieldError, Fields};
 
 /// How far in the future `routed_at` may lie (clock skew between the CRM and us).
 pub const MAX_ROUTED_AT_SKEW: Duration = Duration::minutes(5);
@@ -144,6 +144,10 @@ impl NewLead {
         };
         let attributes = match f.raw("attributes") {
             None => Some(Map::new()),
+            Some(v @ Value::Object(_)) if contains_nul(v) => {
+                f.error("attributes", "must not contain NUL characters");
+                None
+            }
             Some(Value::Object(m)) => Some(m.clone()),
             Some(_) => {
                 f.error("attributes", "must be a JSON object");
@@ -197,7 +201,7 @@ fn company_size(c: &mut Fields<'_>) -> Option<Value> {
     match c.raw("size") {
         None => None,
         Some(Value::Number(n)) if n.is_u64() => Some(Value::Number(n.clone())),
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 50 => {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 50 && !s.contains('\0') => {
             Some(Value::String(s.trim().to_string()))
         }
         Some(_) => {

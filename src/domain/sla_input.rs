@@ -120,11 +120,12 @@ pub fn parse_calendar(id: &str, body: &Value) -> Result<CalendarInput, Vec<Field
         return Err(errors);
     };
     match build_calendar(&time_zone, &windows, &holidays) {
+        // Store the canonical form, not the request's JSON (which may carry extra keys).
         Ok(calendar) if errors.is_empty() => Ok(CalendarInput {
             name,
             time_zone,
-            windows,
-            holidays,
+            windows: canonical_windows(&windows),
+            holidays: canonical_holidays(&holidays),
             calendar,
         }),
         Ok(_) => Err(errors),
@@ -133,6 +134,34 @@ pub fn parse_calendar(id: &str, body: &Value) -> Result<CalendarInput, Vec<Field
             Err(errors)
         }
     }
+}
+
+fn canonical_windows(windows: &Value) -> Value {
+    let list = windows.as_array().map(Vec::as_slice).unwrap_or_default();
+    Value::Array(
+        list.iter()
+            .map(|w| {
+                json!({
+                    "weekday": w["weekday"].as_str().unwrap_or_default().to_ascii_lowercase(),
+                    "start": w["start"],
+                    "end": w["end"],
+                })
+            })
+            .collect(),
+    )
+}
+
+fn canonical_holidays(holidays: &Value) -> Value {
+    let mut dates: Vec<NaiveDate> = holidays
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| d.as_str()?.parse().ok())
+        .collect();
+    dates.sort();
+    dates.dedup();
+    Value::Array(dates.iter().map(|d| json!(d.to_string())).collect())
 }
 
 /// A valid policy body.

@@ -73,6 +73,10 @@ impl<'a> Fields<'a> {
                 if s.chars().count() > max {
                     self.error(key, format!("must be at most {max} characters"));
                     None
+                } else if s.contains('\0') {
+                    // PostgreSQL text cannot hold NUL; refuse it here rather than fail there.
+                    self.error(key, "must not contain NUL characters");
+                    None
                 } else if s.is_empty() {
                     None
                 } else {
@@ -171,4 +175,15 @@ pub fn is_slug(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Whether any string (or key) inside `v` contains a NUL character, which PostgreSQL's text
+/// and jsonb types cannot store.
+pub fn contains_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(contains_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{rejection::QueryRejection, Path, Query, State},
     http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
     Json,
@@ -155,9 +155,15 @@ pub struct LeadPage {
 pub async fn list_leads(
     State(state): State<AppState>,
     principal: Principal,
-    Query(params): Query<HashMap<String, String>>,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<LeadPage>> {
     principal.require(READERS)?;
+    let Query(params) = params.map_err(|e| {
+        ApiError::Validation(vec![FieldError {
+            field: "query".into(),
+            message: e.body_text(),
+        }])
+    })?;
     let value = Value::Object(
         params
             .into_iter()

@@ -274,3 +274,20 @@ async fn routed_at_defaults_to_the_injected_clock_and_may_lie_in_the_past() {
     let l = app.ingest(&past).await;
     assert_eq!(l["routed_at"], "2026-02-01T13:00:00Z");
 }
+
+#[tokio::test]
+async fn nul_characters_postgres_cannot_store_are_a_422_not_a_500() {
+    let app = spawn_app().await;
+    let mut body = lead("c-1");
+    body["first_name"] = json!("Ada\u{0}");
+    body["attributes"] = json!({"note": "x\u{0}y"});
+    body["company"]["size"] = json!("1\u{0}0");
+    let p = problem(
+        app.post("/v1/leads", &app.admin, &body).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["first_name", "company.size", "attributes"]);
+    assert_eq!(app.count("leads").await, 0);
+}

@@ -89,3 +89,11 @@ async fn a_lead_is_read_with_its_version_as_etag() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_nul_character_in_a_filter_is_a_422() {
+    let app = spawn_app().await;
+    let res = app.get("/v1/leads?owner=rep%00", &app.admin).await;
+    let p = problem(res, 422, "validation_failed").await;
+    assert_eq!(fields(&p), ["owner"]);
+}

@@ -16,7 +16,10 @@ use super::{
 };
 use crate::{
     db::reason_codes::{self, ReasonCode, ReasonKind},
-    domain::{validation::Fields, Role},
+    domain::{
+        validation::{is_slug, Fields},
+        Role,
+    },
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -91,6 +94,9 @@ async fn update(
     body: serde_json::Value,
 ) -> ApiResult<Json<ReasonCode>> {
     principal.require(WRITERS)?;
+    if !is_slug(&code) {
+        return Err(ApiError::NotFound("no such code"));
+    }
     let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
     let label = f.opt_str("label", 200);
     let active = f.opt_bool("active");

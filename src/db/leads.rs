@@ -168,7 +168,7 @@ pub async fn insert_new(
     who: &Who<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Lead>, sqlx::Error> {
-    sqlx::query_as(
+    let query = sqlx::query_as(
         "WITH ins AS ( \
            INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
              title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
@@ -185,29 +185,10 @@ pub async fn insert_new(
     )
     .bind(Uuid::now_v7())
     .bind(&lead.source)
-    .bind(&lead.external_id)
-    .bind(&lead.lead_type)
-    .bind(&lead.email)
-    .bind(&lead.first_name)
-    .bind(&lead.last_name)
-    .bind(&lead.title)
-    .bind(&lead.phone)
-    .bind(lead.company.as_ref().map(sqlx::types::Json))
-    .bind(lead.score)
-    .bind(&lead.campaign)
-    .bind(&lead.channel)
-    .bind(&lead.queue)
-    .bind(&lead.owner)
-    .bind(sqlx::types::Json(&lead.attributes))
-    .bind(lead.routed_at)
-    .bind(now)
-    .bind(who.actor)
-    .bind(who.role)
-    .bind(&sla.policy)
-    .bind(sla.due_at)
-    .bind(sla.at_risk_at)
-    .fetch_optional(pool)
-    .await
+    .bind(&lead.external_id);
+    bind_cycle(query, lead, sla, who, now)
+        .fetch_optional(pool)
+        .await
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Lead>, sqlx::Error> {
@@ -240,7 +221,7 @@ pub async fn reroute(
     who: &Who<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Lead>, sqlx::Error> {
-    sqlx::query_as(
+    let query = sqlx::query_as(
         "WITH u AS ( \
            UPDATE leads SET lead_type = $4, email = COALESCE($5, email), \
              first_name = COALESCE($6, first_name), last_name = COALESCE($7, last_name), \
@@ -267,29 +248,44 @@ pub async fn reroute(
     )
     .bind(current.id)
     .bind(&current.state)
-    .bind(current.version)
-    .bind(&lead.lead_type)
-    .bind(&lead.email)
-    .bind(&lead.first_name)
-    .bind(&lead.last_name)
-    .bind(&lead.title)
-    .bind(&lead.phone)
-    .bind(lead.company.as_ref().map(sqlx::types::Json))
-    .bind(lead.score)
-    .bind(&lead.campaign)
-    .bind(&lead.channel)
-    .bind(&lead.queue)
-    .bind(&lead.owner)
-    .bind(sqlx::types::Json(&lead.attributes))
-    .bind(lead.routed_at)
-    .bind(now)
-    .bind(who.actor)
-    .bind(who.role)
-    .bind(&sla.policy)
-    .bind(sla.due_at)
-    .bind(sla.at_risk_at)
-    .fetch_optional(pool)
-    .await
+    .bind(current.version);
+    bind_cycle(query, lead, sla, who, now)
+        .fetch_optional(pool)
+        .await
+}
+
+type LeadQuery<'q> = sqlx::query::QueryAs<'q, Postgres, Lead, sqlx::postgres::PgArguments>;
+
+/// Binds `$4`…`$23`, the parameters that `insert_new` and `reroute` share: the lead's data,
+/// the times, the actor and the cycle's deadlines.
+fn bind_cycle<'q>(
+    query: LeadQuery<'q>,
+    lead: &'q NewLead,
+    sla: &'q CycleSla,
+    who: &Who<'q>,
+    now: DateTime<Utc>,
+) -> LeadQuery<'q> {
+    query
+        .bind(&lead.lead_type)
+        .bind(&lead.email)
+        .bind(&lead.first_name)
+        .bind(&lead.last_name)
+        .bind(&lead.title)
+        .bind(&lead.phone)
+        .bind(lead.company.as_ref().map(sqlx::types::Json))
+        .bind(lead.score)
+        .bind(&lead.campaign)
+        .bind(&lead.channel)
+        .bind(&lead.queue)
+        .bind(&lead.owner)
+        .bind(sqlx::types::Json(&lead.attributes))
+        .bind(lead.routed_at)
+        .bind(now)
+        .bind(who.actor)
+        .bind(who.role)
+        .bind(&sla.policy)
+        .bind(sla.due_at)
+        .bind(sla.at_risk_at)
 }
 
 /// A decision the domain allowed, with the free text that goes with it.

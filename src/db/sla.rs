@@ -118,15 +118,15 @@ pub struct ScanCounts {
 /// scanner or a request holds), flags every deadline that passed exactly once, applies
 /// `on_breach: return_to_queue`, and appends one history event per flag, all in one statement
 /// (one transaction): a crash in the middle loses and duplicates nothing.
-pub async fn scan_due(
-    pool: &PgPool,
+pub async fn scan_due<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     now: DateTime<Utc>,
     batch: i64,
 ) -> Result<ScanCounts, sqlx::Error> {
     sqlx::query_as(SCAN_SQL)
         .bind(now)
         .bind(batch)
-        .fetch_one(pool)
+        .fetch_one(db)
         .await
 }
 

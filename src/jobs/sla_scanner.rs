@@ -64,9 +64,10 @@ impl SlaScanner {
         }
     }
 
-    /// Scans every `interval` until `cancel` fires. Errors are logged and retried next tick.
+    /// Scans every `interval`, the first one `interval` after start, until `cancel` fires.
+    /// Errors are logged and retried next tick.
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
-        let mut tick = tokio::time::interval(interval);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -528,3 +528,60 @@ async fn the_scan_reads_the_coming_due_index_not_the_open_leads() {
     app.clock.set(t("2026-03-02T12:00:00Z"));
     assert_eq!(scanner(&app).run_once().await.unwrap().counts.breached, 3);
 }
+
+#[tokio::test]
+async fn a_scan_that_dies_before_commit_loses_and_duplicates_nothing() {
+    let app = spawn_app().await;
+    insert_due_leads(&app, 50, t("2026-03-02T11:00:00Z")).await;
+    let now = t("2026-03-02T11:00:01Z");
+    app.clock.set(now);
+    // A scan that flags everything but never commits (the process died mid-statement).
+    let mut tx = app.pool.begin().await.unwrap();
+    let c = salgate::db::sla::scan_due(&mut *tx, now, 1000)
+        .await
+        .unwrap();
+    assert_eq!(c.breached, 50);
+    drop(tx);
+    assert_eq!(
+        app.count("lead_history").await,
+        0,
+        "nothing of the dead scan survives"
+    );
+    // Meanwhile a request holds five leads: the next scan skips them instead of waiting.
+    let mut holder = app.pool.begin().await.unwrap();
+    sqlx::query(
+        "SELECT id FROM leads WHERE external_id IN ('b-1','b-2','b-3','b-4','b-5') FOR UPDATE",
+    )
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    let c = scanner(&app).run_once().await.unwrap().counts;
+    assert_eq!(c.breached, 45);
+    holder.commit().await.unwrap();
+    let c = scanner(&app).run_once().await.unwrap().counts;
+    assert_eq!(c.breached, 5);
+    let breaches: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM lead_history WHERE kind = 'sla_breached'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(breaches, 50);
+}
+
+#[tokio::test]
+async fn a_cancelled_scanner_stops_between_batches() {
+    let app = spawn_app().await;
+    insert_due_leads(&app, 100, t("2026-03-02T11:00:00Z")).await;
+    app.clock.set(t("2026-03-02T11:00:01Z"));
+    let mut s = scanner(&app);
+    s.batch = 10;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    cancel.cancel();
+    let done = s.drain(&cancel).await.unwrap();
+    assert_eq!(done.leads, 10, "one whole batch, then it stops");
+    let rest = s
+        .drain(&tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(rest.leads, 90);
+}

@@ -136,14 +136,23 @@ fn free_port() -> Result<u16, EmbeddedError> {
     Ok(l.local_addr().map_err(io("finding a free port"))?.port())
 }
 
-/// The port of a postmaster still running on `data`, if any.
+/// The port of a postmaster still running on `data`, if any. A pid file whose pid now belongs
+/// to another program (after a reboot or in a container) is stale: it is removed, since
+/// postgres would otherwise refuse to start.
 fn running_port(data: &Path) -> Option<u16> {
-    let pid_file = fs::read_to_string(data.join("postmaster.pid")).ok()?;
+    let pid_path = data.join("postmaster.pid");
+    let pid_file = fs::read_to_string(&pid_path).ok()?;
     let mut lines = pid_file.lines();
     let pid: i32 = lines.next()?.trim().parse().ok()?;
     let port: u16 = lines.nth(2)?.trim().parse().ok()?;
-    let alive = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-    alive.then_some(port)
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if comm.trim() == "postgres" || comm.trim() == "postmaster" {
+        return Some(port);
+    }
+    if !comm.is_empty() {
+        let _ = fs::remove_file(&pid_path);
+    }
+    None
 }
 
 fn tail(path: &Path, n: usize) -> String {
@@ -456,6 +465,18 @@ mod tests {
         let second = EmbeddedPostgres::start(opts).unwrap();
         assert_eq!(psql_ok(&second, "SELECT x FROM kept").trim(), "42");
         second.stop().unwrap();
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_pid_file_naming_another_program_is_stale_and_removed() {
+        let dir = dir_for_test("stale");
+        fs::create_dir_all(&dir).unwrap();
+        let pid_file = dir.join("postmaster.pid");
+        // Our own pid: alive, but not postgres.
+        fs::write(&pid_file, format!("{}\n/x\n0\n5999\n", std::process::id())).unwrap();
+        assert_eq!(running_port(&dir), None);
+        assert!(!pid_file.exists());
         let _ = fs::remove_dir_all(&dir);
     }
 }

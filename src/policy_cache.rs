@@ -22,14 +22,23 @@ use crate::{
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub policies: HashMap<String, Policy>,
+    /// Calendars of queues that have one.
+    pub queue_calendars: HashMap<String, Arc<Calendar>>,
 }
 
 impl Snapshot {
-    /// The policy for `lead_type`, else `default`.
-    pub fn resolve(&self, lead_type: &str) -> Option<&Policy> {
-        self.policies
+    /// The policy for `lead_type` (else `default`) with its calendar resolved as SPEC §3 says:
+    /// the policy's, else the lead's queue's, else none (24×7).
+    pub fn resolve(&self, lead_type: &str, queue: Option<&str>) -> Option<Policy> {
+        let mut policy = self
+            .policies
             .get(lead_type)
-            .or_else(|| self.policies.get("default"))
+            .or_else(|| self.policies.get("default"))?
+            .clone();
+        if policy.calendar.is_none() {
+            policy.calendar = queue.and_then(|q| self.queue_calendars.get(q)).cloned();
+        }
+        Some(policy)
     }
 }
 
@@ -97,7 +106,15 @@ async fn load(db: &PgPool) -> Result<Snapshot, sqlx::Error> {
             (row.lead_type, policy)
         })
         .collect();
-    Ok(Snapshot { policies })
+    let queue_calendars = crate::db::routing::queues(db)
+        .await?
+        .into_iter()
+        .filter_map(|q| Some((q.id, calendars.get(q.calendar_id.as_ref()?)?.clone())))
+        .collect();
+    Ok(Snapshot {
+        policies,
+        queue_calendars,
+    })
 }
 
 pub fn policy_from_row(row: &PolicyRow, calendars: &HashMap<String, Arc<Calendar>>) -> Policy {

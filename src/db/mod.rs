@@ -7,6 +7,7 @@ pub mod history;
 pub mod idempotency;
 pub mod leads;
 pub mod reason_codes;
+pub mod routing;
 pub mod sla;
 
 use std::time::Duration;

@@ -96,7 +96,7 @@ pub async fn create_lead(
     let who = Who::new(&label, &actor);
     let policies = state.policies.get(&state.db).await?;
     let policy = policies
-        .resolve(&lead.lead_type)
+        .resolve(&lead.lead_type, lead.queue.as_deref())
         .ok_or_else(|| anyhow::anyhow!("the default SLA policy is missing"))?;
     let deadlines = policy.deadlines(lead.routed_at);
     let sla = CycleSla {
@@ -425,7 +425,9 @@ async fn decide_lead(
             Command::Accept => {
                 let policies = state.policies.get(&state.db).await?;
                 let name = lead.sla_policy.as_deref().unwrap_or(&lead.lead_type);
-                policies.resolve(name).map(|p| p.first_touch_due(now))
+                policies
+                    .resolve(name, lead.queue.as_deref())
+                    .map(|p| p.first_touch_due(now))
             }
             _ => None,
         };

@@ -8,6 +8,7 @@ pub mod health;
 pub mod idempotency;
 pub mod leads;
 pub mod reason_codes;
+pub mod routing;
 pub mod sla;
 
 use std::sync::Arc;
@@ -57,6 +58,7 @@ pub struct AppState {
         (name = "decisions", description = "Accept, reject, recycle"),
         (name = "taxonomy", description = "Rejection codes and recycle reasons"),
         (name = "sla", description = "SLA policies and business calendars"),
+        (name = "routing", description = "Queues and reps"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Probes")
     )
@@ -84,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .merge(reason_codes::router())
         .merge(api_keys::router())
         .merge(sla::router())
+        .merge(routing::router())
         .split_for_parts();
     // Layers run outside-in in reverse order of `.layer` calls: auth, then idempotency.
     let v1 = v1

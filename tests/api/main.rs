@@ -8,5 +8,6 @@ mod ingest;
 mod listing;
 mod operations;
 mod race;
+mod routing;
 mod sla;
 mod taxonomy;

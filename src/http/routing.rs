@@ -1,0 +1,279 @@
+//! `/v1/queues` and `/v1/reps`: who leads can be routed to.
+
+use axum::{
+    extract::{Path, State},
+    Json,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    error::{ApiError, ApiResult, Problem},
+    extract::{JsonBody, Principal},
+    AppState,
+};
+use crate::{
+    db::{
+        self,
+        routing::{self, Queue, Rep, RepWrite},
+        sla,
+    },
+    domain::{
+        validation::{FieldError, Fields},
+        Role,
+    },
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_queues))
+        .routes(routes!(get_queue, put_queue))
+        .routes(routes!(list_reps))
+        .routes(routes!(get_rep, put_rep))
+}
+
+const WRITERS: &[Role] = &[Role::Revops, Role::Admin];
+const STRATEGIES: [&str; 3] = ["round_robin", "least_loaded", "claim"];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueList {
+    pub items: Vec<Queue>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RepList {
+    pub items: Vec<Rep>,
+}
+
+/// Body of `PUT /v1/queues/{id}`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct QueueInput {
+    pub name: Option<String>,
+    /// `round_robin`, `least_loaded` or `claim`.
+    pub strategy: String,
+    /// Calendar id used when the lead's SLA policy has none.
+    pub calendar: Option<String>,
+}
+
+/// Body of `PUT /v1/reps/{id}`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RepInput {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Queue ids (replaces the rep's memberships).
+    pub queues: Option<Vec<String>>,
+    /// Default true.
+    pub active: Option<bool>,
+    /// Maximum open leads; null = no cap.
+    pub capacity: Option<i32>,
+    pub away_until: Option<DateTime<Utc>>,
+}
+
+fn check_id(id: &str) -> ApiResult<()> {
+    if id.len() <= 100 && !id.is_empty() && !id.contains(['\0', '/']) {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(vec![FieldError {
+            field: "id".into(),
+            message: "must be 1 to 100 characters, without `/`".into(),
+        }]))
+    }
+}
+
+/// Every queue with its members.
+#[utoipa::path(get, path = "/v1/queues", tag = "routing",
+    responses((status = 200, body = QueueList)), security(("bearer" = [])))]
+pub async fn list_queues(
+    State(state): State<AppState>,
+    _: Principal,
+) -> ApiResult<Json<QueueList>> {
+    Ok(Json(QueueList {
+        items: routing::queues(&state.db).await?,
+    }))
+}
+
+/// One queue.
+#[utoipa::path(get, path = "/v1/queues/{id}", tag = "routing", params(("id" = String, Path)),
+    responses((status = 200, body = Queue), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_queue(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Queue>> {
+    check_id(&id).map_err(|_| ApiError::NotFound("no queue with this id"))?;
+    routing::queue(&state.db, &id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("no queue with this id"))
+}
+
+/// Create or replace a queue (revops, admin). Members are set on the reps.
+#[utoipa::path(put, path = "/v1/queues/{id}", tag = "routing", params(("id" = String, Path)),
+    request_body = QueueInput,
+    responses((status = 200, body = Queue), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn put_queue(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Queue>> {
+    principal.require(WRITERS)?;
+    check_id(&id)?;
+    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
+    let name = f.opt_str("name", 200).unwrap_or_else(|| id.clone());
+    let strategy = f.req_str("strategy", 20);
+    if strategy
+        .as_deref()
+        .is_some_and(|s| !STRATEGIES.contains(&s))
+    {
+        f.error("strategy", "must be round_robin, least_loaded or claim");
+    }
+    let calendar = f.opt_str("calendar", 100);
+    if let Some(c) = &calendar {
+        if !sla::calendars(&state.db)
+            .await?
+            .iter()
+            .any(|row| &row.id == c)
+        {
+            f.error("calendar", format!("no calendar `{c}`"));
+        }
+    }
+    let errors = f.finish();
+    let (Some(strategy), true) = (strategy, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let queue = routing::upsert_queue(
+        &state.db,
+        &id,
+        &name,
+        calendar.as_deref(),
+        &strategy,
+        state.clock.now(),
+    )
+    .await?;
+    state.policies.invalidate();
+    Ok(Json(queue))
+}
+
+/// Every rep.
+#[utoipa::path(get, path = "/v1/reps", tag = "routing",
+    responses((status = 200, body = RepList)), security(("bearer" = [])))]
+pub async fn list_reps(State(state): State<AppState>, _: Principal) -> ApiResult<Json<RepList>> {
+    Ok(Json(RepList {
+        items: routing::reps(&state.db).await?,
+    }))
+}
+
+/// One rep, with its queues and open-lead count.
+#[utoipa::path(get, path = "/v1/reps/{id}", tag = "routing", params(("id" = String, Path)),
+    responses((status = 200, body = Rep), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_rep(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Rep>> {
+    check_id(&id).map_err(|_| ApiError::NotFound("no rep with this id"))?;
+    routing::rep(&state.db, &id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("no rep with this id"))
+}
+
+/// Create or replace a rep and its queue memberships (revops, admin).
+#[utoipa::path(put, path = "/v1/reps/{id}", tag = "routing", params(("id" = String, Path)),
+    request_body = RepInput,
+    responses((status = 200, body = Rep), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn put_rep(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Rep>> {
+    principal.require(WRITERS)?;
+    check_id(&id)?;
+    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
+    let name = f.opt_str("name", 200).unwrap_or_else(|| id.clone());
+    let email = f.opt_str("email", 320);
+    let active = f.opt_bool("active").unwrap_or(true);
+    let capacity = match f.raw("capacity") {
+        None => None,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|c| c <= i32::MAX as u64) => {
+            n.as_u64().map(|c| c as i32)
+        }
+        Some(_) => {
+            f.error(
+                "capacity",
+                "must be a whole number of leads, or null for no cap",
+            );
+            None
+        }
+    };
+    let away_until = match f.raw("away_until") {
+        None => None,
+        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                f.error("away_until", "must be an RFC 3339 time");
+                None
+            }
+        },
+        Some(_) => {
+            f.error("away_until", "must be an RFC 3339 time string or null");
+            None
+        }
+    };
+    let mut queues: Vec<String> = Vec::new();
+    match f.raw("queues") {
+        None => {}
+        Some(Value::Array(list)) => {
+            let known: Vec<String> = routing::queues(&state.db)
+                .await?
+                .into_iter()
+                .map(|q| q.id)
+                .collect();
+            for (i, q) in list.iter().enumerate() {
+                match q.as_str() {
+                    Some(q) if known.iter().any(|k| k == q) => queues.push(q.to_string()),
+                    Some(q) => f.error("queues", format!("queues[{i}]: no queue `{q}`")),
+                    None => f.error("queues", format!("queues[{i}] must be a queue id")),
+                }
+            }
+            queues.sort();
+            queues.dedup();
+        }
+        Some(_) => f.error("queues", "must be a list of queue ids"),
+    }
+    let errors = f.finish();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let write = RepWrite {
+        id: &id,
+        name: &name,
+        email: email.as_deref(),
+        queues: &queues,
+        active,
+        capacity,
+        away_until,
+    };
+    match routing::upsert_rep(&state.db, &write, state.clock.now()).await {
+        Ok(rep) => Ok(Json(rep)),
+        // A queue that vanished between the check and the write.
+        Err(e) if db::is_constraint(&e, "queue_members_queue_id_fkey") => {
+            Err(ApiError::Validation(vec![FieldError {
+                field: "queues".into(),
+                message: "names a queue that does not exist".into(),
+            }]))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

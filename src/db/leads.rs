@@ -136,12 +136,14 @@ impl Lead {
     }
 }
 
-/// The deadlines a new cycle gets from its policy.
+/// What a new cycle starts with besides the lead's data: its deadlines from the policy, and a
+/// note on how its owner was chosen (the `data` of its `routed` history entry).
 #[derive(Debug, Clone)]
 pub struct CycleSla {
     pub policy: String,
     pub due_at: DateTime<Utc>,
     pub at_risk_at: DateTime<Utc>,
+    pub routing_note: Option<serde_json::Value>,
 }
 
 /// The actor columns of a history row.
@@ -161,8 +163,8 @@ impl<'a> Who<'a> {
 
 /// Inserts a new lead in cycle 1 with its `routed` history row. `None` when a lead with the
 /// same `(source, external_id)` already exists (nothing is written then).
-pub async fn insert_new(
-    pool: &PgPool,
+pub async fn insert_new<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     lead: &NewLead,
     sla: &CycleSla,
     who: &Who<'_>,
@@ -179,15 +181,15 @@ pub async fn insert_new(
            RETURNING *), \
          h AS ( \
            INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
-             actor_role, rep_id, occurred_at, recorded_at) \
-           SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, routed_at, $18 FROM ins) \
+             actor_role, rep_id, data, occurred_at, recorded_at) \
+           SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, $24, routed_at, $18 FROM ins) \
          SELECT * FROM ins",
     )
     .bind(Uuid::now_v7())
     .bind(&lead.source)
     .bind(&lead.external_id);
     bind_cycle(query, lead, sla, who, now)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
 }
 
@@ -198,23 +200,23 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Lead>, sqlx::Error> {
         .await
 }
 
-pub async fn get_by_external(
-    pool: &PgPool,
+pub async fn get_by_external<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     source: &str,
     external_id: &str,
 ) -> Result<Option<Lead>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM leads WHERE source = $1 AND external_id = $2")
         .bind(source)
         .bind(external_id)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
 }
 
 /// Starts a new cycle for a rejected or recycled lead: fresh data from the new MQL (absent
 /// fields keep their old values, attributes are merged), decision fields cleared. Guarded by
 /// the state and version that were read; `None` when someone changed the lead meanwhile.
-pub async fn reroute(
-    pool: &PgPool,
+pub async fn reroute<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     current: &Lead,
     lead: &NewLead,
     sla: &CycleSla,
@@ -242,21 +244,21 @@ pub async fn reroute(
            RETURNING *), \
          h AS ( \
            INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
-             actor_role, rep_id, occurred_at, recorded_at) \
-           SELECT id, cycle, 'routed', $2, 'routed', $19, $20, owner, routed_at, $18 FROM u) \
+             actor_role, rep_id, data, occurred_at, recorded_at) \
+           SELECT id, cycle, 'routed', $2, 'routed', $19, $20, owner, $24, routed_at, $18 FROM u) \
          SELECT * FROM u",
     )
     .bind(current.id)
     .bind(&current.state)
     .bind(current.version);
     bind_cycle(query, lead, sla, who, now)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
 }
 
 type LeadQuery<'q> = sqlx::query::QueryAs<'q, Postgres, Lead, sqlx::postgres::PgArguments>;
 
-/// Binds `$4`…`$23`, the parameters that `insert_new` and `reroute` share: the lead's data,
+/// Binds `$4`…`$24`, the parameters that `insert_new` and `reroute` share: the lead's data,
 /// the times, the actor and the cycle's deadlines.
 fn bind_cycle<'q>(
     query: LeadQuery<'q>,
@@ -286,6 +288,7 @@ fn bind_cycle<'q>(
         .bind(&sla.policy)
         .bind(sla.due_at)
         .bind(sla.at_risk_at)
+        .bind(sla.routing_note.as_ref())
 }
 
 /// A decision the domain allowed, with the free text that goes with it.

@@ -5,6 +5,8 @@ use serde::Serialize;
 use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 
+use crate::domain::routing::{pick, Candidate, Strategy};
+
 /// A queue leads are routed to.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
 pub struct Queue {
@@ -146,4 +148,125 @@ pub async fn upsert_rep(
         .await?;
     tx.commit().await?;
     Ok(rep(pool, r.id).await?.expect("just written"))
+}
+
+/// Whether an owner named by a CRM can take the lead, after registering it if it was unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnerStatus {
+    /// The rep did not exist and was registered now.
+    pub registered: bool,
+    /// Active and not away.
+    pub available: bool,
+}
+
+/// Registers `rep` as an active rep if salgate has never seen it (CRM owner ids arrive before
+/// anyone describes them) and says whether it is available; one statement.
+pub async fn register_owner(
+    pool: &PgPool,
+    rep: &str,
+    now: DateTime<Utc>,
+) -> Result<OwnerStatus, sqlx::Error> {
+    let (registered, available): (bool, bool) = sqlx::query_as(
+        "WITH ins AS ( \
+           INSERT INTO reps (id, name, auto_registered, created_at, updated_at) \
+           VALUES ($1, $1, true, $2, $2) ON CONFLICT (id) DO NOTHING RETURNING id) \
+         SELECT true, true FROM ins \
+         UNION ALL \
+         SELECT false, active AND (away_until IS NULL OR away_until <= $2) FROM reps \
+         WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
+    )
+    .bind(rep)
+    .bind(now)
+    .fetch_one(pool)
+    .await?;
+    Ok(OwnerStatus {
+        registered,
+        available,
+    })
+}
+
+/// The outcome of asking a queue for an owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueuePick {
+    /// No queue with this id: the lead waits unassigned with that queue name.
+    UnknownQueue,
+    /// A claim queue, or nobody eligible: the lead waits unassigned in the queue.
+    Nobody {
+        strategy: String,
+    },
+    Rep {
+        rep: String,
+        strategy: String,
+    },
+}
+
+/// Picks an owner from `queue` by its strategy, inside the caller's transaction. The queue row
+/// is locked (so round robin advances exactly once per assignment and concurrent picks see
+/// each other's leads), then the members' rows (so a rep in several queues is never pushed
+/// over capacity); loads are counted after the locks are held.
+pub async fn pick_from_queue(
+    tx: &mut sqlx::PgConnection,
+    queue: &str,
+    now: DateTime<Utc>,
+    exclude: &[String],
+) -> Result<QueuePick, sqlx::Error> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT strategy, rr_next FROM queues WHERE id = $1 FOR UPDATE")
+            .bind(queue)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((strategy_text, rr_next)) = row else {
+        return Ok(QueuePick::UnknownQueue);
+    };
+    let Some(strategy) = Strategy::parse(&strategy_text) else {
+        return Ok(QueuePick::Nobody {
+            strategy: strategy_text,
+        });
+    };
+    if strategy == Strategy::Claim {
+        return Ok(QueuePick::Nobody {
+            strategy: strategy_text,
+        });
+    }
+    let members: Vec<(String, bool, Option<DateTime<Utc>>, Option<i32>)> = sqlx::query_as(
+        "SELECT r.id, r.active, r.away_until, r.capacity FROM queue_members m \
+         JOIN reps r ON r.id = m.rep_id WHERE m.queue_id = $1 ORDER BY r.id FOR UPDATE OF r",
+    )
+    .bind(queue)
+    .fetch_all(&mut *tx)
+    .await?;
+    let ids: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
+    // A new statement, so it sees every lead committed before our locks were granted.
+    let loads: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT owner, count(*) FROM leads WHERE state = 'routed' AND owner = ANY($1) GROUP BY owner",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let candidates: Vec<Candidate> = members
+        .into_iter()
+        .map(|(id, active, away_until, capacity)| Candidate {
+            open: loads.iter().find(|(o, _)| *o == id).map_or(0, |(_, n)| *n),
+            id,
+            active,
+            away_until,
+            capacity,
+        })
+        .collect();
+    let Some(p) = pick(strategy, &candidates, rr_next, now, exclude) else {
+        return Ok(QueuePick::Nobody {
+            strategy: strategy_text,
+        });
+    };
+    if p.rr_next != rr_next {
+        sqlx::query("UPDATE queues SET rr_next = $2 WHERE id = $1")
+            .bind(queue)
+            .bind(p.rr_next)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(QueuePick::Rep {
+        rep: p.rep,
+        strategy: strategy_text,
+    })
 }

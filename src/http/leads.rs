@@ -26,6 +26,7 @@ use crate::{
         history::{self, HistoryEntry},
         leads::{self, CycleSla, DecisionWrite, Lead, LeadFilter, Who},
         reason_codes::{self, ReasonKind},
+        routing::{self, QueuePick},
     },
     domain::{
         lead::{decide, route, LeadFacts, Routing},
@@ -99,11 +100,35 @@ pub async fn create_lead(
         .resolve(&lead.lead_type, lead.queue.as_deref())
         .ok_or_else(|| anyhow::anyhow!("the default SLA policy is missing"))?;
     let deadlines = policy.deadlines(lead.routed_at);
-    let sla = CycleSla {
+    let mut sla = CycleSla {
         policy: policy.name.clone(),
         due_at: deadlines.due_at,
         at_risk_at: deadlines.at_risk_at,
+        routing_note: None,
     };
+    // Who owns it: the CRM's choice wins; an unknown owner is registered; an unavailable one
+    // defers to the queue when there is one (else SLA escalation deals with it).
+    let mut lead = lead;
+    let mut note = serde_json::Map::new();
+    let mut from_queue = lead.owner.is_none() && lead.queue.is_some();
+    if let Some(owner) = lead.owner.clone() {
+        let status = routing::register_owner(&state.db, &owner, now).await?;
+        note.insert("assigned_by".into(), "crm".into());
+        if status.registered {
+            note.insert("owner_registered".into(), true.into());
+        }
+        if !status.available {
+            note.insert("owner_unavailable".into(), owner.into());
+            if lead.queue.is_some() {
+                from_queue = true;
+                lead.owner = None;
+            }
+        }
+    }
+    if from_queue {
+        return ingest_through_queue(&state, lead, sla, note, &who, now).await;
+    }
+    sla.routing_note = (!note.is_empty()).then(|| Value::Object(note));
     for _ in 0..MAX_ATTEMPTS {
         if let Some(created_lead) = leads::insert_new(&state.db, &lead, &sla, &who, now).await? {
             return Ok(created(created_lead, now));
@@ -119,6 +144,68 @@ pub async fn create_lead(
                 if let Some(rerouted) =
                     leads::reroute(&state.db, &current, &lead, &sla, &who, now).await?
                 {
+                    return Ok(created(rerouted, now));
+                }
+            }
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "concurrent_update",
+        detail: "the lead kept changing while it was being ingested; retry".into(),
+    })
+}
+
+/// Ingest whose owner comes from the lead's queue: the pick, the round-robin position and the
+/// lead are written in one transaction, so concurrent ingests are exactly fair and a lead that
+/// turns out to exist already (open or accepted) moves nothing.
+async fn ingest_through_queue(
+    state: &AppState,
+    mut lead: NewLead,
+    mut sla: CycleSla,
+    note: serde_json::Map<String, Value>,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<Response> {
+    let queue = lead.queue.clone().unwrap_or_default();
+    for _ in 0..MAX_ATTEMPTS {
+        let mut tx = state.db.begin().await?;
+        let mut note = note.clone();
+        match routing::pick_from_queue(&mut tx, &queue, now, &[]).await? {
+            QueuePick::Rep { rep, strategy } => {
+                lead.owner = Some(rep);
+                note.insert("assigned_by".into(), strategy.into());
+            }
+            QueuePick::Nobody { strategy } => {
+                lead.owner = None;
+                note.insert("assigned_by".into(), strategy.into());
+                note.insert(
+                    "unassigned".into(),
+                    "no eligible rep or a claim queue".into(),
+                );
+            }
+            QueuePick::UnknownQueue => {
+                lead.owner = None;
+                note.insert("unassigned".into(), "unknown queue".into());
+            }
+        }
+        sla.routing_note = Some(Value::Object(note));
+        if let Some(created_lead) = leads::insert_new(&mut *tx, &lead, &sla, who, now).await? {
+            tx.commit().await?;
+            return Ok(created(created_lead, now));
+        }
+        let Some(current) =
+            leads::get_by_external(&mut *tx, &lead.source, &lead.external_id).await?
+        else {
+            continue;
+        };
+        match route(Some(current.state())) {
+            // Rolling back leaves the round-robin position where it was.
+            Routing::Unchanged => return Ok(with_etag(StatusCode::OK, current, now)),
+            Routing::New | Routing::NewCycle => {
+                if let Some(rerouted) =
+                    leads::reroute(&mut *tx, &current, &lead, &sla, who, now).await?
+                {
+                    tx.commit().await?;
                     return Ok(created(rerouted, now));
                 }
             }

@@ -1,0 +1,184 @@
+//! Who gets a lead (SPEC §4), as pure functions over a snapshot of the queue's members.
+
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    RoundRobin,
+    LeastLoaded,
+    /// Nobody is assigned: SDRs pull leads with `claim`.
+    Claim,
+}
+
+impl Strategy {
+    pub fn parse(s: &str) -> Option<Strategy> {
+        match s {
+            "round_robin" => Some(Strategy::RoundRobin),
+            "least_loaded" => Some(Strategy::LeastLoaded),
+            "claim" => Some(Strategy::Claim),
+            _ => None,
+        }
+    }
+}
+
+/// A member of the queue as it stands inside the assigning transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: String,
+    pub active: bool,
+    pub away_until: Option<DateTime<Utc>>,
+    pub capacity: Option<i32>,
+    /// Routed leads it owns now.
+    pub open: i64,
+}
+
+impl Candidate {
+    /// Active, not away, under capacity.
+    pub fn eligible(&self, now: DateTime<Utc>) -> bool {
+        self.active
+            && self.away_until.is_none_or(|t| t <= now)
+            && self.capacity.is_none_or(|c| self.open < i64::from(c))
+    }
+}
+
+/// The pick and the queue's next round-robin position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pick {
+    pub rep: String,
+    pub rr_next: i64,
+}
+
+/// Picks a rep among `candidates` (ordered by id) that is eligible and not in `exclude`.
+/// Round robin takes the eligible rep at position `rr_next` (modulo their number) and advances
+/// it by one, so with a stable set of N eligible reps every N consecutive leads go once to each.
+pub fn pick(
+    strategy: Strategy,
+    candidates: &[Candidate],
+    rr_next: i64,
+    now: DateTime<Utc>,
+    exclude: &[String],
+) -> Option<Pick> {
+    let eligible: Vec<&Candidate> = candidates
+        .iter()
+        .filter(|c| c.eligible(now) && !exclude.contains(&c.id))
+        .collect();
+    let chosen = match strategy {
+        Strategy::Claim => return None,
+        Strategy::RoundRobin if !eligible.is_empty() => {
+            eligible[rr_next.rem_euclid(eligible.len() as i64) as usize]
+        }
+        Strategy::RoundRobin => return None,
+        Strategy::LeastLoaded => *eligible.iter().min_by_key(|c| (c.open, &c.id))?,
+    };
+    Some(Pick {
+        rep: chosen.id.clone(),
+        rr_next: if strategy == Strategy::RoundRobin {
+            rr_next + 1
+        } else {
+            rr_next
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::{any, prop, prop_assert, proptest};
+
+    fn now() -> DateTime<Utc> {
+        "2026-03-02T10:00:00Z".parse().unwrap()
+    }
+
+    fn rep(id: &str, open: i64) -> Candidate {
+        Candidate {
+            id: id.into(),
+            active: true,
+            away_until: None,
+            capacity: None,
+            open,
+        }
+    }
+
+    #[test]
+    fn round_robin_cycles_through_the_eligible_reps() {
+        let reps = [rep("a", 0), rep("b", 0), rep("c", 0)];
+        let picks: Vec<String> = (0..6)
+            .map(|i| {
+                pick(Strategy::RoundRobin, &reps, i, now(), &[])
+                    .unwrap()
+                    .rep
+            })
+            .collect();
+        assert_eq!(picks, ["a", "b", "c", "a", "b", "c"]);
+    }
+
+    #[test]
+    fn inactive_away_and_full_reps_are_skipped() {
+        let mut inactive = rep("a", 0);
+        inactive.active = false;
+        let mut away = rep("b", 0);
+        away.away_until = Some(now() + chrono::Duration::hours(1));
+        let mut full = rep("c", 2);
+        full.capacity = Some(2);
+        let mut back = rep("d", 0);
+        back.away_until = Some(now());
+        let reps = [inactive, away, full, back];
+        for i in 0..4 {
+            assert_eq!(
+                pick(Strategy::RoundRobin, &reps, i, now(), &[])
+                    .unwrap()
+                    .rep,
+                "d"
+            );
+        }
+        assert_eq!(
+            pick(Strategy::LeastLoaded, &reps, 0, now(), &[])
+                .unwrap()
+                .rep,
+            "d"
+        );
+        assert_eq!(
+            pick(Strategy::LeastLoaded, &reps, 0, now(), &["d".into()]),
+            None
+        );
+    }
+
+    #[test]
+    fn claim_queues_assign_nobody() {
+        assert_eq!(pick(Strategy::Claim, &[rep("a", 0)], 0, now(), &[]), None);
+    }
+
+    proptest! {
+        #[test]
+        fn least_loaded_keeps_loads_within_one(start in prop::collection::vec(0i64..3, 1..6), n in 0usize..60) {
+            // From equal loads, least-loaded never lets two reps differ by more than one.
+            let base = *start.iter().max().unwrap();
+            let mut reps: Vec<Candidate> = start.iter().enumerate().map(|(i, _)| rep(&format!("r{i}"), base)).collect();
+            for _ in 0..n {
+                let p = pick(Strategy::LeastLoaded, &reps, 0, now(), &[]).unwrap();
+                reps.iter_mut().find(|r| r.id == p.rep).unwrap().open += 1;
+                let (min, max) = (reps.iter().map(|r| r.open).min().unwrap(), reps.iter().map(|r| r.open).max().unwrap());
+                prop_assert!(max - min <= 1);
+            }
+        }
+
+        #[test]
+        fn a_pick_is_always_eligible_and_not_excluded(
+            reps in prop::collection::vec((any::<bool>(), any::<bool>(), prop::option::of(0i32..3), 0i64..4), 0..6),
+            rr in 0i64..100, ll in any::<bool>(), exclude_first in any::<bool>()
+        ) {
+            let reps: Vec<Candidate> = reps.into_iter().enumerate().map(|(i, (active, away, capacity, open))| Candidate {
+                id: format!("r{i}"), active, away_until: away.then(|| now() + chrono::Duration::hours(1)), capacity, open,
+            }).collect();
+            let exclude: Vec<String> = if exclude_first { vec!["r0".into()] } else { vec![] };
+            let strategy = if ll { Strategy::LeastLoaded } else { Strategy::RoundRobin };
+            match pick(strategy, &reps, rr, now(), &exclude) {
+                Some(p) => {
+                    let c = reps.iter().find(|r| r.id == p.rep).unwrap();
+                    prop_assert!(c.eligible(now()) && !exclude.contains(&c.id));
+                }
+                None => prop_assert!(reps.iter().all(|r| !r.eligible(now()) || exclude.contains(&r.id))),
+            }
+        }
+    }
+}

@@ -185,6 +185,14 @@ pub async fn register_owner(
     })
 }
 
+#[derive(FromRow)]
+struct Member {
+    id: String,
+    active: bool,
+    away_until: Option<DateTime<Utc>>,
+    capacity: Option<i32>,
+}
+
 /// The outcome of asking a queue for an owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueuePick {
@@ -228,14 +236,14 @@ pub async fn pick_from_queue(
             strategy: strategy_text,
         });
     }
-    let members: Vec<(String, bool, Option<DateTime<Utc>>, Option<i32>)> = sqlx::query_as(
+    let members: Vec<Member> = sqlx::query_as(
         "SELECT r.id, r.active, r.away_until, r.capacity FROM queue_members m \
          JOIN reps r ON r.id = m.rep_id WHERE m.queue_id = $1 ORDER BY r.id FOR UPDATE OF r",
     )
     .bind(queue)
     .fetch_all(&mut *tx)
     .await?;
-    let ids: Vec<&str> = members.iter().map(|m| m.0.as_str()).collect();
+    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
     // A new statement, so it sees every lead committed before our locks were granted.
     let loads: Vec<(String, i64)> = sqlx::query_as(
         "SELECT owner, count(*) FROM leads WHERE state = 'routed' AND owner = ANY($1) GROUP BY owner",
@@ -245,12 +253,15 @@ pub async fn pick_from_queue(
     .await?;
     let candidates: Vec<Candidate> = members
         .into_iter()
-        .map(|(id, active, away_until, capacity)| Candidate {
-            open: loads.iter().find(|(o, _)| *o == id).map_or(0, |(_, n)| *n),
-            id,
-            active,
-            away_until,
-            capacity,
+        .map(|m| Candidate {
+            open: loads
+                .iter()
+                .find(|(o, _)| *o == m.id)
+                .map_or(0, |(_, n)| *n),
+            id: m.id,
+            active: m.active,
+            away_until: m.away_until,
+            capacity: m.capacity,
         })
         .collect();
     let Some(p) = pick(strategy, &candidates, rr_next, now, exclude) else {

@@ -128,7 +128,7 @@ pub async fn create_lead(
     if from_queue {
         return ingest_through_queue(&state, lead, sla, note, &who, now).await;
     }
-    sla.routing_note = (!note.is_empty()).then(|| Value::Object(note));
+    sla.routing_note = (!note.is_empty()).then_some(Value::Object(note));
     for _ in 0..MAX_ATTEMPTS {
         if let Some(created_lead) = leads::insert_new(&state.db, &lead, &sla, &who, now).await? {
             return Ok(created(created_lead, now));

@@ -281,3 +281,44 @@ pub async fn pick_from_queue(
         strategy: strategy_text,
     })
 }
+
+pub async fn is_member(pool: &PgPool, queue: &str, rep: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM queue_members WHERE queue_id = $1 AND rep_id = $2)",
+    )
+    .bind(queue)
+    .bind(rep)
+    .fetch_one(pool)
+    .await
+}
+
+/// Gives `rep` the most urgent unassigned routed lead of `queue` (earliest due), skipping
+/// leads another claimer holds, with an `assigned` history entry; `None` when there is none.
+pub async fn claim(
+    pool: &PgPool,
+    queue: &str,
+    rep: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::db::leads::Lead>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH c AS ( \
+           SELECT id FROM leads WHERE queue = $1 AND state = 'routed' AND owner IS NULL \
+           ORDER BY sla_due_at NULLS LAST, id LIMIT 1 FOR UPDATE SKIP LOCKED), \
+         u AS ( \
+           UPDATE leads l SET owner = $2, version = l.version + 1, updated_at = $4 \
+           FROM c WHERE l.id = c.id RETURNING l.*), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, data, \
+             occurred_at, recorded_at) \
+           SELECT id, cycle, 'assigned', $3, 'sdr', $2, jsonb_build_object('via', 'claim'), $4, $4 \
+           FROM u) \
+         SELECT * FROM u",
+    )
+    .bind(queue)
+    .bind(rep)
+    .bind(actor)
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+}

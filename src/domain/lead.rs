@@ -114,6 +114,8 @@ impl Command {
 pub struct LeadFacts<'a> {
     pub state: LeadState,
     pub owner: Option<&'a str>,
+    /// The acting SDR's rep belongs to the lead's queue (matters while the lead is unassigned).
+    pub queue_member: bool,
 }
 
 /// The outcome of an allowed decision.
@@ -179,7 +181,9 @@ pub fn decide(
                     "an sdr key cannot act on behalf of another rep",
                 ));
             }
-            if lead.owner != Some(own) {
+            // The owner decides; while nobody owns it, any SDR of its queue may (and takes it).
+            let may = lead.owner == Some(own) || (lead.owner.is_none() && lead.queue_member);
+            if !may {
                 return Err(DecisionError::Forbidden(
                     "this lead is not assigned to the rep of this key",
                 ));
@@ -308,7 +312,11 @@ mod tests {
         }
     }
     fn facts(state: LeadState, owner: Option<&str>) -> LeadFacts<'_> {
-        LeadFacts { state, owner }
+        LeadFacts {
+            state,
+            owner,
+            queue_member: false,
+        }
     }
     fn reject(code: &str, note: Option<&str>) -> Command {
         Command::Reject {
@@ -366,6 +374,21 @@ mod tests {
             Some("r2"),
         );
         assert!(matches!(d, Err(DecisionError::Forbidden(_))));
+    }
+
+    #[test]
+    fn an_sdr_of_the_queue_may_decide_an_unassigned_lead_and_takes_it() {
+        let mut f = facts(LeadState::Routed, None);
+        f.queue_member = true;
+        let d = decide(f, &sdr("r1"), &Command::Accept, None).unwrap();
+        assert_eq!(d.rep, "r1");
+        let mut owned = facts(LeadState::Routed, Some("r2"));
+        owned.queue_member = true;
+        let e = decide(owned, &sdr("r1"), &Command::Accept, None);
+        assert!(
+            matches!(e, Err(DecisionError::Forbidden(_))),
+            "an owned lead is the owner's"
+        );
     }
 
     #[test]
@@ -522,7 +545,7 @@ mod tests {
                         let command = match command { 0 => Command::Accept, 1 => Command::Reject { code: "duplicate".into(), note }, 2 => Command::Reject { code: "other".into(), note }, _ => Command::Recycle { reason: "not_ready".into(), note } };
                         let behalf = on_behalf.then_some("r3");
                         // Refused commands change nothing.
-                        if let Ok(d) = decide(LeadFacts { state, owner: m.owner.as_deref() }, &actor, &command, behalf) {
+                        if let Ok(d) = decide(LeadFacts { state, owner: m.owner.as_deref(), queue_member: false }, &actor, &command, behalf) {
                             prop_assert_eq!(d.from, state);
                             prop_assert!(state.allowed_actions().contains(&d.action));
                             m.state = Some(d.to);

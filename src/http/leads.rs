@@ -225,7 +225,8 @@ pub struct LeadPage {
     pub next_cursor: Option<String>,
 }
 
-/// List leads, oldest first. SDR keys see only the leads of their rep.
+/// List leads, oldest first. SDR keys see their rep's leads and the unassigned leads of its
+/// queues.
 #[utoipa::path(get, path = "/v1/leads", tag = "leads",
     params(
         ("state" = Option<LeadState>, Query, description = "routed, accepted, rejected, recycled"),
@@ -259,6 +260,7 @@ pub async fn list_leads(
     );
     let mut f = Fields::root(&value).map_err(ApiError::Validation)?;
     let mut filter = LeadFilter {
+        visible_to_rep: None,
         sla_status: None,
         state: None,
         owner: f.opt_str("owner", 100),
@@ -311,7 +313,7 @@ pub async fn list_leads(
                 "an sdr key lists only its own rep's leads".into(),
             ));
         }
-        filter.owner = principal.rep.clone();
+        filter.visible_to_rep = principal.rep.clone();
     }
     let now = state.clock.now();
     let mut items = leads::list(&state.db, &filter, limit + 1, now).await?;
@@ -340,12 +342,26 @@ fn lead_id(raw: &str) -> ApiResult<Uuid> {
         .map_err(|_| ApiError::NotFound("no lead with this id"))
 }
 
-/// Loads a lead the caller may see: 404 if missing, 403 for an SDR and another rep's lead.
+/// Whether the SDR key's rep belongs to the queue of an unassigned lead.
+async fn sdr_of_its_queue(state: &AppState, principal: &Principal, lead: &Lead) -> ApiResult<bool> {
+    match (principal.role, &principal.rep, &lead.owner, &lead.queue) {
+        (Role::Sdr, Some(rep), None, Some(queue)) => {
+            Ok(routing::is_member(&state.db, queue, rep).await?)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Loads a lead the caller may see: 404 if missing; an SDR sees its own leads and the
+/// unassigned leads of its queues (403 otherwise).
 async fn visible_lead(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<Lead> {
     let lead = leads::get(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound("no lead with this id"))?;
-    if principal.role == Role::Sdr && lead.owner != principal.rep {
+    if principal.role == Role::Sdr
+        && lead.owner != principal.rep
+        && !sdr_of_its_queue(state, principal, &lead).await?
+    {
         return Err(ApiError::Forbidden(
             "this lead is not assigned to the rep of this key".into(),
         ));
@@ -504,6 +520,7 @@ async fn decide_lead(
         let facts = LeadFacts {
             state: lead.state(),
             owner: lead.owner.as_deref(),
+            queue_member: sdr_of_its_queue(&state, &principal, &lead).await?,
         };
         let decided = decide(facts, &actor, &input.command, input.on_behalf_of.as_deref())?;
         check_code(&state, &input.command).await?;

@@ -33,6 +33,37 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_queue, put_queue))
         .routes(routes!(list_reps))
         .routes(routes!(get_rep, put_rep))
+        .routes(routes!(claim_lead))
+}
+
+/// Take the most urgent unassigned lead of a queue (earliest due). SDR keys only, for a rep of
+/// the queue. Concurrent claimers never receive the same lead; 204 when none is waiting.
+#[utoipa::path(post, path = "/v1/queues/{id}/claim", tag = "routing", params(("id" = String, Path)),
+    responses(
+        (status = 200, body = crate::db::leads::Lead),
+        (status = 204, description = "no unassigned lead is waiting"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn claim_lead(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    principal.require(&[Role::Sdr])?;
+    let rep = principal.rep.clone().unwrap_or_default();
+    check_id(&id).map_err(|_| ApiError::NotFound("no queue with this id"))?;
+    if !routing::is_member(&state.db, &id, &rep).await? {
+        return Err(ApiError::Forbidden(format!(
+            "rep `{rep}` is not a member of queue `{id}`"
+        )));
+    }
+    let now = state.clock.now();
+    match routing::claim(&state.db, &id, &rep, &principal.label(), now).await? {
+        Some(lead) => Ok(Json(lead.with_sla(now)).into_response()),
+        None => Ok(axum::http::StatusCode::NO_CONTENT.into_response()),
+    }
 }
 
 const WRITERS: &[Role] = &[Role::Revops, Role::Admin];

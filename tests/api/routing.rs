@@ -137,3 +137,294 @@ async fn a_queue_calendar_applies_when_the_policy_has_none() {
         "no queue calendar: 24x7"
     );
 }
+
+/// A queue with members `reps` (each created with `extra` fields).
+async fn queue_with(app: &TestApp, queue: &str, strategy: &str, reps: &[(&str, Value)]) {
+    assert_eq!(
+        put(
+            app,
+            &format!("/v1/queues/{queue}"),
+            json!({"strategy": strategy})
+        )
+        .await
+        .status(),
+        200
+    );
+    for (id, extra) in reps {
+        let mut body = json!({"queues": [queue]});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let res = put(app, &format!("/v1/reps/{id}"), body).await;
+        assert_eq!(res.status(), 200, "{id}");
+    }
+}
+
+fn queued(ext: &str, queue: &str) -> Value {
+    let mut l = lead(ext);
+    l["owner"] = Value::Null;
+    l["queue"] = json!(queue);
+    l
+}
+
+async fn ingest_concurrently(app: &TestApp, queue: &str, n: usize) {
+    let token = app.key(Role::Ingest, None).await;
+    let requests = (0..n).map(|i| {
+        let req = app
+            .client
+            .post(app.url("/v1/leads"))
+            .bearer_auth(&token)
+            .json(&queued(&format!("{queue}-{i}"), queue));
+        async move { req.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+}
+
+async fn open_per_owner(app: &TestApp) -> Vec<(Option<String>, i64)> {
+    sqlx::query_as("SELECT owner, count(*) FROM leads WHERE state = 'routed' GROUP BY owner ORDER BY owner NULLS LAST")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap()
+}
+
+fn o(s: &str, n: i64) -> (Option<String>, i64) {
+    (Some(s.into()), n)
+}
+
+#[tokio::test]
+async fn round_robin_is_exactly_fair_under_100_concurrent_ingests() {
+    let app = spawn_app().await;
+    queue_with(
+        &app,
+        "emea",
+        "round_robin",
+        &[
+            ("a", json!({})),
+            ("b", json!({})),
+            ("c", json!({})),
+            ("d", json!({})),
+        ],
+    )
+    .await;
+    ingest_concurrently(&app, "emea", 100).await;
+    assert_eq!(
+        open_per_owner(&app).await,
+        [o("a", 25), o("b", 25), o("c", 25), o("d", 25)]
+    );
+    let notes: Vec<Value> =
+        sqlx::query_scalar("SELECT data FROM lead_history WHERE kind = 'routed'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert!(notes.iter().all(|d| d["assigned_by"] == "round_robin"));
+}
+
+#[tokio::test]
+async fn least_loaded_never_lets_a_rep_get_two_ahead_under_concurrency() {
+    let app = spawn_app().await;
+    queue_with(
+        &app,
+        "na",
+        "least_loaded",
+        &[("a", json!({})), ("b", json!({})), ("c", json!({}))],
+    )
+    .await;
+    // b already carries two leads from elsewhere.
+    for i in 0..2 {
+        let mut l = lead(&format!("x-{i}"));
+        l["owner"] = json!("b");
+        app.ingest(&l).await;
+    }
+    ingest_concurrently(&app, "na", 61).await;
+    assert_eq!(
+        open_per_owner(&app).await,
+        [o("a", 21), o("b", 21), o("c", 21)]
+    );
+}
+
+#[tokio::test]
+async fn capacity_and_away_are_respected_under_concurrency() {
+    let app = spawn_app().await;
+    queue_with(
+        &app,
+        "emea",
+        "round_robin",
+        &[
+            ("a", json!({"capacity": 5})),
+            ("b", json!({"away_until": "2099-01-01T00:00:00Z"})),
+            ("c", json!({"capacity": 10})),
+            ("d", json!({"active": false})),
+        ],
+    )
+    .await;
+    ingest_concurrently(&app, "emea", 30).await;
+    assert_eq!(
+        open_per_owner(&app).await,
+        [o("a", 5), o("c", 10), (None, 15)]
+    );
+}
+
+#[tokio::test]
+async fn ten_sdrs_claiming_at_once_never_get_the_same_lead() {
+    let app = spawn_app().await;
+    let reps: Vec<(String, Value)> = (0..10).map(|i| (format!("r{i}"), json!({}))).collect();
+    let refs: Vec<(&str, Value)> = reps.iter().map(|(r, v)| (r.as_str(), v.clone())).collect();
+    queue_with(&app, "pool", "claim", &refs).await;
+    ingest_concurrently(&app, "pool", 200).await;
+    assert_eq!(
+        open_per_owner(&app).await,
+        [(None, 200)],
+        "a claim queue assigns nobody"
+    );
+    let mut tokens = Vec::new();
+    for (r, _) in &reps {
+        tokens.push(app.key(Role::Sdr, Some(r)).await);
+    }
+    let app = &app;
+    let claimers = tokens.iter().map(|token| async move {
+        let mut got = Vec::new();
+        loop {
+            let res = app
+                .client
+                .post(app.url("/v1/queues/pool/claim"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            if res.status() == 204 {
+                return got;
+            }
+            assert_eq!(res.status(), 200);
+            let l: Value = res.json().await.unwrap();
+            got.push(l["id"].as_str().unwrap().to_string());
+        }
+    });
+    let per_claimer = futures::future::join_all(claimers).await;
+    let mut all: Vec<String> = per_claimer.iter().flatten().cloned().collect();
+    assert_eq!(all.len(), 200);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 200, "no lead was claimed twice");
+    assert!(
+        per_claimer.iter().filter(|c| !c.is_empty()).count() > 1,
+        "claims were spread"
+    );
+    let res = app
+        .client
+        .post(app.url("/v1/queues/pool/claim"))
+        .bearer_auth(&tokens[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let assigned: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM lead_history WHERE kind = 'assigned'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(assigned, 200);
+    let outsider = app.key(Role::Sdr, Some("stranger")).await;
+    let res = app
+        .client
+        .post(app.url("/v1/queues/pool/claim"))
+        .bearer_auth(&outsider)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn claim_gives_the_most_urgent_lead_first() {
+    let app = spawn_app().await;
+    queue_with(&app, "pool", "claim", &[("r1", json!({}))]).await;
+    let mut late = queued("late", "pool");
+    late["lead_type"] = json!("content_download"); // PT24H
+    app.ingest(&late).await;
+    app.ingest(&queued("urgent", "pool")).await; // demo_request: PT1H
+    let sdr = app.key(Role::Sdr, Some("r1")).await;
+    let l: Value = app
+        .client
+        .post(app.url("/v1/queues/pool/claim"))
+        .bearer_auth(&sdr)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(l["external_id"], "urgent");
+    assert_eq!(l["owner"], "r1");
+}
+
+#[tokio::test]
+async fn unknown_owners_are_registered_and_unavailable_ones_defer_to_the_queue() {
+    let app = spawn_app().await;
+    let l = app.ingest(&lead("c-1")).await; // owner rep-1, never seen
+    assert_eq!(l["owner"], "rep-1");
+    let rep: Value = app
+        .get("/v1/reps/rep-1", &app.admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (rep["auto_registered"].as_bool(), rep["active"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let h = app.history(l["id"].as_str().unwrap()).await;
+    assert_eq!(h[0]["data"]["owner_registered"], true);
+    queue_with(&app, "emea", "round_robin", &[("a", json!({}))]).await;
+    assert_eq!(
+        put(&app, "/v1/reps/rep-1", json!({"active": false}))
+            .await
+            .status(),
+        200
+    );
+    let l = app.ingest(&lead("c-2")).await; // owner rep-1 (inactive), queue emea
+    assert_eq!(l["owner"], "a");
+    let h = app.history(l["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (
+            h[0]["data"]["owner_unavailable"].as_str(),
+            h[0]["data"]["assigned_by"].as_str()
+        ),
+        (Some("rep-1"), Some("round_robin"))
+    );
+    let mut no_queue = lead("c-3");
+    no_queue["queue"] = Value::Null;
+    let l = app.ingest(&no_queue).await;
+    assert_eq!(
+        l["owner"], "rep-1",
+        "without a queue the lead stays with its owner"
+    );
+}
+
+#[tokio::test]
+async fn an_sdr_of_the_queue_sees_and_takes_an_unassigned_lead() {
+    let app = spawn_app().await;
+    queue_with(&app, "pool", "claim", &[("r1", json!({}))]).await;
+    let l = app.ingest(&queued("c-1", "pool")).await;
+    let id = l["id"].as_str().unwrap();
+    assert!(l["owner"].is_null());
+    let member = app.key(Role::Sdr, Some("r1")).await;
+    let outsider = app.key(Role::Sdr, Some("r2")).await;
+    let page: Value = app.get("/v1/leads", &member).await.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    let page: Value = app.get("/v1/leads", &outsider).await.json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().len(), 0);
+    problem(
+        app.decide(id, "accept", &outsider, &json!({})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let res = app.decide(id, "accept", &member, &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let l: Value = res.json().await.unwrap();
+    assert_eq!(
+        (l["owner"].as_str(), l["accepted_by"].as_str()),
+        (Some("r1"), Some("r1"))
+    );
+}

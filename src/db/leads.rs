@@ -239,6 +239,7 @@ pub async fn reroute<'e>(
              sla_policy = $21, sla_due_at = $22, sla_at_risk_at = $23, \
              sla_at_risk_flagged_at = NULL, sla_breached_at = NULL, first_touch_due_at = NULL, \
              first_touched_at = NULL, first_touch_breached_at = NULL, \
+             escalation_due_at = NULL, tried_reps = '{}', \
              version = version + 1, updated_at = $18 \
            WHERE id = $1 AND state = $2 AND version = $3 \
            RETURNING *), \

@@ -322,3 +322,144 @@ pub async fn claim(
     .fetch_optional(pool)
     .await
 }
+
+/// A lead whose escalation step is due, read without a lock.
+#[derive(Debug, Clone, FromRow)]
+pub struct EscalationDue {
+    pub id: uuid::Uuid,
+    pub version: i32,
+    pub cycle: i32,
+    pub lead_type: String,
+    pub sla_policy: Option<String>,
+    pub queue: Option<String>,
+    pub owner: Option<String>,
+    pub tried_reps: Vec<String>,
+}
+
+pub async fn escalations_due(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    batch: i64,
+) -> Result<Vec<EscalationDue>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, version, cycle, lead_type, sla_policy, queue, owner, tried_reps FROM leads \
+         WHERE state = 'routed' AND escalation_due_at <= $1 ORDER BY escalation_due_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(batch)
+    .fetch_all(pool)
+    .await
+}
+
+/// What one escalation step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escalated {
+    Reassigned,
+    ReturnedToQueue,
+    /// Someone else handled or changed the lead first; nothing was written.
+    Skipped,
+}
+
+/// One rung of the ladder, in its own transaction. Locks in the same order as ingest (queue,
+/// then reps, then the lead), so the two never deadlock; the lead is re-checked under its lock
+/// against the version read, so a step is applied at most once whatever runs concurrently.
+/// `deadline` gives the new owner's own accept deadline from now.
+pub async fn escalate(
+    pool: &PgPool,
+    due: &EscalationDue,
+    now: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+) -> Result<Escalated, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let mut tried = due.tried_reps.clone();
+    if let Some(owner) = &due.owner {
+        if !tried.contains(owner) {
+            tried.push(owner.clone());
+        }
+    }
+    let pick = match &due.queue {
+        Some(q) => pick_from_queue(&mut tx, q, now, &tried).await?,
+        None => QueuePick::UnknownQueue,
+    };
+    let locked: Option<i32> = sqlx::query_scalar(
+        "SELECT version FROM leads WHERE id = $1 AND state = 'routed' AND escalation_due_at <= $2 \
+         FOR UPDATE SKIP LOCKED",
+    )
+    .bind(due.id)
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if locked != Some(due.version) {
+        return Ok(Escalated::Skipped);
+    }
+    let (kind, owner, next, outcome) = match &pick {
+        QueuePick::Rep { rep, .. } => {
+            tried.push(rep.clone());
+            (
+                "reassigned",
+                Some(rep.as_str()),
+                Some(deadline),
+                Escalated::Reassigned,
+            )
+        }
+        _ => ("returned_to_queue", None, None, Escalated::ReturnedToQueue),
+    };
+    sqlx::query(
+        "WITH u AS ( \
+           UPDATE leads SET owner = $2, tried_reps = $3, escalation_due_at = $4, \
+             version = version + 1, updated_at = $5 WHERE id = $1 RETURNING id, cycle) \
+         INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, data, \
+           occurred_at, recorded_at) \
+         SELECT id, cycle, $6, 'system', 'system', $2, \
+           jsonb_build_object('from', $7::text, 'escalation_due_at', $4), $5, $5 FROM u",
+    )
+    .bind(due.id)
+    .bind(owner)
+    .bind(&tried)
+    .bind(next)
+    .bind(now)
+    .bind(kind)
+    .bind(&due.owner)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Gives a routed lead a new owner (or none) and maybe a new queue, with an `assigned` history
+/// entry. Guarded by the version read; `None` when the lead changed or is no longer routed.
+#[allow(clippy::too_many_arguments)]
+pub async fn assign<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    current: &crate::db::leads::Lead,
+    owner: Option<&str>,
+    queue: Option<&str>,
+    data: &serde_json::Value,
+    actor: &str,
+    role: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::db::leads::Lead>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH u AS ( \
+           UPDATE leads SET owner = $3, queue = COALESCE($4, queue), \
+             tried_reps = CASE WHEN owner IS NULL OR owner = ANY(tried_reps) THEN tried_reps \
+                               ELSE tried_reps || owner END, \
+             version = version + 1, updated_at = $5 \
+           WHERE id = $1 AND version = $2 AND state = 'routed' RETURNING *), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, data, \
+             occurred_at, recorded_at) \
+           SELECT id, cycle, 'assigned', $6, $7, $3, $8, $5, $5 FROM u) \
+         SELECT * FROM u",
+    )
+    .bind(current.id)
+    .bind(current.version)
+    .bind(owner)
+    .bind(queue)
+    .bind(now)
+    .bind(actor)
+    .bind(role)
+    .bind(data)
+    .fetch_optional(db)
+    .await
+}

@@ -112,6 +112,9 @@ pub struct ScanCounts {
     pub breached: i64,
     pub first_touch_breached: i64,
     pub returned_to_queue: i64,
+    /// Escalation steps that gave the lead to another rep (set by the scanner, not this query).
+    #[sqlx(default)]
+    pub reassigned: i64,
 }
 
 /// Claims up to `batch` leads whose next SLA check is due at `now` (skipping rows another
@@ -138,6 +141,7 @@ WITH due AS (
     FROM leads l
     LEFT JOIN sla_policies p ON p.lead_type = l.sla_policy
     WHERE l.sla_next_check_at <= $1
+      AND NOT (l.state = 'routed' AND l.sla_breached_at IS NOT NULL)
     ORDER BY l.sla_next_check_at
     LIMIT $2
     FOR UPDATE OF l SKIP LOCKED
@@ -154,6 +158,9 @@ WITH due AS (
         sla_breached_at = CASE WHEN f.breached THEN f.sla_due_at ELSE l.sla_breached_at END,
         first_touch_breached_at = CASE WHEN f.ft_breached THEN f.first_touch_due_at ELSE l.first_touch_breached_at END,
         owner = CASE WHEN f.breached AND f.on_breach = 'return_to_queue' THEN NULL ELSE l.owner END,
+        -- `reassign`: the escalation step takes it from here, at once.
+        escalation_due_at = CASE WHEN f.breached AND f.on_breach = 'reassign' THEN f.sla_due_at
+                                 ELSE l.escalation_due_at END,
         version = l.version + 1,
         updated_at = $1
     FROM flags f

@@ -207,14 +207,10 @@ pub fn parse_policy(body: &Value) -> Result<PolicyInput, Vec<FieldError>> {
     }
     let on_breach = match f.opt_str("on_breach", 30).as_deref() {
         None => Some(OnBreach::Notify),
-        Some("reassign") => {
-            f.error("on_breach", "reassign needs queues and reps, which this version does not have yet; use notify or return_to_queue");
-            None
-        }
         Some(s) => {
             let v = OnBreach::parse(s);
             if v.is_none() {
-                f.error("on_breach", "must be notify or return_to_queue");
+                f.error("on_breach", "must be notify, return_to_queue or reassign");
             }
             v
         }
@@ -264,7 +260,7 @@ mod tests {
 
     #[test]
     fn a_policy_needs_positive_iso_durations_and_a_ratio_below_one() {
-        let e = parse_policy(&json!({"accept_within": "1 hour", "first_touch_within": "PT0S", "at_risk_ratio": 1.5, "on_breach": "reassign"})).unwrap_err();
+        let e = parse_policy(&json!({"accept_within": "1 hour", "first_touch_within": "PT0S", "at_risk_ratio": 1.5, "on_breach": "escalate"})).unwrap_err();
         let fields: Vec<&str> = e.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,

@@ -46,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reject_lead))
         .routes(routes!(recycle_lead))
         .routes(routes!(create_lead_touch))
+        .routes(routes!(assign_lead))
 }
 
 const READERS: &[Role] = &[Role::Sdr, Role::Revops, Role::Admin];
@@ -721,5 +722,107 @@ pub async fn create_lead_touch(
     Err(ApiError::Conflict {
         code: "concurrent_update",
         detail: "the lead kept changing while the touch was being logged; retry".into(),
+    })
+}
+
+/// Body of `assign`: exactly one of `owner` and `queue`.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AssignInput {
+    /// Give the lead to this rep (registered if salgate has never seen it).
+    pub owner: Option<String>,
+    /// Move the lead to this queue; its strategy picks the owner (none for `claim`).
+    pub queue: Option<String>,
+}
+
+/// Reassign a routed lead (revops, admin). The cycle's SLA due time does not move.
+#[utoipa::path(post, path = "/v1/leads/{id}/assign", tag = "routing", request_body = AssignInput,
+    params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, body = Lead),
+        (status = 409, description = "the lead is not routed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn assign_lead(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    principal.require(&[Role::Revops, Role::Admin])?;
+    let id = lead_id(&id)?;
+    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
+    let owner = f.opt_str("owner", 100);
+    let queue = f.opt_str("queue", 100);
+    if owner.is_some() == queue.is_some() {
+        f.error("owner", "give exactly one of owner and queue");
+    }
+    let errors = f.finish();
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let now = state.clock.now();
+    let label = principal.label();
+    if let Some(owner) = &owner {
+        routing::register_owner(&state.db, owner, now).await?;
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let lead = visible_lead(&state, &principal, id).await?;
+        if lead.state() != LeadState::Routed {
+            return Err(ApiError::Conflict {
+                code: "lead_not_routed",
+                detail: format!("the lead is {}; only routed leads are assigned", lead.state),
+            });
+        }
+        let mut tx = state.db.begin().await?;
+        let (new_owner, note) = match (&owner, &queue) {
+            (Some(o), _) => (
+                Some(o.clone()),
+                serde_json::json!({"from": lead.owner, "by": "revops"}),
+            ),
+            (None, Some(q)) => match routing::pick_from_queue(&mut tx, q, now, &[]).await? {
+                QueuePick::Rep { rep, strategy } => (
+                    Some(rep),
+                    serde_json::json!({"from": lead.owner, "queue": q, "assigned_by": strategy}),
+                ),
+                QueuePick::Nobody { strategy } => (
+                    None,
+                    serde_json::json!({"from": lead.owner, "queue": q, "assigned_by": strategy}),
+                ),
+                QueuePick::UnknownQueue => {
+                    return Err(ApiError::Validation(vec![FieldError {
+                        field: "queue".into(),
+                        message: format!("no queue `{q}`"),
+                    }]))
+                }
+            },
+            (None, None) => {
+                return Err(ApiError::Validation(vec![FieldError {
+                    field: "owner".into(),
+                    message: "give exactly one of owner and queue".into(),
+                }]))
+            }
+        };
+        let role = principal.role.as_str();
+        if let Some(updated) = routing::assign(
+            &mut *tx,
+            &lead,
+            new_owner.as_deref(),
+            queue.as_deref(),
+            &note,
+            &label,
+            role,
+            now,
+        )
+        .await?
+        {
+            tx.commit().await?;
+            return Ok(with_etag(StatusCode::OK, updated, now));
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "concurrent_update",
+        detail: "the lead kept changing while it was being assigned; retry".into(),
     })
 }

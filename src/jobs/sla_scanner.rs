@@ -10,7 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::Clock,
-    db::sla::{self, ScanCounts},
+    db::{
+        routing::{self, Escalated},
+        sla::{self, ScanCounts},
+    },
+    policy_cache::PolicyCache,
 };
 
 /// Leads claimed per statement; a scan repeats batches until nothing is due.
@@ -20,12 +24,16 @@ pub struct SlaScanner {
     pub db: PgPool,
     pub clock: Arc<dyn Clock>,
     pub batch: i64,
+    /// Policies give an escalated owner its own accept deadline.
+    policies: PolicyCache,
 }
 
 /// The result of one step.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
     pub counts: ScanCounts,
+    /// Escalation steps applied: reassigned to the next untried rep.
+    pub reassigned: i64,
     /// A full batch was claimed: more may be due right now.
     pub more: bool,
 }
@@ -36,15 +44,40 @@ impl SlaScanner {
             db,
             clock,
             batch: BATCH,
+            policies: PolicyCache::new(Duration::from_secs(5)),
         }
     }
 
-    /// One batch at the clock's current time.
+    /// One batch at the clock's current time: flag what came due, then apply the escalation
+    /// steps that are due (a `reassign` breach is due for its first step at once).
     pub async fn run_once(&self) -> Result<Outcome, sqlx::Error> {
-        let counts = sla::scan_due(&self.db, self.clock.now(), self.batch).await?;
+        let now = self.clock.now();
+        let mut counts = sla::scan_due(&self.db, now, self.batch).await?;
+        let due = routing::escalations_due(&self.db, now, self.batch).await?;
+        let mut reassigned = 0;
+        if !due.is_empty() {
+            let policies = self.policies.get(&self.db).await?;
+            for lead in &due {
+                let name = lead.sla_policy.as_deref().unwrap_or(&lead.lead_type);
+                let Some(policy) = policies.resolve(name, lead.queue.as_deref()) else {
+                    continue;
+                };
+                let deadline = crate::domain::working_time::add_working(
+                    policy.calendar.as_deref(),
+                    now,
+                    policy.accept_within,
+                );
+                match routing::escalate(&self.db, lead, now, deadline).await? {
+                    Escalated::Reassigned => reassigned += 1,
+                    Escalated::ReturnedToQueue => counts.returned_to_queue += 1,
+                    Escalated::Skipped => {}
+                }
+            }
+        }
         Ok(Outcome {
             counts,
-            more: counts.leads >= self.batch,
+            reassigned,
+            more: counts.leads >= self.batch || due.len() as i64 >= self.batch,
         })
     }
 
@@ -58,6 +91,7 @@ impl SlaScanner {
             total.breached += o.counts.breached;
             total.first_touch_breached += o.counts.first_touch_breached;
             total.returned_to_queue += o.counts.returned_to_queue;
+            total.reassigned += o.reassigned;
             if !o.more || cancel.is_cancelled() {
                 return Ok(total);
             }

@@ -428,3 +428,230 @@ async fn an_sdr_of_the_queue_sees_and_takes_an_unassigned_lead() {
         (Some("r1"), Some("r1"))
     );
 }
+
+#[tokio::test]
+async fn revops_reassigns_a_routed_lead_to_a_rep_or_a_queue() {
+    let app = spawn_app().await;
+    queue_with(
+        &app,
+        "na",
+        "round_robin",
+        &[("a", json!({})), ("b", json!({}))],
+    )
+    .await;
+    let l = app.ingest(&lead("c-1")).await;
+    let id = l["id"].as_str().unwrap();
+    let path = format!("/v1/leads/{id}/assign");
+    let p = problem(
+        app.post(&path, &app.admin, &json!({"owner": "x", "queue": "na"}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["owner"]);
+    let p = problem(
+        app.post(&path, &app.admin, &json!({"queue": "nowhere"}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["queue"]);
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    problem(
+        app.post(&path, &sdr, &json!({"owner": "rep-2"})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let l: Value = app
+        .post(&path, &app.admin, &json!({"owner": "rep-2"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(l["owner"], "rep-2");
+    let l: Value = app
+        .post(&path, &app.admin, &json!({"queue": "na"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (l["owner"].as_str(), l["queue"].as_str()),
+        (Some("a"), Some("na"))
+    );
+    let h = app.history(id).await;
+    let assigned: Vec<&Value> = h.iter().filter(|e| e["kind"] == "assigned").collect();
+    assert_eq!(assigned.len(), 2);
+    assert_eq!(
+        (
+            assigned[0]["data"]["from"].as_str(),
+            assigned[0]["rep"].as_str()
+        ),
+        (Some("rep-1"), Some("rep-2"))
+    );
+    assert_eq!(assigned[1]["data"]["assigned_by"], "round_robin");
+    let sdr_a = app.key(Role::Sdr, Some("a")).await;
+    assert_eq!(
+        app.decide(id, "reject", &sdr_a, &json!({"code": "duplicate"}))
+            .await
+            .status(),
+        200
+    );
+    problem(
+        app.post(&path, &app.admin, &json!({"owner": "b"})).await,
+        409,
+        "lead_not_routed",
+    )
+    .await;
+}
+
+async fn reassign_policy(app: &TestApp) {
+    let res = put(
+        app,
+        "/v1/sla-policies/demo_request",
+        json!({"accept_within": "PT1H", "first_touch_within": "PT4H", "on_breach": "reassign"}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+}
+
+fn scanner(app: &TestApp) -> salgate::jobs::sla_scanner::SlaScanner {
+    salgate::jobs::sla_scanner::SlaScanner::new(
+        app.pool.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+    )
+}
+
+fn kinds(h: &[Value]) -> Vec<&str> {
+    h.iter().map(|e| e["kind"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn a_breached_lead_climbs_the_ladder_once_per_rung_then_returns_to_its_queue() {
+    let app = spawn_app().await;
+    reassign_policy(&app).await;
+    queue_with(
+        &app,
+        "emea",
+        "round_robin",
+        &[("a", json!({})), ("b", json!({}))],
+    )
+    .await;
+    app.clock.set("2026-03-02T10:00:00Z".parse().unwrap());
+    let l = app.ingest(&queued("c-1", "emea")).await;
+    let id = l["id"].as_str().unwrap();
+    assert_eq!(l["owner"], "a");
+    let scan = scanner(&app);
+    app.clock.set("2026-03-02T11:00:30Z".parse().unwrap());
+    let o = scan.run_once().await.unwrap();
+    assert_eq!((o.counts.breached, o.reassigned), (1, 1));
+    let l = app.lead(id).await;
+    assert_eq!(l["owner"], "b", "the next eligible rep not yet tried");
+    assert_eq!(
+        l["sla"]["due_at"], "2026-03-02T11:00:00Z",
+        "the cycle's due time never moves"
+    );
+    // b's own deadline is an hour after the reassignment; nothing happens before it.
+    app.clock.set("2026-03-02T12:00:00Z".parse().unwrap());
+    let o = scan.run_once().await.unwrap();
+    assert_eq!(
+        (o.counts.leads, o.reassigned, o.counts.returned_to_queue),
+        (0, 0, 0)
+    );
+    app.clock.set("2026-03-02T12:01:00Z".parse().unwrap());
+    let o = scan.run_once().await.unwrap();
+    assert_eq!(
+        (o.reassigned, o.counts.returned_to_queue),
+        (0, 1),
+        "a and b were both tried"
+    );
+    app.clock.set("2026-03-05T00:00:00Z".parse().unwrap());
+    let o = scan.run_once().await.unwrap();
+    assert_eq!(
+        (o.counts.leads, o.reassigned, o.counts.returned_to_queue),
+        (0, 0, 0)
+    );
+    let l = app.lead(id).await;
+    assert!(l["owner"].is_null());
+    assert_eq!(l["queue"], "emea");
+    let h = app.history(id).await;
+    assert_eq!(
+        kinds(&h),
+        [
+            "routed",
+            "sla_at_risk",
+            "sla_breached",
+            "reassigned",
+            "returned_to_queue"
+        ]
+    );
+    assert_eq!(
+        (h[3]["data"]["from"].as_str(), h[3]["rep"].as_str()),
+        (Some("a"), Some("b"))
+    );
+    assert_eq!(h[4]["data"]["from"], "b");
+}
+
+#[tokio::test]
+async fn with_no_other_eligible_rep_a_breached_lead_returns_to_its_queue_at_once() {
+    let app = spawn_app().await;
+    reassign_policy(&app).await;
+    queue_with(
+        &app,
+        "emea",
+        "round_robin",
+        &[("a", json!({})), ("b", json!({"active": false}))],
+    )
+    .await;
+    app.clock.set("2026-03-02T10:00:00Z".parse().unwrap());
+    let l = app.ingest(&queued("c-1", "emea")).await;
+    let id = l["id"].as_str().unwrap();
+    app.clock.set("2026-03-02T11:00:30Z".parse().unwrap());
+    let o = scanner(&app).run_once().await.unwrap();
+    assert_eq!(
+        (o.counts.breached, o.reassigned, o.counts.returned_to_queue),
+        (1, 0, 1)
+    );
+    assert!(app.lead(id).await["owner"].is_null());
+    // It is claimable now by a member of the queue.
+    let sdr = app.key(Role::Sdr, Some("a")).await;
+    let res = app
+        .client
+        .post(app.url("/v1/queues/emea/claim"))
+        .bearer_auth(&sdr)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn concurrent_scanners_apply_each_escalation_step_once() {
+    let app = spawn_app().await;
+    reassign_policy(&app).await;
+    let reps: Vec<(String, Value)> = (0..4).map(|i| (format!("r{i}"), json!({}))).collect();
+    let refs: Vec<(&str, Value)> = reps.iter().map(|(r, v)| (r.as_str(), v.clone())).collect();
+    queue_with(&app, "emea", "least_loaded", &refs).await;
+    app.clock.set("2026-03-02T10:00:00Z".parse().unwrap());
+    ingest_concurrently(&app, "emea", 40).await;
+    app.clock.set("2026-03-02T11:00:30Z".parse().unwrap());
+    let scanners: Vec<_> = (0..3).map(|_| scanner(&app)).collect();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (a, b, c) = tokio::join!(
+        scanners[0].drain(&cancel),
+        scanners[1].drain(&cancel),
+        scanners[2].drain(&cancel)
+    );
+    let total = a.unwrap().reassigned + b.unwrap().reassigned + c.unwrap().reassigned;
+    assert_eq!(total, 40);
+    let per_lead: Vec<i64> = sqlx::query_scalar(
+        "SELECT count(*) FILTER (WHERE h.kind = 'reassigned') FROM leads l JOIN lead_history h ON h.lead_id = l.id GROUP BY l.id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(per_lead.iter().all(|n| *n == 1), "{per_lead:?}");
+}

@@ -142,3 +142,40 @@ pub fn calendar_from_row(row: &CalendarRow) -> Result<Calendar, String> {
         },
     )
 }
+
+/// Reps known to exist and be available, so that ingest with an explicit owner does not pay a
+/// round trip per lead to register or check it. A rep made inactive or away through another
+/// replica still receives leads for up to the TTL; through this replica, not at all.
+pub struct RepCache {
+    ttl: Duration,
+    available: RwLock<HashMap<String, Instant>>,
+}
+
+impl RepCache {
+    pub fn new(ttl: Duration) -> Self {
+        RepCache {
+            ttl,
+            available: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_available(&self, rep: &str) -> bool {
+        let map = self.available.read().unwrap_or_else(|e| e.into_inner());
+        map.get(rep).is_some_and(|at| at.elapsed() < self.ttl)
+    }
+
+    pub fn remember_available(&self, rep: &str) {
+        let mut map = self.available.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= 100_000 {
+            map.clear();
+        }
+        map.insert(rep.to_string(), Instant::now());
+    }
+
+    pub fn forget(&self, rep: &str) {
+        self.available
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(rep);
+    }
+}

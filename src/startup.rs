@@ -17,7 +17,7 @@ use crate::{
     },
     http::{self, auth::KeyCache, AppState},
     jobs::sla_scanner::SlaScanner,
-    policy_cache::PolicyCache,
+    policy_cache::{PolicyCache, RepCache},
 };
 
 /// How long in-flight requests and background work get to finish after a stop signal.
@@ -98,6 +98,7 @@ impl Application {
             clock,
             keys: Arc::new(KeyCache::new(settings.cache_ttl)),
             policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
+            reps: Arc::new(RepCache::new(settings.cache_ttl)),
         };
         Ok(Application {
             listener,

@@ -112,9 +112,14 @@ pub async fn create_lead(
     let mut lead = lead;
     let mut note = serde_json::Map::new();
     let mut from_queue = lead.owner.is_none() && lead.queue.is_some();
-    if let Some(owner) = lead.owner.clone() {
-        let status = routing::register_owner(&state.db, &owner, now).await?;
+    if lead.owner.is_some() {
         note.insert("assigned_by".into(), "crm".into());
+    }
+    if let Some(owner) = lead.owner.clone().filter(|o| !state.reps.is_available(o)) {
+        let status = routing::register_owner(&state.db, &owner, now).await?;
+        if status.available {
+            state.reps.remember_available(&owner);
+        }
         if status.registered {
             note.insert("owner_registered".into(), true.into());
         }

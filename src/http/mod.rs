@@ -30,7 +30,10 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{clock::Clock, policy_cache::PolicyCache};
+use crate::{
+    clock::Clock,
+    policy_cache::{PolicyCache, RepCache},
+};
 use error::ApiError;
 
 /// Shared by every handler.
@@ -44,6 +47,8 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// Per-replica cache of SLA policies and calendars.
     pub policies: Arc<PolicyCache>,
+    /// Per-replica cache of reps known to be available (explicit owners at ingest).
+    pub reps: Arc<RepCache>,
 }
 
 #[derive(OpenApi)]

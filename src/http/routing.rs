@@ -296,7 +296,9 @@ pub async fn put_rep(
         capacity,
         away_until,
     };
-    match routing::upsert_rep(&state.db, &write, state.clock.now()).await {
+    let stored = routing::upsert_rep(&state.db, &write, state.clock.now()).await;
+    state.reps.forget(&id);
+    match stored {
         Ok(rep) => Ok(Json(rep)),
         // A queue that vanished between the check and the write.
         Err(e) if db::is_constraint(&e, "queue_members_queue_id_fkey") => {

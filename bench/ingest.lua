@@ -26,7 +26,7 @@ end
 
 -- Per-thread state. The counters are globals of the thread's Lua state on purpose: done()
 -- reads them with thread:get(), which looks up a global in that thread's state.
-local token, source, run, tid
+local token, source, run, tid, queue
 local headers = {}
 counter, ok, created, non2xx = 0, 0, 0, 0
 by_status = {}
@@ -36,6 +36,8 @@ function init(args)
    token = args[1]
    source = args[2] or "bench-http"
    run = args[3] or tostring(os.time())
+   -- With a 4th argument, leads carry no owner and go to that queue (its strategy assigns).
+   queue = args[4]
    if token == nil or token == "" then
       io.stderr:write("ingest.lua: pass the ingest token after --\n")
       os.exit(2)
@@ -47,6 +49,13 @@ end
 
 function request()
    counter = counter + 1
+   if queue then
+      local body = string.format(
+         '{"source":"%s","external_id":"%s-t%d-%d","lead_type":"demo_request",' ..
+         '"email":"a@example.com","queue":"%s"}',
+         source, run, tid, counter, queue)
+      return wrk.format("POST", "/v1/leads", headers, body)
+   end
    local body = string.format(
       '{"source":"%s","external_id":"%s-t%d-%d","lead_type":"demo_request",' ..
       '"email":"a@example.com","owner":"rep-%d","queue":"emea"}',

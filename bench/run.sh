@@ -362,6 +362,17 @@ code=$(curl -sS -o "$WORK/key.json" -w '%{http_code}' -X POST "$BASE/v1/api-keys
 INGEST_TOKEN=$(grep -o '"token" *: *"[^"]*"' "$WORK/key.json" | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')
 [[ $INGEST_TOKEN == sg_* ]] || die "no sg_ token in the POST /v1/api-keys answer: $(head -c 500 "$WORK/key.json")"
 
+# A round-robin queue of four reps, for the assignment run.
+admin_put() {
+    local code
+    code=$(curl -sS -o "$WORK/put.json" -w '%{http_code}' -X PUT "$BASE$1" \
+        -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d "$2") ||
+        die "PUT $1 failed"
+    [[ $code == 200 ]] || die "PUT $1 answered $code: $(head -c 500 "$WORK/put.json")"
+}
+admin_put /v1/queues/bench-rr '{"strategy":"round_robin"}'
+for r in 1 2 3 4; do admin_put "/v1/reps/bench-r$r" '{"queues":["bench-rr"]}'; done
+
 # One request by hand first, so a broken endpoint shows its answer instead of a wall of errors.
 code=$(curl -sS -o "$WORK/probe.json" -w '%{http_code}' -X POST "$BASE/v1/leads" \
     -H "Authorization: Bearer $INGEST_TOKEN" -H 'Content-Type: application/json' \
@@ -457,6 +468,15 @@ CPU1=0
 ((HAVE_PROC)) && CPU1=$(cpu_ticks "$SALGATE_PID")
 kill -0 "$SALGATE_PID" 2>/dev/null || die "salgate died during the HTTP run"
 
+# The same load again, but every lead is assigned by the round-robin queue (SPEC §4; the bar
+# of the routing issue: within 10 % of the run above).
+checkpoint
+say "wrk: POST /v1/leads into a round-robin queue, $CONNECTIONS connections, ${DURATION}s"
+load "$WORK/wrk-rr.out" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
+    -s "$BENCH_DIR/ingest.lua" "$WRK_URL" -- "$INGEST_TOKEN" bench-rr "r$RUN_TAG" bench-rr ||
+    { cat "$WORK/wrk-rr.out" >&2; die "wrk (round robin) failed"; }
+kill -0 "$SALGATE_PID" 2>/dev/null || die "salgate died during the round-robin run"
+
 RSS_PEAK="" HWM=""
 if ((HAVE_PROC)); then
     touch "$WORK/sampler.stop"
@@ -467,6 +487,8 @@ if ((HAVE_PROC)); then
 fi
 
 wrk_val() { awk -v k="$1" '$1 == k {print $2; exit}' "$WORK/wrk.out"; }
+RR_RPS=$(awk '$1 == "BENCH_RPS_2XX" {print $2; exit}' "$WORK/wrk-rr.out")
+RR_NON2XX=$(awk '$1 == "BENCH_NON2XX" {print $2; exit}' "$WORK/wrk-rr.out")
 H_2XX=$(wrk_val BENCH_2XX)
 H_201=$(wrk_val BENCH_201)
 H_NON2XX=$(wrk_val BENCH_NON2XX)
@@ -531,6 +553,9 @@ fi
 # ---------------------------------------------------------------------------------------------
 calc() { awk "BEGIN { $1 }"; }
 RATIO=$(calc "printf \"%.2f\", $H_RPS / $PG_TPS")
+RR_RATIO=$(calc "printf \"%.2f\", ${RR_RPS:-0} / $H_RPS")
+RR_OK=$(calc "print (${RR_RPS:-0} >= 0.9 * $H_RPS) ? \"PASS\" : \"FAIL\"")
+RR_SPREAD=$(sql "SELECT coalesce(max(n) - min(n), -1) || ' (' || string_agg(owner || '=' || n, ' ' ORDER BY owner) || ')' FROM (SELECT owner, count(*) AS n FROM leads WHERE source = 'bench-rr' GROUP BY owner) c")
 if calc "exit !($H_RPS / $PG_TPS >= $BAR)"; then BAR_OK=PASS; else BAR_OK=FAIL; fi
 ms() { calc "printf \"%.2f ms\", $1 / 1000"; }
 mb() {
@@ -604,6 +629,9 @@ load: $CONNECTIONS connections, $THREADS threads, ${DURATION}s measured after ${
   HTTP ingest req/s (2xx)             $H_RPS
   ratio HTTP / pgbench                $RATIO
   bar (spec): HTTP / pgbench          >= $BAR  -> $BAR_OK
+  HTTP ingest, round-robin queue      ${RR_RPS:-?} req/s (non-2xx: ${RR_NON2XX:-?})
+  ratio round robin / owner given     $RR_RATIO  (bar >= 0.90 -> $RR_OK)
+  round-robin spread max-min          $RR_SPREAD
   HTTP latency p50                    $(ms "$H_P50")
   HTTP latency p90                    $(ms "$H_P90")
   HTTP latency p99                    $(ms "$H_P99")

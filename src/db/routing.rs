@@ -208,78 +208,129 @@ pub enum QueuePick {
     },
 }
 
-/// Picks an owner from `queue` by its strategy, inside the caller's transaction. The queue row
-/// is locked (so round robin advances exactly once per assignment and concurrent picks see
-/// each other's leads), then the members' rows (so a rep in several queues is never pushed
-/// over capacity); loads are counted after the locks are held.
+/// Takes the next round-robin turn of `queue` (`None` unless it is a round-robin queue). Call it
+/// *before* opening the transaction that assigns, on its own connection: it is one statement,
+/// committed without waiting for the disk, so the queue row is locked for microseconds, not for
+/// the whole ingest; concurrent ingests stay concurrent and every one gets a distinct turn.
+/// After a crash a few turns may repeat: that costs a little fairness, never correctness.
+pub async fn take_turn(pool: &PgPool, queue: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "WITH fast AS (SELECT set_config('synchronous_commit', 'off', true)) \
+         UPDATE queues SET rr_next = rr_next + 1 FROM fast \
+         WHERE id = $1 AND strategy = 'round_robin' RETURNING rr_next - 1",
+    )
+    .bind(queue)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Picks an owner from `queue` by its strategy, inside the caller's transaction `tx`, using a
+/// round-robin `turn` from [`take_turn`]. A rep with a capacity is locked in `tx` and its open leads counted before it is
+/// given the lead, so capacity holds under concurrency; least-loaded locks all candidates.
+/// Locks are taken queue → reps → lead everywhere, so ingest, assign and escalation never
+/// deadlock.
 pub async fn pick_from_queue(
     tx: &mut sqlx::PgConnection,
     queue: &str,
+    turn: Option<i64>,
     now: DateTime<Utc>,
     exclude: &[String],
 ) -> Result<QueuePick, sqlx::Error> {
-    let row: Option<(String, i64)> =
-        sqlx::query_as("SELECT strategy, rr_next FROM queues WHERE id = $1 FOR UPDATE")
+    let strategy_text: Option<String> =
+        sqlx::query_scalar("SELECT strategy FROM queues WHERE id = $1")
             .bind(queue)
             .fetch_optional(&mut *tx)
             .await?;
-    let Some((strategy_text, rr_next)) = row else {
+    let Some(strategy_text) = strategy_text else {
         return Ok(QueuePick::UnknownQueue);
     };
-    let Some(strategy) = Strategy::parse(&strategy_text) else {
-        return Ok(QueuePick::Nobody {
-            strategy: strategy_text,
-        });
+    let nobody = |s: &str| QueuePick::Nobody {
+        strategy: s.to_string(),
     };
-    if strategy == Strategy::Claim {
-        return Ok(QueuePick::Nobody {
-            strategy: strategy_text,
-        });
-    }
+    let strategy = match Strategy::parse(&strategy_text) {
+        Some(Strategy::Claim) | None => return Ok(nobody(&strategy_text)),
+        Some(s) => s,
+    };
     let members: Vec<Member> = sqlx::query_as(
         "SELECT r.id, r.active, r.away_until, r.capacity FROM queue_members m \
-         JOIN reps r ON r.id = m.rep_id WHERE m.queue_id = $1 ORDER BY r.id FOR UPDATE OF r",
+         JOIN reps r ON r.id = m.rep_id WHERE m.queue_id = $1 ORDER BY r.id",
     )
     .bind(queue)
     .fetch_all(&mut *tx)
     .await?;
-    let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-    // A new statement, so it sees every lead committed before our locks were granted.
+    let mut candidates: Vec<Candidate> = members
+        .into_iter()
+        .filter(|m| !exclude.contains(&m.id))
+        .map(|m| Candidate {
+            id: m.id,
+            active: m.active,
+            away_until: m.away_until,
+            capacity: m.capacity,
+            open: 0,
+        })
+        .filter(|c| c.eligible(now))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(nobody(&strategy_text));
+    }
+    let chosen = match strategy {
+        Strategy::RoundRobin => {
+            let turn = turn.unwrap_or(0);
+            // Reps with a capacity are locked and counted; the others need neither.
+            let mut capped: Vec<Candidate> = candidates
+                .iter()
+                .filter(|c| c.capacity.is_some())
+                .cloned()
+                .collect();
+            if !capped.is_empty() {
+                lock_and_count(tx, &mut capped).await?;
+                for c in candidates.iter_mut() {
+                    if let Some(counted) = capped.iter().find(|k| k.id == c.id) {
+                        c.open = counted.open;
+                    }
+                }
+            }
+            // The turn indexes the reps still eligible, so a full rep passes its turn on.
+            pick(strategy, &candidates, turn, now, &[]).map(|p| p.rep)
+        }
+        _ => {
+            lock_and_count(tx, &mut candidates).await?;
+            pick(strategy, &candidates, 0, now, &[]).map(|p| p.rep)
+        }
+    };
+    Ok(match chosen {
+        Some(rep) => QueuePick::Rep {
+            rep,
+            strategy: strategy_text,
+        },
+        None => nobody(&strategy_text),
+    })
+}
+
+/// Locks the reps' rows (in id order) and fills in their open leads, counted after the locks
+/// are held so that every lead committed by an earlier holder is seen.
+async fn lock_and_count(
+    tx: &mut sqlx::PgConnection,
+    reps: &mut [Candidate],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<&str> = reps.iter().map(|c| c.id.as_str()).collect();
+    sqlx::query("SELECT id FROM reps WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
     let loads: Vec<(String, i64)> = sqlx::query_as(
         "SELECT owner, count(*) FROM leads WHERE state = 'routed' AND owner = ANY($1) GROUP BY owner",
     )
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    let candidates: Vec<Candidate> = members
-        .into_iter()
-        .map(|m| Candidate {
-            open: loads
-                .iter()
-                .find(|(o, _)| *o == m.id)
-                .map_or(0, |(_, n)| *n),
-            id: m.id,
-            active: m.active,
-            away_until: m.away_until,
-            capacity: m.capacity,
-        })
-        .collect();
-    let Some(p) = pick(strategy, &candidates, rr_next, now, exclude) else {
-        return Ok(QueuePick::Nobody {
-            strategy: strategy_text,
-        });
-    };
-    if p.rr_next != rr_next {
-        sqlx::query("UPDATE queues SET rr_next = $2 WHERE id = $1")
-            .bind(queue)
-            .bind(p.rr_next)
-            .execute(&mut *tx)
-            .await?;
+    for c in reps.iter_mut() {
+        c.open = loads
+            .iter()
+            .find(|(o, _)| *o == c.id)
+            .map_or(0, |(_, n)| *n);
     }
-    Ok(QueuePick::Rep {
-        rep: p.rep,
-        strategy: strategy_text,
-    })
+    Ok(())
 }
 
 pub async fn is_member(pool: &PgPool, queue: &str, rep: &str) -> Result<bool, sqlx::Error> {
@@ -370,6 +421,10 @@ pub async fn escalate(
     now: DateTime<Utc>,
     deadline: DateTime<Utc>,
 ) -> Result<Escalated, sqlx::Error> {
+    let turn = match &due.queue {
+        Some(q) => take_turn(pool, q).await?,
+        None => None,
+    };
     let mut tx = pool.begin().await?;
     let mut tried = due.tried_reps.clone();
     if let Some(owner) = &due.owner {
@@ -378,7 +433,7 @@ pub async fn escalate(
         }
     }
     let pick = match &due.queue {
-        Some(q) => pick_from_queue(&mut tx, q, now, &tried).await?,
+        Some(q) => pick_from_queue(&mut tx, q, turn, now, &tried).await?,
         None => QueuePick::UnknownQueue,
     };
     let locked: Option<i32> = sqlx::query_scalar(

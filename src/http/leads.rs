@@ -174,9 +174,18 @@ async fn ingest_through_queue(
 ) -> ApiResult<Response> {
     let queue = lead.queue.clone().unwrap_or_default();
     for _ in 0..MAX_ATTEMPTS {
+        // A re-sent open lead changes nothing: answer before it costs anyone a turn.
+        if let Some(current) =
+            leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
+        {
+            if route(Some(current.state())) == Routing::Unchanged {
+                return Ok(with_etag(StatusCode::OK, current, now));
+            }
+        }
+        let turn = routing::take_turn(&state.db, &queue).await?;
         let mut tx = state.db.begin().await?;
         let mut note = note.clone();
-        match routing::pick_from_queue(&mut tx, &queue, now, &[]).await? {
+        match routing::pick_from_queue(&mut tx, &queue, turn, now, &[]).await? {
             QueuePick::Rep { rep, strategy } => {
                 lead.owner = Some(rep);
                 note.insert("assigned_by".into(), strategy.into());
@@ -780,13 +789,17 @@ pub async fn assign_lead(
                 detail: format!("the lead is {}; only routed leads are assigned", lead.state),
             });
         }
+        let turn = match &queue {
+            Some(q) => routing::take_turn(&state.db, q).await?,
+            None => None,
+        };
         let mut tx = state.db.begin().await?;
         let (new_owner, note) = match (&owner, &queue) {
             (Some(o), _) => (
                 Some(o.clone()),
                 serde_json::json!({"from": lead.owner, "by": "revops"}),
             ),
-            (None, Some(q)) => match routing::pick_from_queue(&mut tx, q, now, &[]).await? {
+            (None, Some(q)) => match routing::pick_from_queue(&mut tx, q, turn, now, &[]).await? {
                 QueuePick::Rep { rep, strategy } => (
                     Some(rep),
                     serde_json::json!({"from": lead.owner, "queue": q, "assigned_by": strategy}),

@@ -224,6 +224,62 @@ pub async fn take_turn(pool: &PgPool, queue: &str) -> Result<Option<i64>, sqlx::
     .await
 }
 
+/// A queue's strategy, its members, and (for round robin) a fresh turn, read in one statement.
+#[derive(Debug, Clone)]
+pub struct QueueSnapshot {
+    pub strategy: String,
+    pub turn: Option<i64>,
+    pub members: Vec<Candidate>,
+}
+
+/// [`take_turn`] and the members in one round trip; `None` for an unknown queue. Open-lead
+/// counts are not read (they are 0 here): callers needing them lock and count in a transaction.
+pub async fn snapshot(pool: &PgPool, queue: &str) -> Result<Option<QueueSnapshot>, sqlx::Error> {
+    type Row = (
+        String,
+        Option<i64>,
+        Vec<String>,
+        Vec<bool>,
+        Vec<Option<DateTime<Utc>>>,
+        Vec<Option<i32>>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "WITH fast AS (SELECT set_config('synchronous_commit', 'off', true)), \
+         q AS (SELECT id, strategy FROM queues WHERE id = $1), \
+         t AS (UPDATE queues SET rr_next = rr_next + 1 FROM fast, q \
+               WHERE queues.id = q.id AND q.strategy = 'round_robin' RETURNING rr_next - 1 AS turn) \
+         SELECT q.strategy, (SELECT turn FROM t), \
+           COALESCE(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.active ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.away_until ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.capacity ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') \
+         FROM q LEFT JOIN queue_members m ON m.queue_id = q.id LEFT JOIN reps r ON r.id = m.rep_id \
+         GROUP BY q.strategy",
+    )
+    .bind(queue)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(
+        |(strategy, turn, ids, active, away, capacity)| QueueSnapshot {
+            strategy,
+            turn,
+            members: ids
+                .into_iter()
+                .zip(active)
+                .zip(away)
+                .zip(capacity)
+                .map(|(((id, active), away_until), capacity)| Candidate {
+                    id,
+                    active,
+                    away_until,
+                    capacity,
+                    open: 0,
+                })
+                .collect(),
+        },
+    ))
+}
+
 /// Picks an owner from `queue` by its strategy, inside the caller's transaction `tx`, using a
 /// round-robin `turn` from [`take_turn`]. A rep with a capacity is locked in `tx` and its open leads counted before it is
 /// given the lead, so capacity holds under concurrency; least-loaded locks all candidates.

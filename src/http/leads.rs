@@ -31,6 +31,7 @@ use crate::{
     domain::{
         lead::{decide, route, LeadFacts, Routing},
         lead_input::{LeadInput, NewLead, MAX_ROUTED_AT_SKEW},
+        routing::{pick, Strategy},
         sla::SlaStatus,
         validation::{FieldError, Fields},
         Command, LeadState, Role,
@@ -182,7 +183,47 @@ async fn ingest_through_queue(
                 return Ok(with_etag(StatusCode::OK, current, now));
             }
         }
-        let turn = routing::take_turn(&state.db, &queue).await?;
+        let Some(snapshot) = routing::snapshot(&state.db, &queue).await? else {
+            return ingest_unassigned(state, lead, sla, note, "unknown queue", who, now).await;
+        };
+        // Round robin over reps without a capacity needs no lock: the turn decides.
+        let uncapped = snapshot.members.iter().all(|m| m.capacity.is_none());
+        if snapshot.strategy == "round_robin" && uncapped {
+            let mut note = note.clone();
+            let turn = snapshot.turn.unwrap_or(0);
+            match pick(Strategy::RoundRobin, &snapshot.members, turn, now, &[]) {
+                Some(p) => {
+                    lead.owner = Some(p.rep);
+                    note.insert("assigned_by".into(), "round_robin".into());
+                }
+                None => {
+                    lead.owner = None;
+                    note.insert("assigned_by".into(), "round_robin".into());
+                    note.insert("unassigned".into(), "no eligible rep".into());
+                }
+            }
+            sla.routing_note = Some(Value::Object(note));
+            if let Some(created_lead) = leads::insert_new(&state.db, &lead, &sla, who, now).await? {
+                return Ok(created(created_lead, now));
+            }
+            let Some(current) =
+                leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
+            else {
+                continue;
+            };
+            match route(Some(current.state())) {
+                Routing::Unchanged => return Ok(with_etag(StatusCode::OK, current, now)),
+                Routing::New | Routing::NewCycle => {
+                    if let Some(r) =
+                        leads::reroute(&state.db, &current, &lead, &sla, who, now).await?
+                    {
+                        return Ok(created(r, now));
+                    }
+                }
+            }
+            continue;
+        }
+        let turn = snapshot.turn;
         let mut tx = state.db.begin().await?;
         let mut note = note.clone();
         match routing::pick_from_queue(&mut tx, &queue, turn, now, &[]).await? {
@@ -222,6 +263,43 @@ async fn ingest_through_queue(
                 {
                     tx.commit().await?;
                     return Ok(created(rerouted, now));
+                }
+            }
+        }
+    }
+    Err(ApiError::Conflict {
+        code: "concurrent_update",
+        detail: "the lead kept changing while it was being ingested; retry".into(),
+    })
+}
+
+/// Stores a lead nobody owns yet (its queue is unknown), noting why.
+async fn ingest_unassigned(
+    state: &AppState,
+    mut lead: NewLead,
+    mut sla: CycleSla,
+    mut note: serde_json::Map<String, Value>,
+    why: &str,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<Response> {
+    lead.owner = None;
+    note.insert("unassigned".into(), why.into());
+    sla.routing_note = Some(Value::Object(note));
+    for _ in 0..MAX_ATTEMPTS {
+        if let Some(created_lead) = leads::insert_new(&state.db, &lead, &sla, who, now).await? {
+            return Ok(created(created_lead, now));
+        }
+        let Some(current) =
+            leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
+        else {
+            continue;
+        };
+        match route(Some(current.state())) {
+            Routing::Unchanged => return Ok(with_etag(StatusCode::OK, current, now)),
+            Routing::New | Routing::NewCycle => {
+                if let Some(r) = leads::reroute(&state.db, &current, &lead, &sla, who, now).await? {
+                    return Ok(created(r, now));
                 }
             }
         }

@@ -655,3 +655,41 @@ async fn concurrent_scanners_apply_each_escalation_step_once() {
     .unwrap();
     assert!(per_lead.iter().all(|n| *n == 1), "{per_lead:?}");
 }
+
+#[tokio::test]
+async fn a_recycled_lead_re_ingested_into_a_round_robin_queue_gets_the_next_rep() {
+    let app = spawn_app().await;
+    queue_with(
+        &app,
+        "emea",
+        "round_robin",
+        &[("a", json!({})), ("b", json!({}))],
+    )
+    .await;
+    let l = app.ingest(&queued("c-1", "emea")).await;
+    assert_eq!(l["owner"], "a");
+    let id = l["id"].as_str().unwrap();
+    let sdr = app.key(Role::Sdr, Some("a")).await;
+    assert_eq!(
+        app.decide(id, "recycle", &sdr, &json!({"reason": "not_ready"}))
+            .await
+            .status(),
+        200
+    );
+    // A re-send of an open lead costs nobody a turn; the re-route of the recycled one takes b's.
+    let l = app.ingest(&queued("c-1", "emea")).await;
+    assert_eq!(
+        (l["cycle"].as_i64(), l["owner"].as_str()),
+        (Some(2), Some("b"))
+    );
+    let res = app
+        .post("/v1/leads", &app.admin, &queued("c-1", "emea"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let l = app.ingest(&queued("c-2", "emea")).await;
+    assert_eq!(l["owner"], "a");
+    let l = app.ingest(&queued("c-3", "unknown-queue")).await;
+    assert!(l["owner"].is_null());
+    let h = app.history(l["id"].as_str().unwrap()).await;
+    assert_eq!(h[0]["data"]["unassigned"], "unknown queue");
+}

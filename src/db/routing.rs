@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sha2::Digest;
 use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 
@@ -74,17 +75,26 @@ pub async fn upsert_queue(
     strategy: &str,
     now: DateTime<Utc>,
 ) -> Result<Queue, sqlx::Error> {
+    // The queue's round-robin sequence; its name derives from the id (ids are free text).
+    let digest = sha2::Sha256::digest(id.as_bytes());
+    let seq = format!("queue_rr_{}", hex::encode(&digest[..12]));
+    sqlx::query(&format!(
+        "CREATE SEQUENCE IF NOT EXISTS {seq} MINVALUE 0 START 0"
+    ))
+    .execute(pool)
+    .await?;
     sqlx::query(
-        "INSERT INTO queues (id, name, calendar_id, strategy, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $5) \
+        "INSERT INTO queues (id, name, calendar_id, strategy, rr_seq, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $6, $5, $5) \
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, calendar_id = EXCLUDED.calendar_id, \
-           strategy = EXCLUDED.strategy, updated_at = EXCLUDED.updated_at",
+           strategy = EXCLUDED.strategy, rr_seq = EXCLUDED.rr_seq, updated_at = EXCLUDED.updated_at",
     )
     .bind(id)
     .bind(name)
     .bind(calendar)
     .bind(strategy)
     .bind(now)
+    .bind(&seq)
     .execute(pool)
     .await?;
     Ok(queue(pool, id).await?.expect("just written"))
@@ -208,16 +218,14 @@ pub enum QueuePick {
     },
 }
 
-/// Takes the next round-robin turn of `queue` (`None` unless it is a round-robin queue). Call it
-/// *before* opening the transaction that assigns, on its own connection: it is one statement,
-/// committed without waiting for the disk, so the queue row is locked for microseconds, not for
-/// the whole ingest; concurrent ingests stay concurrent and every one gets a distinct turn.
-/// After a crash a few turns may repeat: that costs a little fairness, never correctness.
+/// Takes the next round-robin turn of `queue` (`None` unless it is a round-robin queue) from the
+/// queue's sequence: no row lock, no commit to wait for, so concurrent ingests stay concurrent
+/// and every one gets a distinct turn. Call it before opening the transaction that assigns (it
+/// uses a connection of its own). Turns taken by requests that then fail are skipped: that costs
+/// a little fairness, never correctness.
 pub async fn take_turn(pool: &PgPool, queue: &str) -> Result<Option<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        "WITH fast AS (SELECT set_config('synchronous_commit', 'off', true)) \
-         UPDATE queues SET rr_next = rr_next + 1 FROM fast \
-         WHERE id = $1 AND strategy = 'round_robin' RETURNING rr_next - 1",
+        "SELECT nextval(rr_seq::regclass) FROM queues WHERE id = $1 AND strategy = 'round_robin'",
     )
     .bind(queue)
     .fetch_optional(pool)
@@ -232,9 +240,16 @@ pub struct QueueSnapshot {
     pub members: Vec<Candidate>,
 }
 
-/// [`take_turn`] and the members in one round trip; `None` for an unknown queue. Open-lead
-/// counts are not read (they are 0 here): callers needing them lock and count in a transaction.
-pub async fn snapshot(pool: &PgPool, queue: &str) -> Result<Option<QueueSnapshot>, sqlx::Error> {
+/// [`take_turn`] and the members in one round trip; `None` for an unknown queue. No turn is
+/// taken when the lead `(source, external_id)` exists and is open or accepted (a re-sent MQL
+/// costs nobody a turn). Open-lead counts are not read (they are 0 here): callers needing them
+/// lock and count in a transaction.
+pub async fn snapshot(
+    pool: &PgPool,
+    queue: &str,
+    source: &str,
+    external_id: &str,
+) -> Result<Option<QueueSnapshot>, sqlx::Error> {
     type Row = (
         String,
         Option<i64>,
@@ -244,19 +259,22 @@ pub async fn snapshot(pool: &PgPool, queue: &str) -> Result<Option<QueueSnapshot
         Vec<Option<i32>>,
     );
     let row: Option<Row> = sqlx::query_as(
-        "WITH fast AS (SELECT set_config('synchronous_commit', 'off', true)), \
-         q AS (SELECT id, strategy FROM queues WHERE id = $1), \
-         t AS (UPDATE queues SET rr_next = rr_next + 1 FROM fast, q \
-               WHERE queues.id = q.id AND q.strategy = 'round_robin' RETURNING rr_next - 1 AS turn) \
-         SELECT q.strategy, (SELECT turn FROM t), \
+        "WITH q AS (SELECT id, strategy, rr_seq FROM queues WHERE id = $1) \
+         SELECT q.strategy, \
+           CASE WHEN q.strategy = 'round_robin' AND NOT EXISTS ( \
+                  SELECT 1 FROM leads WHERE source = $2 AND external_id = $3 \
+                  AND state IN ('routed', 'accepted')) \
+                THEN nextval(q.rr_seq::regclass) END, \
            COALESCE(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
            COALESCE(array_agg(r.active ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
            COALESCE(array_agg(r.away_until ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
            COALESCE(array_agg(r.capacity ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') \
          FROM q LEFT JOIN queue_members m ON m.queue_id = q.id LEFT JOIN reps r ON r.id = m.rep_id \
-         GROUP BY q.strategy",
+         GROUP BY q.strategy, q.rr_seq",
     )
     .bind(queue)
+    .bind(source)
+    .bind(external_id)
     .fetch_optional(pool)
     .await?;
     Ok(row.map(

@@ -175,15 +175,9 @@ async fn ingest_through_queue(
 ) -> ApiResult<Response> {
     let queue = lead.queue.clone().unwrap_or_default();
     for _ in 0..MAX_ATTEMPTS {
-        // A re-sent open lead changes nothing: answer before it costs anyone a turn.
-        if let Some(current) =
-            leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
-        {
-            if route(Some(current.state())) == Routing::Unchanged {
-                return Ok(with_etag(StatusCode::OK, current, now));
-            }
-        }
-        let Some(snapshot) = routing::snapshot(&state.db, &queue).await? else {
+        let Some(snapshot) =
+            routing::snapshot(&state.db, &queue, &lead.source, &lead.external_id).await?
+        else {
             return ingest_unassigned(state, lead, sla, note, "unknown queue", who, now).await;
         };
         // Round robin over reps without a capacity needs no lock: the turn decides.

@@ -137,23 +137,8 @@ pub async fn create_lead(
     }
     sla.routing_note = (!note.is_empty()).then_some(Value::Object(note));
     for _ in 0..MAX_ATTEMPTS {
-        if let Some(created_lead) = leads::insert_new(&state.db, &lead, &sla, &who, now).await? {
-            return Ok(created(created_lead, now));
-        }
-        let Some(current) =
-            leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
-        else {
-            continue;
-        };
-        match route(Some(current.state())) {
-            Routing::Unchanged => return Ok(with_etag(StatusCode::OK, current, now)),
-            Routing::New | Routing::NewCycle => {
-                if let Some(rerouted) =
-                    leads::reroute(&state.db, &current, &lead, &sla, &who, now).await?
-                {
-                    return Ok(created(rerouted, now));
-                }
-            }
+        if let Some(res) = store_once(&state, &lead, &sla, &who, now).await? {
+            return Ok(res);
         }
     }
     Err(ApiError::Conflict {
@@ -197,23 +182,8 @@ async fn ingest_through_queue(
                 }
             }
             sla.routing_note = Some(Value::Object(note));
-            if let Some(created_lead) = leads::insert_new(&state.db, &lead, &sla, who, now).await? {
-                return Ok(created(created_lead, now));
-            }
-            let Some(current) =
-                leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
-            else {
-                continue;
-            };
-            match route(Some(current.state())) {
-                Routing::Unchanged => return Ok(with_etag(StatusCode::OK, current, now)),
-                Routing::New | Routing::NewCycle => {
-                    if let Some(r) =
-                        leads::reroute(&state.db, &current, &lead, &sla, who, now).await?
-                    {
-                        return Ok(created(r, now));
-                    }
-                }
+            if let Some(res) = store_once(state, &lead, &sla, who, now).await? {
+                return Ok(res);
             }
             continue;
         }
@@ -267,6 +237,33 @@ async fn ingest_through_queue(
     })
 }
 
+/// One attempt to store an ingested lead: a new lead (201), a new cycle of a rejected or
+/// recycled one (201), or nothing for an open or accepted one (200). `None` when a concurrent
+/// change got in between; the caller tries again.
+async fn store_once(
+    state: &AppState,
+    lead: &NewLead,
+    sla: &CycleSla,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<Response>> {
+    if let Some(created_lead) = leads::insert_new(&state.db, lead, sla, who, now).await? {
+        return Ok(Some(created(created_lead, now)));
+    }
+    let Some(current) = leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
+    else {
+        return Ok(None);
+    };
+    Ok(match route(Some(current.state())) {
+        Routing::Unchanged => Some(with_etag(StatusCode::OK, current, now)),
+        Routing::New | Routing::NewCycle => {
+            leads::reroute(&state.db, &current, lead, sla, who, now)
+                .await?
+                .map(|r| created(r, now))
+        }
+    })
+}
+
 /// Stores a lead nobody owns yet (its queue is unknown), noting why.
 async fn ingest_unassigned(
     state: &AppState,
@@ -281,21 +278,8 @@ async fn ingest_unassigned(
     note.insert("unassigned".into(), why.into());
     sla.routing_note = Some(Value::Object(note));
     for _ in 0..MAX_ATTEMPTS {
-        if let Some(created_lead) = leads::insert_new(&state.db, &lead, &sla, who, now).await? {
-            return Ok(created(created_lead, now));
-        }
-        let Some(current) =
-            leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
-        else {
-            continue;
-        };
-        match route(Some(current.state())) {
-            Routing::Unchanged => return Ok(with_etag(StatusCode::OK, current, now)),
-            Routing::New | Routing::NewCycle => {
-                if let Some(r) = leads::reroute(&state.db, &current, &lead, &sla, who, now).await? {
-                    return Ok(created(r, now));
-                }
-            }
+        if let Some(res) = store_once(state, &lead, &sla, who, now).await? {
+            return Ok(res);
         }
     }
     Err(ApiError::Conflict {

@@ -159,6 +159,10 @@ async fn ingest_through_queue(
     now: DateTime<Utc>,
 ) -> ApiResult<Response> {
     let queue = lead.queue.clone().unwrap_or_default();
+    sla.routing_note = Some(Value::Object(note.clone()));
+    if let Some(l) = leads::insert_new_round_robin(&state.db, &lead, &sla, who, now).await? {
+        return Ok(created(l, now));
+    }
     for _ in 0..MAX_ATTEMPTS {
         let Some(snapshot) =
             routing::snapshot(&state.db, &queue, &lead.source, &lead.external_id).await?

@@ -9,6 +9,8 @@ use figment::{
 };
 use serde::Deserialize;
 
+use crate::domain::metrics::BandLimits;
+
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Validated settings the service runs with.
@@ -36,6 +38,8 @@ pub struct Settings {
     pub log: String,
     /// How long an API key lookup is cached per replica.
     pub cache_ttl: Duration,
+    /// Acceptance-rate health bands of the metrics reports.
+    pub acceptance_bands: BandLimits,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -53,6 +57,9 @@ struct Raw {
     salesforce_org_id: Option<String>,
     log: String,
     cache_ttl: String,
+    acceptance_healthy_from: f64,
+    acceptance_elevated_from: f64,
+    acceptance_rubber_stamping_above: f64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +136,19 @@ impl Settings {
                 return Err(invalid("public_url", "must start with http:// or https://"));
             }
         }
+        let acceptance_bands = BandLimits::new(
+            raw.acceptance_healthy_from,
+            raw.acceptance_elevated_from,
+            raw.acceptance_rubber_stamping_above,
+        )
+        .ok_or_else(|| {
+            invalid(
+                "acceptance_healthy_from",
+                "the acceptance band limits must rise within 0..1: \
+                 acceptance_healthy_from <= acceptance_elevated_from <= \
+                 acceptance_rubber_stamping_above",
+            )
+        })?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log) {
             return Err(invalid("log", e.to_string()));
         }
@@ -147,6 +167,7 @@ impl Settings {
             salesforce_org_id: non_empty(raw.salesforce_org_id),
             log: raw.log,
             cache_ttl: parse_duration("cache_ttl", &raw.cache_ttl)?,
+            acceptance_bands,
         })
     }
 }
@@ -187,6 +208,21 @@ mod tests {
             f = f.merge(figment::providers::Serialized::default(k, v));
         }
         Settings::from_figment(f)
+    }
+
+    #[test]
+    fn acceptance_bands_that_do_not_rise_stop_start_up() {
+        let with_number = |key: &str, value: f64| {
+            Settings::from_figment(
+                Figment::new()
+                    .merge(Toml::string(DEFAULTS))
+                    .merge(figment::providers::Serialized::default(key, value)),
+            )
+        };
+        let e = with_number("acceptance_elevated_from", 0.5).unwrap_err();
+        assert_eq!(e.env, "SALGATE_ACCEPTANCE_HEALTHY_FROM");
+        let s = with_number("acceptance_rubber_stamping_above", 0.9).unwrap();
+        assert_eq!(s.acceptance_bands.rubber_stamping_above, 0.9);
     }
 
     #[test]

@@ -99,6 +99,7 @@ impl Application {
             keys: Arc::new(KeyCache::new(settings.cache_ttl)),
             policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
             reps: Arc::new(RepCache::new(settings.cache_ttl)),
+            acceptance_bands: settings.acceptance_bands,
         };
         Ok(Application {
             listener,

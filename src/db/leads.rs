@@ -1,6 +1,8 @@
 //! Leads. Every state change is one guarded statement that also appends its history row, so
 //! the change and its log entry commit together or not at all.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
@@ -161,16 +163,19 @@ impl<'a> Who<'a> {
     }
 }
 
-/// Inserts a new lead in cycle 1 with its `routed` history row. `None` when a lead with the
-/// same `(source, external_id)` already exists (nothing is written then).
-pub async fn insert_new<'e>(
-    db: impl sqlx::PgExecutor<'e>,
-    lead: &NewLead,
-    sla: &CycleSla,
-    who: &Who<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<Lead>, sqlx::Error> {
-    let query = sqlx::query_as(
+/// The facts of a cycle its `routed` history entry records, so reports can be rebuilt from the
+/// log alone (`lead_cycles_apply` in the migrations reads them). Evaluated over the row just
+/// written.
+const CYCLE_FACTS: &str = "jsonb_strip_nulls(jsonb_build_object('source', source, \
+    'lead_type', lead_type, 'campaign', campaign, 'channel', channel, 'queue', queue, \
+    'sla_due_at', sla_due_at))";
+
+fn with_cycle_facts(sql: &str) -> String {
+    sql.replace("{CYCLE_FACTS}", CYCLE_FACTS)
+}
+
+static INSERT_NEW_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_cycle_facts(
         "WITH ins AS ( \
            INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
              title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
@@ -182,30 +187,14 @@ pub async fn insert_new<'e>(
          h AS ( \
            INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
              actor_role, rep_id, data, occurred_at, recorded_at) \
-           SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, $24, routed_at, $18 FROM ins) \
+           SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, \
+             {CYCLE_FACTS} || COALESCE($24, '{}'::jsonb), routed_at, $18 FROM ins) \
          SELECT * FROM ins",
     )
-    .bind(Uuid::now_v7())
-    .bind(&lead.source)
-    .bind(&lead.external_id);
-    bind_cycle(query, lead, sla, who, now)
-        .fetch_optional(db)
-        .await
-}
+});
 
-/// The common case of round robin in one statement: a new lead for a round-robin queue whose
-/// members have no capacity. Takes the queue's next turn, picks the eligible member it points
-/// at (eligible reps in id order, as `domain::routing::pick` does) and inserts the lead with
-/// its `routed` entry. `None`, having written nothing and taken no turn, when the lead exists,
-/// the queue is not round robin, or a member has a capacity: the caller takes the general path.
-pub async fn insert_new_round_robin(
-    pool: &PgPool,
-    lead: &NewLead,
-    sla: &CycleSla,
-    who: &Who<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<Lead>, sqlx::Error> {
-    let query = sqlx::query_as(
+static INSERT_NEW_RR_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_cycle_facts(
         "WITH q AS ( \
            SELECT rr_seq FROM queues WHERE id = $14 AND strategy = 'round_robin' \
              AND NOT EXISTS (SELECT 1 FROM queue_members m JOIN reps r ON r.id = m.rep_id \
@@ -229,15 +218,78 @@ pub async fn insert_new_round_robin(
            INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
              actor_role, rep_id, data, occurred_at, recorded_at) \
            SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, \
-             COALESCE($24, '{}'::jsonb) || CASE WHEN owner IS NULL \
+             {CYCLE_FACTS} || COALESCE($24, '{}'::jsonb) || CASE WHEN owner IS NULL \
                THEN '{\"assigned_by\": \"round_robin\", \"unassigned\": \"no eligible rep\"}'::jsonb \
                ELSE '{\"assigned_by\": \"round_robin\"}'::jsonb END, \
              routed_at, $18 FROM ins) \
          SELECT * FROM ins",
     )
-    .bind(Uuid::now_v7())
-    .bind(&lead.source)
-    .bind(&lead.external_id);
+});
+
+static REROUTE_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_cycle_facts(
+        "WITH u AS ( \
+           UPDATE leads SET lead_type = $4, email = COALESCE($5, email), \
+             first_name = COALESCE($6, first_name), last_name = COALESCE($7, last_name), \
+             title = COALESCE($8, title), phone = COALESCE($9, phone), \
+             company = COALESCE($10, company), score = COALESCE($11, score), \
+             campaign = COALESCE($12, campaign), channel = COALESCE($13, channel), \
+             queue = COALESCE($14, queue), owner = $15, attributes = attributes || $16, \
+             state = 'routed', cycle = cycle + 1, routed_at = $17, \
+             accepted_by = NULL, accepted_at = NULL, accepted_within_sla = NULL, \
+             rejected_by = NULL, rejected_at = NULL, rejection_code = NULL, \
+             recycled_by = NULL, recycled_at = NULL, recycle_reason = NULL, \
+             decision_note = NULL, next_action = NULL, \
+             sla_policy = $21, sla_due_at = $22, sla_at_risk_at = $23, \
+             sla_at_risk_flagged_at = NULL, sla_breached_at = NULL, first_touch_due_at = NULL, \
+             first_touched_at = NULL, first_touch_breached_at = NULL, \
+             escalation_due_at = NULL, tried_reps = '{}', \
+             version = version + 1, updated_at = $18 \
+           WHERE id = $1 AND state = $2 AND version = $3 \
+           RETURNING *), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
+             actor_role, rep_id, data, occurred_at, recorded_at) \
+           SELECT id, cycle, 'routed', $2, 'routed', $19, $20, owner, \
+             {CYCLE_FACTS} || COALESCE($24, '{}'::jsonb), routed_at, $18 FROM u) \
+         SELECT * FROM u",
+    )
+});
+
+/// Inserts a new lead in cycle 1 with its `routed` history row. `None` when a lead with the
+/// same `(source, external_id)` already exists (nothing is written then).
+pub async fn insert_new<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    lead: &NewLead,
+    sla: &CycleSla,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<Lead>, sqlx::Error> {
+    let query = sqlx::query_as(INSERT_NEW_SQL.as_str())
+        .bind(Uuid::now_v7())
+        .bind(&lead.source)
+        .bind(&lead.external_id);
+    bind_cycle(query, lead, sla, who, now)
+        .fetch_optional(db)
+        .await
+}
+
+/// The common case of round robin in one statement: a new lead for a round-robin queue whose
+/// members have no capacity. Takes the queue's next turn, picks the eligible member it points
+/// at (eligible reps in id order, as `domain::routing::pick` does) and inserts the lead with
+/// its `routed` entry. `None`, having written nothing and taken no turn, when the lead exists,
+/// the queue is not round robin, or a member has a capacity: the caller takes the general path.
+pub async fn insert_new_round_robin(
+    pool: &PgPool,
+    lead: &NewLead,
+    sla: &CycleSla,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<Lead>, sqlx::Error> {
+    let query = sqlx::query_as(INSERT_NEW_RR_SQL.as_str())
+        .bind(Uuid::now_v7())
+        .bind(&lead.source)
+        .bind(&lead.external_id);
     bind_cycle(query, lead, sla, who, now)
         .fetch_optional(pool)
         .await
@@ -273,35 +325,10 @@ pub async fn reroute<'e>(
     who: &Who<'_>,
     now: DateTime<Utc>,
 ) -> Result<Option<Lead>, sqlx::Error> {
-    let query = sqlx::query_as(
-        "WITH u AS ( \
-           UPDATE leads SET lead_type = $4, email = COALESCE($5, email), \
-             first_name = COALESCE($6, first_name), last_name = COALESCE($7, last_name), \
-             title = COALESCE($8, title), phone = COALESCE($9, phone), \
-             company = COALESCE($10, company), score = COALESCE($11, score), \
-             campaign = COALESCE($12, campaign), channel = COALESCE($13, channel), \
-             queue = COALESCE($14, queue), owner = $15, attributes = attributes || $16, \
-             state = 'routed', cycle = cycle + 1, routed_at = $17, \
-             accepted_by = NULL, accepted_at = NULL, accepted_within_sla = NULL, \
-             rejected_by = NULL, rejected_at = NULL, rejection_code = NULL, \
-             recycled_by = NULL, recycled_at = NULL, recycle_reason = NULL, \
-             decision_note = NULL, next_action = NULL, \
-             sla_policy = $21, sla_due_at = $22, sla_at_risk_at = $23, \
-             sla_at_risk_flagged_at = NULL, sla_breached_at = NULL, first_touch_due_at = NULL, \
-             first_touched_at = NULL, first_touch_breached_at = NULL, \
-             escalation_due_at = NULL, tried_reps = '{}', \
-             version = version + 1, updated_at = $18 \
-           WHERE id = $1 AND state = $2 AND version = $3 \
-           RETURNING *), \
-         h AS ( \
-           INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
-             actor_role, rep_id, data, occurred_at, recorded_at) \
-           SELECT id, cycle, 'routed', $2, 'routed', $19, $20, owner, $24, routed_at, $18 FROM u) \
-         SELECT * FROM u",
-    )
-    .bind(current.id)
-    .bind(&current.state)
-    .bind(current.version);
+    let query = sqlx::query_as(REROUTE_SQL.as_str())
+        .bind(current.id)
+        .bind(&current.state)
+        .bind(current.version);
     bind_cycle(query, lead, sla, who, now)
         .fetch_optional(db)
         .await
@@ -368,18 +395,24 @@ pub async fn apply_decision(
         next_action,
         first_touch_due_at,
     } = write;
-    let (set, code) = match command {
+    // An accept's entry records what reports need of it: whether it met the SLA and when the
+    // first touch is due.
+    let (set, data, code) = match command {
         Command::Accept => (
             "accepted_by = $4, accepted_at = $5, next_action = $8, \
              accepted_within_sla = ($5 <= sla_due_at), first_touch_due_at = $13",
+            "jsonb_strip_nulls(jsonb_build_object('next_action', $8::text, \
+             'accepted_within_sla', accepted_within_sla, 'first_touch_due_at', first_touch_due_at))",
             None,
         ),
         Command::Reject { code, .. } => (
             "rejected_by = $4, rejected_at = $5, rejection_code = $6",
+            "$12",
             Some(code.as_str()),
         ),
         Command::Recycle { reason, .. } => (
             "recycled_by = $4, recycled_at = $5, recycle_reason = $6",
+            "$12",
             Some(reason.as_str()),
         ),
     };
@@ -392,7 +425,7 @@ pub async fn apply_decision(
          h AS ( \
            INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
              actor_role, rep_id, code, note, data, occurred_at, recorded_at) \
-           SELECT id, cycle, $9, $2, $9, $10, $11, $4, $6, $7, $12, $5, $5 FROM u) \
+           SELECT id, cycle, $9, $2, $9, $10, $11, $4, $6, $7, {data}, $5, $5 FROM u) \
          SELECT * FROM u"
     );
     let data = next_action.map(|n| serde_json::json!({ "next_action": n }));

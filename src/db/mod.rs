@@ -6,6 +6,7 @@ pub mod embedded;
 pub mod history;
 pub mod idempotency;
 pub mod leads;
+pub mod metrics;
 pub mod reason_codes;
 pub mod routing;
 pub mod sla;

@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod lead;
 pub mod lead_input;
+pub mod metrics;
 pub mod routing;
 pub mod sla;
 pub mod sla_input;

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod leads;
+pub mod metrics;
 pub mod reason_codes;
 pub mod routing;
 pub mod sla;
@@ -32,6 +33,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     clock::Clock,
+    domain::metrics::BandLimits,
     policy_cache::{PolicyCache, RepCache},
 };
 use error::ApiError;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub policies: Arc<PolicyCache>,
     /// Per-replica cache of reps known to be available (explicit owners at ingest).
     pub reps: Arc<RepCache>,
+    /// Health-band limits of the acceptance report (configured).
+    pub acceptance_bands: BandLimits,
 }
 
 #[derive(OpenApi)]
@@ -64,6 +68,7 @@ pub struct AppState {
         (name = "taxonomy", description = "Rejection codes and recycle reasons"),
         (name = "sla", description = "SLA policies and business calendars"),
         (name = "routing", description = "Queues and reps"),
+        (name = "metrics", description = "RevOps reports computed from the history log"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Probes")
     )
@@ -92,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api_keys::router())
         .merge(sla::router())
         .merge(routing::router())
+        .merge(metrics::router())
         .split_for_parts();
     // Layers run outside-in in reverse order of `.layer` calls: auth, then idempotency.
     let v1 = v1

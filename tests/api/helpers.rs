@@ -88,6 +88,16 @@ pub fn now_micros() -> DateTime<Utc> {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// `spawn_app` with settings adjusted by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    // Server-side errors show in a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("error")
+        .try_init();
     let url = fresh_database().await;
     let mut settings = Settings::load().expect("default settings");
     settings.listen = "127.0.0.1:0".parse().unwrap();
@@ -95,6 +105,7 @@ pub async fn spawn_app() -> TestApp {
     settings.database_max_connections = 20;
     // Tests drive the scanner step by step with the manual clock.
     settings.sla_scan_interval = std::time::Duration::from_secs(3600);
+    configure(&mut settings);
     let clock = ManualClock::new(now_micros());
     let app = Application::build(settings, Arc::new(clock.clone()))
         .await

@@ -6,6 +6,7 @@ mod helpers;
 mod idempotency;
 mod ingest;
 mod listing;
+mod metrics;
 mod operations;
 mod race;
 mod routing;

@@ -1,0 +1,384 @@
+//! `/v1/metrics/*`: the RevOps reports of SPEC §6, as JSON or (`Accept: text/csv`) CSV.
+
+mod csv;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::{
+    extract::{rejection::QueryRejection, Query, State},
+    http::{header, HeaderMap, HeaderValue},
+    response::{IntoResponse, Response},
+    Json,
+};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::{
+    error::{ApiError, ApiResult, Problem},
+    extract::Principal,
+    AppState,
+};
+use crate::{
+    db::metrics::{self as db, GroupBy, Scope},
+    domain::{
+        metrics::{bucket_key, Period},
+        validation::{FieldError, Fields},
+        Role,
+    },
+};
+use report::{
+    AcceptanceReport, RecyclingReport, RejectionFigures, RejectionGroup, RejectionReport,
+    ReportMeta, SlaReport,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_acceptance_metrics))
+        .routes(routes!(get_rejection_metrics))
+        .routes(routes!(get_sla_metrics))
+        .routes(routes!(get_recycling_metrics))
+}
+
+const READERS: &[Role] = &[Role::Revops, Role::Admin];
+
+/// Longest period a report may cover (bounds the number of day buckets).
+const MAX_RANGE_DAYS: i64 = 3_660;
+
+/// Query parameters shared by every report. Every figure counts cycles routed in
+/// `[from, to)`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; they are read through `Fields`
+pub struct ReportQuery {
+    /// RFC 3339 instant, or a date (`YYYY-MM-DD`, midnight in `tz`). Default: 30 days before `to`.
+    from: Option<String>,
+    /// RFC 3339 instant or date, exclusive. Default: now.
+    to: Option<String>,
+    /// IANA time zone of dates and of day, week and month buckets. Default `UTC`.
+    tz: Option<String>,
+    /// source, campaign, channel, lead_type, queue, owner, day, week (ISO, from Monday) or month.
+    group_by: Option<String>,
+    source: Option<String>,
+    campaign: Option<String>,
+    channel: Option<String>,
+    lead_type: Option<String>,
+    queue: Option<String>,
+    /// The cycle's owner: the rep that decided it, else its current owner.
+    owner: Option<String>,
+}
+
+/// A parsed report request.
+struct ReportRequest {
+    scope: Scope,
+    group: Option<GroupBy>,
+}
+
+impl ReportRequest {
+    fn parse(
+        params: Result<Query<HashMap<String, String>>, QueryRejection>,
+        now: DateTime<Utc>,
+    ) -> ApiResult<ReportRequest> {
+        let Query(params) = params.map_err(|e| {
+            ApiError::Validation(vec![FieldError {
+                field: "query".into(),
+                message: e.body_text(),
+            }])
+        })?;
+        let value = Value::Object(
+            params
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        );
+        let mut f = Fields::root(&value).map_err(ApiError::Validation)?;
+        let tz = match f.opt_str("tz", 64) {
+            None => chrono_tz::UTC,
+            Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
+                f.error("tz", "must be an IANA time zone such as Europe/Berlin");
+                chrono_tz::UTC
+            }),
+        };
+        let instant = |f: &mut Fields, key: &'static str| {
+            let raw = f.opt_str(key, 40)?;
+            let parsed = DateTime::parse_from_rfc3339(&raw)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| {
+                    NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
+                        .ok()
+                        .map(|d| Period::instant(d, tz))
+                });
+            if parsed.is_none() {
+                f.error(
+                    key,
+                    "must be an RFC 3339 time (2026-01-05T00:00:00Z) or a date (2026-01-05)",
+                );
+            }
+            parsed
+        };
+        let from = instant(&mut f, "from");
+        let to = instant(&mut f, "to");
+        let group = f.opt_str("group_by", 20).and_then(|g| {
+            let parsed = GroupBy::parse(&g);
+            if parsed.is_none() {
+                f.error("group_by", format!("must be one of {}", GroupBy::NAMES));
+            }
+            parsed
+        });
+        let dim = |f: &mut Fields, key: &'static str| f.opt_str(key, 200);
+        let scope_dims = (
+            dim(&mut f, "source"),
+            dim(&mut f, "campaign"),
+            dim(&mut f, "channel"),
+            dim(&mut f, "lead_type"),
+            dim(&mut f, "queue"),
+            dim(&mut f, "owner"),
+        );
+        let to = to.unwrap_or(now);
+        let from = from.unwrap_or(to - Duration::days(30));
+        if from >= to {
+            f.error("to", "must be after `from`");
+        } else if to - from > Duration::days(MAX_RANGE_DAYS) {
+            f.error(
+                "from",
+                format!("the period may be at most {MAX_RANGE_DAYS} days"),
+            );
+        }
+        let errors = f.finish();
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let (source, campaign, channel, lead_type, queue, owner) = scope_dims;
+        Ok(ReportRequest {
+            scope: Scope {
+                from,
+                to,
+                tz,
+                source,
+                campaign,
+                channel,
+                lead_type,
+                queue,
+                owner,
+            },
+            group,
+        })
+    }
+
+    fn meta(&self) -> ReportMeta {
+        let s = &self.scope;
+        let filters = [
+            ("source", &s.source),
+            ("campaign", &s.campaign),
+            ("channel", &s.channel),
+            ("lead_type", &s.lead_type),
+            ("queue", &s.queue),
+            ("owner", &s.owner),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+        .collect::<BTreeMap<_, _>>();
+        ReportMeta {
+            from: s.from,
+            to: s.to,
+            time_zone: s.tz.name().to_string(),
+            group_by: self.group.map(|g| g.as_str().to_string()),
+            filters,
+        }
+    }
+
+    /// The keys of every time bucket of the period, when grouped by time.
+    fn buckets(&self) -> Option<Vec<String>> {
+        match self.group {
+            Some(GroupBy::Time(p)) => Some(
+                p.buckets(self.scope.from, self.scope.to, self.scope.tz)
+                    .into_iter()
+                    .map(bucket_key)
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the client asked for CSV.
+fn wants_csv(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|range| {
+            range
+                .split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("text/csv"))
+        })
+}
+
+fn respond<T: Serialize>(
+    headers: &HeaderMap,
+    report: T,
+    csv: impl FnOnce(&T) -> String,
+) -> Response {
+    if wants_csv(headers) {
+        let mut res = csv(&report).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        res
+    } else {
+        Json(report).into_response()
+    }
+}
+
+/// Acceptance: routed, accepted, rejected, recycled, open, acceptance rate and band,
+/// accepted-within-SLA rate, time to decision.
+#[utoipa::path(get, path = "/v1/metrics/acceptance", tag = "metrics", params(ReportQuery),
+    responses(
+        (status = 200, content((AcceptanceReport = "application/json"), (String = "text/csv"))),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_acceptance_metrics(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Response> {
+    principal.require(READERS)?;
+    let req = ReportRequest::parse(params, state.clock.now())?;
+    let rows = db::acceptance(&state.db, &req.scope, req.group).await?;
+    let buckets = req.buckets();
+    let report = report::acceptance(
+        req.meta(),
+        state.acceptance_bands,
+        buckets.as_deref(),
+        &rows,
+    );
+    Ok(respond(&headers, report, csv::acceptance))
+}
+
+/// Rejections: count and share per code, each compared with the previous equal period; codes
+/// whose share rose by 10 points or more are flagged `rising`.
+#[utoipa::path(get, path = "/v1/metrics/rejections", tag = "metrics", params(ReportQuery),
+    responses(
+        (status = 200, content((RejectionReport = "application/json"), (String = "text/csv"))),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_rejection_metrics(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Response> {
+    principal.require(READERS)?;
+    let req = ReportRequest::parse(params, state.clock.now())?;
+    let scope = &req.scope;
+    let previous_from = scope.from - (scope.to - scope.from);
+    let previous = scope.with_range(previous_from, scope.from);
+    let current = report::code_table(&db::rejections(&state.db, scope, req.group).await?);
+    let before = report::code_table(&db::rejections(&state.db, &previous, req.group).await?);
+    let total = RejectionFigures::new(
+        &report::code_totals(&current),
+        &report::code_totals(&before),
+    );
+    let empty = BTreeMap::new();
+    let groups = match (req.group, req.buckets()) {
+        (Some(GroupBy::Time(_)), Some(buckets)) => {
+            // Each bucket against the one before; the first against as long a stretch just
+            // before `from` (buckets are cut by the period's ends).
+            let first_end = buckets
+                .get(1)
+                .and_then(|k| NaiveDate::parse_from_str(k, "%Y-%m-%d").ok())
+                .map(|d| Period::instant(d, scope.tz).min(scope.to))
+                .unwrap_or(scope.to);
+            let lead_in = scope.with_range(scope.from - (first_end - scope.from), scope.from);
+            let lead_in = report::code_totals(&report::code_table(
+                &db::rejections(&state.db, &lead_in, None).await?,
+            ));
+            let mut prev = &lead_in;
+            let mut out = Vec::with_capacity(buckets.len());
+            for key in buckets {
+                let now = current.get(&Some(key.clone())).unwrap_or(&empty);
+                out.push(RejectionGroup {
+                    key: Some(key),
+                    figures: RejectionFigures::new(now, prev),
+                });
+                prev = now;
+            }
+            out
+        }
+        (Some(_), _) => report::group_keys(None, current.keys())
+            .into_iter()
+            .map(|key| RejectionGroup {
+                figures: RejectionFigures::new(
+                    current.get(&key).unwrap_or(&empty),
+                    before.get(&key).unwrap_or(&empty),
+                ),
+                key,
+            })
+            .collect(),
+        (None, _) => Vec::new(),
+    };
+    let report = RejectionReport {
+        meta: req.meta(),
+        previous_from,
+        total,
+        groups,
+    };
+    Ok(respond(&headers, report, csv::rejections))
+}
+
+/// SLA: breaches and breach rate, cycles open past due now (silent non-acceptance),
+/// first-touch compliance, time to first touch.
+#[utoipa::path(get, path = "/v1/metrics/sla", tag = "metrics", params(ReportQuery),
+    responses(
+        (status = 200, content((SlaReport = "application/json"), (String = "text/csv"))),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_sla_metrics(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Response> {
+    principal.require(READERS)?;
+    let now = state.clock.now();
+    let req = ReportRequest::parse(params, now)?;
+    let rows = db::sla(&state.db, &req.scope, req.group, now).await?;
+    let buckets = req.buckets();
+    let report = report::sla(req.meta(), now, buckets.as_deref(), &rows);
+    Ok(respond(&headers, report, csv::sla))
+}
+
+/// Recycling: recycled cycles, how many of their leads were routed again and accepted later
+/// (recycle conversion), and the reasons.
+#[utoipa::path(get, path = "/v1/metrics/recycling", tag = "metrics", params(ReportQuery),
+    responses(
+        (status = 200, content((RecyclingReport = "application/json"), (String = "text/csv"))),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_recycling_metrics(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Response> {
+    principal.require(READERS)?;
+    let req = ReportRequest::parse(params, state.clock.now())?;
+    let rows = db::recycling(&state.db, &req.scope, req.group).await?;
+    let reasons = report::code_table(&db::recycle_reasons(&state.db, &req.scope, req.group).await?);
+    let buckets = req.buckets();
+    let report = report::recycling(req.meta(), buckets.as_deref(), &rows, &reasons);
+    Ok(respond(&headers, report, csv::recycling))
+}

@@ -7,6 +7,7 @@ mod idempotency;
 mod ingest;
 mod listing;
 mod metrics;
+mod metrics_log;
 mod operations;
 mod race;
 mod routing;

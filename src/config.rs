@@ -38,6 +38,8 @@ pub struct Settings {
     pub log: String,
     /// How long an API key lookup is cached per replica.
     pub cache_ttl: Duration,
+    /// Period of the cycle compactor behind the unfiltered acceptance report.
+    pub metrics_compact_interval: Duration,
     /// Acceptance-rate health bands of the metrics reports.
     pub acceptance_bands: BandLimits,
 }
@@ -57,6 +59,7 @@ struct Raw {
     salesforce_org_id: Option<String>,
     log: String,
     cache_ttl: String,
+    metrics_compact_interval: String,
     acceptance_healthy_from: f64,
     acceptance_elevated_from: f64,
     acceptance_rubber_stamping_above: f64,
@@ -167,6 +170,10 @@ impl Settings {
             salesforce_org_id: non_empty(raw.salesforce_org_id),
             log: raw.log,
             cache_ttl: parse_duration("cache_ttl", &raw.cache_ttl)?,
+            metrics_compact_interval: parse_duration(
+                "metrics_compact_interval",
+                &raw.metrics_compact_interval,
+            )?,
             acceptance_bands,
         })
     }

@@ -16,7 +16,7 @@ use crate::{
         embedded::{EmbeddedOptions, EmbeddedPostgres},
     },
     http::{self, auth::KeyCache, AppState},
-    jobs::sla_scanner::SlaScanner,
+    jobs::{cycle_compactor::CycleCompactor, sla_scanner::SlaScanner},
     policy_cache::{PolicyCache, RepCache},
 };
 
@@ -80,6 +80,7 @@ pub struct Application {
     database: Database,
     shutdown: CancellationToken,
     sla_scan_interval: Duration,
+    metrics_compact_interval: Duration,
     /// The admin token created on first start (no keys existed), shown once.
     pub bootstrap_admin_token: Option<String>,
 }
@@ -107,6 +108,7 @@ impl Application {
             database,
             shutdown: CancellationToken::new(),
             sla_scan_interval: settings.sla_scan_interval,
+            metrics_compact_interval: settings.metrics_compact_interval,
             bootstrap_admin_token,
         })
     }
@@ -133,6 +135,7 @@ impl Application {
             database,
             shutdown,
             sla_scan_interval,
+            metrics_compact_interval,
             ..
         } = self;
         let addr = listener.local_addr()?;
@@ -140,6 +143,8 @@ impl Application {
         let app = http::router(state.clone());
         let scanner = SlaScanner::new(state.db.clone(), state.clock.clone());
         let scanner = tokio::spawn(scanner.run(sla_scan_interval, shutdown.clone()));
+        let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
+        let compactor = tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone()));
         let purge = tokio::spawn(purge_idempotency_keys(state, shutdown.clone()));
         let stopped = shutdown.clone();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -157,6 +162,12 @@ impl Application {
         // The scanner stops between batches; a batch in flight is one transaction.
         if tokio::time::timeout(DRAIN_TIMEOUT, scanner).await.is_err() {
             tracing::warn!("the SLA scanner did not stop within 10 s");
+        }
+        if tokio::time::timeout(DRAIN_TIMEOUT, compactor)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the cycle compactor did not stop within 10 s");
         }
         database.close().await;
         Ok(())

@@ -2,6 +2,7 @@
 //! mapped to domain errors where the query runs.
 
 pub mod api_keys;
+pub mod cycle_hours;
 pub mod embedded;
 pub mod history;
 pub mod idempotency;

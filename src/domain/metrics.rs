@@ -22,6 +22,17 @@ pub fn percentile_disc(sorted: &[f64], p: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
+/// `percentile_disc` without sorting everything: selects the value in place (O(n)); `values`
+/// are reordered.
+pub fn percentile_disc_select(values: &mut [f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let rank = ((p * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    let (_, v, _) = values.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    Some(*v)
+}
+
 /// Acceptance-rate health (SPEC §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -223,6 +234,18 @@ mod tests {
         assert_eq!(percentile_disc(&[], 0.5), None);
         let ten: Vec<f64> = (1..=10).map(f64::from).collect();
         assert_eq!(percentile_disc(&ten, 0.9), Some(9.0));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn selecting_agrees_with_sorting(
+            mut v in proptest::collection::vec(-1e6f64..1e6, 0..200),
+            p in 0.0f64..=1.0,
+        ) {
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            proptest::prop_assert_eq!(percentile_disc_select(&mut v, p), percentile_disc(&sorted, p));
+        }
     }
 
     #[test]

@@ -105,6 +105,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.database_max_connections = 20;
     // Tests drive the scanner step by step with the manual clock.
     settings.sla_scan_interval = std::time::Duration::from_secs(3600);
+    settings.metrics_compact_interval = std::time::Duration::from_secs(3600);
     configure(&mut settings);
     let clock = ManualClock::new(now_micros());
     let app = Application::build(settings, Arc::new(clock.clone()))

@@ -61,11 +61,7 @@ async fn acceptance_reference_case_gives_0_62_and_healthy() {
             decide_ok(&app, lead_id, "reject", &sdr, json!({"code": "out_of_icp"})).await;
         }
     }
-    let r = report(
-        &app,
-        "/v1/metrics/acceptance?from=2026-03-01&to=2026-03-08",
-    )
-    .await;
+    let r = report(&app, "/v1/metrics/acceptance?from=2026-03-01&to=2026-03-08").await;
     // Demo requests are due within PT1H: the first 60 accepts were on time.
     // Decision times are 60 s … 24,000 s: p50 is the 200th (12,000 s), p90 the 360th.
     assert_eq!(
@@ -104,8 +100,7 @@ async fn nearly_everything_accepted_is_flagged_rubber_stamping() {
 #[tokio::test]
 async fn band_limits_come_from_configuration() {
     let app = spawn_app_with(|s| {
-        s.acceptance_bands =
-            salgate::domain::metrics::BandLimits::new(0.5, 0.7, 0.95).unwrap();
+        s.acceptance_bands = salgate::domain::metrics::BandLimits::new(0.5, 0.7, 0.95).unwrap();
     })
     .await;
     app.clock.set(t("2026-03-02T09:00:00Z"));
@@ -156,7 +151,14 @@ async fn a_rerouted_lead_counts_once_per_cycle_with_that_cycles_fields() {
     app.clock.set(t("2026-03-02T09:00:00Z"));
     let first = app.ingest(&lead("again")).await;
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
-    decide_ok(&app, &id(&first), "reject", &sdr, json!({"code": "no_budget"})).await;
+    decide_ok(
+        &app,
+        &id(&first),
+        "reject",
+        &sdr,
+        json!({"code": "no_budget"}),
+    )
+    .await;
     app.clock.set(t("2026-03-03T09:00:00Z"));
     let mut second = lead("again");
     second["lead_type"] = json!("pricing_request");
@@ -257,7 +259,10 @@ async fn rejection_trend_flags_codes_whose_share_rose_ten_points() {
     let app = spawn_app().await;
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
     // Week of 2 March: 8 out_of_icp, 2 no_budget. Week of 9 March: 5 and 5.
-    for (week, start, icp) in [(1, "2026-03-02T10:00:00Z", 8), (2, "2026-03-09T10:00:00Z", 5)] {
+    for (week, start, icp) in [
+        (1, "2026-03-02T10:00:00Z", 8),
+        (2, "2026-03-09T10:00:00Z", 5),
+    ] {
         app.clock.set(t(start));
         let ids = ingest_many(&app, &format!("w{week}"), 10, json!({})).await;
         for (i, lead_id) in ids.iter().enumerate() {
@@ -284,7 +289,11 @@ async fn rejection_trend_flags_codes_whose_share_rose_ten_points() {
     // The first week has nothing before it to compare with.
     assert_eq!(g[0]["key"], "2026-03-02");
     assert_eq!(g[0]["previous_rejections"], 0);
-    assert!(g[0]["codes"].as_array().unwrap().iter().all(|c| c["rising"] == false));
+    assert!(g[0]["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["rising"] == false));
     assert_eq!(g[1]["codes"][0]["code"], "no_budget");
     assert_eq!(g[1]["codes"][0]["rising"], true);
     assert_eq!(g[1]["codes"][0]["previous_share"], 0.2);
@@ -300,9 +309,7 @@ async fn reports_come_as_csv_when_asked() {
     let revops = app.key(Role::Revops, None).await;
     let res = app
         .client
-        .get(app.url(
-            "/v1/metrics/acceptance?from=2026-03-02&to=2026-03-03&group_by=campaign",
-        ))
+        .get(app.url("/v1/metrics/acceptance?from=2026-03-02&to=2026-03-03&group_by=campaign"))
         .bearer_auth(&revops)
         .header("accept", "text/csv")
         .send()
@@ -318,7 +325,10 @@ async fn reports_come_as_csv_when_asked() {
          accepted_within_sla_rate,time_to_decision_p50,time_to_decision_p90,band"
     );
     // The campaign name would be a formula in a spreadsheet: it is quoted off.
-    assert_eq!(lines[1], "group,'=cmd|' /C calc'!A0,2,1,0,0,1,1,0.5,0.5,0,0,below_range");
+    assert_eq!(
+        lines[1],
+        "group,'=cmd|' /C calc'!A0,2,1,0,0,1,1,0.5,0.5,0,0,below_range"
+    );
     assert_eq!(lines[2], "total,,2,1,0,0,1,1,0.5,0.5,0,0,below_range");
     assert_eq!(lines.len(), 3);
 }
@@ -367,7 +377,10 @@ async fn recycling_report_follows_recycled_leads_into_later_cycles() {
     app.clock.set(t("2026-03-02T10:00:00Z"));
     let ids = ingest_many(&app, "rc", 4, json!({})).await;
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
-    for (lead_id, reason) in ids[..3].iter().zip(["not_ready", "not_ready", "no_response"]) {
+    for (lead_id, reason) in ids[..3]
+        .iter()
+        .zip(["not_ready", "not_ready", "no_response"])
+    {
         decide_ok(&app, lead_id, "recycle", &sdr, json!({"reason": reason})).await;
     }
     decide_ok(&app, &ids[3], "accept", &sdr, json!({})).await;
@@ -375,7 +388,14 @@ async fn recycling_report_follows_recycled_leads_into_later_cycles() {
     app.clock.set(t("2026-03-09T10:00:00Z"));
     let again = ingest_many(&app, "rc", 2, json!({})).await;
     decide_ok(&app, &again[0], "accept", &sdr, json!({})).await;
-    decide_ok(&app, &again[1], "reject", &sdr, json!({"code": "no_budget"})).await;
+    decide_ok(
+        &app,
+        &again[1],
+        "reject",
+        &sdr,
+        json!({"code": "no_budget"}),
+    )
+    .await;
 
     let r = report(&app, "/v1/metrics/recycling?from=2026-03-02&to=2026-03-09").await;
     assert_eq!(
@@ -400,15 +420,30 @@ async fn recycling_report_follows_recycled_leads_into_later_cycles() {
 async fn filters_narrow_every_report_to_matching_cycles() {
     let app = spawn_app().await;
     app.clock.set(t("2026-03-02T10:00:00Z"));
-    ingest_many(&app, "spring", 3, json!({"campaign": "spring", "channel": "paid"})).await;
-    ingest_many(&app, "fall", 2, json!({"campaign": "fall", "owner": "rep-2"})).await;
+    ingest_many(
+        &app,
+        "spring",
+        3,
+        json!({"campaign": "spring", "channel": "paid"}),
+    )
+    .await;
+    ingest_many(
+        &app,
+        "fall",
+        2,
+        json!({"campaign": "fall", "owner": "rep-2"}),
+    )
+    .await;
     let r = report(
         &app,
         "/v1/metrics/acceptance?from=2026-03-02&to=2026-03-03&campaign=spring&channel=paid",
     )
     .await;
     assert_eq!(r["total"]["routed"], 3);
-    assert_eq!(r["filters"], json!({"campaign": "spring", "channel": "paid"}));
+    assert_eq!(
+        r["filters"],
+        json!({"campaign": "spring", "channel": "paid"})
+    );
     let r = report(
         &app,
         "/v1/metrics/acceptance?from=2026-03-02&to=2026-03-03&group_by=owner",

@@ -19,7 +19,7 @@ use salgate::{
         metrics::{percentile_disc, rate, share_rose, BandLimits},
         Role,
     },
-    jobs::sla_scanner::SlaScanner,
+    jobs::{cycle_compactor::CycleCompactor, sla_scanner::SlaScanner},
 };
 use serde_json::{json, Value};
 use sqlx::Row;
@@ -43,10 +43,14 @@ enum Step {
     Reingest,
     Wait(i64),
     Scan,
+    /// Run the cycle compactor now: later changes to compacted hours must mark them again.
+    Compact,
 }
 
 #[derive(Debug, Clone)]
 struct Script {
+    /// Run the cycle compactor after this script (at the clock's time then).
+    compact_after: bool,
     start_min: i64,
     lead_type: usize,
     campaign: Option<usize>,
@@ -62,6 +66,7 @@ fn step() -> impl Strategy<Value = Step> {
         2 => Just(Step::Reingest),
         4 => (1i64..600).prop_map(Step::Wait),
         2 => Just(Step::Scan),
+        2 => Just(Step::Compact),
     ]
 }
 
@@ -71,13 +76,17 @@ fn script() -> impl Strategy<Value = Script> {
         0..LEAD_TYPES.len(),
         proptest::option::of(0..CAMPAIGNS.len()),
         vec(step(), 0..10),
+        proptest::bool::weighted(0.3),
     )
-        .prop_map(|(start_min, lead_type, campaign, steps)| Script {
-            start_min,
-            lead_type,
-            campaign,
-            steps,
-        })
+        .prop_map(
+            |(start_min, lead_type, campaign, steps, compact_after)| Script {
+                compact_after,
+                start_min,
+                lead_type,
+                campaign,
+                steps,
+            },
+        )
 }
 
 /// Plays the scripts through the API; every answer must be a success or a 409.
@@ -85,6 +94,7 @@ async fn play(app: &TestApp, source: &str, base: DateTime<Utc>, scripts: &[Scrip
     let ingest = app.key(Role::Ingest, None).await;
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
     let scanner = SlaScanner::new(app.pool.clone(), Arc::new(app.clock.clone()));
+    let compactor = CycleCompactor::new(app.pool.clone(), Arc::new(app.clock.clone()));
     for (i, s) in scripts.iter().enumerate() {
         app.clock.set(base + Duration::minutes(s.start_min));
         let mut body = lead(&format!("{source}-{i}"));
@@ -105,6 +115,10 @@ async fn play(app: &TestApp, source: &str, base: DateTime<Utc>, scripts: &[Scrip
                 }
                 Step::Scan => {
                     scanner.run_once().await.unwrap();
+                    continue;
+                }
+                Step::Compact => {
+                    compactor.drain(&Default::default()).await.unwrap();
                     continue;
                 }
                 Step::Accept => app.decide(&id, "accept", &sdr, &json!({})).await,
@@ -132,6 +146,9 @@ async fn play(app: &TestApp, source: &str, base: DateTime<Utc>, scripts: &[Scrip
                 "{step:?} answered {status}: {}",
                 res.text().await.unwrap()
             );
+        }
+        if s.compact_after {
+            compactor.drain(&Default::default()).await.unwrap();
         }
     }
 }
@@ -173,7 +190,11 @@ async fn cycles_from_log(app: &TestApp, source: &str) -> Vec<Cycle> {
         let code: Option<String> = r.get("code");
         let data: Value = r.get::<Option<Value>, _>("data").unwrap_or(Value::Null);
         let at: DateTime<Utc> = r.get("occurred_at");
-        let time = |k: &str| data[k].as_str().map(|s| s.parse::<DateTime<Utc>>().unwrap());
+        let time = |k: &str| {
+            data[k]
+                .as_str()
+                .map(|s| s.parse::<DateTime<Utc>>().unwrap())
+        };
         if kind == "routed" {
             cycles.insert(
                 (lead.clone(), cycle),
@@ -227,7 +248,11 @@ fn percentiles(mut v: Vec<f64>) -> Value {
 
 fn acceptance(cs: &[&Cycle]) -> Value {
     let n = cs.len() as i64;
-    let count = |o: &str| cs.iter().filter(|c| c.outcome.as_deref() == Some(o)).count() as i64;
+    let count = |o: &str| {
+        cs.iter()
+            .filter(|c| c.outcome.as_deref() == Some(o))
+            .count() as i64
+    };
     let accepted = count("accepted");
     let within = cs.iter().filter(|c| c.within_sla).count() as i64;
     let acceptance_rate = rate(accepted, n);
@@ -283,7 +308,9 @@ fn recycling(cs: &[&Cycle], all: &[Cycle]) -> Value {
     let accepted_later = recycled.iter().filter(|c| later(c, true)).count() as i64;
     let mut reasons: BTreeMap<String, i64> = BTreeMap::new();
     for c in &recycled {
-        *reasons.entry(c.recycle_reason.clone().unwrap()).or_default() += 1;
+        *reasons
+            .entry(c.recycle_reason.clone().unwrap())
+            .or_default() += 1;
     }
     let mut reasons: Vec<(String, i64)> = reasons.into_iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -299,7 +326,10 @@ fn recycling(cs: &[&Cycle], all: &[Cycle]) -> Value {
 
 fn rejection_codes(cs: &[&Cycle]) -> BTreeMap<String, i64> {
     let mut m = BTreeMap::new();
-    for c in cs.iter().filter(|c| c.outcome.as_deref() == Some("rejected")) {
+    for c in cs
+        .iter()
+        .filter(|c| c.outcome.as_deref() == Some("rejected"))
+    {
         *m.entry(c.code.clone().unwrap()).or_default() += 1;
     }
     m
@@ -351,7 +381,6 @@ fn with_key(key: Option<String>, mut figures: Value) -> Value {
 
 #[tokio::test]
 async fn every_report_equals_a_recomputation_from_the_history_log() {
-    let app = spawn_app().await;
     let base = t("2026-03-02T00:00:00Z");
     let mut runner = TestRunner::new(Config {
         cases: 24,
@@ -360,6 +389,9 @@ async fn every_report_equals_a_recomputation_from_the_history_log() {
     let strategy = vec(script(), 1..10);
     for case in 0..24 {
         let scripts = strategy.new_tree(&mut runner).unwrap().current();
+        // A database per case: the unfiltered acceptance report (compacted hours) covers
+        // exactly this case's leads.
+        let app = spawn_app().await;
         let source = format!("prop{case}");
         play(&app, &source, base, &scripts).await;
         // A last scan flags every deadline that passed, as the running service would have.
@@ -388,6 +420,23 @@ async fn every_report_equals_a_recomputation_from_the_history_log() {
             .map(|(d, k)| with_key(Some(k.into()), acceptance(d)))
             .collect();
         assert_eq!(r["groups"], json!(expected), "{ctx}");
+        // Unfiltered: served from compacted hours where the compactor ran, raw elsewhere.
+        let unfiltered = "/v1/metrics/acceptance?from=2026-03-04&to=2026-03-06";
+        let r = report(&app, &format!("{unfiltered}&group_by=day")).await;
+        assert_eq!(r["total"], acceptance(&cs), "{ctx}");
+        let expected: Vec<Value> = days
+            .iter()
+            .zip(["2026-03-04", "2026-03-05"])
+            .map(|(d, k)| with_key(Some(k.into()), acceptance(d)))
+            .collect();
+        assert_eq!(r["groups"], json!(expected), "{ctx}");
+        let r = report(
+            &app,
+            "/v1/metrics/acceptance?from=2026-03-03T22:30:00Z&to=2026-03-05T01:15:00Z",
+        )
+        .await;
+        let odd = within(&all, t("2026-03-03T22:30:00Z"), t("2026-03-05T01:15:00Z"));
+        assert_eq!(r["total"], acceptance(&odd), "{ctx}");
         let r = report(&app, &q("acceptance", "&group_by=campaign")).await;
         let expected: Vec<Value> = by_campaign(&cs)
             .into_iter()

@@ -24,7 +24,10 @@ use super::{
     AppState,
 };
 use crate::{
-    db::metrics::{self as db, GroupBy, Scope},
+    db::{
+        cycle_hours,
+        metrics::{self as db, GroupBy, Scope},
+    },
     domain::{
         metrics::{bucket_key, Period},
         validation::{FieldError, Fields},
@@ -254,8 +257,11 @@ pub async fn get_acceptance_metrics(
 ) -> ApiResult<Response> {
     principal.require(READERS)?;
     let req = ReportRequest::parse(params, state.clock.now())?;
-    let rows = db::acceptance(&state.db, &req.scope, req.group).await?;
     let buckets = req.buckets();
+    let rows = match compacted_acceptance(&state, &req, buckets.as_deref()).await? {
+        Some(rows) => rows,
+        None => db::acceptance(&state.db, &req.scope, req.group).await?,
+    };
     let report = report::acceptance(
         req.meta(),
         state.acceptance_bands,
@@ -263,6 +269,46 @@ pub async fn get_acceptance_metrics(
         &rows,
     );
     Ok(respond(&headers, report, csv::acceptance))
+}
+
+/// The unfiltered acceptance report, ungrouped or by time, from compacted hours (see
+/// `db::cycle_hours`); `None` when it cannot be: filters, grouping by a field, buckets that do
+/// not start on whole UTC hours (zones offset by :30 or :45), or a period under an hour.
+async fn compacted_acceptance(
+    state: &AppState,
+    req: &ReportRequest,
+    buckets: Option<&[String]>,
+) -> ApiResult<Option<Vec<db::AcceptanceRow>>> {
+    let s = &req.scope;
+    let filtered = [
+        &s.source,
+        &s.campaign,
+        &s.channel,
+        &s.lead_type,
+        &s.queue,
+        &s.owner,
+    ]
+    .iter()
+    .any(|f| f.is_some());
+    if filtered || !matches!(req.group, None | Some(GroupBy::Time(_))) {
+        return Ok(None);
+    }
+    let starts: Option<Vec<DateTime<Utc>>> = buckets.map(|b| {
+        b.iter()
+            .filter_map(|k| NaiveDate::parse_from_str(k, "%Y-%m-%d").ok())
+            .map(|d| Period::instant(d, s.tz))
+            .collect()
+    });
+    if let Some(starts) = &starts {
+        if starts.iter().any(|t| t.timestamp() % 3600 != 0) {
+            return Ok(None);
+        }
+    }
+    let Some(pieces) = cycle_hours::pieces(&state.db, s.from, s.to).await? else {
+        return Ok(None);
+    };
+    let keys = buckets.zip(starts.as_deref());
+    Ok(Some(cycle_hours::fold(&pieces, keys)))
 }
 
 /// Rejections: count and share per code, each compared with the previous equal period; codes

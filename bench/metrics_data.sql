@@ -1,7 +1,8 @@
--- Data generator of the metrics benchmark (bench/metrics_report.rs): leads FROM … FROM + N - 1,
--- routed over the 365 days before NOW, each with exactly three history rows, so 1,000,000
--- leads give 3,000,000 rows. Deterministic (no random()): lead i always gets the same data.
--- The placeholders FROM, N and NOW (in braces) are replaced by the benchmark.
+-- Data generator of the metrics benchmark (bench/metrics_report.rs): leads FROM … FROM + N - 1
+-- of TOTAL, routed evenly over the 365 days before NOW in order of i (as a live system writes
+-- them), each with exactly three history rows, so 1,000,000 leads give 3,000,000 rows.
+-- Deterministic (no random()): lead i always gets the same data.
+-- The placeholders FROM, N, TOTAL and NOW (in braces) are replaced by the benchmark.
 --
 -- By i % 20:
 --   0–11 accepted (routed, accepted, touched)        60 %
@@ -24,7 +25,8 @@ SELECT i, i % 20 AS k,
     'rep-' || (i / 17) % 50 AS owner,
     (ARRAY['out_of_icp', 'no_budget', 'duplicate', 'title_mismatch', 'existing_customer',
            'competitor', 'misrouted', 'insufficient_data'])[1 + (i / 23) % 8] AS code,
-    '{NOW}'::timestamptz - make_interval(secs => ((i * 7919) % 31536000)::double precision) AS t0,
+    '{NOW}'::timestamptz - interval '365 days'
+        + make_interval(secs => i * 31536000.0 / {TOTAL}) AS t0,
     make_interval(secs => (60 + (i * 31) % 7200)::double precision) AS think
 FROM generate_series({FROM}::bigint, {FROM}::bigint + {N}::bigint - 1) AS i;
 

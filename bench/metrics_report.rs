@@ -18,6 +18,7 @@ use salgate::{
         embedded::{EmbeddedOptions, EmbeddedPostgres},
     },
     domain::Role,
+    jobs::cycle_compactor::CycleCompactor,
     startup::Application,
 };
 
@@ -59,6 +60,7 @@ async fn main() -> anyhow::Result<()> {
         let sql = template
             .replace("{FROM}", &from.to_string())
             .replace("{N}", &n.to_string())
+            .replace("{TOTAL}", &leads.to_string())
             .replace("{NOW}", &now.to_rfc3339());
         sqlx::raw_sql(&sql).execute(&pool).await?;
         from += n;
@@ -78,12 +80,22 @@ async fn main() -> anyhow::Result<()> {
         "setup: {leads} leads, {history} history rows, {cycles} cycles in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    // The service compacts changed hours every 10 s; here once, after the load.
+    let t = Instant::now();
+    let clock = Arc::new(ManualClock::new(now));
+    let hours = CycleCompactor::new(pool.clone(), clock.clone())
+        .drain(&Default::default())
+        .await?;
+    println!(
+        "compacted {hours} hours in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let mut settings = Settings::load()?;
     settings.listen = "127.0.0.1:0".parse()?;
     settings.database_url = Some(pg.database_url());
     settings.sla_scan_interval = std::time::Duration::from_secs(3600);
-    let app = Application::build(settings, Arc::new(ManualClock::new(now))).await?;
+    let app = Application::build(settings, clock).await?;
     let base = format!("http://127.0.0.1:{}", app.port());
     let shutdown = app.shutdown_token();
     let server = tokio::spawn(app.run_until_stopped());
@@ -94,6 +106,8 @@ async fn main() -> anyhow::Result<()> {
     let to = now.to_rfc3339_opts(SecondsFormat::Secs, true);
     let reports = [
         ("acceptance", "group_by=week"),
+        ("acceptance", "group_by=week&tz=America/New_York"),
+        ("acceptance", "group_by=week&tz=Asia/Kolkata"),
         ("acceptance", "group_by=week&source=hubspot&channel=paid"),
         ("acceptance", "group_by=owner"),
         ("rejections", "group_by=week"),

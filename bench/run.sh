@@ -330,6 +330,7 @@ while [[ $SG_PORT == "$PG_PORT" ]]; do SG_PORT=$(free_port); done
 BASE=http://127.0.0.1:$SG_PORT
 say "starting salgate on $BASE"
 env -u SALGATE_CONFIG DATABASE_URL="$DATABASE_URL" SALGATE_LISTEN="127.0.0.1:$SG_PORT" SALGATE_LOG=warn \
+    SALGATE_RATE_LIMIT_PER_SECOND="${SALGATE_RATE_LIMIT_PER_SECOND:-0}" \
     "$SALGATE_BIN" >"$WORK/salgate.out" 2>"$WORK/salgate.err" &
 SALGATE_PID=$!
 

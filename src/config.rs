@@ -38,6 +38,10 @@ pub struct Settings {
     pub log: String,
     /// How long an API key lookup is cached per replica.
     pub cache_ttl: Duration,
+    /// Requests per second each API key may send to one replica (0 = no limit)…
+    pub rate_limit_per_second: f64,
+    /// …and how many at once after being idle.
+    pub rate_limit_burst: u32,
     /// Period of the cycle compactor behind the unfiltered acceptance report.
     pub metrics_compact_interval: Duration,
     /// Acceptance-rate health bands of the metrics reports.
@@ -60,6 +64,8 @@ struct Raw {
     log: String,
     cache_ttl: String,
     metrics_compact_interval: String,
+    rate_limit_per_second: f64,
+    rate_limit_burst: u32,
     acceptance_healthy_from: f64,
     acceptance_elevated_from: f64,
     acceptance_rubber_stamping_above: f64,
@@ -174,6 +180,17 @@ impl Settings {
                 "metrics_compact_interval",
                 &raw.metrics_compact_interval,
             )?,
+            rate_limit_per_second: if raw.rate_limit_per_second.is_finite()
+                && raw.rate_limit_per_second >= 0.0
+            {
+                raw.rate_limit_per_second
+            } else {
+                return Err(invalid(
+                    "rate_limit_per_second",
+                    "must be a number of requests per second, 0 for no limit",
+                ));
+            },
+            rate_limit_burst: raw.rate_limit_burst,
             acceptance_bands,
         })
     }

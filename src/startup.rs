@@ -15,7 +15,7 @@ use crate::{
         self,
         embedded::{EmbeddedOptions, EmbeddedPostgres},
     },
-    http::{self, auth::KeyCache, AppState},
+    http::{self, auth::KeyCache, rate_limit::RateLimiter, AppState},
     jobs::{cycle_compactor::CycleCompactor, sla_scanner::SlaScanner},
     policy_cache::{PolicyCache, RepCache},
 };
@@ -87,6 +87,8 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Application> {
+        // Installs the Prometheus recorder before anything is counted.
+        let _ = http::observe::prometheus();
         let database = Database::open(&settings).await?;
         let bootstrap_admin_token = db::api_keys::bootstrap_admin(&database.pool, clock.now())
             .await
@@ -100,6 +102,8 @@ impl Application {
             keys: Arc::new(KeyCache::new(settings.cache_ttl)),
             policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
             reps: Arc::new(RepCache::new(settings.cache_ttl)),
+            rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
+                .map(Arc::new),
             acceptance_bands: settings.acceptance_bands,
         };
         Ok(Application {

@@ -12,19 +12,26 @@ pub mod reason_codes;
 pub mod routing;
 pub mod sla;
 
-use std::time::Duration;
+use std::{str::FromStr, time::Duration};
 
-use sqlx::{postgres::PgPoolOptions, PgPool};
+use sqlx::{
+    postgres::{PgConnectOptions, PgPoolOptions},
+    PgPool,
+};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connects lazily-checked: the pool is created and one connection is tried, so a wrong URL
 /// fails start-up instead of the first request.
+///
+/// JIT is off for the service's sessions: its queries are short, and a report whose row
+/// estimate is large would spend ~200 ms compiling before it runs for a few.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect(url)
+        .connect_with(options)
         .await
 }
 

@@ -61,7 +61,17 @@ impl KeyCache {
 
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let header = req.headers().get(header::AUTHORIZATION).cloned();
-    match principal_for(&state, header).await {
+    let principal = principal_for(&state, header).await.and_then(|p| {
+        if let Some(limiter) = &state.rate_limit {
+            limiter
+                .check(p.key_id, Instant::now())
+                .map_err(|wait| ApiError::RateLimited {
+                    retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+                })?;
+        }
+        Ok(p)
+    });
+    match principal {
         Ok(p) => {
             req.extensions_mut().insert(p);
             next.run(req).await

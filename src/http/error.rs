@@ -49,6 +49,8 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being handled")]
     IdempotencyInFlight,
+    #[error("this API key sent too many requests; retry after {retry_after} s")]
+    RateLimited { retry_after: u64 },
     #[error("{0}")]
     Unavailable(&'static str),
     #[error("internal error")]
@@ -157,6 +159,11 @@ impl ApiError {
                 "idempotency_in_flight",
                 "Request in flight",
             ),
+            RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "Too many requests",
+            ),
             Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -229,6 +236,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let ApiError::RateLimited { retry_after } = &self {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -66,6 +66,8 @@ fn with_etag(status: StatusCode, lead: Lead, now: DateTime<Utc>) -> Response {
 }
 
 fn created(lead: Lead, now: DateTime<Utc>) -> Response {
+    let result = if lead.cycle == 1 { "new" } else { "new_cycle" };
+    metrics::counter!("salgate_leads_routed_total", "result" => result).increment(1);
     let location = format!("/v1/leads/{}", lead.id);
     let mut res = with_etag(StatusCode::CREATED, lead, now);
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -618,6 +620,8 @@ async fn decide_lead(
             first_touch_due_at,
         };
         if let Some(updated) = leads::apply_decision(&state.db, &lead, &write, &who, now).await? {
+            metrics::counter!("salgate_decisions_total", "outcome" => decided.to.as_str())
+                .increment(1);
             return Ok(with_etag(StatusCode::OK, updated, now));
         }
         // Lost a race: the next read sees the winner's state (409) or version (412).

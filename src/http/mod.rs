@@ -8,6 +8,8 @@ pub mod health;
 pub mod idempotency;
 pub mod leads;
 pub mod metrics;
+pub mod observe;
+pub mod rate_limit;
 pub mod reason_codes;
 pub mod routing;
 pub mod sla;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub policies: Arc<PolicyCache>,
     /// Per-replica cache of reps known to be available (explicit owners at ingest).
     pub reps: Arc<RepCache>,
+    /// Per-key request limiter of this replica; `None` when disabled.
+    pub rate_limit: Option<Arc<rate_limit::RateLimiter>>,
     /// Health-band limits of the acceptance report (configured).
     pub acceptance_bands: BandLimits,
 }
@@ -110,7 +114,7 @@ pub fn router(state: AppState) -> Router {
             auth::authenticate,
         ));
 
-    let (ops, ops_api) = health::router().split_for_parts();
+    let (ops, ops_api) = health::router().merge(observe::router()).split_for_parts();
     let mut api = ApiDoc::openapi();
     api.merge(v1_api);
     api.merge(ops_api);
@@ -121,6 +125,7 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         .fallback(|| async { ApiError::NotFound("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(observe::record_requests))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

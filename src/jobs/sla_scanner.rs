@@ -108,7 +108,20 @@ impl SlaScanner {
                 _ = cancel.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            match self.drain(&cancel).await {
+            let drained = self.drain(&cancel).await;
+            if let Ok(t) = &drained {
+                for (kind, n) in [
+                    ("sla_at_risk", t.at_risk),
+                    ("sla_breached", t.breached),
+                    ("first_touch_breached", t.first_touch_breached),
+                    ("returned_to_queue", t.returned_to_queue),
+                    ("reassigned", t.reassigned),
+                ] {
+                    metrics::counter!("salgate_sla_events_total", "kind" => kind)
+                        .increment(n as u64);
+                }
+            }
+            match drained {
                 Ok(t) if t.leads > 0 => tracing::info!(
                     leads = t.leads,
                     at_risk = t.at_risk,

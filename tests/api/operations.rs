@@ -92,3 +92,76 @@ async fn every_response_carries_a_request_id() {
         .unwrap();
     assert_eq!(res.headers()["x-request-id"], "trace-me");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_show_the_open_queue() {
+    let app = spawn_app().await;
+    let lead = app.ingest(&crate::helpers::lead("m-1")).await;
+    let missing = format!("/v1/leads/{}", uuid::Uuid::now_v7());
+    for _ in 0..3 {
+        assert_eq!(app.get(&missing, &app.admin).await.status(), 404);
+    }
+    let id = lead["id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/v1/leads/{id}"), &app.admin)
+            .await
+            .status(),
+        200
+    );
+    let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = res.text().await.unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in\n{text}"))
+            .to_string()
+    };
+    // The route is the matched template, not the concrete path (the recorder is shared by
+    // every test of this process, so counts are at least ours).
+    let n: f64 = line(r#"http_requests_total{method="GET",route="/v1/leads/{id}",status="404"}"#)
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n >= 3.0);
+    line(
+        r#"http_request_duration_seconds_bucket{method="GET",route="/v1/leads/{id}",status="200""#,
+    );
+    assert_eq!(
+        line(r#"salgate_open_leads{sla_status="on_track"}"#),
+        r#"salgate_open_leads{sla_status="on_track"} 1"#
+    );
+    line("salgate_sla_scan_lag_seconds");
+    line(r#"salgate_leads_routed_total{result="new"}"#);
+}
+
+#[tokio::test]
+async fn a_key_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.rate_limit_per_second = 0.01;
+        s.rate_limit_burst = 2;
+    })
+    .await;
+    let revops = app.key(salgate::domain::Role::Revops, None).await;
+    for _ in 0..2 {
+        assert_eq!(app.get("/v1/rejection-codes", &revops).await.status(), 200);
+    }
+    let res = app.get("/v1/rejection-codes", &revops).await;
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=100).contains(&retry), "retry after {retry}");
+    problem(res, 429, "rate_limited").await;
+    assert_eq!(
+        app.get("/v1/rejection-codes", &app.admin).await.status(),
+        200
+    );
+}

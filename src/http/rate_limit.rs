@@ -1,0 +1,79 @@
+//! Per-API-key rate limiting: a token bucket per key, per replica (N replicas allow up to N
+//! times the rate). Over the limit a request gets 429 `rate_limited` with `Retry-After`.
+
+use std::{
+    collections::HashMap,
+    sync::Mutex,
+    time::{Duration, Instant},
+};
+
+use uuid::Uuid;
+
+pub struct RateLimiter {
+    /// Tokens added per second.
+    rate: f64,
+    /// Bucket size: requests a key may send at once after being idle.
+    burst: f64,
+    buckets: Mutex<HashMap<Uuid, (f64, Instant)>>,
+}
+
+/// Keys idle this long are forgotten (their bucket would be full anyway).
+const IDLE: Duration = Duration::from_secs(600);
+
+impl RateLimiter {
+    /// `None` (no limit) when `per_second` is 0.
+    pub fn new(per_second: f64, burst: u32) -> Option<Self> {
+        (per_second > 0.0).then(|| RateLimiter {
+            rate: per_second,
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes a token for `key` at `now`; when none is left, how long until one is.
+    pub fn check(&self, key: Uuid, now: Instant) -> Result<(), Duration> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() > 10_000 {
+            buckets.retain(|_, (_, at)| now.saturating_duration_since(*at) < IDLE);
+        }
+        let (tokens, at) = buckets.entry(key).or_insert((self.burst, now));
+        let elapsed = now.saturating_duration_since(*at).as_secs_f64();
+        *tokens = (*tokens + elapsed * self.rate).min(self.burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / self.rate))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_passes_then_the_rate_holds() {
+        let l = RateLimiter::new(2.0, 3).unwrap();
+        let (k, t0) = (Uuid::now_v7(), Instant::now());
+        for _ in 0..3 {
+            assert!(l.check(k, t0).is_ok());
+        }
+        let wait = l.check(k, t0).unwrap_err();
+        assert!((wait.as_secs_f64() - 0.5).abs() < 1e-9);
+        // Half a second later one token is back, and only one.
+        let t1 = t0 + Duration::from_millis(500);
+        assert!(l.check(k, t1).is_ok());
+        assert!(l.check(k, t1).is_err());
+    }
+
+    #[test]
+    fn keys_have_their_own_buckets_and_zero_means_no_limit() {
+        let l = RateLimiter::new(1.0, 1).unwrap();
+        let t0 = Instant::now();
+        assert!(l.check(Uuid::now_v7(), t0).is_ok());
+        assert!(l.check(Uuid::now_v7(), t0).is_ok());
+        assert!(RateLimiter::new(0.0, 10).is_none());
+    }
+}

@@ -295,6 +295,111 @@ pub async fn insert_new_round_robin(
         .await
 }
 
+/// A new lead of a batch, with its cycle's deadlines and routing note.
+pub struct BatchItem<'a> {
+    pub lead: &'a NewLead,
+    pub sla: &'a CycleSla,
+}
+
+/// Inserts many new leads (cycle 1) and their `routed` entries in one statement. Leads whose
+/// `(source, external_id)` exists already, or repeats an earlier item, are skipped; the result
+/// has the inserted ones (any order): the caller takes the others through the one-lead path.
+pub async fn insert_many(
+    pool: &PgPool,
+    items: &[BatchItem<'_>],
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Lead>, sqlx::Error> {
+    let n = items.len();
+    let mut ids = Vec::with_capacity(n);
+    let (mut source, mut external_id, mut lead_type) = (vec![], vec![], vec![]);
+    let (mut email, mut first_name, mut last_name) = (vec![], vec![], vec![]);
+    let (mut title, mut phone, mut company, mut score) = (vec![], vec![], vec![], vec![]);
+    let (mut campaign, mut channel, mut queue, mut owner) = (vec![], vec![], vec![], vec![]);
+    let (mut attributes, mut routed_at) = (vec![], vec![]);
+    let (mut policy, mut due_at, mut at_risk_at, mut note) = (vec![], vec![], vec![], vec![]);
+    for BatchItem { lead, sla } in items {
+        ids.push(Uuid::now_v7());
+        source.push(lead.source.as_str());
+        external_id.push(lead.external_id.as_str());
+        lead_type.push(lead.lead_type.as_str());
+        email.push(lead.email.as_deref());
+        first_name.push(lead.first_name.as_deref());
+        last_name.push(lead.last_name.as_deref());
+        title.push(lead.title.as_deref());
+        phone.push(lead.phone.as_deref());
+        company.push(lead.company.as_ref().map(|c| serde_json::json!(c)));
+        score.push(lead.score);
+        campaign.push(lead.campaign.as_deref());
+        channel.push(lead.channel.as_deref());
+        queue.push(lead.queue.as_deref());
+        owner.push(lead.owner.as_deref());
+        attributes.push(Value::Object(lead.attributes.clone()));
+        routed_at.push(lead.routed_at);
+        policy.push(sla.policy.as_str());
+        due_at.push(sla.due_at);
+        at_risk_at.push(sla.at_risk_at);
+        note.push(sla.routing_note.clone());
+    }
+    sqlx::query_as(&INSERT_MANY_SQL)
+        .bind(ids)
+        .bind(source)
+        .bind(external_id)
+        .bind(lead_type)
+        .bind(email)
+        .bind(first_name)
+        .bind(last_name)
+        .bind(title)
+        .bind(phone)
+        .bind(company)
+        .bind(score)
+        .bind(campaign)
+        .bind(channel)
+        .bind(queue)
+        .bind(owner)
+        .bind(attributes)
+        .bind(routed_at)
+        .bind(now)
+        .bind(who.actor)
+        .bind(who.role)
+        .bind(policy)
+        .bind(due_at)
+        .bind(at_risk_at)
+        .bind(note)
+        .fetch_all(pool)
+        .await
+}
+
+static INSERT_MANY_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_cycle_facts(
+        "WITH input AS ( \
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::float8[], \
+             $12::text[], $13::text[], $14::text[], $15::text[], $16::jsonb[], \
+             $17::timestamptz[], $21::text[], $22::timestamptz[], $23::timestamptz[], \
+             $24::jsonb[]) WITH ORDINALITY AS t(id, source, external_id, lead_type, email, \
+             first_name, last_name, title, phone, company, score, campaign, channel, queue, \
+             owner, attributes, routed_at, sla_policy, sla_due_at, sla_at_risk_at, note, ord)), \
+         ins AS ( \
+           INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
+             title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
+             cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at) \
+           SELECT id, source, external_id, lead_type, email, first_name, last_name, title, \
+             phone, company, score, campaign, channel, queue, owner, attributes, 'routed', 1, \
+             routed_at, $18, $18, sla_policy, sla_due_at, sla_at_risk_at \
+           FROM input ORDER BY ord \
+           ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
+           RETURNING *), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
+             actor_role, rep_id, data, occurred_at, recorded_at) \
+           SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, \
+             {CYCLE_FACTS} || COALESCE(note, '{}'::jsonb), routed_at, $18 \
+           FROM (SELECT ins.*, input.note FROM ins JOIN input ON input.id = ins.id) x) \
+         SELECT * FROM ins",
+    )
+});
+
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Lead>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM leads WHERE id = $1")
         .bind(id)

@@ -1,7 +1,6 @@
 //! Extractors whose rejections are `ApiError`s, so every failure is problem+json.
 
 use axum::{
-    body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, HeaderMap},
 };
@@ -15,21 +14,27 @@ use crate::domain::{Actor, Role};
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// A JSON body as an untyped value; domain parsers turn it into types and name every bad
-/// field. An empty body reads as `{}` so optional-body endpoints need no Content-Type.
-pub struct JsonBody(pub Value);
+/// field. An empty body reads as `{}` so optional-body endpoints need no Content-Type. Bodies
+/// over `LIMIT` bytes are refused with 413.
+pub struct JsonBody<const LIMIT: usize = BODY_LIMIT>(pub Value);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBody<LIMIT> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let is_json = json_content_type(req.headers());
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(BODY_LIMIT)
-            } else {
-                ApiError::MalformedJson(r.body_text())
-            }
-        })?;
+        let bytes = axum::body::to_bytes(req.into_body(), LIMIT)
+            .await
+            .map_err(|e| {
+                // The only error of a whole in-memory body read besides I/O is the limit.
+                if std::error::Error::source(&e)
+                    .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                {
+                    ApiError::PayloadTooLarge(LIMIT)
+                } else {
+                    ApiError::MalformedJson(e.to_string())
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonBody(Value::Object(Default::default())));
         }

@@ -99,6 +99,33 @@ pub async fn create_lead(
     let label = principal.label();
     let actor = principal.actor();
     let who = Who::new(&label, &actor);
+    Ok(ingest(&state, lead, &who, now).await?.into_response(now))
+}
+
+/// What ingesting one lead did.
+pub enum Ingested {
+    /// A new lead, or a new cycle of a rejected or recycled one.
+    Created(Lead),
+    /// The lead is open or accepted: nothing changed.
+    Unchanged(Lead),
+}
+
+impl Ingested {
+    fn into_response(self, now: DateTime<Utc>) -> Response {
+        match self {
+            Ingested::Created(lead) => created(lead, now),
+            Ingested::Unchanged(lead) => with_etag(StatusCode::OK, lead, now),
+        }
+    }
+}
+
+/// Ingests one parsed lead: owner, queue routing, SLA deadlines, new lead or new cycle.
+pub async fn ingest(
+    state: &AppState,
+    lead: NewLead,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+) -> ApiResult<Ingested> {
     let policies = state.policies.get(&state.db).await?;
     let policy = policies
         .resolve(&lead.lead_type, lead.queue.as_deref())
@@ -135,11 +162,11 @@ pub async fn create_lead(
         }
     }
     if from_queue {
-        return ingest_through_queue(&state, lead, sla, note, &who, now).await;
+        return ingest_through_queue(state, lead, sla, note, who, now).await;
     }
     sla.routing_note = (!note.is_empty()).then_some(Value::Object(note));
     for _ in 0..MAX_ATTEMPTS {
-        if let Some(res) = store_once(&state, &lead, &sla, &who, now).await? {
+        if let Some(res) = store_once(state, &lead, &sla, who, now).await? {
             return Ok(res);
         }
     }
@@ -159,11 +186,11 @@ async fn ingest_through_queue(
     note: serde_json::Map<String, Value>,
     who: &Who<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<Response> {
+) -> ApiResult<Ingested> {
     let queue = lead.queue.clone().unwrap_or_default();
     sla.routing_note = Some(Value::Object(note.clone()));
     if let Some(l) = leads::insert_new_round_robin(&state.db, &lead, &sla, who, now).await? {
-        return Ok(created(l, now));
+        return Ok(Ingested::Created(l));
     }
     for _ in 0..MAX_ATTEMPTS {
         let Some(snapshot) =
@@ -217,7 +244,7 @@ async fn ingest_through_queue(
         sla.routing_note = Some(Value::Object(note));
         if let Some(created_lead) = leads::insert_new(&mut *tx, &lead, &sla, who, now).await? {
             tx.commit().await?;
-            return Ok(created(created_lead, now));
+            return Ok(Ingested::Created(created_lead));
         }
         let Some(current) =
             leads::get_by_external(&mut *tx, &lead.source, &lead.external_id).await?
@@ -226,13 +253,13 @@ async fn ingest_through_queue(
         };
         match route(Some(current.state())) {
             // Rolling back leaves the round-robin position where it was.
-            Routing::Unchanged => return Ok(with_etag(StatusCode::OK, current, now)),
+            Routing::Unchanged => return Ok(Ingested::Unchanged(current)),
             Routing::New | Routing::NewCycle => {
                 if let Some(rerouted) =
                     leads::reroute(&mut *tx, &current, &lead, &sla, who, now).await?
                 {
                     tx.commit().await?;
-                    return Ok(created(rerouted, now));
+                    return Ok(Ingested::Created(rerouted));
                 }
             }
         }
@@ -252,20 +279,20 @@ async fn store_once(
     sla: &CycleSla,
     who: &Who<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<Option<Response>> {
+) -> ApiResult<Option<Ingested>> {
     if let Some(created_lead) = leads::insert_new(&state.db, lead, sla, who, now).await? {
-        return Ok(Some(created(created_lead, now)));
+        return Ok(Some(Ingested::Created(created_lead)));
     }
     let Some(current) = leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
     else {
         return Ok(None);
     };
     Ok(match route(Some(current.state())) {
-        Routing::Unchanged => Some(with_etag(StatusCode::OK, current, now)),
+        Routing::Unchanged => Some(Ingested::Unchanged(current)),
         Routing::New | Routing::NewCycle => {
             leads::reroute(&state.db, &current, lead, sla, who, now)
                 .await?
-                .map(|r| created(r, now))
+                .map(Ingested::Created)
         }
     })
 }
@@ -279,7 +306,7 @@ async fn ingest_unassigned(
     why: &str,
     who: &Who<'_>,
     now: DateTime<Utc>,
-) -> ApiResult<Response> {
+) -> ApiResult<Ingested> {
     lead.owner = None;
     note.insert("unassigned".into(), why.into());
     sla.routing_note = Some(Value::Object(note));

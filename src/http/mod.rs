@@ -2,6 +2,7 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod batch;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -97,6 +98,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let (v1, v1_api) = OpenApiRouter::new()
         .merge(leads::router())
+        .merge(batch::router())
         .merge(reason_codes::router())
         .merge(api_keys::router())
         .merge(sla::router())

@@ -1,6 +1,7 @@
 //! One test binary for the HTTP API, against a real PostgreSQL.
 
 mod auth;
+mod batch;
 mod decisions;
 mod helpers;
 mod idempotency;

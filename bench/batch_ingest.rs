@@ -1,0 +1,137 @@
+//! Batch ingest benchmark (SPEC §9: batches of 1,000, bar ≥ 20,000 leads/s).
+//!
+//! Run: `cargo bench --bench batch_ingest` (env `BATCH_BENCH_BATCHES`, default 200;
+//! `BATCH_BENCH_CLIENTS`, default 4 concurrent requests). Starts a throwaway PostgreSQL cluster
+//! with the production durability settings (fsync on: each batch is one commit) and the real
+//! service, then POSTs batches of 1,000 new leads (owners rep-1…rep-50, as a CRM sends them)
+//! and counts stored leads.
+
+use std::{sync::Arc, time::Instant};
+
+use salgate::{
+    clock::SystemClock,
+    config::Settings,
+    db::{
+        self,
+        embedded::{EmbeddedOptions, EmbeddedPostgres},
+    },
+    domain::Role,
+    startup::Application,
+};
+use serde_json::{json, Value};
+
+fn env_n(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn batch(b: usize) -> Vec<u8> {
+    let leads: Vec<Value> = (0..1000)
+        .map(|i| {
+            json!({
+                "source": "bench", "external_id": format!("b{b}-{i}"), "lead_type": "demo_request",
+                "email": format!("lead{i}@example.com"), "first_name": "Ada", "last_name": "Lovelace",
+                "company": {"name": "Analytical Engines", "domain": "example.com", "size": 40},
+                "campaign": "spring", "channel": "paid", "owner": format!("rep-{}", 1 + i % 50),
+                "queue": "emea"
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({ "leads": leads })).expect("serializable")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let batches = env_n("BATCH_BENCH_BATCHES", 200);
+    let clients = env_n("BATCH_BENCH_CLIENTS", 4);
+    let dir = std::env::temp_dir().join(format!("salgate-batch-bench-{}", std::process::id()));
+    let cluster_dir = dir.clone();
+    let pg = tokio::task::spawn_blocking(move || {
+        EmbeddedPostgres::start(EmbeddedOptions {
+            dir,
+            ephemeral: false,
+            database: "bench".into(),
+            max_connections: 40,
+        })
+    })
+    .await??;
+    let mut settings = Settings::load()?;
+    settings.listen = "127.0.0.1:0".parse()?;
+    settings.database_url = Some(pg.database_url());
+    settings.rate_limit_per_second = 0.0;
+    let app = Application::build(settings, Arc::new(SystemClock)).await?;
+    let pool = app.pool();
+    let url = format!("http://127.0.0.1:{}/v1/leads/batch", app.port());
+    let shutdown = app.shutdown_token();
+    let server = tokio::spawn(app.run_until_stopped());
+    let (_, token) =
+        db::api_keys::create(&pool, Role::Ingest, None, "bench", chrono::Utc::now()).await?;
+    let client = reqwest::Client::new();
+
+    // Bodies are built before the clock starts; one warm-up batch registers the 50 owners.
+    let bodies: Vec<Vec<u8>> = (0..=batches).map(batch).collect();
+    let post = move |body: Vec<u8>| {
+        let (client, url, token) = (client.clone(), url.clone(), token.clone());
+        async move {
+            let res = client
+                .post(&url)
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await?;
+            anyhow::ensure!(res.status() == 200, "batch answered {}", res.status());
+            let v: Value = res.json().await?;
+            anyhow::ensure!(v["created"] == 1000, "batch created {}", v["created"]);
+            Ok::<_, anyhow::Error>(())
+        }
+    };
+    let mut bodies = bodies.into_iter();
+    post(bodies.next().expect("warm-up body")).await?;
+
+    let queue = Arc::new(tokio::sync::Mutex::new(bodies));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..clients)
+        .map(|_| {
+            let queue = queue.clone();
+            let post = post.clone();
+            tokio::spawn(async move {
+                loop {
+                    let Some(body) = queue.lock().await.next() else {
+                        return Ok::<_, anyhow::Error>(());
+                    };
+                    post(body).await?;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await??;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM leads WHERE source = 'bench'")
+        .fetch_one(&pool)
+        .await?;
+    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM lead_history")
+        .fetch_one(&pool)
+        .await?;
+    let expected = (batches as i64 + 1) * 1000;
+    anyhow::ensure!(stored == expected, "stored {stored}, expected {expected}");
+    anyhow::ensure!(
+        history == expected,
+        "history rows {history}, expected {expected}"
+    );
+    let rate = (batches * 1000) as f64 / secs;
+    println!(
+        "| batch ingest, {batches} batches of 1,000 over {clients} connections (fsync on) | {rate:.0} leads/s ({secs:.2} s) | ≥ 20,000 leads/s ({}) |",
+        if rate >= 20_000.0 { "met" } else { "NOT met" }
+    );
+    shutdown.cancel();
+    server.await??;
+    pool.close().await;
+    tokio::task::spawn_blocking(move || pg.stop()).await??;
+    std::fs::remove_dir_all(cluster_dir)?;
+    Ok(())
+}

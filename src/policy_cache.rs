@@ -179,3 +179,54 @@ impl RepCache {
             .remove(rep);
     }
 }
+
+/// Queues and their members as routing reads them, per replica for the TTL, so round-robin
+/// ingest is one statement (turn, pick and insert) that reads no queue or rep rows. A change
+/// through this replica clears it at once; through another, it applies within the TTL (as for
+/// [`RepCache`]).
+pub struct QueueCache {
+    ttl: Duration,
+    queues: RwLock<HashMap<String, (Instant, Arc<crate::db::routing::QueueInfo>)>>,
+}
+
+impl QueueCache {
+    pub fn new(ttl: Duration) -> Self {
+        QueueCache {
+            ttl,
+            queues: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The queue, read from the database when not cached or stale; `None` when unknown.
+    pub async fn get(
+        &self,
+        db: &PgPool,
+        queue: &str,
+    ) -> Result<Option<Arc<crate::db::routing::QueueInfo>>, sqlx::Error> {
+        {
+            let map = self.queues.read().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, info)) = map.get(queue) {
+                if at.elapsed() < self.ttl {
+                    return Ok(Some(info.clone()));
+                }
+            }
+        }
+        let Some(info) = crate::db::routing::queue_info(db, queue).await? else {
+            return Ok(None);
+        };
+        let info = Arc::new(info);
+        let mut map = self.queues.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(queue.to_string(), (Instant::now(), info.clone()));
+        Ok(Some(info))
+    }
+
+    pub fn clear(&self) {
+        self.queues
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}

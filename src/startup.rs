@@ -17,7 +17,7 @@ use crate::{
     },
     http::{self, auth::KeyCache, rate_limit::RateLimiter, AppState},
     jobs::{cycle_compactor::CycleCompactor, sla_scanner::SlaScanner},
-    policy_cache::{PolicyCache, RepCache},
+    policy_cache::{PolicyCache, QueueCache, RepCache},
 };
 
 /// How long in-flight requests and background work get to finish after a stop signal.
@@ -102,6 +102,7 @@ impl Application {
             keys: Arc::new(KeyCache::new(settings.cache_ttl)),
             policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
             reps: Arc::new(RepCache::new(settings.cache_ttl)),
+            queues: Arc::new(QueueCache::new(settings.cache_ttl)),
             rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
                 .map(Arc::new),
             acceptance_bands: settings.acceptance_bands,

@@ -193,39 +193,6 @@ static INSERT_NEW_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-static INSERT_NEW_RR_SQL: LazyLock<String> = LazyLock::new(|| {
-    with_cycle_facts(
-        "WITH q AS ( \
-           SELECT rr_seq FROM queues WHERE id = $14 AND strategy = 'round_robin' \
-             AND NOT EXISTS (SELECT 1 FROM queue_members m JOIN reps r ON r.id = m.rep_id \
-                             WHERE m.queue_id = $14 AND r.capacity IS NOT NULL) \
-             AND NOT EXISTS (SELECT 1 FROM leads WHERE source = $2 AND external_id = $3)), \
-         elig AS ( \
-           SELECT r.id, row_number() OVER (ORDER BY r.id) - 1 AS i, count(*) OVER () AS n \
-           FROM queue_members m JOIN reps r ON r.id = m.rep_id \
-           WHERE m.queue_id = $14 AND r.active AND (r.away_until IS NULL OR r.away_until <= $18)), \
-         t AS (SELECT nextval(rr_seq::regclass) AS turn FROM q WHERE EXISTS (SELECT 1 FROM elig)), \
-         p AS (SELECT elig.id FROM elig, t WHERE elig.i = t.turn % elig.n), \
-         ins AS ( \
-           INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
-             title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
-             cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at) \
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             (SELECT id FROM p), $16, 'routed', 1, $17, $18, $18, $21, $22, $23 FROM q \
-           ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
-           RETURNING *), \
-         h AS ( \
-           INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
-             actor_role, rep_id, data, occurred_at, recorded_at) \
-           SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, \
-             {CYCLE_FACTS} || COALESCE($24, '{}'::jsonb) || CASE WHEN owner IS NULL \
-               THEN '{\"assigned_by\": \"round_robin\", \"unassigned\": \"no eligible rep\"}'::jsonb \
-               ELSE '{\"assigned_by\": \"round_robin\"}'::jsonb END, \
-             routed_at, $18 FROM ins) \
-         SELECT * FROM ins",
-    )
-});
-
 static REROUTE_SQL: LazyLock<String> = LazyLock::new(|| {
     with_cycle_facts(
         "WITH u AS ( \
@@ -271,27 +238,6 @@ pub async fn insert_new<'e>(
         .bind(&lead.external_id);
     bind_cycle(query, lead, sla, who, now)
         .fetch_optional(db)
-        .await
-}
-
-/// The common case of round robin in one statement: a new lead for a round-robin queue whose
-/// members have no capacity. Takes the queue's next turn, picks the eligible member it points
-/// at (eligible reps in id order, as `domain::routing::pick` does) and inserts the lead with
-/// its `routed` entry. `None`, having written nothing and taken no turn, when the lead exists,
-/// the queue is not round robin, or a member has a capacity: the caller takes the general path.
-pub async fn insert_new_round_robin(
-    pool: &PgPool,
-    lead: &NewLead,
-    sla: &CycleSla,
-    who: &Who<'_>,
-    now: DateTime<Utc>,
-) -> Result<Option<Lead>, sqlx::Error> {
-    let query = sqlx::query_as(INSERT_NEW_RR_SQL.as_str())
-        .bind(Uuid::now_v7())
-        .bind(&lead.source)
-        .bind(&lead.external_id);
-    bind_cycle(query, lead, sla, who, now)
-        .fetch_optional(pool)
         .await
 }
 
@@ -396,6 +342,54 @@ static INSERT_MANY_SQL: LazyLock<String> = LazyLock::new(|| {
            SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, \
              {CYCLE_FACTS} || COALESCE(note, '{}'::jsonb), routed_at, $18 \
            FROM (SELECT ins.*, input.note FROM ins JOIN input ON input.id = ins.id) x) \
+         SELECT * FROM ins",
+    )
+});
+
+/// Round robin from a cached member list: takes the queue's next turn from its sequence and
+/// gives the lead to `eligible[turn % len]` (reps in id order, as `domain::routing::pick`
+/// does), inserting it with its `routed` entry, all in one statement that reads no queue or
+/// rep rows. `None`, having taken no turn, when the lead exists already.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_new_round_robin_cached(
+    pool: &PgPool,
+    lead: &NewLead,
+    sla: &CycleSla,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+    rr_seq: &str,
+    eligible: &[&str],
+) -> Result<Option<Lead>, sqlx::Error> {
+    let query = sqlx::query_as(&INSERT_RR_CACHED_SQL)
+        .bind(Uuid::now_v7())
+        .bind(&lead.source)
+        .bind(&lead.external_id);
+    bind_cycle(query, lead, sla, who, now)
+        .bind(rr_seq)
+        .bind(eligible)
+        .fetch_optional(pool)
+        .await
+}
+
+static INSERT_RR_CACHED_SQL: LazyLock<String> = LazyLock::new(|| {
+    with_cycle_facts(
+        "WITH t AS ( \
+           SELECT nextval($25::regclass) AS turn \
+           WHERE NOT EXISTS (SELECT 1 FROM leads WHERE source = $2 AND external_id = $3)), \
+         ins AS ( \
+           INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
+             title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
+             cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
+             ($26::text[])[1 + (t.turn % cardinality($26::text[]))::int], $16, 'routed', 1, \
+             $17, $18, $18, $21, $22, $23 FROM t \
+           ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
+           RETURNING *), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
+             actor_role, rep_id, data, occurred_at, recorded_at) \
+           SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, \
+             {CYCLE_FACTS} || COALESCE($24, '{}'::jsonb), routed_at, $18 FROM ins) \
          SELECT * FROM ins",
     )
 });

@@ -240,6 +240,57 @@ pub struct QueueSnapshot {
     pub members: Vec<Candidate>,
 }
 
+/// A queue as routing needs it: strategy, round-robin sequence, members in id order.
+#[derive(Debug, Clone)]
+pub struct QueueInfo {
+    pub strategy: String,
+    pub rr_seq: Option<String>,
+    pub members: Vec<Candidate>,
+}
+
+/// Reads a queue and its members (no turn taken); `None` for an unknown queue.
+pub async fn queue_info(pool: &PgPool, queue: &str) -> Result<Option<QueueInfo>, sqlx::Error> {
+    type Row = (
+        String,
+        Option<String>,
+        Vec<String>,
+        Vec<bool>,
+        Vec<Option<DateTime<Utc>>>,
+        Vec<Option<i32>>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT q.strategy, q.rr_seq, \
+           COALESCE(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.active ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.away_until ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.capacity ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') \
+         FROM queues q LEFT JOIN queue_members m ON m.queue_id = q.id \
+         LEFT JOIN reps r ON r.id = m.rep_id WHERE q.id = $1 GROUP BY q.strategy, q.rr_seq",
+    )
+    .bind(queue)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(
+        |(strategy, rr_seq, ids, active, away, capacity)| QueueInfo {
+            strategy,
+            rr_seq,
+            members: ids
+                .into_iter()
+                .zip(active)
+                .zip(away)
+                .zip(capacity)
+                .map(|(((id, active), away_until), capacity)| Candidate {
+                    id,
+                    active,
+                    away_until,
+                    capacity,
+                    open: 0,
+                })
+                .collect(),
+        },
+    ))
+}
+
 /// [`take_turn`] and the members in one round trip; `None` for an unknown queue. No turn is
 /// taken when the lead `(source, external_id)` exists and is open or accepted (a re-sent MQL
 /// costs nobody a turn). Open-lead counts are not read (they are 0 here): callers needing them

@@ -188,9 +188,33 @@ async fn ingest_through_queue(
     now: DateTime<Utc>,
 ) -> ApiResult<Ingested> {
     let queue = lead.queue.clone().unwrap_or_default();
-    sla.routing_note = Some(Value::Object(note.clone()));
-    if let Some(l) = leads::insert_new_round_robin(&state.db, &lead, &sla, who, now).await? {
-        return Ok(Ingested::Created(l));
+    // The common case in one statement: round robin over reps without a capacity, from the
+    // replica's queue cache.
+    if let Some(info) = state.queues.get(&state.db, &queue).await? {
+        let uncapped = info.members.iter().all(|m| m.capacity.is_none());
+        let eligible: Vec<&str> = info
+            .members
+            .iter()
+            .filter(|m| m.eligible(now))
+            .map(|m| m.id.as_str())
+            .collect();
+        if let (true, true, Some(seq), false) = (
+            info.strategy == "round_robin",
+            uncapped,
+            &info.rr_seq,
+            eligible.is_empty(),
+        ) {
+            let mut note = note.clone();
+            note.insert("assigned_by".into(), "round_robin".into());
+            sla.routing_note = Some(Value::Object(note));
+            if let Some(l) = leads::insert_new_round_robin_cached(
+                &state.db, &lead, &sla, who, now, seq, &eligible,
+            )
+            .await?
+            {
+                return Ok(Ingested::Created(l));
+            }
+        }
     }
     for _ in 0..MAX_ATTEMPTS {
         let Some(snapshot) =

@@ -37,7 +37,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     clock::Clock,
     domain::metrics::BandLimits,
-    policy_cache::{PolicyCache, RepCache},
+    policy_cache::{PolicyCache, QueueCache, RepCache},
 };
 use error::ApiError;
 
@@ -54,6 +54,8 @@ pub struct AppState {
     pub policies: Arc<PolicyCache>,
     /// Per-replica cache of reps known to be available (explicit owners at ingest).
     pub reps: Arc<RepCache>,
+    /// Per-replica cache of queues and their members (round-robin ingest).
+    pub queues: Arc<QueueCache>,
     /// Per-key request limiter of this replica; `None` when disabled.
     pub rate_limit: Option<Arc<rate_limit::RateLimiter>>,
     /// Health-band limits of the acceptance report (configured).

@@ -190,6 +190,7 @@ pub async fn put_queue(
     )
     .await?;
     state.policies.invalidate();
+    state.queues.clear();
     Ok(Json(queue))
 }
 
@@ -298,6 +299,7 @@ pub async fn put_rep(
     };
     let stored = routing::upsert_rep(&state.db, &write, state.clock.now()).await;
     state.reps.forget(&id);
+    state.queues.clear();
     match stored {
         Ok(rep) => Ok(Json(rep)),
         // A queue that vanished between the check and the write.

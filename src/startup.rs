@@ -16,7 +16,7 @@ use crate::{
         embedded::{EmbeddedOptions, EmbeddedPostgres},
     },
     http::{self, auth::KeyCache, rate_limit::RateLimiter, AppState},
-    jobs::{cycle_compactor::CycleCompactor, sla_scanner::SlaScanner},
+    jobs::{cycle_compactor::CycleCompactor, dispatcher::Dispatcher, sla_scanner::SlaScanner},
     policy_cache::{PolicyCache, QueueCache, RepCache},
 };
 
@@ -81,6 +81,7 @@ pub struct Application {
     shutdown: CancellationToken,
     sla_scan_interval: Duration,
     metrics_compact_interval: Duration,
+    outbox_poll_interval: Duration,
     /// The admin token created on first start (no keys existed), shown once.
     pub bootstrap_admin_token: Option<String>,
 }
@@ -114,6 +115,7 @@ impl Application {
             shutdown: CancellationToken::new(),
             sla_scan_interval: settings.sla_scan_interval,
             metrics_compact_interval: settings.metrics_compact_interval,
+            outbox_poll_interval: settings.outbox_poll_interval,
             bootstrap_admin_token,
         })
     }
@@ -141,6 +143,7 @@ impl Application {
             shutdown,
             sla_scan_interval,
             metrics_compact_interval,
+            outbox_poll_interval,
             ..
         } = self;
         let addr = listener.local_addr()?;
@@ -148,6 +151,8 @@ impl Application {
         let app = http::router(state.clone());
         let scanner = SlaScanner::new(state.db.clone(), state.clock.clone());
         let scanner = tokio::spawn(scanner.run(sla_scan_interval, shutdown.clone()));
+        let dispatcher = Dispatcher::new(state.db.clone(), state.clock.clone());
+        let dispatcher = tokio::spawn(dispatcher.run(outbox_poll_interval, shutdown.clone()));
         let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
         let compactor = tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone()));
         let purge = tokio::spawn(purge_idempotency_keys(state, shutdown.clone()));
@@ -167,6 +172,13 @@ impl Application {
         // The scanner stops between batches; a batch in flight is one transaction.
         if tokio::time::timeout(DRAIN_TIMEOUT, scanner).await.is_err() {
             tracing::warn!("the SLA scanner did not stop within 10 s");
+        }
+        // A delivery in flight finishes (5 s timeout) or is sent again later.
+        if tokio::time::timeout(DRAIN_TIMEOUT, dispatcher)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the webhook dispatcher did not stop within 10 s");
         }
         if tokio::time::timeout(DRAIN_TIMEOUT, compactor)
             .await

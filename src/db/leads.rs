@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
@@ -17,8 +17,9 @@ use crate::domain::{
     Actor, Command, LeadState,
 };
 
-/// A lead as stored and as returned by the API.
-#[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
+/// A lead as stored and as returned by the API (and as the outbox trigger snapshots it, read
+/// back with `Deserialize`).
+#[derive(Debug, Clone, Serialize, Deserialize, FromRow, ToSchema)]
 pub struct Lead {
     pub id: Uuid,
     pub source: String,
@@ -62,20 +63,21 @@ pub struct Lead {
     pub updated_at: DateTime<Utc>,
     /// The cycle's SLA, computed at read time from the stored deadlines and the clock.
     #[sqlx(skip)]
+    #[serde(skip_deserializing)]
     pub sla: Option<SlaView>,
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub sla_policy: Option<String>,
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub sla_due_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub sla_at_risk_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub sla_breached_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub first_touch_due_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub first_touched_at: Option<DateTime<Utc>>,
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub first_touch_breached_at: Option<DateTime<Utc>>,
 }
 

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod reason_codes;
 pub mod routing;
 pub mod sla;
+pub mod webhooks;
 
 use std::{str::FromStr, time::Duration};
 

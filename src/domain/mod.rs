@@ -8,6 +8,7 @@ pub mod routing;
 pub mod sla;
 pub mod sla_input;
 pub mod validation;
+pub mod webhook;
 pub mod working_time;
 
 pub use actor::{Actor, Role};

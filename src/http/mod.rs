@@ -14,6 +14,7 @@ pub mod rate_limit;
 pub mod reason_codes;
 pub mod routing;
 pub mod sla;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -76,6 +77,7 @@ pub struct AppState {
         (name = "sla", description = "SLA policies and business calendars"),
         (name = "routing", description = "Queues and reps"),
         (name = "metrics", description = "RevOps reports computed from the history log"),
+        (name = "webhooks", description = "Outbound webhooks: subscriptions and deliveries"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Probes")
     )
@@ -106,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sla::router())
         .merge(routing::router())
         .merge(metrics::router())
+        .merge(webhooks::router())
         .split_for_parts();
     // Layers run outside-in in reverse order of `.layer` calls: auth, then idempotency.
     let v1 = v1

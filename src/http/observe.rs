@@ -107,6 +107,9 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
     metrics::gauge!("salgate_unassigned_leads").set(open.unassigned as f64);
     metrics::gauge!("salgate_sla_scan_lag_seconds").set(open.scan_lag);
     metrics::gauge!("salgate_metrics_dirty_hours").set(open.dirty_hours as f64);
+    let (pending, dead) = crate::db::webhooks::backlog(&state.db).await?;
+    metrics::gauge!("salgate_outbox_pending_deliveries").set(pending as f64);
+    metrics::gauge!("salgate_outbox_dead_deliveries").set(dead as f64);
     let mut res = prometheus().render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

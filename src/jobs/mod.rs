@@ -2,4 +2,5 @@
 //! controlled clock, and a loop that runs it on an interval until cancelled.
 
 pub mod cycle_compactor;
+pub mod dispatcher;
 pub mod sla_scanner;

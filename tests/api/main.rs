@@ -14,3 +14,4 @@ mod race;
 mod routing;
 mod sla;
 mod taxonomy;
+mod webhooks;

@@ -1,0 +1,240 @@
+//! `/v1/webhook-subscriptions` and `/v1/deliveries` (admin, revops): where lead events go, and
+//! what became of each delivery.
+
+use axum::{
+    extract::{Path, State},
+    http::StatusCode,
+    Json,
+};
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use super::{
+    error::{ApiError, ApiResult, Problem},
+    extract::{JsonBody, Principal},
+    AppState,
+};
+use crate::{
+    db::webhooks::{self, Delivery, Subscription},
+    domain::{validation::Fields, Role},
+};
+
+const MANAGERS: &[Role] = &[Role::Admin, Role::Revops];
+
+/// Event types a subscription may ask for (SPEC §7).
+pub const EVENT_TYPES: &[&str] = &[
+    "lead.routed",
+    "lead.assigned",
+    "lead.accepted",
+    "lead.rejected",
+    "lead.recycled",
+    "lead.touched",
+    "lead.sla_at_risk",
+    "lead.sla_breached",
+    "lead.first_touch_breached",
+];
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(
+            create_webhook_subscription,
+            list_webhook_subscriptions
+        ))
+        .routes(routes!(
+            get_webhook_subscription,
+            delete_webhook_subscription
+        ))
+        .routes(routes!(list_webhook_deliveries))
+        .routes(routes!(redeliver_delivery))
+}
+
+/// Body to create a subscription.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the body; it is read through `Fields`
+pub struct NewSubscription {
+    /// `https://…` (or `http://`) endpoint receiving POSTs.
+    url: String,
+    /// Event types to send (default: all).
+    events: Option<Vec<String>>,
+    description: Option<String>,
+}
+
+/// A created subscription with its signing secret: the only time the secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedSubscription {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    /// HMAC-SHA256 key of `Salgate-Signature`.
+    pub secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionList {
+    pub items: Vec<Subscription>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub items: Vec<Delivery>,
+}
+
+/// Subscribe a URL to lead events. Deliveries are signed with the secret in this response.
+#[utoipa::path(post, path = "/v1/webhook-subscriptions", tag = "webhooks", request_body = NewSubscription,
+    responses((status = 201, body = CreatedSubscription), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_webhook_subscription(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<CreatedSubscription>)> {
+    principal.require(MANAGERS)?;
+    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
+    let url = f.req_str("url", 2000);
+    if let Some(u) = &url {
+        match reqwest::Url::parse(u) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {}
+            _ => f.error("url", "must be an absolute http:// or https:// URL"),
+        }
+    }
+    let events = match f.raw("events") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => {
+            let mut out = Vec::new();
+            for item in items {
+                match item.as_str() {
+                    Some(e) if EVENT_TYPES.contains(&e) => out.push(e.to_string()),
+                    _ => {
+                        f.error(
+                            "events",
+                            format!("may contain only {}", EVENT_TYPES.join(", ")),
+                        );
+                        break;
+                    }
+                }
+            }
+            out
+        }
+        Some(_) => {
+            f.error("events", "must be an array of event types");
+            Vec::new()
+        }
+    };
+    let description = f.opt_str("description", 500);
+    let errors = f.finish();
+    let (Some(url), true) = (url, errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("whsec_{}", hex::encode(bytes));
+    let subscription = webhooks::create(
+        &state.db,
+        &url,
+        &events,
+        description.as_deref(),
+        &secret,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedSubscription {
+            subscription,
+            secret,
+        }),
+    ))
+}
+
+/// List subscriptions (secrets are not shown).
+#[utoipa::path(get, path = "/v1/webhook-subscriptions", tag = "webhooks",
+    responses((status = 200, body = SubscriptionList)), security(("bearer" = [])))]
+pub async fn list_webhook_subscriptions(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<SubscriptionList>> {
+    principal.require(MANAGERS)?;
+    Ok(Json(SubscriptionList {
+        items: webhooks::list(&state.db).await?,
+    }))
+}
+
+fn parse_id(raw: &str, what: &'static str) -> ApiResult<Uuid> {
+    raw.parse().map_err(|_| ApiError::NotFound(what))
+}
+
+/// One subscription.
+#[utoipa::path(get, path = "/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = Subscription), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_webhook_subscription(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Subscription>> {
+    principal.require(MANAGERS)?;
+    let id = parse_id(&id, "no subscription with this id")?;
+    webhooks::get(&state.db, id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("no subscription with this id"))
+}
+
+/// Delete a subscription: nothing more is sent to it, pending deliveries are dropped.
+#[utoipa::path(delete, path = "/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn delete_webhook_subscription(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require(MANAGERS)?;
+    let id = parse_id(&id, "no subscription with this id")?;
+    if webhooks::delete(&state.db, id, state.clock.now()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no subscription with this id"))
+    }
+}
+
+/// The latest 100 deliveries of a subscription with every attempt, newest first.
+#[utoipa::path(get, path = "/v1/webhook-subscriptions/{id}/deliveries", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = DeliveryList), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_webhook_deliveries(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryList>> {
+    principal.require(MANAGERS)?;
+    let id = parse_id(&id, "no subscription with this id")?;
+    if webhooks::get(&state.db, id).await?.is_none() {
+        return Err(ApiError::NotFound("no subscription with this id"));
+    }
+    Ok(Json(DeliveryList {
+        items: webhooks::deliveries(&state.db, id, 100).await?,
+    }))
+}
+
+/// Send a delivery again (a dead one, or one to repeat): it is queued now, with a fresh 24 h of
+/// retries, still in order behind earlier pending events of its lead.
+#[utoipa::path(post, path = "/v1/deliveries/{id}/redeliver", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 202), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn redeliver_delivery(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    principal.require(MANAGERS)?;
+    let id = parse_id(&id, "no delivery with this id")?;
+    if webhooks::redeliver(&state.db, id, state.clock.now()).await? {
+        Ok(StatusCode::ACCEPTED)
+    } else {
+        Err(ApiError::NotFound("no delivery with this id"))
+    }
+}

@@ -15,7 +15,9 @@ use crate::{
         self,
         embedded::{EmbeddedOptions, EmbeddedPostgres},
     },
-    http::{self, auth::KeyCache, rate_limit::RateLimiter, AppState},
+    http::{
+        self, auth::KeyCache, integrations::IntegrationSettings, rate_limit::RateLimiter, AppState,
+    },
     jobs::{cycle_compactor::CycleCompactor, dispatcher::Dispatcher, sla_scanner::SlaScanner},
     policy_cache::{PolicyCache, QueueCache, RepCache},
 };
@@ -106,6 +108,11 @@ impl Application {
             queues: Arc::new(QueueCache::new(settings.cache_ttl)),
             rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
                 .map(Arc::new),
+            integrations: Arc::new(IntegrationSettings {
+                public_url: settings.public_url.clone(),
+                hubspot_client_secret: settings.hubspot_client_secret.clone(),
+                salesforce_org_id: settings.salesforce_org_id.clone(),
+            }),
             acceptance_bands: settings.acceptance_bands,
         };
         Ok(Application {

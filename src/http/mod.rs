@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod integrations;
 pub mod leads;
 pub mod metrics;
 pub mod observe;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub queues: Arc<QueueCache>,
     /// Per-key request limiter of this replica; `None` when disabled.
     pub rate_limit: Option<Arc<rate_limit::RateLimiter>>,
+    /// Secrets and ids of the CRM adapters (configured).
+    pub integrations: Arc<integrations::IntegrationSettings>,
     /// Health-band limits of the acceptance report (configured).
     pub acceptance_bands: BandLimits,
 }
@@ -78,6 +81,7 @@ pub struct AppState {
         (name = "routing", description = "Queues and reps"),
         (name = "metrics", description = "RevOps reports computed from the history log"),
         (name = "webhooks", description = "Outbound webhooks: subscriptions and deliveries"),
+        (name = "integrations", description = "Native CRM adapters, authenticated by the CRM's signature"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Probes")
     )
@@ -121,7 +125,10 @@ pub fn router(state: AppState) -> Router {
             auth::authenticate,
         ));
 
-    let (ops, ops_api) = health::router().merge(observe::router()).split_for_parts();
+    let (ops, ops_api) = health::router()
+        .merge(observe::router())
+        .merge(integrations::router())
+        .split_for_parts();
     let mut api = ApiDoc::openapi();
     api.merge(v1_api);
     api.merge(ops_api);

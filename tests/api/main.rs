@@ -6,6 +6,7 @@ mod decisions;
 mod helpers;
 mod idempotency;
 mod ingest;
+mod integrations;
 mod listing;
 mod metrics;
 mod metrics_log;

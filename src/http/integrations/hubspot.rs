@@ -1,0 +1,167 @@
+//! HubSpot webhooks: v3 signatures, MQL lifecycle changes become leads, redeliveries are
+//! deduplicated.
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, Method, Uri},
+    Json,
+};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use chrono::{TimeZone, Utc};
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::Sha256;
+use utoipa::ToSchema;
+
+use super::{super::error::Problem, ingest_from, remember, seen};
+use crate::http::{error::ApiError, error::ApiResult, leads::Ingested, AppState};
+
+/// Requests older than this are refused (HubSpot's documented tolerance).
+const TOLERANCE_MS: i64 = 5 * 60 * 1000;
+
+/// The v3 signature: base64 HMAC-SHA256 with the app secret over method + URI + body +
+/// timestamp.
+pub fn signature_v3(secret: &str, method: &str, uri: &str, body: &[u8], timestamp: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(method.as_bytes());
+    mac.update(uri.as_bytes());
+    mac.update(body);
+    mac.update(timestamp.as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// What a delivery did.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct HubspotResult {
+    /// MQL events that routed a lead (new lead or new cycle).
+    pub routed: usize,
+    /// MQL events for a lead already open or accepted.
+    pub unchanged: usize,
+    /// Events seen before (same portal, subscription, event and object).
+    pub duplicates: usize,
+    /// Other events, acknowledged and ignored.
+    pub ignored: usize,
+}
+
+/// Receive a HubSpot webhook batch (no API key: the v3 signature authenticates it).
+///
+/// `contact.propertyChange` of `lifecyclestage` to `marketingqualifiedlead` routes a lead
+/// (`source` `hubspot`, `external_id` = `objectId`); every other event is acknowledged and
+/// ignored. The signed URI is `SALGATE_PUBLIC_URL` + path + query when that is set, else
+/// `https://` (or `X-Forwarded-Proto`) + `Host` + path + query.
+#[utoipa::path(post, path = "/v1/integrations/hubspot", tag = "integrations",
+    request_body(content = Vec<Object>, description = "HubSpot webhook events"),
+    responses(
+        (status = 200, body = HubspotResult),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn receive_hubspot_events(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<HubspotResult>> {
+    let Some(secret) = state.integrations.hubspot_client_secret.as_deref() else {
+        return Err(ApiError::Unavailable(
+            "the HubSpot integration is not configured (SALGATE_HUBSPOT_CLIENT_SECRET)",
+        ));
+    };
+    let now = state.clock.now();
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(given), Some(timestamp)) = (
+        header("x-hubspot-signature-v3"),
+        header("x-hubspot-request-timestamp"),
+    ) else {
+        return Err(ApiError::Unauthorized(
+            "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp",
+        ));
+    };
+    let fresh = timestamp
+        .parse::<i64>()
+        .is_ok_and(|ms| (now.timestamp_millis() - ms).abs() <= TOLERANCE_MS);
+    if !fresh {
+        return Err(ApiError::Unauthorized(
+            "X-HubSpot-Request-Timestamp is more than 5 minutes away",
+        ));
+    }
+    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+    let full_uri = match &state.integrations.public_url {
+        Some(base) => format!("{base}{path_and_query}"),
+        None => {
+            let scheme = header("x-forwarded-proto").unwrap_or("https");
+            let host = header("host").unwrap_or("");
+            format!("{scheme}://{host}{path_and_query}")
+        }
+    };
+    let expected = signature_v3(secret, method.as_str(), &full_uri, &body, timestamp);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        given.as_bytes(),
+    )) {
+        return Err(ApiError::Unauthorized(
+            "the HubSpot signature does not match",
+        ));
+    }
+    let events: Vec<Value> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::MalformedJson(format!("expected an array of events: {e}")))?;
+    let mut result = HubspotResult::default();
+    for event in &events {
+        let kind = event["subscriptionType"]
+            .as_str()
+            .or(event["eventType"].as_str())
+            .unwrap_or("");
+        let is_mql = kind == "contact.propertyChange"
+            && event["propertyName"] == "lifecyclestage"
+            && event["propertyValue"] == "marketingqualifiedlead";
+        let object_id = id_text(&event["objectId"]);
+        let (true, Some(object_id)) = (is_mql, object_id) else {
+            result.ignored += 1;
+            continue;
+        };
+        let key = ["portalId", "subscriptionId", "eventId"]
+            .iter()
+            .map(|k| id_text(&event[*k]).unwrap_or_default())
+            .chain([object_id.clone()])
+            .collect::<Vec<_>>()
+            .join(":");
+        if seen(&state.db, "hubspot", &key).await? {
+            result.duplicates += 1;
+            continue;
+        }
+        let routed_at = event["occurredAt"]
+            .as_i64()
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+            .filter(|t| *t <= now)
+            .unwrap_or(now);
+        let input = json!({
+            "source": "hubspot", "external_id": object_id, "lead_type": "mql",
+            "routed_at": routed_at.to_rfc3339(),
+            "attributes": {"hubspot": {"portal_id": event["portalId"], "event_id": event["eventId"]}},
+        });
+        let lead = match ingest_from(&state, "integration:hubspot", input, now).await? {
+            Ingested::Created(l) => {
+                result.routed += 1;
+                l
+            }
+            Ingested::Unchanged(l) => {
+                result.unchanged += 1;
+                l
+            }
+        };
+        remember(&state.db, "hubspot", &key, Some(lead.id), now).await?;
+    }
+    Ok(Json(result))
+}
+
+/// HubSpot sends ids as numbers; keys and external ids are their decimal text.
+fn id_text(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}

@@ -1,0 +1,303 @@
+//! Salesforce Outbound Messages: a SOAP envelope of up to 100 `Lead` notifications. The
+//! organization must be the configured one; every notification is validated before anything
+//! is stored; each is deduplicated on its notification `Id`; `Ack` true only after all are
+//! stored (a SOAP fault otherwise, and Salesforce sends the message again).
+
+use std::collections::BTreeMap;
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use quick_xml::{events::Event, Reader};
+use serde_json::{json, Map, Value};
+
+use super::{ingest_from, remember, seen};
+use crate::{
+    domain::lead_input::NewLead,
+    http::{error::ApiError, leads::Ingested, AppState},
+};
+
+/// Most notifications in one message (Salesforce's limit).
+pub const MAX_NOTIFICATIONS: usize = 100;
+
+/// One notification: its id and the sObject's fields (local element names → text).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Notification {
+    pub id: String,
+    pub object_type: String,
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A parsed outbound message.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct OutboundMessage {
+    pub organization_id: String,
+    pub notifications: Vec<Notification>,
+}
+
+/// Parses the SOAP envelope; namespaces are matched by local name.
+pub fn parse(xml: &[u8]) -> Result<OutboundMessage, String> {
+    let mut reader = Reader::from_reader(xml);
+    reader.config_mut().trim_text(true);
+    let mut msg = OutboundMessage::default();
+    let mut path: Vec<String> = Vec::new();
+    let mut current: Option<Notification> = None;
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Err(e) => return Err(format!("not well-formed XML: {e}")),
+            Ok(Event::Eof) => break,
+            Ok(Event::Start(e)) => {
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if name == "Notification" {
+                    current = Some(Notification::default());
+                }
+                if name == "sObject" {
+                    if let Some(n) = current.as_mut() {
+                        for a in e.attributes().flatten() {
+                            if a.key.local_name().as_ref() == b"type" {
+                                let v = String::from_utf8_lossy(&a.value).into_owned();
+                                n.object_type =
+                                    v.rsplit(':').next().unwrap_or_default().to_string();
+                            }
+                        }
+                    }
+                }
+                path.push(name);
+            }
+            Ok(Event::End(_)) => {
+                if path.pop().as_deref() == Some("Notification") {
+                    msg.notifications.extend(current.take());
+                }
+            }
+            Ok(Event::Text(t)) => {
+                let text = t
+                    .unescape()
+                    .map_err(|e| format!("bad XML text: {e}"))?
+                    .into_owned();
+                let depth = path.len();
+                let (Some(leaf), parent) = (path.last(), path.get(depth.wrapping_sub(2))) else {
+                    continue;
+                };
+                match (parent.map(String::as_str), leaf.as_str(), current.as_mut()) {
+                    (Some("notifications"), "OrganizationId", _) => msg.organization_id = text,
+                    (Some("Notification"), "Id", Some(n)) => n.id = text,
+                    (Some("sObject"), field, Some(n)) => {
+                        n.fields.insert(field.to_string(), text);
+                    }
+                    _ => {}
+                }
+            }
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+    Ok(msg)
+}
+
+/// The lead input of a Lead sObject (as `POST /v1/leads` would take it).
+fn lead_input(n: &Notification) -> Value {
+    let f = |k: &str| n.fields.get(k).cloned();
+    let known = [
+        "Id",
+        "Email",
+        "FirstName",
+        "LastName",
+        "Title",
+        "Phone",
+        "Company",
+        "LeadSource",
+        "Industry",
+        "Country",
+    ];
+    let others: Map<String, Value> = n
+        .fields
+        .iter()
+        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let company = f("Company")
+        .map(|name| json!({"name": name, "industry": f("Industry"), "country": f("Country")}));
+    json!({
+        "source": "salesforce", "external_id": f("Id"), "lead_type": "mql",
+        "email": f("Email"), "first_name": f("FirstName"), "last_name": f("LastName"),
+        "title": f("Title"), "phone": f("Phone"), "company": company, "channel": f("LeadSource")
+            .map(|s| s.to_lowercase().replace(' ', "_")),
+        "attributes": {"salesforce": others},
+    })
+}
+
+const ACK: &str = concat!(
+    r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+    r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">"#,
+    r#"<soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound">"#,
+    r#"<Ack>true</Ack></notificationsResponse></soapenv:Body></soapenv:Envelope>"#
+);
+
+fn xml(status: StatusCode, body: String) -> Response {
+    let mut res = (status, body).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml; charset=utf-8"),
+    );
+    res
+}
+
+fn escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+/// A SOAP fault; Salesforce keeps the message and retries it.
+fn fault(status: StatusCode, code: &str, message: &str) -> Response {
+    xml(
+        status,
+        format!(
+            concat!(
+                r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+                r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">"#,
+                r#"<soapenv:Body><soapenv:Fault><faultcode>soapenv:{}</faultcode>"#,
+                r#"<faultstring>{}</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#
+            ),
+            escape(code),
+            escape(message)
+        ),
+    )
+}
+
+/// Receive a Salesforce Outbound Message of `Lead` notifications (no API key: the
+/// organization id is checked). Answers the SOAP `Ack` once every lead is stored.
+#[utoipa::path(post, path = "/v1/integrations/salesforce", tag = "integrations",
+    request_body(content = String, content_type = "text/xml", description = "SOAP Outbound Message"),
+    responses(
+        (status = 200, content_type = "text/xml", body = String, description = "SOAP Ack true"),
+        (status = 400, content_type = "text/xml", body = String, description = "SOAP fault: malformed or invalid message, nothing stored"),
+        (status = 403, content_type = "text/xml", body = String, description = "SOAP fault: another organization"),
+        (status = 503, content_type = "text/xml", body = String, description = "SOAP fault: not configured"),
+    ))]
+pub async fn receive_salesforce_message(State(state): State<AppState>, body: Bytes) -> Response {
+    let Some(org) = state.integrations.salesforce_org_id.clone() else {
+        return fault(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Server",
+            "the Salesforce integration is not configured (SALGATE_SALESFORCE_ORG_ID)",
+        );
+    };
+    let msg = match parse(&body) {
+        Ok(m) => m,
+        Err(e) => return fault(StatusCode::BAD_REQUEST, "Client", &e),
+    };
+    if msg.organization_id.is_empty() || !same_org(&msg.organization_id, &org) {
+        return fault(
+            StatusCode::FORBIDDEN,
+            "Client",
+            "messages are accepted only from the configured organization",
+        );
+    }
+    if msg.notifications.is_empty() || msg.notifications.len() > MAX_NOTIFICATIONS {
+        return fault(
+            StatusCode::BAD_REQUEST,
+            "Client",
+            &format!("a message holds 1 to {MAX_NOTIFICATIONS} notifications"),
+        );
+    }
+    let now = state.clock.now();
+    // Everything is checked before anything is stored.
+    let mut inputs = Vec::with_capacity(msg.notifications.len());
+    for (i, n) in msg.notifications.iter().enumerate() {
+        if n.id.is_empty() || n.object_type != "Lead" {
+            return fault(
+                StatusCode::BAD_REQUEST,
+                "Client",
+                &format!("notification {i}: needs an Id and a Lead sObject"),
+            );
+        }
+        let input = lead_input(n);
+        if let Err(errors) = NewLead::parse(&input, now) {
+            let fields: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{} {}", e.field, e.message))
+                .collect();
+            return fault(
+                StatusCode::BAD_REQUEST,
+                "Client",
+                &format!("notification {} ({}): {}", i, n.id, fields.join("; ")),
+            );
+        }
+        inputs.push((n.id.clone(), input));
+    }
+    for (id, input) in inputs {
+        let stored = async {
+            if seen(&state.db, "salesforce", &id).await? {
+                return Ok::<_, ApiError>(());
+            }
+            let lead = match ingest_from(&state, "integration:salesforce", input, now).await? {
+                Ingested::Created(l) | Ingested::Unchanged(l) => l,
+            };
+            remember(&state.db, "salesforce", &id, Some(lead.id), now).await?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = stored {
+            if let ApiError::Internal(err) = &e {
+                tracing::error!(error = ?err, "salesforce notification could not be stored");
+            }
+            return fault(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Server",
+                "the message could not be stored; send it again",
+            );
+        }
+    }
+    xml(StatusCode::OK, ACK.to_string())
+}
+
+/// Salesforce ids come in 15- and 18-character forms; the first 15 identify the org.
+fn same_org(a: &str, b: &str) -> bool {
+    let key = |s: &str| s.chars().take(15).collect::<String>();
+    a.len() >= 15 && b.len() >= 15 && key(a) == key(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_notifications_by_local_name() {
+        let xml = br#"<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+ <soapenv:Body>
+  <notifications xmlns="http://soap.sforce.com/2005/09/outbound">
+   <OrganizationId>00D5g000004ABCDEAA</OrganizationId>
+   <Notification>
+    <Id>04l5g000001AAAAAA1</Id>
+    <sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">
+     <sf:Id>00Q5g000001XYZAAA1</sf:Id>
+     <sf:Email>ada@example.com</sf:Email>
+     <sf:Company>Analytical &amp; Engines</sf:Company>
+    </sObject>
+   </Notification>
+  </notifications>
+ </soapenv:Body>
+</soapenv:Envelope>"#;
+        let m = parse(xml).unwrap();
+        assert_eq!(m.organization_id, "00D5g000004ABCDEAA");
+        assert_eq!(m.notifications.len(), 1);
+        let n = &m.notifications[0];
+        assert_eq!(n.id, "04l5g000001AAAAAA1");
+        assert_eq!(n.object_type, "Lead");
+        assert_eq!(n.fields["Id"], "00Q5g000001XYZAAA1");
+        assert_eq!(n.fields["Company"], "Analytical & Engines");
+        assert!(parse(b"<notifications><Notification>").is_ok());
+        assert!(parse(b"<a></b>").is_err());
+    }
+
+    #[test]
+    fn org_ids_match_in_15_and_18_character_forms() {
+        assert!(same_org("00D5g000004ABCD", "00D5g000004ABCDEAA"));
+        assert!(!same_org("00D5g000004ABCX", "00D5g000004ABCDEAA"));
+        assert!(!same_org("", "00D5g000004ABCDEAA"));
+    }
+}

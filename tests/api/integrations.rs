@@ -1,0 +1,227 @@
+//! HubSpot and Salesforce adapters, with payloads signed here from the documented algorithms.
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::helpers::{problem, spawn_app_with, TestApp};
+
+const HUBSPOT_SECRET: &str = "hs-app-secret";
+const ORG: &str = "00D5g000004ABCDEAA";
+
+/// HubSpot v3 as documented: base64(HMAC-SHA256(secret, method + URI + body + timestamp)).
+fn hubspot_v3(uri: &str, body: &str, timestamp: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(HUBSPOT_SECRET.as_bytes()).unwrap();
+    mac.update(format!("POST{uri}{body}{timestamp}").as_bytes());
+    STANDARD.encode(mac.finalize().into_bytes())
+}
+
+async fn hubspot_app(public_url: Option<&str>) -> TestApp {
+    let public_url = public_url.map(String::from);
+    spawn_app_with(move |s| {
+        s.hubspot_client_secret = Some(HUBSPOT_SECRET.into());
+        s.public_url = public_url;
+    })
+    .await
+}
+
+/// Posts `events` signed for `uri`, with the timestamp `age_ms` old by the app's clock.
+async fn post_hubspot(app: &TestApp, uri: &str, events: &Value, age_ms: i64) -> reqwest::Response {
+    let body = events.to_string();
+    let ts = (app.clock_now_ms() - age_ms).to_string();
+    app.client
+        .post(app.url("/v1/integrations/hubspot"))
+        .header("content-type", "application/json")
+        .header("x-hubspot-request-timestamp", &ts)
+        .header("x-hubspot-signature-v3", hubspot_v3(uri, &body, &ts))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn mql(object_id: u64, event_id: u64, spelling: &str) -> Value {
+    json!({
+        "eventId": event_id, "subscriptionId": 77, "portalId": 62515, "appId": 1,
+        "occurredAt": 1_700_000_000_000u64, spelling: "contact.propertyChange",
+        "attemptNumber": 0, "objectId": object_id, "propertyName": "lifecyclestage",
+        "propertyValue": "marketingqualifiedlead", "changeSource": "CRM_UI"
+    })
+}
+
+impl TestApp {
+    fn clock_now_ms(&self) -> i64 {
+        use salgate::clock::Clock;
+        self.clock.now().timestamp_millis()
+    }
+
+    fn direct_uri(&self, path: &str) -> String {
+        // No SALGATE_PUBLIC_URL: https:// + Host + path.
+        format!(
+            "https://{}{path}",
+            self.address.trim_start_matches("http://")
+        )
+    }
+}
+
+#[tokio::test]
+async fn hubspot_mql_changes_become_leads_in_both_event_spellings() {
+    let app = hubspot_app(None).await;
+    let uri = app.direct_uri("/v1/integrations/hubspot");
+    let events = json!([
+        mql(101, 1, "subscriptionType"),
+        mql(102, 2, "eventType"),
+        {"eventId": 3, "subscriptionId": 78, "portalId": 62515, "subscriptionType": "contact.creation", "objectId": 103},
+        {"eventId": 4, "subscriptionId": 77, "portalId": 62515, "subscriptionType": "contact.propertyChange",
+         "objectId": 104, "propertyName": "lifecyclestage", "propertyValue": "lead"}
+    ]);
+    let res = post_hubspot(&app, &uri, &events, 1000).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"routed": 2, "unchanged": 0, "duplicates": 0, "ignored": 2})
+    );
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT external_id FROM leads WHERE source = 'hubspot' ORDER BY 1")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(ids, ["101", "102"]);
+
+    // A redelivery of the same events changes nothing.
+    let res = post_hubspot(&app, &uri, &events, 0).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["duplicates"], 2);
+    assert_eq!(body["routed"], 0);
+    assert_eq!(app.count("leads").await, 2);
+    assert_eq!(app.count("lead_history").await, 2);
+}
+
+#[tokio::test]
+async fn hubspot_refuses_a_wrong_signature_and_a_stale_timestamp() {
+    let app = hubspot_app(None).await;
+    let events = json!([mql(201, 1, "subscriptionType")]);
+    // Signed for another URI (a proxy rewrote the host, say).
+    let res = post_hubspot(
+        &app,
+        "https://elsewhere.example.com/v1/integrations/hubspot",
+        &events,
+        0,
+    )
+    .await;
+    problem(res, 401, "unauthorized").await;
+    let uri = app.direct_uri("/v1/integrations/hubspot");
+    let res = post_hubspot(&app, &uri, &events, 6 * 60 * 1000).await;
+    problem(res, 401, "unauthorized").await;
+    assert_eq!(app.count("leads").await, 0);
+}
+
+#[tokio::test]
+async fn hubspot_signs_the_public_url_when_one_is_configured() {
+    let app = hubspot_app(Some("https://salgate.example.com")).await;
+    let events = json!([mql(301, 1, "eventType")]);
+    let uri = "https://salgate.example.com/v1/integrations/hubspot";
+    let res = post_hubspot(&app, uri, &events, 0).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.count("leads").await, 1);
+}
+
+fn salesforce_message(org: &str, notifications: &[(&str, &str, &str)]) -> String {
+    let items: String = notifications
+        .iter()
+        .map(|(nid, lead_id, email)| {
+            format!(
+                r#"<Notification><Id>{nid}</Id><sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>{lead_id}</sf:Id><sf:Email>{email}</sf:Email><sf:FirstName>Ada</sf:FirstName><sf:LastName>Lovelace</sf:LastName><sf:Company>Analytical Engines</sf:Company><sf:LeadSource>Web</sf:LeadSource><sf:Rating>Hot</sf:Rating></sObject></Notification>"#
+            )
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{org}</OrganizationId><ActionId>04k5g000000AAAAAA</ActionId><SessionId xsi:nil="true"/><EnterpriseUrl>https://x.my.salesforce.com/services/Soap/c/59.0</EnterpriseUrl><PartnerUrl>https://x.my.salesforce.com/services/Soap/u/59.0</PartnerUrl>{items}</notifications></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+async fn post_salesforce(app: &TestApp, xml: String) -> (u16, String) {
+    let res = app
+        .client
+        .post(app.url("/v1/integrations/salesforce"))
+        .header("content-type", "text/xml; charset=utf-8")
+        .header("soapaction", "\"\"")
+        .body(xml)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/xml"));
+    (status, res.text().await.unwrap())
+}
+
+async fn salesforce_app() -> TestApp {
+    spawn_app_with(|s| s.salesforce_org_id = Some(ORG.into())).await
+}
+
+#[tokio::test]
+async fn salesforce_acks_a_multi_notification_message_after_storing_every_lead() {
+    let app = salesforce_app().await;
+    let xml = salesforce_message(
+        ORG,
+        &[
+            ("04l000000000001", "00Q000000000001", "a@example.com"),
+            ("04l000000000002", "00Q000000000002", "b@example.com"),
+            ("04l000000000003", "00Q000000000003", "c@example.com"),
+        ],
+    );
+    let (status, body) = post_salesforce(&app, xml.clone()).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<Ack>true</Ack>"), "{body}");
+    let rows: Vec<(String, Option<String>, Option<String>, Value)> = sqlx::query_as(
+        "SELECT external_id, email, channel, attributes FROM leads WHERE source = 'salesforce' ORDER BY 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].0, "00Q000000000001");
+    assert_eq!(rows[0].1.as_deref(), Some("a@example.com"));
+    assert_eq!(rows[0].2.as_deref(), Some("web"));
+    assert_eq!(rows[0].3["salesforce"]["Rating"], "Hot");
+
+    // Redelivered: acknowledged again, nothing new.
+    let (status, body) = post_salesforce(&app, xml).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<Ack>true</Ack>"));
+    assert_eq!(app.count("leads").await, 3);
+    assert_eq!(app.count("lead_history").await, 3);
+}
+
+#[tokio::test]
+async fn salesforce_refuses_another_organization_and_an_invalid_lead_storing_nothing() {
+    let app = salesforce_app().await;
+    let xml = salesforce_message(
+        "00D9z000009ZZZZAAA",
+        &[("04l000000000001", "00Q000000000001", "a@example.com")],
+    );
+    let (status, body) = post_salesforce(&app, xml).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("<soapenv:Fault>"), "{body}");
+    let xml = salesforce_message(
+        ORG,
+        &[
+            ("04l000000000001", "00Q000000000001", "a@example.com"),
+            ("04l000000000002", "00Q000000000002", "not-an-email"),
+        ],
+    );
+    let (status, body) = post_salesforce(&app, xml).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("notification 1 (04l000000000002): email"),
+        "{body}"
+    );
+    let (status, _) = post_salesforce(&app, "<not-soap".into()).await;
+    assert_eq!(status, 400);
+    assert_eq!(app.count("leads").await, 0);
+}

@@ -7,3 +7,10 @@ CREATE TABLE integration_receipts (
     received_at timestamptz NOT NULL,
     CONSTRAINT integration_receipts_pkey PRIMARY KEY (provider, key)
 );
+
+-- Signatures of signed `POST /v1/leads` requests already used, so a captured request cannot be
+-- replayed within the 300 s tolerance; older ones are purged.
+CREATE TABLE inbound_signatures (
+    signature text PRIMARY KEY,
+    seen_at   timestamptz NOT NULL
+);

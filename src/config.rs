@@ -38,6 +38,9 @@ pub struct Settings {
     pub log: String,
     /// How long an API key lookup is cached per replica.
     pub cache_ttl: Duration,
+    /// Lead sources whose `POST /v1/leads` must carry a valid `Salgate-Signature`, with the
+    /// secret of each.
+    pub inbound_secrets: std::collections::BTreeMap<String, String>,
     /// Requests per second each API key may send to one replica (0 = no limit)…
     pub rate_limit_per_second: f64,
     /// …and how many at once after being idle.
@@ -63,6 +66,8 @@ struct Raw {
     salesforce_org_id: Option<String>,
     log: String,
     cache_ttl: String,
+    #[serde(default)]
+    inbound_secrets: String,
     metrics_compact_interval: String,
     rate_limit_per_second: f64,
     rate_limit_burst: u32,
@@ -176,6 +181,7 @@ impl Settings {
             salesforce_org_id: non_empty(raw.salesforce_org_id),
             log: raw.log,
             cache_ttl: parse_duration("cache_ttl", &raw.cache_ttl)?,
+            inbound_secrets: parse_secrets(&raw.inbound_secrets)?,
             metrics_compact_interval: parse_duration(
                 "metrics_compact_interval",
                 &raw.metrics_compact_interval,
@@ -194,6 +200,25 @@ impl Settings {
             acceptance_bands,
         })
     }
+}
+
+/// Parses `source=secret,source=secret` (empty: none).
+fn parse_secrets(raw: &str) -> Result<std::collections::BTreeMap<String, String>, ConfigError> {
+    let mut out = std::collections::BTreeMap::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some((source, secret)) if !source.trim().is_empty() && secret.trim().len() >= 16 => {
+                out.insert(source.trim().to_string(), secret.trim().to_string());
+            }
+            _ => {
+                return Err(invalid(
+                    "inbound_secrets",
+                    "must be source=secret pairs separated by commas, secrets of 16+ characters",
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Parses `500ms`, `15s`, `2m`, `1h` (a positive whole number and a unit).

@@ -108,6 +108,7 @@ impl Application {
             queues: Arc::new(QueueCache::new(settings.cache_ttl)),
             rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
                 .map(Arc::new),
+            inbound_secrets: Arc::new(settings.inbound_secrets.clone()),
             integrations: Arc::new(IntegrationSettings {
                 public_url: settings.public_url.clone(),
                 hubspot_client_secret: settings.hubspot_client_secret.clone(),

@@ -1,6 +1,7 @@
 //! Extractors whose rejections are `ApiError`s, so every failure is problem+json.
 
 use axum::{
+    body::Bytes,
     extract::{FromRequest, FromRequestParts, Request},
     http::{header, request::Parts, HeaderMap},
 };
@@ -21,6 +22,18 @@ pub struct JsonBody<const LIMIT: usize = BODY_LIMIT>(pub Value);
 impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBody<LIMIT> {
     type Rejection = ApiError;
 
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let RawJsonBody(value, _) = RawJsonBody::<LIMIT>::from_request(req, state).await?;
+        Ok(JsonBody(value))
+    }
+}
+
+/// [`JsonBody`] with the raw bytes it was read from (for signatures over the body).
+pub struct RawJsonBody<const LIMIT: usize = BODY_LIMIT>(pub Value, pub Bytes);
+
+impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for RawJsonBody<LIMIT> {
+    type Rejection = ApiError;
+
     async fn from_request(req: Request, _: &S) -> Result<Self, Self::Rejection> {
         let is_json = json_content_type(req.headers());
         let bytes = axum::body::to_bytes(req.into_body(), LIMIT)
@@ -36,14 +49,15 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBody<LIMIT> {
                 }
             })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(JsonBody(Value::Object(Default::default())));
+            return Ok(RawJsonBody(Value::Object(Default::default()), bytes));
         }
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::MalformedJson(e.to_string()))
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => Ok(RawJsonBody(v, bytes)),
+            Err(e) => Err(ApiError::MalformedJson(e.to_string())),
+        }
     }
 }
 

@@ -60,6 +60,8 @@ pub struct AppState {
     pub queues: Arc<QueueCache>,
     /// Per-key request limiter of this replica; `None` when disabled.
     pub rate_limit: Option<Arc<rate_limit::RateLimiter>>,
+    /// Sources whose `POST /v1/leads` must be signed, with their secrets (configured).
+    pub inbound_secrets: Arc<std::collections::BTreeMap<String, String>>,
     /// Secrets and ids of the CRM adapters (configured).
     pub integrations: Arc<integrations::IntegrationSettings>,
     /// Health-band limits of the acceptance report (configured).

@@ -225,3 +225,84 @@ async fn salesforce_refuses_another_organization_and_an_invalid_lead_storing_not
     assert_eq!(status, 400);
     assert_eq!(app.count("leads").await, 0);
 }
+
+const WEBFORM_SECRET: &str = "0123456789abcdef-webform";
+
+/// `Salgate-Signature` as SPEC §7 documents it, computed here.
+fn salgate_signature(t: i64, body: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(WEBFORM_SECRET.as_bytes()).unwrap();
+    mac.update(format!("{t}.{body}").as_bytes());
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn post_signed(
+    app: &TestApp,
+    token: &str,
+    body: &str,
+    sig: Option<String>,
+) -> reqwest::Response {
+    let mut req = app
+        .client
+        .post(app.url("/v1/leads"))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(sig) = sig {
+        req = req.header("salgate-signature", sig);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_source_with_a_secret_must_sign_and_cannot_replay() {
+    let app = spawn_app_with(|s| {
+        s.inbound_secrets
+            .insert("webform".into(), WEBFORM_SECRET.into());
+    })
+    .await;
+    let token = app.key(salgate::domain::Role::Ingest, None).await;
+    let mut l = crate::helpers::lead("sig-1");
+    l["source"] = json!("webform");
+    let body = l.to_string();
+    let now = app.clock_now_ms() / 1000;
+
+    problem(
+        post_signed(&app, &token, &body, None).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    let stale = salgate_signature(now - 301, &body);
+    problem(
+        post_signed(&app, &token, &body, Some(stale)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    let other_body = salgate_signature(now, &body.replace("sig-1", "sig-2"));
+    problem(
+        post_signed(&app, &token, &body, Some(other_body)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(app.count("leads").await, 0);
+
+    let good = salgate_signature(now, &body);
+    let res = post_signed(&app, &token, &body, Some(good.clone())).await;
+    assert_eq!(res.status(), 201);
+    // The same signed request again is a replay.
+    problem(
+        post_signed(&app, &token, &body, Some(good)).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    // Sources without a secret need no signature.
+    let unsigned = crate::helpers::lead("plain-1").to_string();
+    assert_eq!(
+        post_signed(&app, &token, &unsigned, None).await.status(),
+        201
+    );
+    assert_eq!(app.count("leads").await, 2);
+}

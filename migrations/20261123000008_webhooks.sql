@@ -72,30 +72,34 @@ CREATE FUNCTION webhook_event_type(kind text) RETURNS text LANGUAGE sql IMMUTABL
     END
 $$;
 
--- AFTER, so the lead row this statement wrote is the one read. The subscription table is tiny;
--- with no subscription nothing is written.
+-- Once per statement, AFTER it (so the lead rows it wrote are the ones read), over the history
+-- rows it inserted: one check of the (tiny) subscription table per statement, and nothing
+-- written when there is no subscription. A batch of 1,000 leads is one trigger call.
 CREATE FUNCTION lead_history_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    event_type text := webhook_event_type(NEW.kind);
-    event_id uuid;
 BEGIN
-    IF event_type IS NULL OR NOT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE deleted_at IS NULL) THEN
+    IF NOT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE deleted_at IS NULL) THEN
         RETURN NULL;
     END IF;
-    event_id := salgate_uuid_v7();
     INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, lead_id, seq,
                                     payload, next_attempt_at, created_at)
-    SELECT salgate_uuid_v7(), s.id, event_id, event_type, NEW.lead_id, NEW.id,
-           jsonb_build_object('id', event_id, 'type', event_type, 'occurred_at', NEW.occurred_at,
-                              'entry', to_jsonb(NEW), 'lead', to_jsonb(l)),
-           NEW.recorded_at, NEW.recorded_at
-    FROM webhook_subscriptions s, leads l
-    WHERE s.deleted_at IS NULL AND (s.events = '{}' OR event_type = ANY (s.events))
-      AND l.id = NEW.lead_id;
+    SELECT salgate_uuid_v7(), s.id, e.event_id, e.event_type, e.lead_id, e.id,
+           jsonb_build_object('id', e.event_id, 'type', e.event_type,
+                              'occurred_at', e.occurred_at, 'entry', e.entry, 'lead', to_jsonb(l)),
+           e.recorded_at, e.recorded_at
+    -- The volatile id keeps this subquery apart: one event id per entry, shared by every
+    -- subscription that receives it.
+    FROM (SELECT n.id, n.lead_id, n.occurred_at, n.recorded_at, to_jsonb(n) AS entry,
+                 webhook_event_type(n.kind) AS event_type, salgate_uuid_v7() AS event_id
+          FROM new_rows n) e
+    JOIN leads l ON l.id = e.lead_id
+    JOIN webhook_subscriptions s
+      ON s.deleted_at IS NULL AND (s.events = '{}' OR e.event_type = ANY (s.events))
+    WHERE e.event_type IS NOT NULL;
     RETURN NULL;
 END;
 $$;
 
 CREATE TRIGGER lead_history_outbox
     AFTER INSERT ON lead_history
-    FOR EACH ROW EXECUTE FUNCTION lead_history_outbox();
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION lead_history_outbox();

@@ -1,7 +1,7 @@
 //! Batch ingest benchmark (SPEC §9: batches of 1,000, bar ≥ 20,000 leads/s).
 //!
 //! Run: `cargo bench --bench batch_ingest` (env `BATCH_BENCH_BATCHES`, default 200;
-//! `BATCH_BENCH_CLIENTS`, default 4 concurrent requests). Starts a throwaway PostgreSQL cluster
+//! `BATCH_BENCH_CLIENTS`, default 2 concurrent requests: more only contend for the two cores here). Starts a throwaway PostgreSQL cluster
 //! with the production durability settings (fsync on: each batch is one commit) and the real
 //! service, then POSTs batches of 1,000 new leads (owners rep-1…rep-50, as a CRM sends them)
 //! and counts stored leads.
@@ -45,7 +45,7 @@ fn batch(b: usize) -> Vec<u8> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let batches = env_n("BATCH_BENCH_BATCHES", 200);
-    let clients = env_n("BATCH_BENCH_CLIENTS", 4);
+    let clients = env_n("BATCH_BENCH_CLIENTS", 2);
     let dir = std::env::temp_dir().join(format!("salgate-batch-bench-{}", std::process::id()));
     let cluster_dir = dir.clone();
     let pg = tokio::task::spawn_blocking(move || {

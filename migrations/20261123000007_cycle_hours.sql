@@ -22,9 +22,9 @@ CREATE TABLE cycle_hours (
     compacted_at timestamptz NOT NULL
 );
 
--- Append-only: no two writers ever wait on each other here.
+-- Append-only, no key (every ingest writes one; only their hours matter): no two writers ever
+-- wait on each other here.
 CREATE TABLE cycle_hour_marks (
-    id   bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     hour timestamptz NOT NULL
 );
 CREATE INDEX cycle_hour_marks_hour_idx ON cycle_hour_marks (hour);

@@ -1,7 +1,8 @@
 //! Batch ingest benchmark (SPEC §9: batches of 1,000, bar ≥ 20,000 leads/s).
 //!
 //! Run: `cargo bench --bench batch_ingest` (env `BATCH_BENCH_BATCHES`, default 200;
-//! `BATCH_BENCH_CLIENTS`, default 2 concurrent requests: more only contend for the two cores here). Starts a throwaway PostgreSQL cluster
+//! `BATCH_BENCH_CLIENTS`, default 2 concurrent requests: more only contend for the two cores
+//! here). Starts a throwaway PostgreSQL cluster
 //! with the production durability settings (fsync on: each batch is one commit) and the real
 //! service, then POSTs batches of 1,000 new leads (owners rep-1…rep-50, as a CRM sends them)
 //! and counts stored leads.

@@ -37,7 +37,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 const REPS: usize = 50;
 
-#[tokio::main]
+/// The load generator runs on a one-thread runtime of its own, the service on another runtime
+/// (as in production, where it has the machine's cores): the client's own work does not queue
+/// behind the service's tasks.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let rate = env_n("DECIDE_BENCH_RATE", 1000);
     let seconds = env_n("DECIDE_BENCH_SECONDS", 10);
@@ -57,22 +60,30 @@ async fn main() -> anyhow::Result<()> {
     settings.listen = "127.0.0.1:0".parse()?;
     settings.database_url = Some(pg.database_url());
     settings.rate_limit_per_second = 0.0;
-    let app = Application::build(settings, Arc::new(SystemClock)).await?;
-    let pool = app.pool();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let shutdown = app.shutdown_token();
-    let server = tokio::spawn(app.run_until_stopped());
-    let now = chrono::Utc::now();
-    let (_, ingest) = db::api_keys::create(&pool, Role::Ingest, None, "bench", now).await?;
-    let mut sdr = Vec::with_capacity(REPS);
-    for r in 0..REPS {
-        let rep = format!("rep-{r}");
-        sdr.push(
-            db::api_keys::create(&pool, Role::Sdr, Some(&rep), "bench", now)
-                .await?
-                .1,
-        );
-    }
+    let service = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (pool, base, shutdown, server, ingest, sdr) = service
+        .spawn(async move {
+            let app = Application::build(settings, Arc::new(SystemClock)).await?;
+            let pool = app.pool();
+            let base = format!("http://127.0.0.1:{}", app.port());
+            let shutdown = app.shutdown_token();
+            let server = tokio::spawn(app.run_until_stopped());
+            let now = chrono::Utc::now();
+            let (_, ingest) = db::api_keys::create(&pool, Role::Ingest, None, "bench", now).await?;
+            let mut sdr = Vec::with_capacity(REPS);
+            for r in 0..REPS {
+                let rep = format!("rep-{r}");
+                sdr.push(
+                    db::api_keys::create(&pool, Role::Sdr, Some(&rep), "bench", now)
+                        .await?
+                        .1,
+                );
+            }
+            Ok::<_, anyhow::Error>((pool, base, shutdown, server, ingest, sdr))
+        })
+        .await??;
     let client = reqwest::Client::new();
 
     // The leads to decide, ingested 1,000 at a time.
@@ -98,7 +109,10 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     anyhow::ensure!(ids.len() == total, "ingested {} of {total}", ids.len());
-    sqlx::query("VACUUM ANALYZE leads").execute(&pool).await?;
+    let vacuum = pool.clone();
+    service
+        .spawn(async move { sqlx::query("VACUUM ANALYZE leads").execute(&vacuum).await })
+        .await??;
 
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = Instant::now() + Duration::from_millis(100);
@@ -140,8 +154,12 @@ async fn main() -> anyhow::Result<()> {
     );
     shutdown.cancel();
     server.await??;
-    pool.close().await;
-    tokio::task::spawn_blocking(move || pg.stop()).await??;
+    service.spawn(async move { pool.close().await }).await?;
+    tokio::task::spawn_blocking(move || {
+        drop(service);
+        pg.stop()
+    })
+    .await??;
     std::fs::remove_dir_all(cluster_dir)?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 mod auth;
 mod batch;
 mod decisions;
+mod faults;
 mod helpers;
 mod idempotency;
 mod ingest;

@@ -75,6 +75,7 @@ pub struct AppState {
         description = "The Sales Accepted Lead gate: CRMs post routed MQLs, SDRs accept or reject them with a coded reason within an SLA, every decision is logged."
     ),
     modifiers(&BearerAuth),
+    components(schemas(crate::domain::sla::SlaStatus, crate::domain::LeadState)),
     tags(
         (name = "leads", description = "Ingest and read leads"),
         (name = "decisions", description = "Accept, reject, recycle"),

@@ -56,7 +56,8 @@ pub struct HubspotResult {
     responses(
         (status = 200, body = HubspotResult),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "not enabled"),
     ))]
 pub async fn receive_hubspot_events(
     State(state): State<AppState>,
@@ -66,8 +67,9 @@ pub async fn receive_hubspot_events(
     body: Bytes,
 ) -> ApiResult<Json<HubspotResult>> {
     let Some(secret) = state.integrations.hubspot_client_secret.as_deref() else {
-        return Err(ApiError::Unavailable(
-            "the HubSpot integration is not configured (SALGATE_HUBSPOT_CLIENT_SECRET)",
+        // Not an outage: the endpoint does not exist until the operator enables it.
+        return Err(ApiError::NotFound(
+            "the HubSpot integration is not enabled (SALGATE_HUBSPOT_CLIENT_SECRET)",
         ));
     };
     let now = state.clock.now();

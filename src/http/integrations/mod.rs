@@ -22,7 +22,7 @@ use crate::{db::leads::Who, domain::lead_input::NewLead};
 pub struct IntegrationSettings {
     /// `SALGATE_PUBLIC_URL`: the base of the URI HubSpot signs.
     pub public_url: Option<String>,
-    /// `SALGATE_HUBSPOT_CLIENT_SECRET`; the endpoint answers 503 without it.
+    /// `SALGATE_HUBSPOT_CLIENT_SECRET`; the endpoint answers 404 without it.
     pub hubspot_client_secret: Option<String>,
     /// `SALGATE_SALESFORCE_ORG_ID`; messages from another organization get 403.
     pub salesforce_org_id: Option<String>,

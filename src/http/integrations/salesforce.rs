@@ -175,14 +175,15 @@ fn fault(status: StatusCode, code: &str, message: &str) -> Response {
         (status = 200, content_type = "text/xml", body = String, description = "SOAP Ack true"),
         (status = 400, content_type = "text/xml", body = String, description = "SOAP fault: malformed or invalid message, nothing stored"),
         (status = 403, content_type = "text/xml", body = String, description = "SOAP fault: another organization"),
-        (status = 503, content_type = "text/xml", body = String, description = "SOAP fault: not configured"),
+        (status = 404, content_type = "text/xml", body = String, description = "SOAP fault: not enabled"),
+        (status = 500, content_type = "text/xml", body = String, description = "SOAP fault: could not store, send again"),
     ))]
 pub async fn receive_salesforce_message(State(state): State<AppState>, body: Bytes) -> Response {
     let Some(org) = state.integrations.salesforce_org_id.clone() else {
         return fault(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Server",
-            "the Salesforce integration is not configured (SALGATE_SALESFORCE_ORG_ID)",
+            StatusCode::NOT_FOUND,
+            "Client",
+            "the Salesforce integration is not enabled (SALGATE_SALESFORCE_ORG_ID)",
         );
     };
     let msg = match parse(&body) {

@@ -1,15 +1,17 @@
--- The `lead_cycles` projection once per statement, set-based over the history rows the
--- statement inserted (a transition table), instead of a PL/pgSQL call per row: a batch of
--- 1,000 leads is one trigger call and one hour mark instead of a thousand of each. Same rules
--- as `lead_cycles_apply` (kept for replaying a log). One statement per kind, in the order a
--- cycle goes through them, each seeing the ones before; no statement writes a history entry
--- for one cycle twice with the same kind, so each UPDATE touches a cycle at most once.
+-- The `lead_cycles` projection once per statement over the history rows the statement
+-- inserted (a transition table) instead of a PL/pgSQL call per row: new cycles are one
+-- set-based insert (a batch of 1,000 leads: one insert and one hour mark instead of a thousand
+-- of each); the other entries go through `lead_cycles_apply` one by one, as before.
 
 DROP TRIGGER lead_history_project ON lead_history;
 DROP FUNCTION lead_history_project();
 
 CREATE FUNCTION lead_history_project_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    h lead_history;
 BEGIN
+    -- New cycles, set-based (the `routed` branch of lead_cycles_apply): a batch of 1,000 leads
+    -- is one insert and one mark per hour.
     WITH ins AS (
         INSERT INTO lead_cycles (lead_id, cycle, routed_at, source, lead_type, campaign,
                                  channel, queue, owner, sla_due_at)
@@ -21,49 +23,12 @@ BEGIN
         RETURNING routed_at)
     INSERT INTO cycle_hour_marks (hour)
     SELECT DISTINCT date_trunc('hour', routed_at, 'UTC') FROM ins;
-
-    WITH u AS (
-        UPDATE lead_cycles c SET outcome = n.kind, decided_at = n.occurred_at, owner = n.rep_id,
-            accepted_within_sla = (n.data->>'accepted_within_sla')::boolean,
-            first_touch_due_at = (n.data->>'first_touch_due_at')::timestamptz,
-            rejection_code = CASE WHEN n.kind = 'rejected' THEN n.code END
-        FROM new_rows n
-        WHERE n.kind IN ('accepted', 'rejected') AND c.lead_id = n.lead_id
-          AND c.cycle = n.cycle AND c.outcome IS NULL
-        RETURNING c.routed_at)
-    INSERT INTO cycle_hour_marks (hour)
-    SELECT DISTINCT date_trunc('hour', routed_at, 'UTC') FROM u;
-
-    WITH u AS (
-        UPDATE lead_cycles c SET recycled_at = n.occurred_at, recycle_reason = n.code,
-            outcome = COALESCE(c.outcome, 'recycled'),
-            decided_at = COALESCE(c.decided_at, n.occurred_at),
-            owner = CASE WHEN c.outcome IS NULL THEN n.rep_id ELSE c.owner END
-        FROM new_rows n
-        WHERE n.kind = 'recycled' AND c.lead_id = n.lead_id AND c.cycle = n.cycle
-          AND c.recycled_at IS NULL
-        RETURNING c.routed_at)
-    INSERT INTO cycle_hour_marks (hour)
-    SELECT DISTINCT date_trunc('hour', routed_at, 'UTC') FROM u;
-
-    UPDATE lead_cycles c SET owner = n.rep_id, queue = COALESCE(n.data->>'queue', c.queue)
-    FROM new_rows n
-    WHERE n.kind IN ('assigned', 'reassigned') AND c.lead_id = n.lead_id AND c.cycle = n.cycle
-      AND c.outcome IS NULL;
-
-    UPDATE lead_cycles c SET owner = NULL
-    FROM new_rows n
-    WHERE n.kind = 'returned_to_queue' AND c.lead_id = n.lead_id AND c.cycle = n.cycle
-      AND c.outcome IS NULL;
-
-    UPDATE lead_cycles c SET breached = true
-    FROM new_rows n
-    WHERE n.kind = 'sla_breached' AND c.lead_id = n.lead_id AND c.cycle = n.cycle;
-
-    UPDATE lead_cycles c SET first_touched_at = n.occurred_at
-    FROM new_rows n
-    WHERE n.kind = 'touched' AND c.lead_id = n.lead_id AND c.cycle = n.cycle
-      AND c.first_touched_at IS NULL;
+    -- Everything else changes existing cycles, a few per statement: one primary-key update
+    -- each, in log order (a set-based UPDATE … FROM the transition table was planned as a
+    -- scan of the whole projection).
+    FOR h IN SELECT * FROM new_rows WHERE kind <> 'routed' ORDER BY id LOOP
+        PERFORM lead_cycles_apply(h);
+    END LOOP;
     RETURN NULL;
 END;
 $$;

@@ -176,23 +176,31 @@ pub async fn register_owner(
     rep: &str,
     now: DateTime<Utc>,
 ) -> Result<OwnerStatus, sqlx::Error> {
-    let (registered, available): (bool, bool) = sqlx::query_as(
-        "WITH ins AS ( \
-           INSERT INTO reps (id, name, auto_registered, created_at, updated_at) \
-           VALUES ($1, $1, true, $2, $2) ON CONFLICT (id) DO NOTHING RETURNING id) \
-         SELECT true, true FROM ins \
-         UNION ALL \
-         SELECT false, active AND (away_until IS NULL OR away_until <= $2) FROM reps \
-         WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
-    )
-    .bind(rep)
-    .bind(now)
-    .fetch_one(pool)
-    .await?;
-    Ok(OwnerStatus {
-        registered,
-        available,
-    })
+    // When a concurrent request registers the same rep, the insert waits for it and does
+    // nothing, but this statement's snapshot predates that commit and sees no row: ask again
+    // (the next statement's snapshot sees it).
+    for _ in 0..3 {
+        let row: Option<(bool, bool)> = sqlx::query_as(
+            "WITH ins AS ( \
+               INSERT INTO reps (id, name, auto_registered, created_at, updated_at) \
+               VALUES ($1, $1, true, $2, $2) ON CONFLICT (id) DO NOTHING RETURNING id) \
+             SELECT true, true FROM ins \
+             UNION ALL \
+             SELECT false, active AND (away_until IS NULL OR away_until <= $2) FROM reps \
+             WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
+        )
+        .bind(rep)
+        .bind(now)
+        .fetch_optional(pool)
+        .await?;
+        if let Some((registered, available)) = row {
+            return Ok(OwnerStatus {
+                registered,
+                available,
+            });
+        }
+    }
+    Err(sqlx::Error::RowNotFound)
 }
 
 #[derive(FromRow)]

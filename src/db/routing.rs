@@ -248,6 +248,27 @@ pub struct QueueSnapshot {
     pub members: Vec<Candidate>,
 }
 
+/// Members from the parallel arrays the queue queries aggregate (reps in id order).
+fn members(
+    ids: Vec<String>,
+    active: Vec<bool>,
+    away: Vec<Option<DateTime<Utc>>>,
+    capacity: Vec<Option<i32>>,
+) -> Vec<Candidate> {
+    ids.into_iter()
+        .zip(active)
+        .zip(away)
+        .zip(capacity)
+        .map(|(((id, active), away_until), capacity)| Candidate {
+            id,
+            active,
+            away_until,
+            capacity,
+            open: 0,
+        })
+        .collect()
+}
+
 /// A queue as routing needs it: strategy, round-robin sequence, members in id order.
 #[derive(Debug, Clone)]
 pub struct QueueInfo {
@@ -282,19 +303,7 @@ pub async fn queue_info(pool: &PgPool, queue: &str) -> Result<Option<QueueInfo>,
         |(strategy, rr_seq, ids, active, away, capacity)| QueueInfo {
             strategy,
             rr_seq,
-            members: ids
-                .into_iter()
-                .zip(active)
-                .zip(away)
-                .zip(capacity)
-                .map(|(((id, active), away_until), capacity)| Candidate {
-                    id,
-                    active,
-                    away_until,
-                    capacity,
-                    open: 0,
-                })
-                .collect(),
+            members: members(ids, active, away, capacity),
         },
     ))
 }
@@ -340,19 +349,7 @@ pub async fn snapshot(
         |(strategy, turn, ids, active, away, capacity)| QueueSnapshot {
             strategy,
             turn,
-            members: ids
-                .into_iter()
-                .zip(active)
-                .zip(away)
-                .zip(capacity)
-                .map(|(((id, active), away_until), capacity)| Candidate {
-                    id,
-                    active,
-                    away_until,
-                    capacity,
-                    open: 0,
-                })
-                .collect(),
+            members: members(ids, active, away, capacity),
         },
     ))
 }

@@ -197,13 +197,25 @@ impl ReportRequest {
 
     /// The keys of every time bucket of the period, when grouped by time.
     fn buckets(&self) -> Option<Vec<String>> {
+        self.bucket_dates()
+            .map(|dates| dates.into_iter().map(bucket_key).collect())
+    }
+
+    /// The instants every time bucket starts, in the same order as [`Self::buckets`].
+    fn bucket_starts(&self) -> Option<Vec<DateTime<Utc>>> {
+        self.bucket_dates().map(|dates| {
+            dates
+                .into_iter()
+                .map(|d| Period::instant(d, self.scope.tz))
+                .collect()
+        })
+    }
+
+    fn bucket_dates(&self) -> Option<Vec<NaiveDate>> {
         match self.group {
-            Some(GroupBy::Time(p)) => Some(
-                p.buckets(self.scope.from, self.scope.to, self.scope.tz)
-                    .into_iter()
-                    .map(bucket_key)
-                    .collect(),
-            ),
+            Some(GroupBy::Time(p)) => {
+                Some(p.buckets(self.scope.from, self.scope.to, self.scope.tz))
+            }
             _ => None,
         }
     }
@@ -293,12 +305,7 @@ async fn compacted_acceptance(
     if filtered || !matches!(req.group, None | Some(GroupBy::Time(_))) {
         return Ok(None);
     }
-    let starts: Option<Vec<DateTime<Utc>>> = buckets.map(|b| {
-        b.iter()
-            .filter_map(|k| NaiveDate::parse_from_str(k, "%Y-%m-%d").ok())
-            .map(|d| Period::instant(d, s.tz))
-            .collect()
-    });
+    let starts = req.bucket_starts();
     if let Some(starts) = &starts {
         if starts.iter().any(|t| t.timestamp() % 3600 != 0) {
             return Ok(None);
@@ -341,11 +348,10 @@ pub async fn get_rejection_metrics(
         (Some(GroupBy::Time(_)), Some(buckets)) => {
             // Each bucket against the one before; the first against as long a stretch just
             // before `from` (buckets are cut by the period's ends).
-            let first_end = buckets
-                .get(1)
-                .and_then(|k| NaiveDate::parse_from_str(k, "%Y-%m-%d").ok())
-                .map(|d| Period::instant(d, scope.tz).min(scope.to))
-                .unwrap_or(scope.to);
+            let first_end = req
+                .bucket_starts()
+                .and_then(|starts| starts.get(1).copied())
+                .map_or(scope.to, |t| t.min(scope.to));
             let lead_in = scope.with_range(scope.from - (first_end - scope.from), scope.from);
             let lead_in = report::code_totals(&report::code_table(
                 &db::rejections(&state.db, &lead_in, None).await?,

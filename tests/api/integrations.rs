@@ -306,3 +306,16 @@ async fn a_source_with_a_secret_must_sign_and_cannot_replay() {
     );
     assert_eq!(app.count("leads").await, 2);
 }
+
+#[tokio::test]
+async fn a_hubspot_delivery_with_one_unusable_mql_stores_nothing() {
+    let app = hubspot_app(None).await;
+    let uri = app.direct_uri("/v1/integrations/hubspot");
+    let mut bad = mql(0, 2, "subscriptionType");
+    bad["objectId"] = json!("x".repeat(300));
+    let events = json!([mql(401, 1, "subscriptionType"), bad]);
+    let res = post_hubspot(&app, &uri, &events, 0).await;
+    let p = problem(res, 422, "validation_failed").await;
+    assert_eq!(p["errors"][0]["field"], "[1].external_id");
+    assert_eq!(app.count("leads").await, 0);
+}

@@ -16,7 +16,10 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 
 use super::{super::error::Problem, ingest_from, remember, seen};
-use crate::http::{error::ApiError, error::ApiResult, leads::Ingested, AppState};
+use crate::{
+    domain::{lead_input::NewLead, validation::FieldError},
+    http::{error::ApiError, error::ApiResult, leads::Ingested, AppState},
+};
 
 /// Requests older than this are refused (HubSpot's documented tolerance).
 const TOLERANCE_MS: i64 = 5 * 60 * 1000;
@@ -57,6 +60,7 @@ pub struct HubspotResult {
         (status = 200, body = HubspotResult),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "an MQL event makes no valid lead; nothing stored"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "not enabled"),
     ))]
 pub async fn receive_hubspot_events(
@@ -111,7 +115,10 @@ pub async fn receive_hubspot_events(
     let events: Vec<Value> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::MalformedJson(format!("expected an array of events: {e}")))?;
     let mut result = HubspotResult::default();
-    for event in &events {
+    // Every MQL event is checked before anything is stored: a bad one refuses the delivery
+    // (HubSpot retries it) and stores nothing.
+    let mut mqls = Vec::new();
+    for (i, event) in events.iter().enumerate() {
         let kind = event["subscriptionType"]
             .as_str()
             .or(event["eventType"].as_str())
@@ -130,10 +137,6 @@ pub async fn receive_hubspot_events(
             .chain([object_id.clone()])
             .collect::<Vec<_>>()
             .join(":");
-        if seen(&state.db, "hubspot", &key).await? {
-            result.duplicates += 1;
-            continue;
-        }
         let routed_at = event["occurredAt"]
             .as_i64()
             .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
@@ -144,6 +147,24 @@ pub async fn receive_hubspot_events(
             "routed_at": routed_at.to_rfc3339(),
             "attributes": {"hubspot": {"portal_id": event["portalId"], "event_id": event["eventId"]}},
         });
+        if let Err(errors) = NewLead::parse(&input, now) {
+            return Err(ApiError::Validation(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError {
+                        field: format!("[{i}].{}", e.field),
+                        message: e.message,
+                    })
+                    .collect(),
+            ));
+        }
+        mqls.push((key, input));
+    }
+    for (key, input) in mqls {
+        if seen(&state.db, "hubspot", &key).await? {
+            result.duplicates += 1;
+            continue;
+        }
         let lead = match ingest_from(&state, "integration:hubspot", input, now).await? {
             Ingested::Created(l) => {
                 result.routed += 1;

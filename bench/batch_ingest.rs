@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
             ephemeral: false,
             database: "bench".into(),
             max_connections: 40,
+            port: None,
         })
     })
     .await??;

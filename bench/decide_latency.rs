@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
             ephemeral: false,
             database: "bench".into(),
             max_connections: 60,
+            port: None,
         })
     })
     .await??;

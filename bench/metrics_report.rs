@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
             ephemeral: true,
             database: "bench".into(),
             max_connections: 40,
+            port: None,
         })
     })
     .await??;

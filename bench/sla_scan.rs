@@ -40,6 +40,7 @@ async fn main() -> anyhow::Result<()> {
             ephemeral: true,
             database: "bench".into(),
             max_connections: 20,
+            port: None,
         })
     })
     .await??;

@@ -26,6 +26,8 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// Period of the SLA scanner.
     pub sla_scan_interval: Duration,
+    /// Leads the SLA scanner claims per transaction (it repeats until nothing is due).
+    pub sla_scan_batch: i64,
     /// Period of the outbox dispatcher.
     pub outbox_poll_interval: Duration,
     /// Public base URL, when the service runs behind a proxy.
@@ -60,6 +62,7 @@ struct Raw {
     database_url: Option<String>,
     database_max_connections: u32,
     sla_scan_interval: String,
+    sla_scan_batch: i64,
     outbox_poll_interval: String,
     public_url: Option<String>,
     hubspot_client_secret: Option<String>,
@@ -172,6 +175,11 @@ impl Settings {
             database_url,
             database_max_connections: raw.database_max_connections,
             sla_scan_interval: parse_duration("sla_scan_interval", &raw.sla_scan_interval)?,
+            sla_scan_batch: if (1..=100_000).contains(&raw.sla_scan_batch) {
+                raw.sla_scan_batch
+            } else {
+                return Err(invalid("sla_scan_batch", "must be between 1 and 100000"));
+            },
             outbox_poll_interval: parse_duration(
                 "outbox_poll_interval",
                 &raw.outbox_poll_interval,

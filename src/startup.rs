@@ -43,6 +43,7 @@ impl Database {
                     ephemeral: false,
                     database: "salgate".into(),
                     max_connections: 100,
+                    port: None,
                 };
                 tracing::info!(dir = %opts.dir.display(), "starting the embedded PostgreSQL cluster");
                 let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(opts))
@@ -82,6 +83,7 @@ pub struct Application {
     database: Database,
     shutdown: CancellationToken,
     sla_scan_interval: Duration,
+    sla_scan_batch: i64,
     metrics_compact_interval: Duration,
     outbox_poll_interval: Duration,
     /// The admin token created on first start (no keys existed), shown once.
@@ -122,6 +124,7 @@ impl Application {
             database,
             shutdown: CancellationToken::new(),
             sla_scan_interval: settings.sla_scan_interval,
+            sla_scan_batch: settings.sla_scan_batch,
             metrics_compact_interval: settings.metrics_compact_interval,
             outbox_poll_interval: settings.outbox_poll_interval,
             bootstrap_admin_token,
@@ -150,6 +153,7 @@ impl Application {
             database,
             shutdown,
             sla_scan_interval,
+            sla_scan_batch,
             metrics_compact_interval,
             outbox_poll_interval,
             ..
@@ -157,7 +161,8 @@ impl Application {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "salgate listening");
         let app = http::router(state.clone());
-        let scanner = SlaScanner::new(state.db.clone(), state.clock.clone());
+        let mut scanner = SlaScanner::new(state.db.clone(), state.clock.clone());
+        scanner.batch = sla_scan_batch;
         let scanner = tokio::spawn(scanner.run(sla_scan_interval, shutdown.clone()));
         let dispatcher = Dispatcher::new(state.db.clone(), state.clock.clone());
         let dispatcher = tokio::spawn(dispatcher.run(outbox_poll_interval, shutdown.clone()));

@@ -29,6 +29,9 @@ pub struct EmbeddedOptions {
     /// Database created for the application.
     pub database: String,
     pub max_connections: u32,
+    /// The port to listen on; a free one when `None`. A fixed port lets a client keep its URL
+    /// across a stop and a start (the fault tests restart a cluster under load).
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -216,7 +219,10 @@ impl EmbeddedPostgres {
             run(initdb, "initdb")?;
         }
 
-        let port = free_port()?;
+        let port = match opts.port {
+            Some(p) => p,
+            None => free_port()?,
+        };
         let mut args = vec![
             "-D".to_string(),
             data.display().to_string(),
@@ -416,6 +422,7 @@ mod tests {
             ephemeral: true,
             database: "app".into(),
             max_connections: 20,
+            port: None,
         })
         .unwrap();
         assert_eq!(
@@ -446,6 +453,7 @@ mod tests {
             ephemeral: false,
             database: "app".into(),
             max_connections: 20,
+            port: None,
         };
         let first = EmbeddedPostgres::start(opts.clone()).unwrap();
         psql_ok(

@@ -195,7 +195,7 @@ pub async fn create_lead_batch(
             Ok(done) => ItemResult::ingested(i, &done),
             // A database failure is the service's, not the item's: the whole request fails
             // (what was stored stays; re-sending the batch is safe).
-            Err(e @ ApiError::Internal(_)) => return Err(e),
+            Err(e) if e.is_server_side() => return Err(e),
             Err(e) => ItemResult::failed(i, &e),
         });
     }

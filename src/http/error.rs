@@ -59,7 +59,21 @@ pub enum ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
+        // An unreachable database is an outage to retry through (503 with Retry-After), not a
+        // bug (500). The transaction it interrupted is rolled back by PostgreSQL.
+        if crate::db::is_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return ApiError::Unavailable("the database is not reachable; retry shortly");
+        }
         ApiError::Internal(e.into())
+    }
+}
+
+impl ApiError {
+    /// A failure of the service or its database rather than of the request: a batch or an
+    /// integration delivery fails as a whole on these.
+    pub fn is_server_side(&self) -> bool {
+        matches!(self, ApiError::Internal(_) | ApiError::Unavailable(_))
     }
 }
 
@@ -236,9 +250,16 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let ApiError::RateLimited { retry_after } = &self {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        match &self {
+            ApiError::RateLimited { retry_after } => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            ApiError::Unavailable(_) => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
         }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()

@@ -31,6 +31,7 @@ fn cluster() -> &'static EmbeddedPostgres {
             ephemeral: true,
             database: TEMPLATE.into(),
             max_connections: 400,
+            port: None,
         })
         .expect("start the test PostgreSQL cluster (is the `postgresql` package installed?)");
         // Migrate the template once, on a runtime of its own: each test has its own runtime.

@@ -1,0 +1,238 @@
+//! Faults with the real binary, as separate processes: the service SIGKILLed under load, its
+//! database stopped and started again under load, two replicas sharing one database.
+
+mod db_restart;
+mod kill;
+mod replicas;
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One `salgate serve` process; killed when dropped. Its error log goes to a file that a
+/// failing assertion can show.
+pub struct Service {
+    child: Child,
+    pub base: String,
+    log: PathBuf,
+}
+
+impl Service {
+    /// Starts the binary against `url` on `port`, with `env` on top of the test defaults.
+    pub fn start(url: &str, port: u16, env: &[(&str, &str)]) -> Service {
+        let log = std::env::temp_dir().join(format!(
+            "salgate-fault-{}-{}.log",
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        ));
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_salgate"))
+            .arg("serve")
+            .env("DATABASE_URL", url)
+            .env("SALGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SALGATE_LOG", "error")
+            .env("SALGATE_RATE_LIMIT_PER_SECOND", "0")
+            .env_remove("SALGATE_CONFIG")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start the salgate binary");
+        Service {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Whether the process is still running (it has not crashed or exited).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// What the service logged at error level.
+    pub fn errors(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Waits (at most 30 s) until `/readyz` answers 200.
+pub async fn wait_ready(client: &reqwest::Client, base: &str) {
+    for _ in 0..600 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("salgate at {base} did not become ready");
+}
+
+/// What the load saw, by outcome.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    pub sent: usize,
+    /// External ids of leads that got a 2xx.
+    pub acknowledged: Vec<String>,
+    /// Responses by status code other than 2xx.
+    pub refused: std::collections::BTreeMap<u16, usize>,
+    /// Requests with no response (connection refused or reset, timeouts).
+    pub no_response: usize,
+}
+
+/// An ingest load: `workers` tasks sending distinct leads (`body("{prefix}-{worker}-{n}")`)
+/// in a loop, spread over `bases`, until stopped or each has sent `per_worker`.
+pub struct Load<'a> {
+    pub bases: &'a [String],
+    pub token: &'a str,
+    pub body: fn(&str) -> serde_json::Value,
+    pub prefix: &'a str,
+    pub workers: usize,
+    pub per_worker: usize,
+}
+
+impl Load<'_> {
+    /// `workers` workers with no quota over `bases`, sending the minimal valid lead.
+    pub fn on<'a>(
+        bases: &'a [String],
+        token: &'a str,
+        prefix: &'a str,
+        workers: usize,
+    ) -> Load<'a> {
+        Load {
+            bases,
+            token,
+            body: crate::helpers::lead,
+            prefix,
+            workers,
+            per_worker: usize::MAX,
+        }
+    }
+
+    /// Starts the workers; they run until `stop` is set (or their quota is sent).
+    pub fn start(
+        &self,
+        client: &reqwest::Client,
+        stop: &Arc<AtomicBool>,
+    ) -> (Arc<Mutex<Tally>>, Vec<tokio::task::JoinHandle<()>>) {
+        let (bases, token, body, prefix, workers, per_worker) = (
+            self.bases,
+            self.token,
+            self.body,
+            self.prefix,
+            self.workers,
+            self.per_worker,
+        );
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let handles = (0..workers)
+            .map(|w| {
+                let (client, bases, token) = (client.clone(), bases.to_vec(), token.to_string());
+                let (tally, stop, prefix) = (tally.clone(), stop.clone(), prefix.to_string());
+                tokio::spawn(async move {
+                    let mut i = 0;
+                    while i < per_worker && !stop.load(Ordering::SeqCst) {
+                        let ext = format!("{prefix}-{w}-{i}");
+                        let base = &bases[(w + i) % bases.len()];
+                        i += 1;
+                        tally.lock().unwrap().sent += 1;
+                        let res = client
+                            .post(format!("{base}/v1/leads"))
+                            .bearer_auth(&token)
+                            .json(&body(&ext))
+                            .send()
+                            .await;
+                        let failed = {
+                            let mut t = tally.lock().unwrap();
+                            match res {
+                                Ok(r) if r.status().is_success() => {
+                                    t.acknowledged.push(ext);
+                                    false
+                                }
+                                Ok(r) => {
+                                    *t.refused.entry(r.status().as_u16()).or_default() += 1;
+                                    true
+                                }
+                                Err(_) => {
+                                    t.no_response += 1;
+                                    true
+                                }
+                            }
+                        };
+                        if failed {
+                            // The service or its database is down: do not spin.
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        (tally, handles)
+    }
+}
+
+/// Every lead in `acknowledged` is stored, and no lead under `prefix` was routed twice
+/// (`(source, external_id)` is unique, so "stored twice" would show as a second `routed`
+/// entry). Returns how many leads under `prefix` are stored.
+pub async fn assert_acknowledged_stored_once(
+    pool: &sqlx::PgPool,
+    prefix: &str,
+    acknowledged: &[String],
+) -> usize {
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT external_id FROM leads WHERE source = 'hubspot' AND starts_with(external_id, $1)",
+    )
+    .bind(format!("{prefix}-"))
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let stored_ids: std::collections::HashSet<&str> = stored.iter().map(String::as_str).collect();
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|e| !stored_ids.contains(e.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not stored: {missing:?}"
+    );
+    let routed_twice: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM leads l WHERE source = 'hubspot' AND starts_with(external_id, $1) \
+         AND (SELECT count(*) FROM lead_history h WHERE h.lead_id = l.id AND h.kind = 'routed') <> 1",
+    )
+    .bind(format!("{prefix}-"))
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(routed_twice, 0, "leads without exactly one `routed` entry");
+    stored.len()
+}

@@ -2,7 +2,7 @@
 # Fuzzes the API from its own OpenAPI document with schemathesis (from PyPI): no 5xx, and every
 # response matches its documented schema. Bounded and seeded, so a run is reproducible.
 #
-#   bash scripts/fuzz.sh                 # 20 examples per operation, fixed seed
+#   bash scripts/fuzz.sh                 # 50 examples per operation, fixed seed
 #   EXAMPLES=100 SEED=1 bash scripts/fuzz.sh
 #   BIN=target/debug/salgate bash scripts/fuzz.sh   # an already-built binary (no release build)
 #
@@ -12,7 +12,7 @@
 # DELETE /v1/api-keys/{id} is left out: the fuzzer would revoke the key it runs with.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-EXAMPLES=${EXAMPLES:-20}
+EXAMPLES=${EXAMPLES:-50}
 BIN=${BIN:-}
 SCHEMATHESIS_VERSION=4.32.5
 SEED=${SEED:-20261123}

@@ -17,6 +17,9 @@
 --   (48-bit Unix milliseconds in front, version nibble set to 7), giving the primary key the
 --   same append-mostly insert pattern;
 -- * the external id is `'pg-' || gen_random_uuid()`, unique per transaction;
+-- * the `routed` entry's data (the cycle's facts, read by the lead_cycles projection trigger)
+--   is built by the same expression (`CYCLE_FACTS` in src/db/leads.rs); the routing note the
+--   service merges in is NULL for a lead with an owner, as here;
 -- * the history actor is `key:pgbench`, spelled `'key' || chr(58) || 'pgbench'` because pgbench
 --   would read a colon followed by a name as a variable even inside a string literal.
 --
@@ -36,6 +39,10 @@ WITH ins AS (
     'demo_request', now() + interval '1 hour', now() + interval '45 minutes')
   ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING RETURNING *),
 h AS (
-  INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, actor_role, rep_id, occurred_at, recorded_at)
-  SELECT id, 1, 'routed', NULL, 'routed', 'key' || chr(58) || 'pgbench', 'ingest', owner, routed_at, now() FROM ins)
+  INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, actor_role, rep_id, data, occurred_at, recorded_at)
+  SELECT id, 1, 'routed', NULL, 'routed', 'key' || chr(58) || 'pgbench', 'ingest', owner,
+    jsonb_strip_nulls(jsonb_build_object('source', source, 'lead_type', lead_type,
+      'campaign', campaign, 'channel', channel, 'queue', queue, 'sla_due_at', sla_due_at))
+      || COALESCE(NULL::jsonb, '{}'::jsonb),
+    routed_at, now() FROM ins)
 SELECT * FROM ins;

@@ -405,7 +405,8 @@ PGBENCH=("$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -M prepared
 # Transactions committed or rolled back in the bench database: a server-side view of how much
 # work one ingest costs. Backends publish these counters lazily (at the latest when they exit),
 # so each phase is measured from before its warm-up to after its clients have disconnected
-# (pgbench exits; salgate is stopped) and divided by the leads of warm-up + run.
+# (pgbench exits; salgate is stopped) and divided by the leads stored meanwhile (for HTTP: the
+# warm-up and all three HTTP runs, since the service stays up through them).
 xacts() { sql "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"; }
 
 checkpoint
@@ -415,6 +416,25 @@ if ((WARMUP > 0)); then
     load "$WORK/pgbench-warmup.out" "${PGBENCH[@]}" -T "$WARMUP" -D src=pgbench-warmup "$DB" ||
         { cat "$WORK/pgbench-warmup.out" >&2; die "pgbench warm-up failed"; }
 fi
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Busy ticks of the whole machine (user, nice, system, irq, softirq, steal) and of every
+# PostgreSQL process alive now: where the two cores go during the HTTP run.
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat 2>/dev/null || echo 0; }
+pg_ticks() {
+    local t=0 p
+    for p in $(pgrep -x postgres 2>/dev/null); do t=$((t + $(cpu_ticks "$p"))); done
+    echo "$t"
+}
+# pgbench's backends exit with it, so PostgreSQL's share is sampled while it runs: from 1 s
+# after the start to 1 s before the end.
+sample_pgbench_cpu() {
+    sleep 1
+    local m0 p0
+    m0=$(machine_ticks) p0=$(pg_ticks)
+    sleep $((DURATION - 2))
+    echo "$(($(machine_ticks) - m0)) $(($(pg_ticks) - p0)) $((DURATION - 2))" >"$WORK/pgbench-cpu"
+}
+((DURATION > 3)) && [[ -r /proc/stat ]] && sample_pgbench_cpu &
 say "pgbench: $CONNECTIONS connections, $THREADS threads, ${DURATION}s"
 load "$WORK/pgbench.out" "${PGBENCH[@]}" -T "$DURATION" -D src=pgbench "$DB" ||
     { cat "$WORK/pgbench.out" >&2; die "pgbench failed"; }
@@ -442,7 +462,6 @@ sample_rss() {
 }
 HAVE_PROC=0
 [[ -r /proc/$SALGATE_PID/status ]] && HAVE_PROC=1
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 WRK_URL=$BASE
 RUN_TAG=$(date +%s)-$$
@@ -459,14 +478,14 @@ if ((WARMUP > 0)); then
         -s "$BENCH_DIR/ingest.lua" "$WRK_URL" -- "$INGEST_TOKEN" bench-warmup "w$RUN_TAG" ||
         { cat "$WORK/wrk-warmup.out" >&2; die "wrk warm-up failed"; }
 fi
-CPU0=0
-((HAVE_PROC)) && CPU0=$(cpu_ticks "$SALGATE_PID")
+CPU0=0 MCPU0=0 PGCPU0=0
+((HAVE_PROC)) && { CPU0=$(cpu_ticks "$SALGATE_PID"); MCPU0=$(machine_ticks); PGCPU0=$(pg_ticks); }
 say "wrk: POST /v1/leads, $CONNECTIONS connections, $THREADS threads, ${DURATION}s"
 load "$WORK/wrk.out" wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency \
     -s "$BENCH_DIR/ingest.lua" "$WRK_URL" -- "$INGEST_TOKEN" bench-http "h$RUN_TAG" ||
     { cat "$WORK/wrk.out" >&2; die "wrk failed"; }
-CPU1=0
-((HAVE_PROC)) && CPU1=$(cpu_ticks "$SALGATE_PID")
+CPU1=0 MCPU1=0 PGCPU1=0
+((HAVE_PROC)) && { CPU1=$(cpu_ticks "$SALGATE_PID"); MCPU1=$(machine_ticks); PGCPU1=$(pg_ticks); }
 kill -0 "$SALGATE_PID" 2>/dev/null || die "salgate died during the HTTP run"
 
 # The same load again, but every lead is assigned by the round-robin queue (SPEC §4; the bar
@@ -544,7 +563,7 @@ H_X1=$(xacts)
 DB_HTTP=$(sql "SELECT count(*) FROM leads WHERE source = 'bench-http'")
 DB_HTTP_HIST=$(sql "SELECT count(*) FROM lead_history h JOIN leads l ON l.id = h.lead_id WHERE l.source = 'bench-http'")
 DB_PG=$(sql "SELECT count(*) FROM leads WHERE source = 'pgbench'")
-DB_HTTP_PHASE=$(sql "SELECT count(*) FROM leads WHERE source IN ('bench-http', 'bench-warmup')")
+DB_HTTP_PHASE=$(sql "SELECT count(*) FROM leads WHERE source IN ('bench-warmup', 'bench-http', 'bench-rr', 'bench-http2')")
 DB_PG_PHASE=$(sql "SELECT count(*) FROM leads WHERE source IN ('pgbench', 'pgbench-warmup')")
 DB_PG_HIST=$(sql "SELECT count(*) FROM lead_history h JOIN leads l ON l.id = h.lead_id WHERE l.source = 'pgbench'")
 DB_ALL=$(sql "SELECT count(*) FROM leads")
@@ -575,11 +594,21 @@ mb() {
     if [[ -n $1 ]]; then calc "printf \"%.1f MiB\", $1 / 1024"; else echo "n/a (no /proc)"; fi
 }
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+NCPU_ONLN=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "?")
 if ((HAVE_PROC)); then
     CPU_SECS=$(calc "printf \"%.1f\", ($CPU1 - $CPU0) / $HZ")
     CPU_PCT=$(calc "printf \"%.0f\", 100 * ($CPU1 - $CPU0) / $HZ / ($H_DUR / 1e6)")
     CPU_TXT="${CPU_SECS} s (${CPU_PCT}% of one core)"
+    cores() { calc "printf \"%.2f\", ($1) / $HZ / ($H_DUR / 1e6)"; }
+    if [[ -s $WORK/pgbench-cpu ]]; then
+        read -r PGB_M PGB_P PGB_S <"$WORK/pgbench-cpu"
+        PGB_SPLIT_TXT="machine $(calc "printf \"%.2f\", $PGB_M / $HZ / $PGB_S") of $NCPU_ONLN cores busy: PostgreSQL $(calc "printf \"%.2f\", $PGB_P / $HZ / $PGB_S"), pgbench and the rest $(calc "printf \"%.2f\", ($PGB_M - $PGB_P) / $HZ / $PGB_S"); PostgreSQL CPU per lead $(calc "printf \"%.3f\", 1000 * $PGB_P / $HZ / $PGB_S / $PG_TPS") ms"
+    else
+        PGB_SPLIT_TXT="n/a"
+    fi
+    SPLIT_TXT="machine $(cores "$MCPU1 - $MCPU0") of $NCPU_ONLN cores busy: service $(cores "$CPU1 - $CPU0"), PostgreSQL $(cores "$PGCPU1 - $PGCPU0"), wrk and the rest $(cores "($MCPU1 - $MCPU0) - ($CPU1 - $CPU0) - ($PGCPU1 - $PGCPU0)"); PostgreSQL CPU per lead $(calc "printf \"%.3f\", 1000 * ($PGCPU1 - $PGCPU0) / $HZ / ($H_DUR / 1e6) / $H_RPS") ms"
 else
+    SPLIT_TXT="n/a (no /proc)"
     CPU_TXT="n/a (no /proc)"
 fi
 
@@ -654,6 +683,8 @@ load: $CONNECTIONS connections, $THREADS threads, ${DURATION}s measured after ${
   service VmHWM (peak since start)    $(mb "$HWM")
   $(printf '%-36s' "bar (spec): RSS < $RSS_BAR_MIB MiB")$RSS_OK
   service CPU during HTTP run         $CPU_TXT
+  cores used during pgbench run       ${PGB_SPLIT_TXT:-n/a}
+  cores used during HTTP run          $SPLIT_TXT
 
   checks
   HTTP responses                      $H_REQ total ($H_RPS_ALL/s), $H_2XX 2xx ($H_201 x 201), $H_NON2XX non-2xx${H_STATUSES:+ ($H_STATUSES)}

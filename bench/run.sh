@@ -384,7 +384,10 @@ code=$(curl -sS -o "$WORK/probe.json" -w '%{http_code}' -X POST "$BASE/v1/leads"
 # ---------------------------------------------------------------------------------------------
 # Load runs (one after the other; nothing truncated in between, sources tell the rows apart)
 # ---------------------------------------------------------------------------------------------
-checkpoint() { sql "CHECKPOINT" >/dev/null; }
+# Before each load: vacuum and analyze what the previous load inserted (otherwise autovacuum
+# starts on those tables during the next load and its CPU is charged to that load), then a
+# checkpoint so no load pays for the previous one's dirty pages.
+checkpoint() { sql "VACUUM ANALYZE" >/dev/null; sql "CHECKPOINT" >/dev/null; }
 
 # Runs a load generator with its output in $1. In the background + `wait`, so that a signal to
 # this script is handled at once (bash defers traps while a foreground child runs); the EXIT

@@ -70,8 +70,8 @@ impl From<sqlx::Error> for ApiError {
 }
 
 impl ApiError {
-    /// A failure of the service or its database rather than of the request: a batch or an
-    /// integration delivery fails as a whole on these.
+    /// A failure of the service or its database rather than of the request: a batch fails as
+    /// a whole on these instead of reporting them against one item.
     pub fn is_server_side(&self) -> bool {
         matches!(self, ApiError::Internal(_) | ApiError::Unavailable(_))
     }

@@ -14,6 +14,7 @@ use crate::{
     db::{
         self,
         embedded::{EmbeddedOptions, EmbeddedPostgres},
+        lane::Lane,
     },
     http::{
         self, auth::KeyCache, integrations::IntegrationSettings, rate_limit::RateLimiter, AppState,
@@ -28,6 +29,9 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The database the service talks to, and the embedded cluster behind it if we run one.
 pub struct Database {
     pub pool: PgPool,
+    /// Connections of `pool` kept for the hot paths: at most three quarters of it, so the rest
+    /// stays for the other endpoints and the background tasks.
+    pub lane: Arc<Lane>,
     pub embedded: Option<EmbeddedPostgres>,
 }
 
@@ -59,11 +63,18 @@ impl Database {
         db::migrate(&pool)
             .await
             .context("could not run database migrations")?;
-        Ok(Database { pool, embedded })
+        let capacity = (settings.database_max_connections as usize * 3 / 4).max(1);
+        let lane = Arc::new(Lane::new(pool.clone(), capacity));
+        Ok(Database {
+            pool,
+            lane,
+            embedded,
+        })
     }
 
     /// Closes the pool and stops the embedded cluster, if any.
     pub async fn close(self) {
+        self.lane.close();
         self.pool.close().await;
         if let Some(pg) = self.embedded.filter(|pg| pg.is_owned()) {
             match tokio::task::spawn_blocking(move || pg.stop()).await {
@@ -103,6 +114,7 @@ impl Application {
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
         let state = AppState {
             db: database.pool.clone(),
+            lane: database.lane.clone(),
             clock,
             keys: Arc::new(KeyCache::new(settings.cache_ttl)),
             policies: Arc::new(PolicyCache::new(settings.cache_ttl)),

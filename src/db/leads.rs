@@ -353,8 +353,8 @@ static INSERT_MANY_SQL: LazyLock<String> = LazyLock::new(|| {
 /// does), inserting it with its `routed` entry, all in one statement that reads no queue or
 /// rep rows. `None`, having taken no turn, when the lead exists already.
 #[allow(clippy::too_many_arguments)]
-pub async fn insert_new_round_robin_cached(
-    pool: &PgPool,
+pub async fn insert_new_round_robin_cached<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     lead: &NewLead,
     sla: &CycleSla,
     who: &Who<'_>,
@@ -369,7 +369,7 @@ pub async fn insert_new_round_robin_cached(
     bind_cycle(query, lead, sla, who, now)
         .bind(rr_seq)
         .bind(eligible)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
 }
 
@@ -396,10 +396,10 @@ static INSERT_RR_CACHED_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Lead>, sqlx::Error> {
+pub async fn get<'e>(db: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<Option<Lead>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM leads WHERE id = $1")
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
 }
 
@@ -482,8 +482,8 @@ pub struct DecisionWrite<'a> {
 
 /// Applies a decision. Guarded by the state and version it was decided on; `None` when the
 /// lead changed in between (the caller re-reads and decides again).
-pub async fn apply_decision(
-    pool: &PgPool,
+pub async fn apply_decision<'e>(
+    db: impl sqlx::PgExecutor<'e>,
     current: &Lead,
     write: &DecisionWrite<'_>,
     who: &Who<'_>,
@@ -544,7 +544,7 @@ pub async fn apply_decision(
         .bind(who.role)
         .bind(data)
         .bind(first_touch_due_at)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await
 }
 

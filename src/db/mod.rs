@@ -6,6 +6,7 @@ pub mod cycle_hours;
 pub mod embedded;
 pub mod history;
 pub mod idempotency;
+pub mod lane;
 pub mod leads;
 pub mod metrics;
 pub mod reason_codes;
@@ -17,10 +18,17 @@ use std::{str::FromStr, time::Duration};
 
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
-    PgPool,
+    Connection, PgPool,
 };
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A pooled connection idle for longer than this is tested (one round trip) before it is handed
+/// out. sqlx's default tests on every acquire, which for a one-statement request doubles the
+/// round trips; a connection used this recently was working then (the pool also tests each one
+/// it gets back), and if it broke since, the one statement run on it fails as unavailable (503,
+/// `Retry-After`) and the connection is discarded.
+pub const TEST_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// Connects lazily-checked: the pool is created and one connection is tried, so a wrong URL
 /// fails start-up instead of the first request.
@@ -32,6 +40,15 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Er
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > TEST_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
 }

@@ -250,11 +250,12 @@ async fn ingest_through_queue(
             let mut note = note.clone();
             note.insert("assigned_by".into(), "round_robin".into());
             sla.routing_note = Some(Value::Object(note));
-            if let Some(l) = leads::insert_new_round_robin_cached(
-                &state.db, &lead, &sla, who, now, seq, &eligible,
+            let mut conn = state.lane.acquire().await?;
+            let inserted = leads::insert_new_round_robin_cached(
+                &mut *conn, &lead, &sla, who, now, seq, &eligible,
             )
-            .await?
-            {
+            .await;
+            if let Some(l) = conn.release_after(inserted)? {
                 return Ok(Ingested::Created(l));
             }
         }
@@ -347,7 +348,9 @@ async fn store_once(
     who: &Who<'_>,
     now: DateTime<Utc>,
 ) -> ApiResult<Option<Ingested>> {
-    if let Some(created_lead) = leads::insert_new(&state.db, lead, sla, who, now).await? {
+    let mut conn = state.lane.acquire().await?;
+    let inserted = leads::insert_new(&mut *conn, lead, sla, who, now).await;
+    if let Some(created_lead) = conn.release_after(inserted)? {
         return Ok(Some(Ingested::Created(created_lead)));
     }
     let Some(current) = leads::get_by_external(&state.db, &lead.source, &lead.external_id).await?
@@ -678,8 +681,12 @@ async fn decide_lead(
     let label = principal.label();
     let who = Who::new(&label, &actor);
     for _ in 0..MAX_ATTEMPTS {
-        let lead = leads::get(&state.db, id)
-            .await?
+        // The lane's connection is released after each statement: none is held while the
+        // checks below read from the pool.
+        let mut conn = state.lane.acquire().await?;
+        let read = leads::get(&mut *conn, id).await;
+        let lead = conn
+            .release_after(read)?
             .ok_or(ApiError::NotFound("no lead with this id"))?;
         if let Some(Some(v)) = &expected_version {
             if *v != lead.version.to_string() {
@@ -713,7 +720,9 @@ async fn decide_lead(
             next_action: input.next_action.as_deref(),
             first_touch_due_at,
         };
-        if let Some(updated) = leads::apply_decision(&state.db, &lead, &write, &who, now).await? {
+        let mut conn = state.lane.acquire().await?;
+        let applied = leads::apply_decision(&mut *conn, &lead, &write, &who, now).await;
+        if let Some(updated) = conn.release_after(applied)? {
             metrics::counter!("salgate_decisions_total", "outcome" => decided.to.as_str())
                 .increment(1);
             return Ok(with_etag(StatusCode::OK, updated, now));

@@ -25,6 +25,8 @@ use axum::{
     middleware, Router,
 };
 use sqlx::PgPool;
+
+use crate::db::lane::Lane;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
@@ -48,6 +50,9 @@ use error::ApiError;
 pub struct AppState {
     /// The PostgreSQL pool; every query goes through it.
     pub db: PgPool,
+    /// Connections of `db` kept checked out for the hot paths (one-lead ingest, accept,
+    /// reject), reused without the pool's round trip on every release.
+    pub lane: Arc<Lane>,
     /// The injected clock: handlers never read the system time directly.
     pub clock: Arc<dyn Clock>,
     /// Per-replica cache of authenticated API keys.

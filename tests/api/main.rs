@@ -8,6 +8,7 @@ mod helpers;
 mod idempotency;
 mod ingest;
 mod integrations;
+mod lane;
 mod listing;
 mod metrics;
 mod metrics_log;

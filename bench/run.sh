@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Ingest benchmark: HTTP `POST /v1/leads` through salgate vs the same SQL statement issued
 # directly by pgbench, on one throwaway PostgreSQL cluster. See bench/README.md.
+# Runs, one after the other: pgbench, HTTP, HTTP into a round-robin queue, HTTP again, pgbench
+# again; the ratio is the mean of the two owner-given HTTP runs over the mean of the two
+# pgbench runs.
 #
 #   bash bench/run.sh [--duration 20] [--connections 16] [--warmup 3] [--enforce-bar] [--statements]
 #
@@ -571,6 +574,26 @@ DB_PG_PHASE=$(sql "SELECT count(*) FROM leads WHERE source IN ('pgbench', 'pgben
 DB_PG_HIST=$(sql "SELECT count(*) FROM lead_history h JOIN leads l ON l.id = h.lead_id WHERE l.source = 'pgbench'")
 DB_ALL=$(sql "SELECT count(*) FROM leads")
 
+# pgbench once more, after the HTTP runs (A-B-B-A): this machine's speed drifts by 10-30 %
+# within minutes (shared cores) and the table grows through the run, so each side of the ratio
+# is the mean of a run before and a run after the middle of the whole run. The service is
+# stopped by now, as good as idle during the first pgbench run.
+checkpoint
+if ((WARMUP > 0)); then
+    load "$WORK/pgbench2-warmup.out" "${PGBENCH[@]}" -T "$WARMUP" -D src=pgbench-warmup "$DB" ||
+        { cat "$WORK/pgbench2-warmup.out" >&2; die "second pgbench warm-up failed"; }
+fi
+say "pgbench again: $CONNECTIONS connections, $THREADS threads, ${DURATION}s"
+load "$WORK/pgbench2.out" "${PGBENCH[@]}" -T "$DURATION" -D src=pgbench2 "$DB" ||
+    { cat "$WORK/pgbench2.out" >&2; die "second pgbench run failed"; }
+PG2_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$WORK/pgbench2.out")
+[[ -z $PG2_TPS ]] && PG2_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench2.out" | tail -n1)
+[[ -n $PG2_TPS ]] || { cat "$WORK/pgbench2.out" >&2; die "could not read the TPS from the second pgbench run"; }
+PG2_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench2.out")
+PG2_FAILED=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/pgbench2.out")
+PG2_FAILED=${PG2_FAILED:-0}
+DB_PG2=$(sql "SELECT count(*) FROM leads WHERE source = 'pgbench2'")
+
 STMTS=""
 if ((STATEMENTS)); then
     STMTS=$("${PSQL[@]}" -d "$DB" -P pager=off -c "
@@ -586,12 +609,14 @@ fi
 # Report
 # ---------------------------------------------------------------------------------------------
 calc() { awk "BEGIN { $1 }"; }
-RATIO=$(calc "printf \"%.2f\", $H_RPS / $PG_TPS")
 H_MEAN=$(calc "printf \"%.1f\", ($H_RPS + ${H2_RPS:-$H_RPS}) / 2")
+PG_MEAN=$(calc "printf \"%.1f\", ($PG_TPS + $PG2_TPS) / 2")
+RATIO=$(calc "printf \"%.2f\", $H_MEAN / $PG_MEAN")
+RATIO_FIRST=$(calc "printf \"%.2f\", $H_RPS / $PG_TPS")
 RR_RATIO=$(calc "printf \"%.2f\", ${RR_RPS:-0} / $H_MEAN")
 RR_OK=$(calc "print (${RR_RPS:-0} >= 0.9 * $H_MEAN) ? \"PASS\" : \"FAIL\"")
 RR_SPREAD=$(sql "SELECT coalesce(max(n) - min(n), -1) || ' (' || string_agg(owner || '=' || n, ' ' ORDER BY owner) || ')' FROM (SELECT owner, count(*) AS n FROM leads WHERE source = 'bench-rr' GROUP BY owner) c")
-if calc "exit !($H_RPS / $PG_TPS >= $BAR)"; then BAR_OK=PASS; else BAR_OK=FAIL; fi
+if calc "exit !($H_MEAN / $PG_MEAN >= $BAR)"; then BAR_OK=PASS; else BAR_OK=FAIL; fi
 ms() { calc "printf \"%.2f ms\", $1 / 1000"; }
 mb() {
     if [[ -n $1 ]]; then calc "printf \"%.1f MiB\", $1 / 1024"; else echo "n/a (no /proc)"; fi
@@ -651,6 +676,13 @@ if ((PG_FAILED > 0)); then
     CHECKS_OK=0
     problems+=("pgbench: $PG_FAILED failed transactions")
 fi
+if [[ -n $PG2_TX ]] && ((DB_PG2 != PG2_TX)); then
+    problems+=("note: the second pgbench run processed $PG2_TX transactions, $DB_PG2 leads stored")
+fi
+if ((PG2_FAILED > 0)); then
+    CHECKS_OK=0
+    problems+=("second pgbench run: $PG2_FAILED failed transactions")
+fi
 
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ $COMMIT != unknown && -n $(git -C "$ROOT" status --porcelain -- src migrations Cargo.toml Cargo.lock 2>/dev/null) ]]; then
@@ -669,13 +701,14 @@ load: $CONNECTIONS connections, $THREADS threads, ${DURATION}s measured after ${
 
   metric                              value
   ----------------------------------  ------------------------------
-  pgbench TPS (ingest statement)      $PG_TPS
-  pgbench latency avg                 ${PG_LAT:-?} ms
-  HTTP ingest req/s (2xx)             $H_RPS
-  ratio HTTP / pgbench                $RATIO
+  pgbench TPS (ingest statement)      $PG_MEAN (mean of $PG_TPS before and $PG2_TPS after the HTTP runs)
+  pgbench latency avg                 ${PG_LAT:-?} ms (first run)
+  HTTP ingest req/s (2xx)             $H_MEAN (mean of the owner-given runs, first and last: $H_RPS and ${H2_RPS:-?})
+  ratio HTTP / pgbench                $RATIO  (first HTTP run / first pgbench run alone: $RATIO_FIRST)
   bar (spec): HTTP / pgbench          >= $BAR  -> $BAR_OK
   HTTP ingest, round-robin queue      ${RR_RPS:-?} req/s (non-2xx: ${RR_NON2XX:-?})
   HTTP ingest, owner given, again     ${H2_RPS:-?} req/s (run after the round-robin one)
+  order of the runs                   pgbench, HTTP, HTTP round robin, HTTP again, pgbench again
   ratio round robin / owner given     $RR_RATIO  (vs the mean $H_MEAN of the runs before and after; bar >= 0.90 -> $RR_OK)
   round-robin spread max-min          $RR_SPREAD
   HTTP latency p50                    $(ms "$H_P50")
@@ -695,6 +728,7 @@ load: $CONNECTIONS connections, $THREADS threads, ${DURATION}s measured after ${
   leads stored, source bench-http     $DB_HTTP (2xx counted by wrk: $H_2XX, difference $DIFF, allowed 0..$CONNECTIONS)
   history rows for those leads        $DB_HTTP_HIST
   leads stored, source pgbench        $DB_PG (pgbench transactions: ${PG_TX:-?}, failed: $PG_FAILED; history rows: $DB_PG_HIST)
+  leads stored, source pgbench2       $DB_PG2 (pgbench transactions: ${PG2_TX:-?}, failed: $PG2_FAILED)
   leads stored in total               $DB_ALL (incl. warm-ups and the probe)
   PostgreSQL xacts per lead stored    pgbench $(calc "printf \"%.2f\", ($PG_X1 - $PG_X0) / ($DB_PG_PHASE > 0 ? $DB_PG_PHASE : 1)"), HTTP $(calc "printf \"%.2f\", ($H_X1 - $H_X0) / ($DB_HTTP_PHASE > 0 ? $DB_HTTP_PHASE : 1)")
   service stop after SIGTERM          $STOP_RC after ${STOP_SECS}s
@@ -719,6 +753,9 @@ OUT=$RESULTS_DIR/ingest-$STAMP.txt
     echo
     echo "---- pgbench output ----"
     cat "$WORK/pgbench.out"
+    echo
+    echo "---- pgbench output, second run ----"
+    cat "$WORK/pgbench2.out"
     echo
     echo "---- wrk output ----"
     cat "$WORK/wrk.out"

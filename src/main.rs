@@ -10,6 +10,11 @@ use salgate::{
     telemetry,
 };
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees many small buffers, and
+/// glibc's allocator was ~8 % of the service's CPU under ingest load (perf, bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "salgate", version, about = "The Sales Accepted Lead gate")]
 struct Cli {

@@ -18,6 +18,7 @@ use crate::{
     },
     http::{
         self, auth::KeyCache, integrations::IntegrationSettings, rate_limit::RateLimiter, AppState,
+        Shared,
     },
     jobs::{cycle_compactor::CycleCompactor, dispatcher::Dispatcher, sla_scanner::SlaScanner},
     policy_cache::{PolicyCache, QueueCache, RepCache},
@@ -112,7 +113,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             db: database.pool.clone(),
             lane: database.lane.clone(),
             clock,
@@ -129,7 +130,7 @@ impl Application {
                 salesforce_org_id: settings.salesforce_org_id.clone(),
             }),
             acceptance_bands: settings.acceptance_bands,
-        };
+        });
         Ok(Application {
             listener,
             state,

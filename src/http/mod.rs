@@ -45,9 +45,27 @@ use crate::{
 };
 use error::ApiError;
 
-/// Shared by every handler.
+/// Shared by every handler. Cloned for every request by each middleware and extractor that
+/// takes it, so it is one reference-counted pointer to [`Shared`].
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What the handlers share: the database, the clock, caches and configuration.
+pub struct Shared {
     /// The PostgreSQL pool; every query goes through it.
     pub db: PgPool,
     /// Connections of `db` kept checked out for the hot paths (one-lead ingest, accept,

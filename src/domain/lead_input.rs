@@ -36,23 +36,35 @@ pub struct Company {
 #[allow(dead_code)]
 pub struct LeadInput {
     /// CRM or system the lead comes from, e.g. `hubspot`. Lowercase letters, digits, `_-.`.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[a-z0-9_.-]+$")]
     pub source: String,
     /// The lead's id in that source (string or integer).
+    #[schema(max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     pub external_id: String,
     /// e.g. `demo_request`, `pricing_request`, `content_download`; selects the SLA policy.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[a-z0-9_.-]+$")]
     pub lead_type: String,
+    #[schema(format = Email, max_length = 320)]
     pub email: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     pub first_name: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     pub last_name: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     pub title: Option<String>,
+    #[schema(max_length = 50, pattern = r"^[^\u0000]*$")]
     pub phone: Option<String>,
     pub company: Option<Company>,
     pub score: Option<f64>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
     pub campaign: Option<String>,
+    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub channel: Option<String>,
     /// Queue the lead is routed to.
+    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub queue: Option<String>,
     /// Rep id chosen by the CRM; wins over the queue's strategy.
+    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub owner: Option<String>,
     /// When the CRM routed the lead (default now; at most 5 minutes in the future).
     pub routed_at: Option<DateTime<Utc>>,

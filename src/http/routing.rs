@@ -85,6 +85,7 @@ pub struct RepList {
 pub struct QueueInput {
     pub name: Option<String>,
     /// `round_robin`, `least_loaded` or `claim`.
+    #[schema(pattern = r"^\s*(round_robin|least_loaded|claim)\s*$")]
     pub strategy: String,
     /// Calendar id used when the lead's SLA policy has none.
     pub calendar: Option<String>,

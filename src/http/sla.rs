@@ -49,9 +49,11 @@ pub struct PolicyInputDoc {
     /// ISO 8601 working-time duration, e.g. `PT1H`.
     pub accept_within: String,
     pub first_touch_within: String,
-    /// Default 0.75.
+    /// Share of `accept_within` after which an open lead is at risk; default 0.75.
+    #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub at_risk_ratio: Option<f64>,
-    /// `notify` (default) or `return_to_queue`.
+    /// `notify` (default), `return_to_queue` or `reassign`.
+    #[schema(pattern = r"^\s*(notify|return_to_queue|reassign)\s*$")]
     pub on_breach: Option<String>,
     /// Calendar id; null or absent = 24×7.
     pub calendar: Option<String>,

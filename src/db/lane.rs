@@ -3,9 +3,10 @@
 //!
 //! sqlx 0.8's pool tests every connection given back to it with a Sync → ReadyForQuery round
 //! trip (`PoolConnection::return_to_pool`; not configurable). For a request that runs one short
-//! statement, that test wakes the server as often as the statement itself: with it,
-//! PostgreSQL spent 15-40 % more CPU per lead over HTTP than pgbench spent on the same
-//! statement (bench/run.sh, see bench/README.md).
+//! statement, that test wakes the server as often as the statement itself. With it and the
+//! pool's test on hand-out (now only after 10 s idle, see `db::connect`), PostgreSQL spent
+//! 36-40 % more CPU per lead over HTTP than pgbench spent on the same statement (bench/run.sh,
+//! see bench/README.md).
 //!
 //! A connection taken from the lane is a pool connection that stays checked out. It comes back
 //! to the lane, untested, when its statements ran to completion ([`LaneConn::release`] with

@@ -445,12 +445,23 @@ say "pgbench: $CONNECTIONS connections, $THREADS threads, ${DURATION}s"
 load "$WORK/pgbench.out" "${PGBENCH[@]}" -T "$DURATION" -D src=pgbench "$DB" ||
     { cat "$WORK/pgbench.out" >&2; die "pgbench failed"; }
 PG_X1=$(xacts)
-PG_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$WORK/pgbench.out")
-[[ -z $PG_TPS ]] && PG_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | tail -n1)
-[[ -n $PG_TPS ]] || { cat "$WORK/pgbench.out" >&2; die "could not read the TPS from pgbench's output"; }
-PG_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")
-PG_FAILED=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/pgbench.out")
-PG_FAILED=${PG_FAILED:-0}
+# Figures of a pgbench output file: TPS (dies when missing), transactions processed, failed.
+pgbench_tps() {
+    local tps
+    tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$1")
+    [[ -z $tps ]] && tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$1" | tail -n1)
+    [[ -n $tps ]] || { cat "$1" >&2; die "could not read the TPS from $(basename "$1")"; }
+    echo "$tps"
+}
+pgbench_tx() { sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$1"; }
+pgbench_failed() {
+    local n
+    n=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$1")
+    echo "${n:-0}"
+}
+PG_TPS=$(pgbench_tps "$WORK/pgbench.out")
+PG_TX=$(pgbench_tx "$WORK/pgbench.out")
+PG_FAILED=$(pgbench_failed "$WORK/pgbench.out")
 PG_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$WORK/pgbench.out")
 
 # RSS sampler: VmRSS of the service every 0.2 s while the HTTP load runs, max kept in a file.
@@ -586,12 +597,9 @@ fi
 say "pgbench again: $CONNECTIONS connections, $THREADS threads, ${DURATION}s"
 load "$WORK/pgbench2.out" "${PGBENCH[@]}" -T "$DURATION" -D src=pgbench2 "$DB" ||
     { cat "$WORK/pgbench2.out" >&2; die "second pgbench run failed"; }
-PG2_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$WORK/pgbench2.out")
-[[ -z $PG2_TPS ]] && PG2_TPS=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench2.out" | tail -n1)
-[[ -n $PG2_TPS ]] || { cat "$WORK/pgbench2.out" >&2; die "could not read the TPS from the second pgbench run"; }
-PG2_TX=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench2.out")
-PG2_FAILED=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/pgbench2.out")
-PG2_FAILED=${PG2_FAILED:-0}
+PG2_TPS=$(pgbench_tps "$WORK/pgbench2.out")
+PG2_TX=$(pgbench_tx "$WORK/pgbench2.out")
+PG2_FAILED=$(pgbench_failed "$WORK/pgbench2.out")
 DB_PG2=$(sql "SELECT count(*) FROM leads WHERE source = 'pgbench2'")
 
 STMTS=""

@@ -1,7 +1,10 @@
 //! Building and running the application: database (external or embedded), migrations, the
 //! first admin key, the HTTP listener, graceful shutdown.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -20,12 +23,20 @@ use crate::{
         self, auth::KeyCache, integrations::IntegrationSettings, rate_limit::RateLimiter, AppState,
         Shared,
     },
-    jobs::{cycle_compactor::CycleCompactor, dispatcher::Dispatcher, sla_scanner::SlaScanner},
+    jobs::{
+        cycle_compactor::CycleCompactor,
+        dispatcher::Dispatcher,
+        pg_supervisor::{PgSupervisor, SharedCluster},
+        sla_scanner::SlaScanner,
+    },
     policy_cache::{PolicyCache, QueueCache, RepCache},
 };
 
 /// How long in-flight requests and background work get to finish after a stop signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often the embedded cluster is checked for having stopped.
+const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The database the service talks to, and the embedded cluster behind it if we run one.
 pub struct Database {
@@ -33,7 +44,8 @@ pub struct Database {
     /// Connections of `pool` kept for the hot paths: at most three quarters of it, so the rest
     /// stays for the other endpoints and the background tasks.
     pub lane: Arc<Lane>,
-    pub embedded: Option<EmbeddedPostgres>,
+    /// The embedded cluster, when there is no `DATABASE_URL`; watched by the [`PgSupervisor`].
+    pub embedded: Option<SharedCluster>,
 }
 
 impl Database {
@@ -55,7 +67,7 @@ impl Database {
                     .await
                     .context("embedded PostgreSQL start-up panicked")?
                     .context("could not start the embedded PostgreSQL cluster")?;
-                (pg.database_url(), Some(pg))
+                (pg.database_url(), Some(Arc::new(Mutex::new(Some(pg)))))
             }
         };
         let pool = db::connect(&url, settings.database_max_connections)
@@ -77,14 +89,23 @@ impl Database {
     pub async fn close(self) {
         self.lane.close();
         self.pool.close().await;
-        if let Some(pg) = self.embedded.filter(|pg| pg.is_owned()) {
-            match tokio::task::spawn_blocking(move || pg.stop()).await {
-                Ok(Ok(())) => tracing::info!("embedded PostgreSQL stopped"),
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "embedded PostgreSQL did not stop cleanly")
-                }
-                Err(e) => tracing::error!(error = %e, "stopping embedded PostgreSQL panicked"),
+        let Some(cluster) = self.embedded else {
+            return;
+        };
+        // Taken out under the lock, so a supervisor still mid-check cannot start it again;
+        // off the workers, since that check may hold the lock while a start runs.
+        let stopped = tokio::task::spawn_blocking(move || {
+            let taken = cluster.lock().unwrap_or_else(|e| e.into_inner()).take();
+            taken.filter(|pg| pg.is_owned()).map(|pg| pg.stop())
+        })
+        .await;
+        match stopped {
+            Ok(None) => {}
+            Ok(Some(Ok(()))) => tracing::info!("embedded PostgreSQL stopped"),
+            Ok(Some(Err(e))) => {
+                tracing::error!(error = %e, "embedded PostgreSQL did not stop cleanly")
             }
+            Err(e) => tracing::error!(error = %e, "stopping embedded PostgreSQL panicked"),
         }
     }
 }
@@ -182,6 +203,9 @@ impl Application {
         let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
         let compactor = tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone()));
         let purge = tokio::spawn(purge_idempotency_keys(state, shutdown.clone()));
+        let supervisor = database.embedded.clone().map(|cluster| {
+            tokio::spawn(PgSupervisor::new(cluster).run(SUPERVISE_INTERVAL, shutdown.clone()))
+        });
         let stopped = shutdown.clone();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             stopped.cancelled().await;
@@ -195,6 +219,15 @@ impl Application {
             Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
         }
         let _ = purge.await;
+        // It stops between checks; a restart in flight may take longer (crash recovery).
+        if let Some(supervisor) = supervisor {
+            if tokio::time::timeout(DRAIN_TIMEOUT, supervisor)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the embedded PostgreSQL supervisor did not stop within 10 s");
+            }
+        }
         // The scanner stops between batches; a batch in flight is one transaction.
         if tokio::time::timeout(DRAIN_TIMEOUT, scanner).await.is_err() {
             tracing::warn!("the SLA scanner did not stop within 10 s");

@@ -67,6 +67,8 @@ pub struct EmbeddedPostgres {
     /// The watchdog and its stdin; `None` when we attached to a cluster someone else runs.
     owned: Option<(Child, ChildStdin)>,
     data: PathBuf,
+    /// What it was started with, for [`EmbeddedPostgres::restart`].
+    opts: EmbeddedOptions,
 }
 
 /// The uid/gid to run server programs as: the `postgres` user when we are root.
@@ -184,6 +186,7 @@ impl EmbeddedPostgres {
                     database: opts.database.clone(),
                     owned: None,
                     data,
+                    opts,
                 };
                 pg.ensure_database(&bin)?;
                 return Ok(pg);
@@ -283,6 +286,7 @@ impl EmbeddedPostgres {
             database: opts.database.clone(),
             owned: Some((child, stdin)),
             data,
+            opts,
         };
         pg.wait_ready(&bin, &log)?;
         pg.ensure_database(&bin)?;
@@ -366,6 +370,36 @@ impl EmbeddedPostgres {
         &self.data
     }
 
+    /// Whether the cluster behind this handle is gone: for one we run, postgres (and so its
+    /// watchdog) exited; for one we attached to, its pid file no longer names a live postgres
+    /// (its owner stopped it, or postgres died).
+    pub fn has_stopped(&mut self) -> bool {
+        match &mut self.owned {
+            // An error from try_wait means the child was already reaped: gone as well.
+            Some((child, _)) => !matches!(child.try_wait(), Ok(None)),
+            None => running_port(&self.data).is_none(),
+        }
+    }
+
+    /// Starts the cluster again after it stopped (see [`EmbeddedPostgres::has_stopped`]), on
+    /// the same port so that connection URLs handed out before stay valid; attaches instead
+    /// if another process has started it meanwhile. A throwaway cluster cannot be restarted:
+    /// its directory went with it.
+    pub fn restart(&mut self) -> Result<(), EmbeddedError> {
+        if self.opts.ephemeral {
+            return Err(EmbeddedError::Command {
+                action: "restarting postgres".into(),
+                detail: "a throwaway cluster is removed when it stops".into(),
+            });
+        }
+        let opts = EmbeddedOptions {
+            port: Some(self.port),
+            ..self.opts.clone()
+        };
+        *self = EmbeddedPostgres::start(opts)?;
+        Ok(())
+    }
+
     /// Fast shutdown, waiting up to 10 s for postgres to exit; a no-op when we attached to a
     /// cluster another process runs.
     pub fn stop(mut self) -> Result<(), EmbeddedError> {
@@ -403,14 +437,14 @@ impl Drop for EmbeddedPostgres {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn psql_ok(pg: &EmbeddedPostgres, sql: &str) -> String {
         pg.psql(&bin_dir().unwrap(), sql).unwrap()
     }
 
-    fn dir_for_test(name: &str) -> PathBuf {
+    pub(crate) fn dir_for_test(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("salgate-embedded-{name}-{}", std::process::id()))
     }
 
@@ -474,6 +508,75 @@ mod tests {
         assert_eq!(psql_ok(&second, "SELECT x FROM kept").trim(), "42");
         second.stop().unwrap();
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// SIGKILLs the postmaster of the cluster under `pg`, as the OOM killer would.
+    pub(crate) fn kill_postmaster(pg: &EmbeddedPostgres) {
+        let text = fs::read_to_string(pg.data_dir().join("postmaster.pid")).unwrap();
+        let pid: i32 = text.lines().next().unwrap().trim().parse().unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+    }
+
+    fn wait_stopped(pg: &mut EmbeddedPostgres) {
+        let started = Instant::now();
+        while !pg.has_stopped() {
+            assert!(started.elapsed() < Duration::from_secs(10), "still running");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_killed_postgres_is_seen_as_stopped_and_restarts_on_its_port_with_its_data() {
+        let dir = dir_for_test("killed");
+        let opts = EmbeddedOptions {
+            dir: dir.clone(),
+            ephemeral: false,
+            database: "app".into(),
+            max_connections: 20,
+            port: None,
+        };
+        let mut owner = EmbeddedPostgres::start(opts.clone()).unwrap();
+        let mut attached = EmbeddedPostgres::start(opts).unwrap();
+        assert!(owner.is_owned() && !attached.is_owned());
+        assert!(!owner.has_stopped() && !attached.has_stopped());
+        psql_ok(
+            &owner,
+            "CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)",
+        );
+        let port = owner.port();
+
+        kill_postmaster(&owner);
+        wait_stopped(&mut owner);
+        wait_stopped(&mut attached);
+        owner.restart().unwrap();
+        assert!(owner.is_owned() && !owner.has_stopped());
+        assert_eq!(owner.port(), port, "same port, so pooled URLs stay valid");
+        assert_eq!(psql_ok(&owner, "SELECT x FROM kept").trim(), "7");
+        // The other handle finds it running again and attaches instead of starting another.
+        attached.restart().unwrap();
+        assert!(!attached.is_owned());
+        assert_eq!(attached.port(), port);
+        owner.stop().unwrap();
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_throwaway_cluster_is_not_restarted() {
+        let mut pg = EmbeddedPostgres::start(EmbeddedOptions {
+            dir: dir_for_test("throwaway-killed"),
+            ephemeral: true,
+            database: "app".into(),
+            max_connections: 20,
+            port: None,
+        })
+        .unwrap();
+        kill_postmaster(&pg);
+        wait_stopped(&mut pg);
+        assert!(pg.restart().is_err());
     }
 
     #[test]

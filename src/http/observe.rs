@@ -14,7 +14,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use sqlx::FromRow;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{error::ApiError, AppState};
+use super::AppState;
 
 /// The process-wide recorder (installed once; every `Application` in a process shares it).
 pub fn prometheus() -> PrometheusHandle {
@@ -75,10 +75,30 @@ struct OpenLeads {
     dirty_hours: i64,
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. Answers even when the database is down, since that is when the
+/// request counters matter most: `salgate_database_up` is then 0 and the gauges read from the
+/// database keep their last values.
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, content_type = "text/plain", body = String)))]
-pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn get_metrics(State(state): State<AppState>) -> Response {
+    let up = match set_database_gauges(&state).await {
+        Ok(()) => 1.0,
+        Err(e) => {
+            tracing::warn!(error = %e, "/metrics could not read the database gauges");
+            0.0
+        }
+    };
+    metrics::gauge!("salgate_database_up").set(up);
+    let mut res = prometheus().render().into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    res
+}
+
+/// The gauges read from the shared database at scrape time.
+async fn set_database_gauges(state: &AppState) -> Result<(), sqlx::Error> {
     let now = state.clock.now();
     // Routed leads only (an index on state); the lag reads the scanner's own index.
     let open: OpenLeads = sqlx::query_as(
@@ -110,10 +130,5 @@ pub async fn get_metrics(State(state): State<AppState>) -> Result<Response, ApiE
     let (pending, dead) = crate::db::webhooks::backlog(&state.db).await?;
     metrics::gauge!("salgate_outbox_pending_deliveries").set(pending as f64);
     metrics::gauge!("salgate_outbox_dead_deliveries").set(dead as f64);
-    let mut res = prometheus().render().into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
-    Ok(res)
+    Ok(())
 }

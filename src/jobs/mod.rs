@@ -3,4 +3,5 @@
 
 pub mod cycle_compactor;
 pub mod dispatcher;
+pub mod pg_supervisor;
 pub mod sla_scanner;

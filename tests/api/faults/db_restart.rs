@@ -45,6 +45,15 @@ async fn eventually(what: &str, mut ready: impl AsyncFnMut() -> bool) {
     panic!("{what} did not happen within 30 s");
 }
 
+/// `salgate_database_up` from `/metrics`, which must answer 200 whatever the database does.
+async fn database_up(client: &reqwest::Client, base: &str) -> Option<f64> {
+    let res = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "/metrics");
+    let page = res.text().await.unwrap();
+    page.lines()
+        .find_map(|l| l.strip_prefix("salgate_database_up ")?.trim().parse().ok())
+}
+
 #[tokio::test]
 async fn a_database_restart_under_load_gives_503s_then_the_service_recovers_by_itself() {
     // A cluster of its own, on a fixed port so the service's URL stays valid across the
@@ -102,6 +111,8 @@ async fn a_database_restart_under_load_gives_503s_then_the_service_recovers_by_i
     })
     .await;
     let during = tally.lock().unwrap().clone();
+    // Metrics still answer, and say the database is down.
+    assert_eq!(database_up(&client, &base).await, Some(0.0));
     assert!(
         service.is_running(),
         "the service exited while the database was away"
@@ -114,6 +125,7 @@ async fn a_database_restart_under_load_gives_503s_then_the_service_recovers_by_i
     )
     .await;
     let recovered = tally.lock().unwrap().acknowledged.len();
+    assert_eq!(database_up(&client, &base).await, Some(1.0));
     eventually("ingests succeeding again", async || {
         tally.lock().unwrap().acknowledged.len() > recovered + 50
     })

@@ -2,6 +2,7 @@
 //! database stopped and started again under load, two replicas sharing one database.
 
 mod db_restart;
+mod embedded_crash;
 mod kill;
 mod replicas;
 
@@ -34,15 +35,29 @@ pub struct Service {
 impl Service {
     /// Starts the binary against `url` on `port`, with `env` on top of the test defaults.
     pub fn start(url: &str, port: u16, env: &[(&str, &str)]) -> Service {
+        Service::spawn(Some(url), port, env)
+    }
+
+    /// Starts the binary with no `DATABASE_URL`: it runs its own cluster under `data_dir`.
+    pub fn start_embedded(data_dir: &std::path::Path, port: u16) -> Service {
+        let dir = data_dir.display().to_string();
+        Service::spawn(None, port, &[("SALGATE_DATA_DIR", &dir)])
+    }
+
+    fn spawn(url: Option<&str>, port: u16, env: &[(&str, &str)]) -> Service {
         let log = std::env::temp_dir().join(format!(
             "salgate-fault-{}-{}.log",
             std::process::id(),
             uuid::Uuid::now_v7().simple()
         ));
         let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_salgate"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_salgate"));
+        match url {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        let child = command
             .arg("serve")
-            .env("DATABASE_URL", url)
             .env("SALGATE_LISTEN", format!("127.0.0.1:{port}"))
             .env("SALGATE_LOG", "error")
             .env("SALGATE_RATE_LIMIT_PER_SECOND", "0")
@@ -88,7 +103,10 @@ impl Drop for Service {
 
 /// Waits (at most 30 s) until `/readyz` answers 200.
 pub async fn wait_ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..600 {
+    // A deadline, not a count of tries: while the database is down one try can take the
+    // pool's 5 s acquire timeout.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
         if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
             if r.status() == 200 {
                 return;

@@ -3,7 +3,6 @@
 //! and every lead that got a 2xx is stored, none twice.
 
 use std::{
-    os::unix::fs::PermissionsExt,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -16,7 +15,10 @@ use salgate::{
     domain::Role,
 };
 
-use super::{assert_acknowledged_stored_once, free_port, wait_ready, Load, Service};
+use super::{
+    assert_acknowledged_stored_once, cluster_dir, free_port, metrics_page, sample, wait_ready,
+    Load, Service,
+};
 
 async fn start_cluster(opts: &EmbeddedOptions) -> EmbeddedPostgres {
     let opts = opts.clone();
@@ -45,25 +47,15 @@ async fn eventually(what: &str, mut ready: impl AsyncFnMut() -> bool) {
     panic!("{what} did not happen within 30 s");
 }
 
-/// `salgate_database_up` from `/metrics`, which must answer 200 whatever the database does.
 async fn database_up(client: &reqwest::Client, base: &str) -> Option<f64> {
-    let res = client.get(format!("{base}/metrics")).send().await.unwrap();
-    assert_eq!(res.status(), 200, "/metrics");
-    let page = res.text().await.unwrap();
-    page.lines()
-        .find_map(|l| l.strip_prefix("salgate_database_up ")?.trim().parse().ok())
+    sample(&metrics_page(client, base).await, "salgate_database_up")
 }
 
 #[tokio::test]
 async fn a_database_restart_under_load_gives_503s_then_the_service_recovers_by_itself() {
     // A cluster of its own, on a fixed port so the service's URL stays valid across the
     // restart; kept on disk (not ephemeral) so the restart finds the data.
-    let dir = tempfile::Builder::new()
-        .prefix("salgate-db-restart-")
-        .tempdir_in(std::env::temp_dir())
-        .unwrap();
-    // As root, the cluster runs as `postgres`, which must be able to enter the directory.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = cluster_dir("salgate-db-restart-");
     let opts = EmbeddedOptions {
         dir: dir.path().join("pg"),
         ephemeral: false,

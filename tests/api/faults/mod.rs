@@ -101,6 +101,36 @@ impl Drop for Service {
     }
 }
 
+/// A directory for a cluster of a test's own, removed when dropped. As root the cluster runs as
+/// `postgres`, which must be able to enter it.
+pub fn cluster_dir(prefix: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(std::env::temp_dir())
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// `GET /metrics`, which must answer 200 whatever the database does.
+pub async fn metrics_page(client: &reqwest::Client, base: &str) -> String {
+    let res = client.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(res.status(), 200, "/metrics");
+    res.text().await.unwrap()
+}
+
+/// The value of `series` (name and labels, as printed) in a Prometheus text page.
+pub fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines().find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
+
 /// Waits (at most 30 s) until `/readyz` answers 200.
 pub async fn wait_ready(client: &reqwest::Client, base: &str) {
     // A deadline, not a count of tries: while the database is down one try can take the

@@ -13,7 +13,9 @@ use axum::{http::HeaderMap, http::StatusCode, routing::post, Router};
 use salgate::domain::Role;
 use serde_json::json;
 
-use super::{assert_acknowledged_stored_once, free_port, wait_ready, Load, Service};
+use super::{
+    assert_acknowledged_stored_once, free_port, metrics_page, sample, wait_ready, Load, Service,
+};
 use crate::helpers::fresh_database;
 
 /// A CRM endpoint that records the event id of every delivery it gets.
@@ -39,9 +41,7 @@ async fn receiver() -> (Arc<Mutex<Vec<String>>>, String) {
 
 /// The value of a counter with the given label set in a Prometheus text page (0 if absent).
 fn counter(page: &str, series: &str) -> u64 {
-    page.lines()
-        .find_map(|l| l.strip_prefix(series)?.trim().parse::<f64>().ok())
-        .unwrap_or(0.0) as u64
+    sample(page, series).unwrap_or(0.0) as u64
 }
 
 /// A lead routed ten minutes ago: past its one-second SLA when it arrives.
@@ -182,14 +182,7 @@ async fn two_replicas_flag_each_breach_once_and_deliver_each_event_once() {
     // Which replica did the work (informational: either may win every race).
     let mut work = Vec::new();
     for s in [&a, &b] {
-        let page: String = client
-            .get(format!("{}/metrics", s.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = metrics_page(&client, &s.base).await;
         work.push((
             counter(&page, "salgate_sla_events_total{kind=\"sla_breached\"}"),
             counter(

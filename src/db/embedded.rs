@@ -448,17 +448,21 @@ pub(crate) mod tests {
         std::env::temp_dir().join(format!("salgate-embedded-{name}-{}", std::process::id()))
     }
 
-    #[test]
-    fn an_ephemeral_cluster_serves_and_is_removed_when_stopped() {
-        let dir = dir_for_test("ephemeral");
-        let pg = EmbeddedPostgres::start(EmbeddedOptions {
-            dir: dir.clone(),
-            ephemeral: true,
+    /// A cluster under `dir_for_test(name)` with a database `app` and a free port.
+    pub(crate) fn options_for_test(name: &str, ephemeral: bool) -> EmbeddedOptions {
+        EmbeddedOptions {
+            dir: dir_for_test(name),
+            ephemeral,
             database: "app".into(),
             max_connections: 20,
             port: None,
-        })
-        .unwrap();
+        }
+    }
+
+    #[test]
+    fn an_ephemeral_cluster_serves_and_is_removed_when_stopped() {
+        let dir = dir_for_test("ephemeral");
+        let pg = EmbeddedPostgres::start(options_for_test("ephemeral", true)).unwrap();
         assert_eq!(
             psql_ok(&pg, "SELECT 1 FROM pg_database WHERE datname = 'app'").trim(),
             "1"
@@ -482,13 +486,7 @@ pub(crate) mod tests {
     #[test]
     fn a_persistent_cluster_keeps_its_data_across_restarts_and_can_be_attached_to() {
         let dir = dir_for_test("persistent");
-        let opts = EmbeddedOptions {
-            dir: dir.clone(),
-            ephemeral: false,
-            database: "app".into(),
-            max_connections: 20,
-            port: None,
-        };
+        let opts = options_for_test("persistent", false);
         let first = EmbeddedPostgres::start(opts.clone()).unwrap();
         psql_ok(
             &first,
@@ -532,13 +530,7 @@ pub(crate) mod tests {
     #[test]
     fn a_killed_postgres_is_seen_as_stopped_and_restarts_on_its_port_with_its_data() {
         let dir = dir_for_test("killed");
-        let opts = EmbeddedOptions {
-            dir: dir.clone(),
-            ephemeral: false,
-            database: "app".into(),
-            max_connections: 20,
-            port: None,
-        };
+        let opts = options_for_test("killed", false);
         let mut owner = EmbeddedPostgres::start(opts.clone()).unwrap();
         let mut attached = EmbeddedPostgres::start(opts).unwrap();
         assert!(owner.is_owned() && !attached.is_owned());
@@ -566,14 +558,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_throwaway_cluster_is_not_restarted() {
-        let mut pg = EmbeddedPostgres::start(EmbeddedOptions {
-            dir: dir_for_test("throwaway-killed"),
-            ephemeral: true,
-            database: "app".into(),
-            max_connections: 20,
-            port: None,
-        })
-        .unwrap();
+        let mut pg = EmbeddedPostgres::start(options_for_test("throwaway-killed", true)).unwrap();
         kill_postmaster(&pg);
         wait_stopped(&mut pg);
         assert!(pg.restart().is_err());

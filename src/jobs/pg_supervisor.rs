@@ -99,22 +99,12 @@ impl PgSupervisor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::embedded::{
-        tests::{dir_for_test, kill_postmaster},
-        EmbeddedOptions,
-    };
+    use crate::db::embedded::tests::{dir_for_test, kill_postmaster, options_for_test};
 
     #[tokio::test]
     async fn a_check_starts_a_killed_cluster_again_and_leaves_a_running_one_alone() {
         let dir = dir_for_test("supervised");
-        let pg = EmbeddedPostgres::start(EmbeddedOptions {
-            dir: dir.clone(),
-            ephemeral: false,
-            database: "app".into(),
-            max_connections: 20,
-            port: None,
-        })
-        .unwrap();
+        let pg = EmbeddedPostgres::start(options_for_test("supervised", false)).unwrap();
         let port = pg.port();
         kill_postmaster(&pg);
         let cluster: SharedCluster = Arc::new(Mutex::new(Some(pg)));

@@ -279,9 +279,20 @@ free_port() {
 # ---------------------------------------------------------------------------------------------
 PG_PORT=$(free_port) || die "no free TCP port found for PostgreSQL"
 PG_VERSION=$("$PG_BIN/postgres" --version | sed 's/^postgres (PostgreSQL) //')
+# Password (SCRAM) authentication, no trust even for a throwaway cluster: other local users
+# can reach 127.0.0.1. The password is generated per run; psql and pgbench read it from a 0600
+# password file ($PGPASSFILE), initdb from a file of the server's user removed right after.
+PG_PASSWORD=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+(umask 077 && printf '%s\n' "$PG_PASSWORD" >"$WORK/pwfile" && printf '*:*:*:postgres:%s\n' "$PG_PASSWORD" >"$WORK/pgpass")
+if [[ -n $PG_USER ]]; then
+    chown "$PG_USER:" "$WORK/pwfile"
+fi
+export PGPASSFILE=$WORK/pgpass
 say "initdb ($PG_BIN, PostgreSQL $PG_VERSION) in $PGDATA"
-as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C --auth=trust >"$WORK/initdb.log" 2>&1 ||
+as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C --auth=scram-sha-256 \
+    --pwfile="$WORK/pwfile" >"$WORK/initdb.log" 2>&1 ||
     { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+rm -f "$WORK/pwfile"
 
 MAX_CONN=$((CONNECTIONS + 60))
 ((MAX_CONN >= 100)) || MAX_CONN=100
@@ -323,7 +334,8 @@ sql() { "${PSQL[@]}" -d "$DB" -At -c "$1"; }
 if ((STATEMENTS)); then
     sql "CREATE EXTENSION pg_stat_statements" >/dev/null || die "could not create extension pg_stat_statements"
 fi
-DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$DB"
+# Exported, not on a command line: `ps` shows arguments to every user.
+export DATABASE_URL="postgres://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/$DB"
 
 # ---------------------------------------------------------------------------------------------
 # salgate
@@ -332,7 +344,7 @@ SG_PORT=$(free_port) || die "no free TCP port found for salgate"
 while [[ $SG_PORT == "$PG_PORT" ]]; do SG_PORT=$(free_port); done
 BASE=http://127.0.0.1:$SG_PORT
 say "starting salgate on $BASE"
-env -u SALGATE_CONFIG DATABASE_URL="$DATABASE_URL" SALGATE_LISTEN="127.0.0.1:$SG_PORT" SALGATE_LOG=warn \
+env -u SALGATE_CONFIG SALGATE_LISTEN="127.0.0.1:$SG_PORT" SALGATE_LOG=warn \
     SALGATE_RATE_LIMIT_PER_SECOND="${SALGATE_RATE_LIMIT_PER_SECOND:-0}" \
     "$SALGATE_BIN" >"$WORK/salgate.out" 2>"$WORK/salgate.err" &
 SALGATE_PID=$!

@@ -8,17 +8,32 @@
 //! watchdog runs in its own process group so a terminal's Ctrl-C reaches only us: we drain
 //! requests first, then stop the cluster.
 //!
-//! As root, `initdb` and `postgres` refuse to run, so they run as the `postgres` user.
+//! Access: password authentication only, the service's role is not a superuser (see
+//! [`auth`]); the cluster directory is 0700 and its log 0600 (see [`log`]). As root the server
+//! programs run as the `postgres` user, and the cluster may live elsewhere (see [`location`]).
+
+mod auth;
+mod location;
+mod log;
+#[cfg(test)]
+mod security_tests;
+mod server;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use std::{
     fs,
     io::Write,
     net::TcpListener,
-    os::unix::{fs::PermissionsExt, process::CommandExt},
     path::{Path, PathBuf},
-    process::{Child, ChildStdin, Command, Stdio},
+    process::{Child, ChildStdin, Command},
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
+
+use auth::Passwords;
+pub use auth::{ADMIN_ROLE, APP_ROLE, PASSWORD_FILE};
+pub use location::{FALLBACK_ROOT, LOCATION_NOTE};
 
 #[derive(Debug, Clone)]
 pub struct EmbeddedOptions {
@@ -48,6 +63,11 @@ pub enum EmbeddedError {
          (e.g. under /var/lib or /tmp)"
     )]
     Unreachable(PathBuf),
+    #[error(
+        "the embedded PostgreSQL cluster is running but {0} has no passwords for it (was it \
+         started by an older salgate? restart the service to upgrade it)"
+    )]
+    NoPasswords(PathBuf),
     #[error("{action} failed: {detail}")]
     Command { action: String, detail: String },
     #[error("PostgreSQL did not become ready (waited at most {0:?}); last lines of {1}:\n{2}")]
@@ -66,74 +86,15 @@ pub struct EmbeddedPostgres {
     database: String,
     /// The watchdog and its stdin; `None` when we attached to a cluster someone else runs.
     owned: Option<(Child, ChildStdin)>,
+    /// The thread copying the server's output into its log, while we run it.
+    log_pump: Option<JoinHandle<()>>,
+    /// The directory holding `pgdata`, the log and the password file.
+    dir: PathBuf,
     data: PathBuf,
+    passwords: Passwords,
     /// What it was started with, for [`EmbeddedPostgres::restart`].
     opts: EmbeddedOptions,
-}
-
-/// The uid/gid to run server programs as: the `postgres` user when we are root.
-fn run_as() -> Result<Option<(u32, u32)>, EmbeddedError> {
-    if !nix::unistd::Uid::effective().is_root() {
-        return Ok(None);
-    }
-    match nix::unistd::User::from_name("postgres") {
-        Ok(Some(u)) => Ok(Some((u.uid.as_raw(), u.gid.as_raw()))),
-        Ok(None) => Err(EmbeddedError::NoPostgresUser("not found".into())),
-        Err(e) => Err(EmbeddedError::NoPostgresUser(e.to_string())),
-    }
-}
-
-fn bin_dir() -> Result<PathBuf, EmbeddedError> {
-    if let Ok(dir) = std::env::var("SALGATE_PG_BIN") {
-        let dir = PathBuf::from(dir);
-        return if dir.join("postgres").is_file() {
-            Ok(dir)
-        } else {
-            Err(EmbeddedError::NoBinaries)
-        };
-    }
-    let mut versions: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
-        .map_err(|_| EmbeddedError::NoBinaries)?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            let v: u32 = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("postgres").is_file().then_some((v, bin))
-        })
-        .collect();
-    versions.sort();
-    versions
-        .pop()
-        .map(|(_, b)| b)
-        .ok_or(EmbeddedError::NoBinaries)
-}
-
-fn command(bin: &Path, program: &str, user: Option<(u32, u32)>) -> Command {
-    let mut c = Command::new(bin.join(program));
-    if let Some((uid, gid)) = user {
-        c.uid(uid).gid(gid);
-    }
-    // Server programs must not inherit a client's connection settings.
-    c.env_remove("PGDATA")
-        .env_remove("PGPORT")
-        .env_remove("PGHOST");
-    c
-}
-
-fn run(mut c: Command, action: &str) -> Result<String, EmbeddedError> {
-    let out = c.output().map_err(io(action))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(EmbeddedError::Command {
-            action: action.into(),
-            detail: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        })
-    }
+    fallback_root: PathBuf,
 }
 
 fn free_port() -> Result<u16, EmbeddedError> {
@@ -167,135 +128,70 @@ fn tail(path: &Path, n: usize) -> String {
 }
 
 impl EmbeddedPostgres {
+    /// Starts the cluster under `opts.dir` (as root: where the `postgres` user can reach it,
+    /// see [`location`]), or attaches to the one already running there.
     pub fn start(opts: EmbeddedOptions) -> Result<Self, EmbeddedError> {
-        let bin = bin_dir()?;
-        let user = run_as()?;
-        fs::create_dir_all(&opts.dir).map_err(io(format!("creating {}", opts.dir.display())))?;
-        let dir = opts
-            .dir
-            .canonicalize()
-            .map_err(io(format!("resolving {}", opts.dir.display())))?;
+        Self::start_in(opts, Path::new(FALLBACK_ROOT))
+    }
+
+    /// [`EmbeddedPostgres::start`] with another parent for relocated clusters (tests).
+    pub(crate) fn start_in(
+        opts: EmbeddedOptions,
+        fallback_root: &Path,
+    ) -> Result<Self, EmbeddedError> {
+        let bin = server::bin_dir()?;
+        let user = location::run_as()?;
+        let dir = location::cluster_dir(&opts.dir, user, fallback_root)?;
         let data = dir.join("pgdata");
-        let log = dir.join("postgres.log");
-
-        if !opts.ephemeral {
-            if let Some(port) = running_port(&data) {
-                tracing::info!(port, "attaching to the embedded PostgreSQL already running");
-                let pg = EmbeddedPostgres {
-                    port,
-                    database: opts.database.clone(),
-                    owned: None,
-                    data,
-                    opts,
-                };
-                pg.ensure_database(&bin)?;
-                return Ok(pg);
-            }
+        let password_file = dir.join(PASSWORD_FILE);
+        let running = if opts.ephemeral {
+            None
+        } else {
+            running_port(&data)
+        };
+        let passwords = match running {
+            Some(_) => Passwords::read(&password_file)?,
+            None => Passwords::load_or_create(&password_file)?,
+        };
+        let mut pg = EmbeddedPostgres {
+            port: running.unwrap_or_default(),
+            database: opts.database.clone(),
+            owned: None,
+            log_pump: None,
+            data,
+            dir,
+            passwords,
+            opts,
+            fallback_root: fallback_root.into(),
+        };
+        if running.is_some() {
+            tracing::info!(
+                port = pg.port,
+                "attaching to the embedded PostgreSQL already running"
+            );
+            pg.ensure_database(&bin)?;
+            return Ok(pg);
         }
-
-        if let Some((uid, gid)) = user {
-            std::os::unix::fs::chown(&dir, Some(uid), Some(gid))
-                .map_err(io(format!("chown {}", dir.display())))?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))
-                .map_err(io(format!("chmod {}", dir.display())))?;
-            // The postgres user must be able to reach the directory through its parents.
-            let mut probe = command(Path::new("/usr/bin"), "test", user);
-            probe.arg("-w").arg(&dir);
-            if !probe.status().map(|s| s.success()).unwrap_or(false) {
-                return Err(EmbeddedError::Unreachable(dir));
-            }
-        }
-
-        if !data.join("PG_VERSION").is_file() {
-            let mut initdb = command(&bin, "initdb", user);
-            initdb.arg("-D").arg(&data).args([
-                "-U",
-                "salgate",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ]);
-            if opts.ephemeral {
-                initdb.arg("--no-sync");
-            }
-            run(initdb, "initdb")?;
-        }
-
-        let port = match opts.port {
+        let ephemeral = pg.opts.ephemeral;
+        server::prepare_data(&bin, &pg.data, user, &pg.passwords, ephemeral)?;
+        pg.port = match pg.opts.port {
             Some(p) => p,
             None => free_port()?,
         };
-        let mut args = vec![
-            "-D".to_string(),
-            data.display().to_string(),
-            "-p".into(),
-            port.to_string(),
-            "-c".into(),
-            "listen_addresses=127.0.0.1".into(),
-            "-c".into(),
-            "unix_socket_directories=".into(),
-            "-c".into(),
-            format!("max_connections={}", opts.max_connections),
-        ];
-        if opts.ephemeral {
-            for s in [
-                "fsync=off",
-                "synchronous_commit=off",
-                "full_page_writes=off",
-            ] {
-                args.extend(["-c".into(), s.into()]);
-            }
-        }
-        // $0 = postgres binary, $1 = log file, $2 = dir to remove afterwards ("" to keep).
-        // The watchdog ends when postgres does; its stdin reader asks postgres to stop.
-        let script = r#"
-            pg="$0"; logfile="$1"; cleanup="$2"; shift 2
-            exec 3<&0
-            "$pg" "$@" </dev/null >>"$logfile" 2>&1 &
-            pid=$!
-            { read -r _ignored <&3; kill -INT "$pid" 2>/dev/null; } &
-            wait "$pid"
-            [ -n "$cleanup" ] && rm -rf "$cleanup"
-            exit 0
-        "#;
-        let cleanup = if opts.ephemeral {
-            dir.display().to_string()
-        } else {
-            String::new()
-        };
-        let mut watchdog = Command::new("/bin/sh");
-        watchdog
-            .arg("-c")
-            .arg(script)
-            .arg(bin.join("postgres"))
-            .arg(&log)
-            .arg(cleanup)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
-        if let Some((uid, gid)) = user {
-            watchdog.uid(uid).gid(gid);
-        }
-        let mut child = watchdog.spawn().map_err(io("starting postgres"))?;
-        let stdin = child.stdin.take().expect("piped stdin");
-        let mut pg = EmbeddedPostgres {
-            port,
-            database: opts.database.clone(),
-            owned: Some((child, stdin)),
-            data,
-            opts,
-        };
-        pg.wait_ready(&bin, &log)?;
+        let (child, stdin, pump) = server::spawn(&bin, &pg.dir, user, pg.port, &pg.opts)?;
+        pg.owned = Some((child, stdin));
+        pg.log_pump = Some(pump);
+        pg.wait_ready(&bin)?;
+        pg.admin_psql(&bin, "postgres", &auth::app_role_sql(&pg.passwords))?;
         pg.ensure_database(&bin)?;
+        pg.admin_psql(&bin, &pg.database, &auth::transfer_sql())?;
         Ok(pg)
     }
 
-    fn wait_ready(&mut self, bin: &Path, log: &Path) -> Result<(), EmbeddedError> {
+    fn wait_ready(&mut self, bin: &Path) -> Result<(), EmbeddedError> {
         let limit = Duration::from_secs(60);
         let started = Instant::now();
+        let log = self.dir.join("postgres.log");
         loop {
             let ready = Command::new(bin.join("pg_isready"))
                 .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
@@ -310,50 +206,77 @@ impl EmbeddedPostgres {
                 None => false,
             };
             if exited || started.elapsed() > limit {
-                return Err(EmbeddedError::NotReady(limit, log.into(), tail(log, 30)));
+                self.wait_log_written();
+                return Err(EmbeddedError::NotReady(limit, log.clone(), tail(&log, 30)));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    fn psql(&self, bin: &Path, sql: &str) -> Result<String, EmbeddedError> {
-        let mut c = Command::new(bin.join("psql"));
-        c.args([
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "salgate",
-        ])
-        .args(["-p", &self.port.to_string(), "-d", "postgres", "-c", sql]);
-        run(c, "psql")
+    /// Gives the log pump a moment to write what postgres said before it exited.
+    fn wait_log_written(&self) {
+        let started = Instant::now();
+        while let Some(pump) = &self.log_pump {
+            if pump.is_finished() || started.elapsed() > Duration::from_secs(2) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
-    fn ensure_database(&self, bin: &Path) -> Result<(), EmbeddedError> {
-        let name = self.database.replace('\'', "''");
-        let exists = self.psql(
-            bin,
-            &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
-        )?;
-        if exists.trim() != "1" {
-            let ident = self.database.replace('"', "\"\"");
-            self.psql(bin, &format!("CREATE DATABASE \"{ident}\""))?;
+    /// Runs `sql` (on psql's stdin) as `role` in `database`, with the password from the file.
+    fn psql_as(
+        &self,
+        bin: &Path,
+        role: &str,
+        database: &str,
+        sql: &str,
+    ) -> Result<String, EmbeddedError> {
+        let mut c = Command::new(bin.join("psql"));
+        c.args(["-X", "-A", "-t", "-q", "-w", "-v", "ON_ERROR_STOP=1"])
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", role, "-d", database])
+            .env("PGPASSFILE", &self.passwords.path);
+        for var in ["PGPASSWORD", "PGHOSTADDR", "PGSERVICE", "PGOPTIONS"] {
+            c.env_remove(var);
         }
+        server::run_with_input(c, sql, "psql")
+    }
+
+    fn admin_psql(&self, bin: &Path, database: &str, sql: &str) -> Result<String, EmbeddedError> {
+        self.psql_as(bin, ADMIN_ROLE, database, sql)
+    }
+
+    /// The database exists and the service's role owns it.
+    fn ensure_database(&self, bin: &Path) -> Result<(), EmbeddedError> {
+        let count = self.admin_psql(bin, "postgres", &auth::database_exists_sql(&self.database))?;
+        let sql = auth::database_sql(&self.database, count.trim() == "1");
+        self.admin_psql(bin, "postgres", &sql)?;
         Ok(())
     }
 
-    /// e.g. `postgres://salgate@127.0.0.1:PORT/<database>`
+    /// e.g. `postgres://salgate:PASSWORD@127.0.0.1:PORT/<database>`: as the service's role.
     pub fn database_url(&self) -> String {
         self.url_for(&self.database)
     }
 
-    /// URL of another database on the same cluster (tests create one per test).
+    /// URL of another database on the same cluster, as the service's role.
     pub fn url_for(&self, database: &str) -> String {
-        format!("postgres://salgate@127.0.0.1:{}/{database}", self.port)
+        self.url(APP_ROLE, &self.passwords.app, database)
+    }
+
+    /// URL as the cluster's superuser, for test harnesses and tools that create databases
+    /// (the service itself never connects as it).
+    pub fn admin_url_for(&self, database: &str) -> String {
+        self.url(ADMIN_ROLE, &self.passwords.admin, database)
+    }
+
+    // The passwords are alphanumeric: nothing to percent-encode.
+    fn url(&self, role: &str, password: &str, database: &str) -> String {
+        format!(
+            "postgres://{role}:{password}@127.0.0.1:{}/{database}",
+            self.port
+        )
     }
 
     pub fn port(&self) -> u16 {
@@ -363,6 +286,12 @@ impl EmbeddedPostgres {
     /// Whether this process started the cluster (and so stops it).
     pub fn is_owned(&self) -> bool {
         self.owned.is_some()
+    }
+
+    /// The directory holding the cluster (`pgdata`, `postgres.log`, the password file): the
+    /// one asked for, or as root perhaps one under [`FALLBACK_ROOT`].
+    pub fn cluster_dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The cluster's data directory.
@@ -396,7 +325,8 @@ impl EmbeddedPostgres {
             port: Some(self.port),
             ..self.opts.clone()
         };
-        *self = EmbeddedPostgres::start(opts)?;
+        let fallback_root = self.fallback_root.clone();
+        *self = EmbeddedPostgres::start_in(opts, &fallback_root)?;
         Ok(())
     }
 
@@ -428,151 +358,11 @@ impl EmbeddedPostgres {
 
 impl Drop for EmbeddedPostgres {
     fn drop(&mut self) {
-        // Closing stdin tells the watchdog to stop postgres; we do not wait here.
+        // Closing stdin tells the watchdog to stop postgres; we do not wait here (nor for the
+        // log pump, which ends when postgres has).
         if let Some((child, stdin)) = self.owned.take() {
             drop(stdin);
             drop(child);
         }
-    }
-}
-
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    fn psql_ok(pg: &EmbeddedPostgres, sql: &str) -> String {
-        pg.psql(&bin_dir().unwrap(), sql).unwrap()
-    }
-
-    pub(crate) fn dir_for_test(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("salgate-embedded-{name}-{}", std::process::id()))
-    }
-
-    /// A cluster under `dir_for_test(name)` with a database `app` and a free port.
-    pub(crate) fn options_for_test(name: &str, ephemeral: bool) -> EmbeddedOptions {
-        EmbeddedOptions {
-            dir: dir_for_test(name),
-            ephemeral,
-            database: "app".into(),
-            max_connections: 20,
-            port: None,
-        }
-    }
-
-    #[test]
-    fn an_ephemeral_cluster_serves_and_is_removed_when_stopped() {
-        let dir = dir_for_test("ephemeral");
-        let pg = EmbeddedPostgres::start(options_for_test("ephemeral", true)).unwrap();
-        assert_eq!(
-            psql_ok(&pg, "SELECT 1 FROM pg_database WHERE datname = 'app'").trim(),
-            "1"
-        );
-        let port = pg.port();
-        pg.stop().unwrap();
-        let started = Instant::now();
-        while dir.exists() && started.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        assert!(
-            !dir.exists(),
-            "the throwaway cluster's directory is removed"
-        );
-        assert!(
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
-            "postgres is gone"
-        );
-    }
-
-    #[test]
-    fn a_persistent_cluster_keeps_its_data_across_restarts_and_can_be_attached_to() {
-        let dir = dir_for_test("persistent");
-        let opts = options_for_test("persistent", false);
-        let first = EmbeddedPostgres::start(opts.clone()).unwrap();
-        psql_ok(
-            &first,
-            "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)",
-        );
-        // A second process (e.g. `salgate keys create`) attaches instead of starting another.
-        let attached = EmbeddedPostgres::start(opts.clone()).unwrap();
-        assert_eq!(attached.port(), first.port());
-        attached.stop().unwrap();
-        assert_eq!(
-            psql_ok(&first, "SELECT x FROM kept").trim(),
-            "42",
-            "attach did not stop it"
-        );
-        first.stop().unwrap();
-        let second = EmbeddedPostgres::start(opts).unwrap();
-        assert_eq!(psql_ok(&second, "SELECT x FROM kept").trim(), "42");
-        second.stop().unwrap();
-        let _ = fs::remove_dir_all(&dir);
-    }
-
-    /// SIGKILLs the postmaster of the cluster under `pg`, as the OOM killer would.
-    pub(crate) fn kill_postmaster(pg: &EmbeddedPostgres) {
-        let text = fs::read_to_string(pg.data_dir().join("postmaster.pid")).unwrap();
-        let pid: i32 = text.lines().next().unwrap().trim().parse().unwrap();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-    }
-
-    fn wait_stopped(pg: &mut EmbeddedPostgres) {
-        let started = Instant::now();
-        while !pg.has_stopped() {
-            assert!(started.elapsed() < Duration::from_secs(10), "still running");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    #[test]
-    fn a_killed_postgres_is_seen_as_stopped_and_restarts_on_its_port_with_its_data() {
-        let dir = dir_for_test("killed");
-        let opts = options_for_test("killed", false);
-        let mut owner = EmbeddedPostgres::start(opts.clone()).unwrap();
-        let mut attached = EmbeddedPostgres::start(opts).unwrap();
-        assert!(owner.is_owned() && !attached.is_owned());
-        assert!(!owner.has_stopped() && !attached.has_stopped());
-        psql_ok(
-            &owner,
-            "CREATE TABLE kept (x int); INSERT INTO kept VALUES (7)",
-        );
-        let port = owner.port();
-
-        kill_postmaster(&owner);
-        wait_stopped(&mut owner);
-        wait_stopped(&mut attached);
-        owner.restart().unwrap();
-        assert!(owner.is_owned() && !owner.has_stopped());
-        assert_eq!(owner.port(), port, "same port, so pooled URLs stay valid");
-        assert_eq!(psql_ok(&owner, "SELECT x FROM kept").trim(), "7");
-        // The other handle finds it running again and attaches instead of starting another.
-        attached.restart().unwrap();
-        assert!(!attached.is_owned());
-        assert_eq!(attached.port(), port);
-        owner.stop().unwrap();
-        let _ = fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn a_throwaway_cluster_is_not_restarted() {
-        let mut pg = EmbeddedPostgres::start(options_for_test("throwaway-killed", true)).unwrap();
-        kill_postmaster(&pg);
-        wait_stopped(&mut pg);
-        assert!(pg.restart().is_err());
-    }
-
-    #[test]
-    fn a_pid_file_naming_another_program_is_stale_and_removed() {
-        let dir = dir_for_test("stale");
-        fs::create_dir_all(&dir).unwrap();
-        let pid_file = dir.join("postmaster.pid");
-        // Our own pid: alive, but not postgres.
-        fs::write(&pid_file, format!("{}\n/x\n0\n5999\n", std::process::id())).unwrap();
-        assert_eq!(running_port(&dir), None);
-        assert!(!pid_file.exists());
-        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -11,7 +11,7 @@ use salgate::{
     config::Settings,
     db::{
         self,
-        embedded::{EmbeddedOptions, EmbeddedPostgres},
+        embedded::{EmbeddedOptions, EmbeddedPostgres, APP_ROLE},
     },
     domain::Role,
     startup::Application,
@@ -57,13 +57,17 @@ fn cluster() -> &'static EmbeddedPostgres {
 pub async fn fresh_database() -> String {
     let pg = cluster();
     let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-    let mut conn = PgConnection::connect(&pg.url_for("postgres"))
+    // The service's role may not create databases: the harness does it as the cluster's admin,
+    // and gives the database to the service's role as the service's own start does.
+    let mut conn = PgConnection::connect(&pg.admin_url_for("postgres"))
         .await
         .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(&format!(
+        "CREATE DATABASE {name} TEMPLATE {TEMPLATE} OWNER {APP_ROLE}"
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
     conn.close().await.unwrap();
     pg.url_for(&name)
 }

@@ -8,7 +8,10 @@ use std::{
     time::Duration,
 };
 
-use salgate::domain::Role;
+use salgate::{
+    db::embedded::{EmbeddedOptions, EmbeddedPostgres},
+    domain::Role,
+};
 
 use super::{
     assert_acknowledged_stored_once, cluster_dir, free_port, metrics_page, sample, wait_ready,
@@ -38,7 +41,25 @@ async fn an_embedded_postgres_killed_under_load_is_started_again_and_loses_no_ac
     let base = service.base.clone();
     wait_ready(&client, &base).await;
     let (pid, pg_port) = postmaster(&dir).expect("the service runs a cluster under its data dir");
-    let url = format!("postgres://salgate@127.0.0.1:{pg_port}/salgate");
+    // Attached as `salgate keys create` would: the password is in the cluster's own file.
+    let attached = tokio::task::spawn_blocking({
+        let dir = dir.join("postgres");
+        move || {
+            EmbeddedPostgres::start(EmbeddedOptions {
+                dir,
+                ephemeral: false,
+                database: "salgate".into(),
+                max_connections: 100,
+                port: None,
+            })
+        }
+    })
+    .await
+    .unwrap()
+    .expect("attach to the service's cluster");
+    assert!(!attached.is_owned());
+    assert_eq!(attached.port(), pg_port);
+    let url = attached.database_url();
     let pool = salgate::db::connect(&url, 2).await.unwrap();
     let (_, token) =
         salgate::db::api_keys::create(&pool, Role::Ingest, None, "fault", chrono::Utc::now())

@@ -1,6 +1,7 @@
 //! Faults with the real binary, as separate processes: the service SIGKILLed under load, its
 //! database stopped and started again under load, two replicas sharing one database.
 
+mod cli_attach;
 mod db_restart;
 mod embedded_crash;
 mod kill;
@@ -102,7 +103,8 @@ impl Drop for Service {
 }
 
 /// A directory for a cluster of a test's own, removed when dropped. As root the cluster runs as
-/// `postgres`, which must be able to enter it.
+/// `postgres`, which must be able to enter it (else the cluster would live under
+/// /var/lib/salgate, and outlive the test).
 pub fn cluster_dir(prefix: &str) -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::Builder::new()

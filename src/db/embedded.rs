@@ -37,7 +37,8 @@ pub use location::{FALLBACK_ROOT, LOCATION_NOTE};
 
 #[derive(Debug, Clone)]
 pub struct EmbeddedOptions {
-    /// Directory that holds the cluster (created if missing).
+    /// Directory that holds the cluster (created if missing; as root, when the `postgres` user
+    /// cannot reach it, the cluster lives under [`FALLBACK_ROOT`] instead).
     pub dir: PathBuf,
     /// Throwaway cluster: fsync off, directory removed when the owner exits.
     pub ephemeral: bool,

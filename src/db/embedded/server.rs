@@ -137,15 +137,8 @@ pub(super) fn prepare_data(
     Ok(())
 }
 
-/// Starts postgres on `port` under the watchdog (see the module's doc); its output goes to the
-/// log pump. Returns the watchdog, its stdin and the pump.
-pub(super) fn spawn(
-    bin: &Path,
-    dir: &Path,
-    user: Option<(u32, u32)>,
-    port: u16,
-    opts: &EmbeddedOptions,
-) -> Result<(Child, ChildStdin, JoinHandle<()>), EmbeddedError> {
+/// The postmaster's arguments: loopback TCP only, no Unix socket, passwords stored as SCRAM.
+fn server_args(dir: &Path, port: u16, opts: &EmbeddedOptions) -> Vec<String> {
     let mut args = vec![
         "-D".to_string(),
         dir.join("pgdata").display().to_string(),
@@ -169,6 +162,19 @@ pub(super) fn spawn(
             args.extend(["-c".into(), s.into()]);
         }
     }
+    args
+}
+
+/// Starts postgres on `port` under the watchdog (see the module's doc); its output goes to the
+/// log pump. Returns the watchdog, its stdin and the pump.
+pub(super) fn spawn(
+    bin: &Path,
+    dir: &Path,
+    user: Option<(u32, u32)>,
+    port: u16,
+    opts: &EmbeddedOptions,
+) -> Result<(Child, ChildStdin, JoinHandle<()>), EmbeddedError> {
+    let args = server_args(dir, port, opts);
     // $0 = postgres binary, $1 = dir to remove afterwards ("" to keep). postgres writes to our
     // stdout (the log pump); the watchdog ends when postgres does; its stdin reader asks
     // postgres to stop.

@@ -165,3 +165,53 @@ async fn a_key_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected
         200
     );
 }
+
+/// Issue: made-up methods were label values, so 3,000 requests grew `/metrics` to 100 MB.
+#[tokio::test]
+async fn made_up_methods_and_paths_add_no_metric_series() {
+    let app = spawn_app().await;
+    let series = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter(|l| l.starts_with("http_requests_total{"))
+            .filter(|l| l.contains(r#"route="unmatched""#) || l.contains(r#"route="/healthz""#))
+            .filter_map(|l| l.rsplit_once(' ').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    let metrics = || async {
+        let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    };
+    let before = series(&metrics().await);
+    let mut tokens = Vec::new();
+    for i in 0..300 {
+        let token = uuid::Uuid::now_v7().simple().to_string()[20..].to_uppercase();
+        let method = reqwest::Method::from_bytes(format!("X{token}").as_bytes()).unwrap();
+        // Half to a real route (405), half to made-up paths (404).
+        let path = if i % 2 == 0 {
+            "/healthz".to_string()
+        } else {
+            format!("/made-up/{token}")
+        };
+        let res = app
+            .client
+            .request(method, app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{}", res.status());
+        tokens.push(token);
+    }
+    let text = metrics().await;
+    for t in &tokens {
+        assert!(!text.contains(t.as_str()), "`{t}` became a label");
+    }
+    let after = series(&text);
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(new.len() <= 3, "new series: {new:#?}");
+    assert!(
+        after
+            .iter()
+            .any(|s| s.contains(r#"method="_OTHER",route="unmatched""#)),
+        "{after:#?}"
+    );
+}

@@ -280,6 +280,7 @@ impl EmbeddedPostgres {
             watchdog.uid(uid).gid(gid);
         }
         let mut child = watchdog.spawn().map_err(io("starting postgres"))?;
+        // Start-up only; stdin is piped just above, so it is there.
         let stdin = child.stdin.take().expect("piped stdin");
         let mut pg = EmbeddedPostgres {
             port,

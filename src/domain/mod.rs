@@ -1,6 +1,7 @@
 //! Pure domain logic: no I/O, no clock of its own. Persistence and HTTP call into it.
 
 pub mod actor;
+pub mod dates;
 pub mod lead;
 pub mod lead_input;
 pub mod metrics;

@@ -5,6 +5,7 @@ pub mod dates;
 pub mod lead;
 pub mod lead_input;
 pub mod metrics;
+pub mod routed_at;
 pub mod routing;
 pub mod sla;
 pub mod sla_input;

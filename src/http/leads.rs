@@ -96,7 +96,7 @@ pub async fn create_lead(
 ) -> ApiResult<Response> {
     principal.require(&[Role::Ingest, Role::Admin])?;
     let now = state.clock.now();
-    let lead = NewLead::parse(&body, now).map_err(ApiError::Validation)?;
+    let lead = NewLead::parse(&body, state.routed_at_window(now)).map_err(ApiError::Validation)?;
     if let Some(secret) = state.inbound_secrets.get(&lead.source) {
         check_inbound_signature(&state, secret, &headers, &raw, now).await?;
     }

@@ -148,12 +148,16 @@ pub async fn receive_hubspot_events(
             "routed_at": routed_at.to_rfc3339(),
             "attributes": {"hubspot": {"portal_id": event["portalId"], "event_id": event["eventId"]}},
         });
-        if let Err(errors) = NewLead::parse(&input, now) {
+        if let Err(errors) = NewLead::parse(&input, state.routed_at_window(now)) {
             return Err(ApiError::Validation(
                 errors
                     .into_iter()
                     .map(|e| FieldError {
-                        field: format!("[{i}].{}", e.field),
+                        // Named as HubSpot sent it.
+                        field: match e.field.as_str() {
+                            "routed_at" => format!("[{i}].occurredAt"),
+                            f => format!("[{i}].{f}"),
+                        },
                         message: e.message,
                     })
                     .collect(),

@@ -9,7 +9,7 @@ use figment::{
 };
 use serde::Deserialize;
 
-use crate::domain::metrics::BandLimits;
+use crate::domain::{metrics::BandLimits, slug::SlugKind};
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -220,13 +220,16 @@ fn parse_secrets(raw: &str) -> Result<std::collections::BTreeMap<String, String>
     let mut out = std::collections::BTreeMap::new();
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
-            Some((source, secret)) if !source.trim().is_empty() && secret.trim().len() >= 16 => {
+            Some((source, secret))
+                if SlugKind::Key.matches(source.trim()) && secret.trim().len() >= 16 =>
+            {
                 out.insert(source.trim().to_string(), secret.trim().to_string());
             }
             _ => {
                 return Err(invalid(
                     "inbound_secrets",
-                    "must be source=secret pairs separated by commas, secrets of 16+ characters",
+                    "must be source=secret pairs separated by commas, sources as in leads \
+                     (lowercase letters, digits, `_-.`), secrets of 16+ characters",
                 ))
             }
         }

@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 pub use super::routed_at::{RoutedAtWindow, MAX_ROUTED_AT_SKEW};
-use super::validation::{contains_nul, FieldError, Fields};
+use super::slug::{key_schema, opt_id_schema};
+use super::validation::{contains_nul, FieldError, Fields, SlugKind};
 
 /// The company a lead works for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -34,13 +35,13 @@ pub struct Company {
 #[allow(dead_code)]
 pub struct LeadInput {
     /// CRM or system the lead comes from, e.g. `hubspot`. Lowercase letters, digits, `_-.`.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[a-z0-9_.-]+$")]
+    #[schema(schema_with = key_schema)]
     pub source: String,
     /// The lead's id in that source (string or integer).
     #[schema(max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     pub external_id: String,
     /// e.g. `demo_request`, `pricing_request`, `content_download`; selects the SLA policy.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[a-z0-9_.-]+$")]
+    #[schema(schema_with = key_schema)]
     pub lead_type: String,
     #[schema(format = Email, max_length = 320)]
     pub email: Option<String>,
@@ -59,10 +60,10 @@ pub struct LeadInput {
     #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub channel: Option<String>,
     /// Queue the lead is routed to.
-    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
+    #[schema(schema_with = opt_id_schema)]
     pub queue: Option<String>,
-    /// Rep id chosen by the CRM; wins over the queue's strategy.
-    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
+    /// Rep id chosen by the CRM (e.g. its owner id); wins over the queue's strategy.
+    #[schema(schema_with = opt_id_schema)]
     pub owner: Option<String>,
     /// When the CRM routed the lead (default now; at most 5 minutes in the future, not older
     /// than `SALGATE_ROUTED_AT_MAX_AGE`, default 400 days).
@@ -98,9 +99,9 @@ impl NewLead {
     /// `routed_at`) and the accepted `routed_at` times.
     pub fn parse(body: &Value, window: RoutedAtWindow) -> Result<NewLead, Vec<FieldError>> {
         let mut f = Fields::root(body)?;
-        let source = f.req_slug("source", 64);
+        let source = f.req_slug("source", SlugKind::Key);
         let external_id = external_id(&mut f);
-        let lead_type = f.req_slug("lead_type", 64);
+        let lead_type = f.req_slug("lead_type", SlugKind::Key);
         let email = f.opt_str("email", 320).map(|e| e.to_lowercase());
         if let Some(e) = &email {
             if !looks_like_email(e) {
@@ -131,8 +132,8 @@ impl NewLead {
         let score = f.opt_f64("score");
         let campaign = f.opt_str("campaign", 200);
         let channel = f.opt_str("channel", 100);
-        let queue = f.opt_str("queue", 100);
-        let owner = f.opt_str("owner", 100);
+        let queue = f.opt_slug("queue", SlugKind::Id);
+        let owner = f.opt_slug("owner", SlugKind::Id);
         let routed_at = match f.raw("routed_at") {
             None => Some(window.now),
             Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {

@@ -9,6 +9,7 @@ pub mod routed_at;
 pub mod routing;
 pub mod sla;
 pub mod sla_input;
+pub mod slug;
 pub mod validation;
 pub mod webhook;
 pub mod working_time;

@@ -277,6 +277,45 @@ async fn routed_at_defaults_to_the_injected_clock_and_may_lie_in_the_past() {
     assert_eq!(l["routed_at"], "2026-02-01T13:00:00Z");
 }
 
+/// Issue: `a\u{202e}b` became a rep. `owner` and `queue` follow the id rule; CRM owner ids
+/// (numbers, Salesforce's mixed case) and emails pass.
+#[tokio::test]
+async fn owner_and_queue_with_control_bidi_or_format_characters_are_refused() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    for (field, value) in [
+        ("owner", "a\u{202e}b"),
+        ("owner", "rep\u{200b}1"),
+        ("owner", "rep 1"),
+        ("owner", "rep\u{7}"),
+        ("owner", "ré"),
+        ("queue", "emea\u{2067}"),
+        ("queue", "e\nmea"),
+        ("source", "hub\u{ad}spot"),
+        ("lead_type", "Demo_Request"),
+    ] {
+        let mut body = lead("c-1");
+        body[field] = json!(value);
+        let p = problem(
+            app.post("/v1/leads", &token, &body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(fields(&p), [field], "{field} = {value:?}");
+    }
+    assert_eq!(app.count("leads").await, 0);
+    assert_eq!(app.count("reps").await, 0);
+    for (i, owner) in ["12345678", "005Dn000002AbCdEFG", "sam.o@example.com"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut body = lead(&format!("ok-{i}"));
+        body["owner"] = json!(owner);
+        assert_eq!(app.ingest(&body).await["owner"], owner);
+    }
+}
+
 /// Issue: `routed_at` had no lower bound. Older than SALGATE_ROUTED_AT_MAX_AGE is a 422, in
 /// one lead and in one item of a batch.
 #[tokio::test]

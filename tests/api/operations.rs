@@ -215,3 +215,46 @@ async fn made_up_methods_and_paths_add_no_metric_series() {
         "{after:#?}"
     );
 }
+
+/// The OpenAPI patterns of ids are the rule the server applies (one constant each).
+#[tokio::test]
+async fn id_fields_in_the_openapi_document_carry_the_slug_patterns() {
+    use salgate::domain::slug::{ID_PATTERN, KEY_PATTERN};
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, pattern) in [
+        ("LeadInput", "source", KEY_PATTERN),
+        ("LeadInput", "lead_type", KEY_PATTERN),
+        ("LeadInput", "owner", ID_PATTERN),
+        ("LeadInput", "queue", ID_PATTERN),
+        ("AssignInput", "owner", ID_PATTERN),
+        ("AcceptInput", "on_behalf_of", ID_PATTERN),
+        ("NewApiKey", "rep", ID_PATTERN),
+        ("NewReasonCode", "code", KEY_PATTERN),
+        ("TouchInput", "channel", KEY_PATTERN),
+        ("QueueInput", "calendar", KEY_PATTERN),
+        ("PolicyInputDoc", "calendar", KEY_PATTERN),
+    ] {
+        let p = &schemas[schema]["properties"][field];
+        assert_eq!(p["pattern"], pattern, "{schema}.{field}: {p}");
+        assert_eq!(p["maxLength"], 64, "{schema}.{field}");
+    }
+    let queues = &schemas["RepInput"]["properties"]["queues"]["items"];
+    assert_eq!(queues["pattern"], ID_PATTERN);
+    assert_eq!(
+        schemas["LeadInput"]["properties"]["owner"]["type"],
+        serde_json::json!(["string", "null"])
+    );
+    let required = schemas["LeadInput"]["required"].as_array().unwrap();
+    assert!(required.contains(&Value::from("source")));
+    assert!(!required.contains(&Value::from("owner")), "{required:?}");
+}

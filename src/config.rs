@@ -297,6 +297,17 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert!(s.database_url.is_none());
         assert_eq!(s.sla_scan_interval, Duration::from_secs(15));
+        assert_eq!(s.routed_at_max_age, Duration::from_secs(400 * 86_400));
+    }
+
+    #[test]
+    fn routed_at_max_age_takes_days_and_names_its_variable() {
+        let s = with(&[("routed_at_max_age", "30d")]).unwrap();
+        assert_eq!(s.routed_at_max_age, Duration::from_secs(30 * 86_400));
+        let err = with(&[("routed_at_max_age", "a year")]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_ROUTED_AT_MAX_AGE");
+        let err = with(&[("inbound_secrets", "Hub Spot=0123456789abcdef")]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_INBOUND_SECRETS");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use figment::{
 };
 use serde::Deserialize;
 
-use crate::domain::metrics::BandLimits;
+use crate::domain::{metrics::BandLimits, slug::SlugKind};
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -51,6 +51,9 @@ pub struct Settings {
     pub metrics_compact_interval: Duration,
     /// Acceptance-rate health bands of the metrics reports.
     pub acceptance_bands: BandLimits,
+    /// Leads whose `routed_at` is older than this are refused with 422 (default 400 days, so a
+    /// year of history can still be imported).
+    pub routed_at_max_age: Duration,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -77,6 +80,7 @@ struct Raw {
     acceptance_healthy_from: f64,
     acceptance_elevated_from: f64,
     acceptance_rubber_stamping_above: f64,
+    routed_at_max_age: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +210,7 @@ impl Settings {
             },
             rate_limit_burst: raw.rate_limit_burst,
             acceptance_bands,
+            routed_at_max_age: parse_duration("routed_at_max_age", &raw.routed_at_max_age)?,
         })
     }
 }
@@ -215,13 +220,16 @@ fn parse_secrets(raw: &str) -> Result<std::collections::BTreeMap<String, String>
     let mut out = std::collections::BTreeMap::new();
     for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
-            Some((source, secret)) if !source.trim().is_empty() && secret.trim().len() >= 16 => {
+            Some((source, secret))
+                if SlugKind::Key.matches(source.trim()) && secret.trim().len() >= 16 =>
+            {
                 out.insert(source.trim().to_string(), secret.trim().to_string());
             }
             _ => {
                 return Err(invalid(
                     "inbound_secrets",
-                    "must be source=secret pairs separated by commas, secrets of 16+ characters",
+                    "must be source=secret pairs separated by commas, sources as in leads \
+                     (lowercase letters, digits, `_-.`), secrets of 16+ characters",
                 ))
             }
         }
@@ -229,7 +237,7 @@ fn parse_secrets(raw: &str) -> Result<std::collections::BTreeMap<String, String>
     Ok(out)
 }
 
-/// Parses `500ms`, `15s`, `2m`, `1h` (a positive whole number and a unit).
+/// Parses `500ms`, `15s`, `2m`, `1h`, `400d` (a positive whole number and a unit).
 pub fn parse_duration_str(s: &str) -> Option<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;
@@ -240,6 +248,7 @@ pub fn parse_duration_str(s: &str) -> Option<Duration> {
         "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n.checked_mul(60)?),
         "h" => Duration::from_secs(n.checked_mul(3600)?),
+        "d" => Duration::from_secs(n.checked_mul(86_400)?),
         _ => return None,
     };
     Some(d)
@@ -250,7 +259,7 @@ fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
         Some(d) if !d.is_zero() => Ok(d),
         _ => Err(invalid(
             key,
-            format!("`{value}` is not a positive duration like 500ms, 15s, 2m or 1h"),
+            format!("`{value}` is not a positive duration like 500ms, 15s, 2m, 1h or 400d"),
         )),
     }
 }
@@ -288,6 +297,17 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert!(s.database_url.is_none());
         assert_eq!(s.sla_scan_interval, Duration::from_secs(15));
+        assert_eq!(s.routed_at_max_age, Duration::from_secs(400 * 86_400));
+    }
+
+    #[test]
+    fn routed_at_max_age_takes_days_and_names_its_variable() {
+        let s = with(&[("routed_at_max_age", "30d")]).unwrap();
+        assert_eq!(s.routed_at_max_age, Duration::from_secs(30 * 86_400));
+        let err = with(&[("routed_at_max_age", "a year")]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_ROUTED_AT_MAX_AGE");
+        let err = with(&[("inbound_secrets", "Hub Spot=0123456789abcdef")]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_INBOUND_SECRETS");
     }
 
     #[test]
@@ -298,6 +318,10 @@ mod tests {
         );
         assert_eq!(parse_duration_str("15s"), Some(Duration::from_secs(15)));
         assert_eq!(parse_duration_str("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_duration_str("400d"),
+            Some(Duration::from_secs(400 * 86_400))
+        );
         assert_eq!(parse_duration_str("15"), None);
         assert_eq!(parse_duration_str("s"), None);
         assert_eq!(parse_duration_str("1.5s"), None);

@@ -5,7 +5,7 @@ use salgate::{
     clock::{Clock, SystemClock},
     config::Settings,
     db,
-    domain::Role,
+    domain::{slug::SlugKind, Role},
     startup::{self, Application, Database},
     telemetry,
 };
@@ -106,6 +106,9 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
                 (Role::Sdr, None) => anyhow::bail!("--rep is required for an sdr key"),
                 (r, Some(_)) if r != Role::Sdr => anyhow::bail!("--rep applies only to sdr keys"),
                 _ => {}
+            }
+            if let Some(Err(rule)) = rep.as_deref().map(|r| SlugKind::Id.parse(r)) {
+                anyhow::bail!("--rep {rule}");
             }
             let database = Database::open(&settings).await?;
             let name = name.unwrap_or_else(|| format!("{role} key"));

@@ -151,6 +151,9 @@ impl Application {
                 salesforce_org_id: settings.salesforce_org_id.clone(),
             }),
             acceptance_bands: settings.acceptance_bands,
+            // Longer than chrono can count means "no limit but 1970".
+            routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
+                .unwrap_or(chrono::Duration::MAX),
         });
         Ok(Application {
             listener,

@@ -1,7 +1,7 @@
 //! Compacted hours (see the `cycle_hours` migration): the compactor's rebuild, and the
 //! unfiltered acceptance report read from compacted hours plus the raw cycles of dirty hours.
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sqlx::{FromRow, PgPool};
 
 use super::metrics::AcceptanceRow;
@@ -97,6 +97,24 @@ pub struct Piece {
     pub decision_s: Vec<f64>,
 }
 
+/// The first and the end of the whole UTC hours inside `[from, to)`; `None` when there is none.
+pub fn whole_hours(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    // Seconds rather than `duration_trunc`, which fails outside 1678..2262 (nanoseconds).
+    let floor =
+        |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp().div_euclid(3600) * 3600, 0);
+    let first = floor(from)?;
+    let first = if first < from {
+        first.checked_add_signed(Duration::hours(1))?
+    } else {
+        first
+    };
+    let last = floor(to)?;
+    (first < last).then_some((first, last))
+}
+
 /// The cycles routed in `[from, to)` as compacted hours where an hour is clean, raw cycles
 /// elsewhere, read in one statement. `None` when the period spans no whole hour.
 pub async fn pieces(
@@ -104,13 +122,9 @@ pub async fn pieces(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Option<Vec<Piece>>, sqlx::Error> {
-    let hour = Duration::hours(1);
-    let first = from.duration_trunc(hour).expect("hour truncation");
-    let first = if first < from { first + hour } else { first };
-    let last = to.duration_trunc(hour).expect("hour truncation");
-    if first >= last {
+    let Some((first, last)) = whole_hours(from, to) else {
         return Ok(None);
-    }
+    };
     sqlx::query_as(
         "WITH clean AS ( \
            SELECT h.* FROM cycle_hours h WHERE h.hour >= $3 AND h.hour < $4 \

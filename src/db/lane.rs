@@ -193,12 +193,14 @@ impl Deref for LaneConn<'_> {
     type Target = PgConnection;
 
     fn deref(&self) -> &PgConnection {
+        // `held` is set when the guard is made and taken only in `Drop::drop`: always `Some` here.
         &self.held.as_ref().expect("held until dropped").conn
     }
 }
 
 impl DerefMut for LaneConn<'_> {
     fn deref_mut(&mut self) -> &mut PgConnection {
+        // As in `deref`.
         &mut self.held.as_mut().expect("held until dropped").conn
     }
 }

@@ -97,7 +97,8 @@ pub async fn upsert_queue(
     .bind(&seq)
     .execute(pool)
     .await?;
-    Ok(queue(pool, id).await?.expect("just written"))
+    // Nothing deletes queues; should one vanish in between, that is an error, not a panic.
+    queue(pool, id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
 pub async fn reps(pool: &PgPool) -> Result<Vec<Rep>, sqlx::Error> {
@@ -157,7 +158,7 @@ pub async fn upsert_rep(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(rep(pool, r.id).await?.expect("just written"))
+    rep(pool, r.id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Whether an owner named by a CRM can take the lead, after registering it if it was unknown.

@@ -1,14 +1,13 @@
 //! A lead as a CRM posts it, parsed into a `NewLead` that is valid by construction.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::validation::{contains_nul, FieldError, Fields};
-
-/// How far in the future `routed_at` may lie (clock skew between the CRM and us).
-pub const MAX_ROUTED_AT_SKEW: Duration = Duration::minutes(5);
+pub use super::routed_at::{RoutedAtWindow, MAX_ROUTED_AT_SKEW};
+use super::slug::{key_schema, opt_id_schema};
+use super::validation::{contains_nul, FieldError, Fields, SlugKind};
 
 /// The company a lead works for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -36,13 +35,13 @@ pub struct Company {
 #[allow(dead_code)]
 pub struct LeadInput {
     /// CRM or system the lead comes from, e.g. `hubspot`. Lowercase letters, digits, `_-.`.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[a-z0-9_.-]+$")]
+    #[schema(schema_with = key_schema)]
     pub source: String,
     /// The lead's id in that source (string or integer).
     #[schema(max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
     pub external_id: String,
     /// e.g. `demo_request`, `pricing_request`, `content_download`; selects the SLA policy.
-    #[schema(min_length = 1, max_length = 64, pattern = r"^[a-z0-9_.-]+$")]
+    #[schema(schema_with = key_schema)]
     pub lead_type: String,
     #[schema(format = Email, max_length = 320)]
     pub email: Option<String>,
@@ -61,12 +60,13 @@ pub struct LeadInput {
     #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
     pub channel: Option<String>,
     /// Queue the lead is routed to.
-    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
+    #[schema(schema_with = opt_id_schema)]
     pub queue: Option<String>,
-    /// Rep id chosen by the CRM; wins over the queue's strategy.
-    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
+    /// Rep id chosen by the CRM (e.g. its owner id); wins over the queue's strategy.
+    #[schema(schema_with = opt_id_schema)]
     pub owner: Option<String>,
-    /// When the CRM routed the lead (default now; at most 5 minutes in the future).
+    /// When the CRM routed the lead (default now; at most 5 minutes in the future, not older
+    /// than `SALGATE_ROUTED_AT_MAX_AGE`, default 400 days).
     pub routed_at: Option<DateTime<Utc>>,
     /// Free-form JSON object kept with the lead.
     #[schema(value_type = Option<Object>)]
@@ -95,12 +95,13 @@ pub struct NewLead {
 }
 
 impl NewLead {
-    /// Parses a request body; `now` is the injected clock reading used for `routed_at`.
-    pub fn parse(body: &Value, now: DateTime<Utc>) -> Result<NewLead, Vec<FieldError>> {
+    /// Parses a request body; `window` holds the injected clock reading (the default
+    /// `routed_at`) and the accepted `routed_at` times.
+    pub fn parse(body: &Value, window: RoutedAtWindow) -> Result<NewLead, Vec<FieldError>> {
         let mut f = Fields::root(body)?;
-        let source = f.req_slug("source", 64);
+        let source = f.req_slug("source", SlugKind::Key);
         let external_id = external_id(&mut f);
-        let lead_type = f.req_slug("lead_type", 64);
+        let lead_type = f.req_slug("lead_type", SlugKind::Key);
         let email = f.opt_str("email", 320).map(|e| e.to_lowercase());
         if let Some(e) = &email {
             if !looks_like_email(e) {
@@ -131,16 +132,19 @@ impl NewLead {
         let score = f.opt_f64("score");
         let campaign = f.opt_str("campaign", 200);
         let channel = f.opt_str("channel", 100);
-        let queue = f.opt_str("queue", 100);
-        let owner = f.opt_str("owner", 100);
+        let queue = f.opt_slug("queue", SlugKind::Id);
+        let owner = f.opt_slug("owner", SlugKind::Id);
         let routed_at = match f.raw("routed_at") {
-            None => Some(now),
+            None => Some(window.now),
             Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-                Ok(t) if t.with_timezone(&Utc) > now + MAX_ROUTED_AT_SKEW => {
-                    f.error("routed_at", "must not be more than 5 minutes in the future");
-                    None
+                Ok(t) => {
+                    let t = t.with_timezone(&Utc);
+                    window
+                        .check(t)
+                        .map_err(|message| f.error("routed_at", message))
+                        .ok()
+                        .map(|()| t)
                 }
-                Ok(t) => Some(t.with_timezone(&Utc)),
                 Err(_) => {
                     f.error(
                         "routed_at",
@@ -249,6 +253,10 @@ mod tests {
         "2026-03-02T10:00:00Z".parse().unwrap()
     }
 
+    fn window() -> RoutedAtWindow {
+        RoutedAtWindow::new(now(), crate::domain::routed_at::DEFAULT_MAX_AGE)
+    }
+
     fn fields(errors: &[FieldError]) -> Vec<&str> {
         errors.iter().map(|e| e.field.as_str()).collect()
     }
@@ -257,7 +265,7 @@ mod tests {
     fn a_minimal_lead_parses_and_defaults_routed_at_to_now() {
         let lead = NewLead::parse(
             &json!({"source": "hubspot", "external_id": 42, "lead_type": "demo_request"}),
-            now(),
+            window(),
         )
         .unwrap();
         assert_eq!(lead.external_id, "42");
@@ -273,7 +281,7 @@ mod tests {
                 "company": {"domain": "not a domain", "size": -3, "ceo": "x"},
                 "score": "high", "routed_at": "yesterday", "attributes": [1], "colour": "red"
             }),
-            now(),
+            window(),
         )
         .unwrap_err();
         assert_eq!(
@@ -298,17 +306,27 @@ mod tests {
     fn routed_at_may_not_be_more_than_five_minutes_ahead() {
         let body =
             |t: &str| json!({"source": "s", "external_id": "1", "lead_type": "t", "routed_at": t});
-        assert!(NewLead::parse(&body("2026-03-02T10:05:00Z"), now()).is_ok());
-        let e = NewLead::parse(&body("2026-03-02T10:05:01Z"), now()).unwrap_err();
+        assert!(NewLead::parse(&body("2026-03-02T10:05:00Z"), window()).is_ok());
+        let e = NewLead::parse(&body("2026-03-02T10:05:01Z"), window()).unwrap_err();
         assert_eq!(fields(&e), ["routed_at"]);
-        let past = NewLead::parse(&body("2026-03-01T12:00:00+02:00"), now()).unwrap();
+        let past = NewLead::parse(&body("2026-03-01T12:00:00+02:00"), window()).unwrap();
         assert_eq!(past.routed_at.to_rfc3339(), "2026-03-01T10:00:00+00:00");
+        // Issue: `0000-01-01` was accepted (a cycle routed before 1970, breached at once).
+        for old in [
+            "0000-01-01T00:00:00Z",
+            "1970-01-01T00:00:00Z",
+            "2025-01-26T09:59:59Z",
+        ] {
+            let e = NewLead::parse(&body(old), window()).unwrap_err();
+            assert_eq!(fields(&e), ["routed_at"], "{old}");
+        }
+        assert!(NewLead::parse(&body("2025-01-26T10:00:00Z"), window()).is_ok());
     }
 
     #[test]
     fn a_body_that_is_not_an_object_is_refused() {
         assert_eq!(
-            fields(&NewLead::parse(&json!([1, 2]), now()).unwrap_err()),
+            fields(&NewLead::parse(&json!([1, 2]), window()).unwrap_err()),
             ["body"]
         );
     }

@@ -1,7 +1,7 @@
 //! The arithmetic of the RevOps reports (SPEC §6) that needs no I/O: rates, health bands,
 //! percentiles, the rejection-trend rule and time buckets.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -135,20 +135,22 @@ impl Period {
 
     /// The local date the period holding `date` starts on.
     pub fn start_of(self, date: NaiveDate) -> NaiveDate {
+        // The `unwrap_or`s keep `date` only where no earlier date exists (NaiveDate::MIN).
         match self {
             Period::Day => date,
-            Period::Week => date - Duration::days(date.weekday().num_days_from_monday() as i64),
-            Period::Month => date.with_day(1).expect("day 1 exists"),
+            Period::Week => date
+                .checked_sub_days(Days::new(date.weekday().num_days_from_monday().into()))
+                .unwrap_or(date),
+            Period::Month => date.with_day(1).unwrap_or(date),
         }
     }
 
-    pub fn next(self, start: NaiveDate) -> NaiveDate {
+    /// The start of the period after the one starting on `start`; `None` past chrono's range.
+    pub fn next(self, start: NaiveDate) -> Option<NaiveDate> {
         match self {
-            Period::Day => start + Duration::days(1),
-            Period::Week => start + Duration::days(7),
-            Period::Month => start
-                .checked_add_months(chrono::Months::new(1))
-                .expect("dates stay in range"),
+            Period::Day => start.checked_add_days(Days::new(1)),
+            Period::Week => start.checked_add_days(Days::new(7)),
+            Period::Month => start.checked_add_months(Months::new(1)),
         }
     }
 
@@ -156,16 +158,14 @@ impl Period {
     /// empty periods included, so a report shows them with null rates.
     pub fn buckets(self, from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> Vec<NaiveDate> {
         let mut out = Vec::new();
-        if from >= to {
+        let Some(last) = to.checked_sub_signed(Duration::microseconds(1)) else {
             return out;
-        }
-        let last = (to - Duration::microseconds(1))
-            .with_timezone(&tz)
-            .date_naive();
-        let mut start = self.start_of(from.with_timezone(&tz).date_naive());
-        while start <= last {
-            out.push(start);
-            start = self.next(start);
+        };
+        let last = last.with_timezone(&tz).date_naive();
+        let mut start = (from < to).then(|| self.start_of(from.with_timezone(&tz).date_naive()));
+        while let Some(s) = start.filter(|s| *s <= last) {
+            out.push(s);
+            start = self.next(s);
         }
         out
     }
@@ -173,14 +173,13 @@ impl Period {
     /// The instant (UTC) the period starting on local `date` begins: local midnight, or the
     /// first instant after it when midnight does not exist that day.
     pub fn instant(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
-        let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
-        let mut probe = midnight;
-        loop {
-            if let Some(t) = tz.from_local_datetime(&probe).earliest() {
-                return t.with_timezone(&Utc);
-            }
-            probe += Duration::minutes(15);
-        }
+        let midnight = date.and_time(NaiveTime::MIN);
+        // Zones skip at most hours at once: a day of 15-minute probes finds the first instant
+        // (midnight UTC if none, rather than loop).
+        (0..96)
+            .filter_map(|i| midnight.checked_add_signed(Duration::minutes(15 * i)))
+            .find_map(|probe| tz.from_local_datetime(&probe).earliest())
+            .map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
     }
 }
 

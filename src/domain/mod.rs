@@ -1,12 +1,15 @@
 //! Pure domain logic: no I/O, no clock of its own. Persistence and HTTP call into it.
 
 pub mod actor;
+pub mod dates;
 pub mod lead;
 pub mod lead_input;
 pub mod metrics;
+pub mod routed_at;
 pub mod routing;
 pub mod sla;
 pub mod sla_input;
+pub mod slug;
 pub mod validation;
 pub mod webhook;
 pub mod working_time;

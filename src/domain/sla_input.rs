@@ -102,11 +102,10 @@ pub fn build_calendar(
         }
         None => errors.push(field_error("holidays".into(), "must be a list of dates")),
     }
-    if !errors.is_empty() {
+    let (Some(tz), true) = (tz, errors.is_empty()) else {
         return Err(errors);
-    }
-    Calendar::new(tz.expect("checked above"), parsed, dates)
-        .map_err(|e| vec![field_error("windows".into(), e.to_string())])
+    };
+    Calendar::new(tz, parsed, dates).map_err(|e| vec![field_error("windows".into(), e.to_string())])
 }
 
 pub fn parse_calendar(id: &str, body: &Value) -> Result<CalendarInput, Vec<FieldError>> {

@@ -5,6 +5,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+pub use super::slug::SlugKind;
+use super::slug::MAX_LEN;
+
 /// One bad field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
@@ -100,18 +103,26 @@ impl<'a> Fields<'a> {
         v
     }
 
-    /// A required identifier-like string: lowercase letters, digits, `_`, `-`, `.`.
-    pub fn req_slug(&mut self, key: &'static str, max: usize) -> Option<String> {
-        let v = self.req_str(key, max)?;
-        if is_slug(&v) {
-            Some(v)
-        } else {
-            self.error(
-                key,
-                "may contain only lowercase letters, digits, `_`, `-` and `.`",
-            );
-            None
+    /// An optional id following `kind`'s rule (see [`SlugKind`]).
+    pub fn opt_slug(&mut self, key: &'static str, kind: SlugKind) -> Option<String> {
+        let v = self.opt_str(key, MAX_LEN)?;
+        match kind.parse(&v) {
+            Ok(_) => Some(v),
+            Err(message) => {
+                self.error(key, message);
+                None
+            }
         }
+    }
+
+    /// A required id following `kind`'s rule.
+    pub fn req_slug(&mut self, key: &'static str, kind: SlugKind) -> Option<String> {
+        let before = self.errors.len();
+        let v = self.opt_slug(key, kind);
+        if v.is_none() && self.errors.len() == before {
+            self.error(key, "is required");
+        }
+        v
     }
 
     pub fn opt_bool(&mut self, key: &'static str) -> Option<bool> {
@@ -171,10 +182,12 @@ impl<'a> Fields<'a> {
     }
 }
 
-pub fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'))
+/// A lone id (a path segment, say) following `kind`'s rule; the error names `field`.
+pub fn check_slug(field: &str, value: &str, kind: SlugKind) -> Result<(), FieldError> {
+    kind.parse(value).map(|_| ()).map_err(|message| FieldError {
+        field: field.into(),
+        message: message.into(),
+    })
 }
 
 /// Whether any string (or key) inside `v` contains a NUL character, which PostgreSQL's text

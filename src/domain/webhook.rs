@@ -11,6 +11,7 @@ pub fn signature(secret: &str, at: DateTime<Utc>, body: &[u8]) -> String {
 }
 
 fn sign(secret: &str, t: i64, body: &[u8]) -> Vec<u8> {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail here.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(format!("{t}.").as_bytes());
     mac.update(body);

@@ -17,7 +17,10 @@ use super::{
 };
 use crate::{
     db::api_keys::{self, ApiKey},
-    domain::{validation::Fields, Role},
+    domain::{
+        validation::{Fields, SlugKind},
+        Role,
+    },
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -32,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct NewApiKey {
     pub role: Role,
     /// Required for `sdr` keys (the rep they act as); refused for others.
+    #[schema(schema_with = crate::domain::slug::opt_id_schema)]
     pub rep: Option<String>,
     pub name: Option<String>,
 }
@@ -67,10 +71,12 @@ pub async fn create_api_key(
         }
         role
     });
-    let rep = f.opt_str("rep", 100);
+    let before = f.errors.len();
+    let rep = f.opt_slug("rep", SlugKind::Id);
+    let rep_refused = f.errors.len() > before;
     let name = f.opt_str("name", 200);
     match (role, &rep) {
-        (Some(Role::Sdr), None) => f.error("rep", "is required for an sdr key"),
+        (Some(Role::Sdr), None) if !rep_refused => f.error("rep", "is required for an sdr key"),
         (Some(r), Some(_)) if r != Role::Sdr => f.error("rep", "only sdr keys are bound to a rep"),
         _ => {}
     }

@@ -139,7 +139,7 @@ pub async fn create_lead_batch(
     let mut fast: Vec<(usize, NewLead, CycleSla)> = Vec::new();
     let mut slow: Vec<(usize, NewLead)> = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let lead = match NewLead::parse(item, now) {
+        let lead = match NewLead::parse(item, state.routed_at_window(now)) {
             Ok(l) => l,
             Err(errors) => {
                 results[i] = Some(ItemResult::failed(i, &ApiError::Validation(errors)));

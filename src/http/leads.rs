@@ -33,7 +33,8 @@ use crate::{
         lead_input::{LeadInput, NewLead, MAX_ROUTED_AT_SKEW},
         routing::{pick, Strategy},
         sla::SlaStatus,
-        validation::{FieldError, Fields},
+        slug::opt_id_schema,
+        validation::{FieldError, Fields, SlugKind},
         webhook, Command, LeadState, Role,
     },
 };
@@ -96,7 +97,7 @@ pub async fn create_lead(
 ) -> ApiResult<Response> {
     principal.require(&[Role::Ingest, Role::Admin])?;
     let now = state.clock.now();
-    let lead = NewLead::parse(&body, now).map_err(ApiError::Validation)?;
+    let lead = NewLead::parse(&body, state.routed_at_window(now)).map_err(ApiError::Validation)?;
     if let Some(secret) = state.inbound_secrets.get(&lead.source) {
         check_inbound_signature(&state, secret, &headers, &raw, now).await?;
     }
@@ -589,6 +590,7 @@ pub struct AcceptInput {
     /// What the rep will do next, e.g. "call Tuesday".
     pub next_action: Option<String>,
     /// Rep the decision is for (revops/admin keys only; required for them).
+    #[schema(schema_with = opt_id_schema)]
     pub on_behalf_of: Option<String>,
 }
 
@@ -599,6 +601,7 @@ pub struct RejectInput {
     /// An active rejection code; `other` needs a note.
     pub code: String,
     pub note: Option<String>,
+    #[schema(schema_with = opt_id_schema)]
     pub on_behalf_of: Option<String>,
 }
 
@@ -610,6 +613,7 @@ pub struct RecycleInput {
     pub reason: String,
     /// Required when recycling an accepted lead.
     pub note: Option<String>,
+    #[schema(schema_with = opt_id_schema)]
     pub on_behalf_of: Option<String>,
 }
 
@@ -624,7 +628,7 @@ struct DecisionInput {
 fn parse_decision(kind: &str, body: &Value) -> Result<DecisionInput, Vec<FieldError>> {
     let mut f = Fields::root(body)?;
     let note = f.opt_str("note", 2000);
-    let on_behalf_of = f.opt_str("on_behalf_of", 100);
+    let on_behalf_of = f.opt_slug("on_behalf_of", SlugKind::Id);
     let (command, next_action) = match kind {
         "accept" => (Some(Command::Accept), f.opt_str("next_action", 500)),
         "reject" => (
@@ -825,6 +829,7 @@ pub async fn recycle_lead(
 #[allow(dead_code)]
 pub struct TouchInput {
     /// How the rep reached out: `call`, `email`, `linkedin`, `meeting`, … (lowercase slug).
+    #[schema(schema_with = crate::domain::slug::key_schema)]
     pub channel: String,
     /// When it happened (default now; not before the cycle was routed, not in the future).
     pub at: Option<DateTime<Utc>>,
@@ -850,7 +855,7 @@ pub async fn create_lead_touch(
     let id = lead_id(&id)?;
     let now = state.clock.now();
     let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let channel = f.req_slug("channel", 50);
+    let channel = f.req_slug("channel", SlugKind::Key);
     let at = match f.raw("at") {
         None => Some(now),
         Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
@@ -911,8 +916,10 @@ pub async fn create_lead_touch(
 #[allow(dead_code)]
 pub struct AssignInput {
     /// Give the lead to this rep (registered if salgate has never seen it).
+    #[schema(schema_with = opt_id_schema)]
     pub owner: Option<String>,
     /// Move the lead to this queue; its strategy picks the owner (none for `claim`).
+    #[schema(schema_with = opt_id_schema)]
     pub queue: Option<String>,
 }
 
@@ -934,9 +941,9 @@ pub async fn assign_lead(
     principal.require(&[Role::Revops, Role::Admin])?;
     let id = lead_id(&id)?;
     let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let owner = f.opt_str("owner", 100);
-    let queue = f.opt_str("queue", 100);
-    if owner.is_some() == queue.is_some() {
+    let owner = f.opt_slug("owner", SlugKind::Id);
+    let queue = f.opt_slug("queue", SlugKind::Id);
+    if f.errors.is_empty() && owner.is_some() == queue.is_some() {
         f.error("owner", "give exactly one of owner and queue");
     }
     let errors = f.finish();

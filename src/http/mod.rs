@@ -40,7 +40,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::{
     clock::Clock,
-    domain::metrics::BandLimits,
+    domain::{metrics::BandLimits, routed_at::RoutedAtWindow},
     policy_cache::{PolicyCache, QueueCache, RepCache},
 };
 use error::ApiError;
@@ -89,6 +89,15 @@ pub struct Shared {
     pub integrations: Arc<integrations::IntegrationSettings>,
     /// Health-band limits of the acceptance report (configured).
     pub acceptance_bands: BandLimits,
+    /// `SALGATE_ROUTED_AT_MAX_AGE`: how old a lead's `routed_at` may be.
+    pub routed_at_max_age: chrono::Duration,
+}
+
+impl Shared {
+    /// The `routed_at` times a lead received at `now` may carry.
+    pub fn routed_at_window(&self, now: chrono::DateTime<chrono::Utc>) -> RoutedAtWindow {
+        RoutedAtWindow::new(now, self.routed_at_max_age)
+    }
 }
 
 #[derive(OpenApi)]

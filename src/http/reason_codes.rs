@@ -17,7 +17,7 @@ use super::{
 use crate::{
     db::reason_codes::{self, ReasonCode, ReasonKind},
     domain::{
-        validation::{is_slug, Fields},
+        validation::{Fields, SlugKind},
         Role,
     },
 };
@@ -42,6 +42,7 @@ pub struct ReasonCodeList {
 #[allow(dead_code)]
 pub struct NewReasonCode {
     /// Lowercase letters, digits, `_-.`; at most 64 characters.
+    #[schema(schema_with = crate::domain::slug::key_schema)]
     pub code: String,
     pub label: String,
     /// Default true.
@@ -70,7 +71,7 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<ReasonCode>)> {
     principal.require(WRITERS)?;
     let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let code = f.req_slug("code", 64);
+    let code = f.req_slug("code", SlugKind::Key);
     let label = f.req_str("label", 200);
     let active = f.opt_bool("active").unwrap_or(true);
     let errors = f.finish();
@@ -94,7 +95,7 @@ async fn update(
     body: serde_json::Value,
 ) -> ApiResult<Json<ReasonCode>> {
     principal.require(WRITERS)?;
-    if !is_slug(&code) {
+    if !SlugKind::Key.matches(&code) {
         return Err(ApiError::NotFound("no such code"));
     }
     let mut f = Fields::root(&body).map_err(ApiError::Validation)?;

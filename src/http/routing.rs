@@ -22,7 +22,8 @@ use crate::{
         sla,
     },
     domain::{
-        validation::{FieldError, Fields},
+        slug::{opt_id_list_schema, opt_key_schema},
+        validation::{check_slug, FieldError, Fields, SlugKind},
         Role,
     },
 };
@@ -88,6 +89,7 @@ pub struct QueueInput {
     #[schema(pattern = r"^\s*(round_robin|least_loaded|claim)\s*$")]
     pub strategy: String,
     /// Calendar id used when the lead's SLA policy has none.
+    #[schema(schema_with = opt_key_schema)]
     pub calendar: Option<String>,
 }
 
@@ -98,6 +100,7 @@ pub struct RepInput {
     pub name: Option<String>,
     pub email: Option<String>,
     /// Queue ids (replaces the rep's memberships).
+    #[schema(schema_with = opt_id_list_schema)]
     pub queues: Option<Vec<String>>,
     /// Default true.
     pub active: Option<bool>,
@@ -106,15 +109,9 @@ pub struct RepInput {
     pub away_until: Option<DateTime<Utc>>,
 }
 
+/// A queue or rep id in the path.
 fn check_id(id: &str) -> ApiResult<()> {
-    if id.len() <= 100 && !id.is_empty() && !id.contains(['\0', '/']) {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(vec![FieldError {
-            field: "id".into(),
-            message: "must be 1 to 100 characters, without `/`".into(),
-        }]))
-    }
+    check_slug("id", id, SlugKind::Id).map_err(|e| ApiError::Validation(vec![e]))
 }
 
 /// Every queue with its members.
@@ -167,7 +164,7 @@ pub async fn put_queue(
     {
         f.error("strategy", "must be round_robin, least_loaded or claim");
     }
-    let calendar = f.opt_str("calendar", 100);
+    let calendar = f.opt_slug("calendar", SlugKind::Key);
     if let Some(c) = &calendar {
         if !sla::calendars(&state.db)
             .await?

@@ -17,7 +17,7 @@ use crate::{
     db::sla::{self, CalendarRow, PolicyRow},
     domain::{
         sla_input::{parse_calendar, parse_policy},
-        validation::{is_slug, FieldError},
+        validation::{check_slug, FieldError, SlugKind},
         Role,
     },
 };
@@ -56,6 +56,7 @@ pub struct PolicyInputDoc {
     #[schema(pattern = r"^\s*(notify|return_to_queue|reassign)\s*$")]
     pub on_breach: Option<String>,
     /// Calendar id; null or absent = 24×7.
+    #[schema(schema_with = crate::domain::slug::opt_key_schema)]
     pub calendar: Option<String>,
 }
 
@@ -117,13 +118,10 @@ pub async fn put_sla_policy(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<PolicyRow>> {
     principal.require(WRITERS)?;
-    let mut errors = Vec::new();
-    if !is_slug(&lead_type) || lead_type.len() > 64 {
-        errors.push(FieldError {
-            field: "lead_type".into(),
-            message: "may contain only lowercase letters, digits, `_`, `-` and `.`".into(),
-        });
-    }
+    let mut errors: Vec<FieldError> = check_slug("lead_type", &lead_type, SlugKind::Key)
+        .err()
+        .into_iter()
+        .collect();
     let input = match parse_policy(&body) {
         Ok(p) if errors.is_empty() => p,
         Ok(_) => return Err(ApiError::Validation(errors)),
@@ -201,12 +199,7 @@ pub async fn put_calendar(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<CalendarRow>> {
     principal.require(WRITERS)?;
-    if !is_slug(&id) || id.len() > 100 {
-        return Err(ApiError::Validation(vec![FieldError {
-            field: "id".into(),
-            message: "may contain only lowercase letters, digits, `_`, `-` and `.`".into(),
-        }]));
-    }
+    check_slug("id", &id, SlugKind::Key).map_err(|e| ApiError::Validation(vec![e]))?;
     let input = parse_calendar(&id, &body).map_err(ApiError::Validation)?;
     let now = state.clock.now();
     let row = CalendarRow {

@@ -52,6 +52,7 @@ impl Dispatcher {
             .timeout(TIMEOUT)
             .user_agent(concat!("salgate/", env!("CARGO_PKG_VERSION")))
             .build()
+            // Runs once at start-up, not per request: fails only if TLS cannot initialize.
             .expect("the TLS backend initializes");
         Dispatcher { db, clock, http }
     }

@@ -2,7 +2,7 @@ use reqwest::Method;
 use salgate::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{fields, lead, problem, spawn_app};
+use crate::helpers::{fields, lead, problem, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn ingest_creates_a_routed_lead_in_cycle_one_with_location_and_etag() {
@@ -152,6 +152,8 @@ async fn each_invalid_field_is_a_422_naming_it_and_nothing_is_stored() {
         ("score", json!("high")),
         ("routed_at", json!("last tuesday")),
         ("routed_at", json!("2999-01-01T00:00:00Z")),
+        ("routed_at", json!("0000-01-01T00:00:00Z")),
+        ("routed_at", json!("1970-01-01T00:00:00Z")),
         ("attributes", json!([1, 2])),
         ("unexpected", json!("typo")),
     ];
@@ -273,6 +275,94 @@ async fn routed_at_defaults_to_the_injected_clock_and_may_lie_in_the_past() {
     past["routed_at"] = json!("2026-02-01T08:00:00-05:00");
     let l = app.ingest(&past).await;
     assert_eq!(l["routed_at"], "2026-02-01T13:00:00Z");
+}
+
+/// Issue: `a\u{202e}b` became a rep. `owner` and `queue` follow the id rule; CRM owner ids
+/// (numbers, Salesforce's mixed case) and emails pass.
+#[tokio::test]
+async fn owner_and_queue_with_control_bidi_or_format_characters_are_refused() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    for (field, value) in [
+        ("owner", "a\u{202e}b"),
+        ("owner", "rep\u{200b}1"),
+        ("owner", "rep 1"),
+        ("owner", "rep\u{7}"),
+        ("owner", "ré"),
+        ("queue", "emea\u{2067}"),
+        ("queue", "e\nmea"),
+        ("source", "hub\u{ad}spot"),
+        ("lead_type", "Demo_Request"),
+    ] {
+        let mut body = lead("c-1");
+        body[field] = json!(value);
+        let p = problem(
+            app.post("/v1/leads", &token, &body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(fields(&p), [field], "{field} = {value:?}");
+    }
+    assert_eq!(app.count("leads").await, 0);
+    assert_eq!(app.count("reps").await, 0);
+    for (i, owner) in ["12345678", "005Dn000002AbCdEFG", "sam.o@example.com"]
+        .into_iter()
+        .enumerate()
+    {
+        let mut body = lead(&format!("ok-{i}"));
+        body["owner"] = json!(owner);
+        assert_eq!(app.ingest(&body).await["owner"], owner);
+    }
+}
+
+/// Issue: `routed_at` had no lower bound. Older than SALGATE_ROUTED_AT_MAX_AGE is a 422, in
+/// one lead and in one item of a batch.
+#[tokio::test]
+async fn routed_at_older_than_the_configured_window_is_refused() {
+    let app =
+        spawn_app_with(|s| s.routed_at_max_age = std::time::Duration::from_secs(10 * 86_400)).await;
+    app.clock.set("2026-02-20T12:00:00Z".parse().unwrap());
+    let token = app.key(Role::Ingest, None).await;
+    let mut old = lead("c-old");
+    old["routed_at"] = json!("2026-02-10T11:59:59Z");
+    let p = problem(
+        app.post("/v1/leads", &token, &old).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["routed_at"]);
+    assert!(
+        p["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2026-02-10T12:00:00Z"),
+        "{p}"
+    );
+    let mut edge = lead("c-edge");
+    edge["routed_at"] = json!("2026-02-10T12:00:00Z");
+    let res = app.post("/v1/leads", &token, &edge).await;
+    assert_eq!(res.status(), 201);
+    let mut batch_old = old.clone();
+    batch_old["external_id"] = json!("c-old-2");
+    let res = app
+        .post(
+            "/v1/leads/batch",
+            &token,
+            &json!({"leads": [batch_old, lead("c-new")]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let statuses: Vec<_> = body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [422, 201], "{body}");
+    assert_eq!(app.count("leads").await, 2);
 }
 
 #[tokio::test]

@@ -41,10 +41,12 @@ async fn post_hubspot(app: &TestApp, uri: &str, events: &Value, age_ms: i64) -> 
         .unwrap()
 }
 
+/// An MQL event that occurred a minute ago (by the time the test started).
 fn mql(object_id: u64, event_id: u64, spelling: &str) -> Value {
+    let occurred_at = crate::helpers::now_micros().timestamp_millis() - 60_000;
     json!({
         "eventId": event_id, "subscriptionId": 77, "portalId": 62515, "appId": 1,
-        "occurredAt": 1_700_000_000_000u64, spelling: "contact.propertyChange",
+        "occurredAt": occurred_at, spelling: "contact.propertyChange",
         "attemptNumber": 0, "objectId": object_id, "propertyName": "lifecyclestage",
         "propertyValue": "marketingqualifiedlead", "changeSource": "CRM_UI"
     })
@@ -318,4 +320,28 @@ async fn a_hubspot_delivery_with_one_unusable_mql_stores_nothing() {
     let p = problem(res, 422, "validation_failed").await;
     assert_eq!(p["errors"][0]["field"], "[1].external_id");
     assert_eq!(app.count("leads").await, 0);
+}
+
+/// Issue: `occurredAt: 0` routed a lead in 1970, already breached. It goes through the
+/// `routed_at` rule: 422 naming the event's field, nothing stored.
+#[tokio::test]
+async fn a_hubspot_event_older_than_the_routed_at_window_stores_nothing() {
+    let app = hubspot_app(None).await;
+    let uri = app.direct_uri("/v1/integrations/hubspot");
+    let day_ms = 86_400_000;
+    for occurred_at in [0, app.clock_now_ms() - 401 * day_ms] {
+        let mut old = mql(502, 2, "subscriptionType");
+        old["occurredAt"] = json!(occurred_at);
+        let events = json!([mql(501, 1, "subscriptionType"), old]);
+        let res = post_hubspot(&app, &uri, &events, 0).await;
+        let p = problem(res, 422, "validation_failed").await;
+        assert_eq!(crate::helpers::fields(&p), ["[1].occurredAt"], "{p}");
+        assert_eq!(app.count("leads").await, 0);
+        assert_eq!(app.count("integration_receipts").await, 0);
+    }
+    let mut year_old = mql(503, 3, "subscriptionType");
+    year_old["occurredAt"] = json!(app.clock_now_ms() - 399 * day_ms);
+    let res = post_hubspot(&app, &uri, &json!([year_old]), 0).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(app.count("leads").await, 1);
 }

@@ -475,6 +475,48 @@ async fn bad_report_parameters_are_named_and_sdrs_are_refused() {
         .await;
     let p = problem(res, 422, "validation_failed").await;
     assert_eq!(fields(&p), ["to"]);
+    // Issue: 1600 dropped the connection (a panic), -4800 gave 500.
+    for (report, query, named) in [
+        (
+            "acceptance",
+            "from=1600-01-01&to=1600-02-01",
+            &["from", "to"][..],
+        ),
+        (
+            "acceptance",
+            "from=1600-01-01&to=1600-02-01&group_by=week",
+            &["from", "to"],
+        ),
+        (
+            "rejections",
+            "from=-4800-01-01&to=-4800-02-01",
+            &["from", "to"],
+        ),
+        ("sla", "from=-4800-01-01&to=-4800-02-01", &["from", "to"]),
+        (
+            "recycling",
+            "from=2199-12-01&to=2200-01-01&tz=Asia/Tokyo",
+            &["to"],
+        ),
+        (
+            "acceptance",
+            "from=1969-12-31T00:00:00Z&to=1970-01-05",
+            &["from"],
+        ),
+    ] {
+        let res = app
+            .get(&format!("/v1/metrics/{report}?{query}"), &revops)
+            .await;
+        let p = problem(res, 422, "validation_failed").await;
+        assert_eq!(fields(&p), named, "{report}?{query}");
+    }
+    let res = app
+        .get(
+            "/v1/metrics/rejections?from=1970-01-01&to=1970-02-01",
+            &revops,
+        )
+        .await;
+    assert_eq!(res.status(), 200, "the earliest period answers");
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
     let res = app.get("/v1/metrics/rejections", &sdr).await;
     problem(res, 403, "forbidden").await;

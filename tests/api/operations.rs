@@ -165,3 +165,96 @@ async fn a_key_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected
         200
     );
 }
+
+/// Issue: made-up methods were label values, so 3,000 requests grew `/metrics` to 100 MB.
+#[tokio::test]
+async fn made_up_methods_and_paths_add_no_metric_series() {
+    let app = spawn_app().await;
+    let series = |text: &str| -> std::collections::BTreeSet<String> {
+        text.lines()
+            .filter(|l| l.starts_with("http_requests_total{"))
+            .filter(|l| l.contains(r#"route="unmatched""#) || l.contains(r#"route="/healthz""#))
+            .filter_map(|l| l.rsplit_once(' ').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    let metrics = || async {
+        let res = app.client.get(app.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    };
+    let before = series(&metrics().await);
+    let mut tokens = Vec::new();
+    for i in 0..300 {
+        let token = uuid::Uuid::now_v7().simple().to_string()[20..].to_uppercase();
+        let method = reqwest::Method::from_bytes(format!("X{token}").as_bytes()).unwrap();
+        // Half to a real route (405), half to made-up paths (404).
+        let path = if i % 2 == 0 {
+            "/healthz".to_string()
+        } else {
+            format!("/made-up/{token}")
+        };
+        let res = app
+            .client
+            .request(method, app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{}", res.status());
+        tokens.push(token);
+    }
+    let text = metrics().await;
+    for t in &tokens {
+        assert!(!text.contains(t.as_str()), "`{t}` became a label");
+    }
+    let after = series(&text);
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(new.len() <= 3, "new series: {new:#?}");
+    assert!(
+        after
+            .iter()
+            .any(|s| s.contains(r#"method="_OTHER",route="unmatched""#)),
+        "{after:#?}"
+    );
+}
+
+/// The OpenAPI patterns of ids are the rule the server applies (one constant each).
+#[tokio::test]
+async fn id_fields_in_the_openapi_document_carry_the_slug_patterns() {
+    use salgate::domain::slug::{ID_PATTERN, KEY_PATTERN};
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, pattern) in [
+        ("LeadInput", "source", KEY_PATTERN),
+        ("LeadInput", "lead_type", KEY_PATTERN),
+        ("LeadInput", "owner", ID_PATTERN),
+        ("LeadInput", "queue", ID_PATTERN),
+        ("AssignInput", "owner", ID_PATTERN),
+        ("AcceptInput", "on_behalf_of", ID_PATTERN),
+        ("NewApiKey", "rep", ID_PATTERN),
+        ("NewReasonCode", "code", KEY_PATTERN),
+        ("TouchInput", "channel", KEY_PATTERN),
+        ("QueueInput", "calendar", KEY_PATTERN),
+        ("PolicyInputDoc", "calendar", KEY_PATTERN),
+    ] {
+        let p = &schemas[schema]["properties"][field];
+        assert_eq!(p["pattern"], pattern, "{schema}.{field}: {p}");
+        assert_eq!(p["maxLength"], 64, "{schema}.{field}");
+    }
+    let queues = &schemas["RepInput"]["properties"]["queues"]["items"];
+    assert_eq!(queues["pattern"], ID_PATTERN);
+    assert_eq!(
+        schemas["LeadInput"]["properties"]["owner"]["type"],
+        serde_json::json!(["string", "null"])
+    );
+    let required = schemas["LeadInput"]["required"].as_array().unwrap();
+    assert!(required.contains(&Value::from("source")));
+    assert!(!required.contains(&Value::from("owner")), "{required:?}");
+}

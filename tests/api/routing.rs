@@ -693,3 +693,75 @@ async fn a_recycled_lead_re_ingested_into_a_round_robin_queue_gets_the_next_rep(
     let h = app.history(l["id"].as_str().unwrap()).await;
     assert_eq!(h[0]["data"]["unassigned"], "unknown queue");
 }
+
+/// Issue: `a\u{202e}b` became a rep. Rep, queue and calendar ids a person types follow one slug
+/// rule; control, whitespace, bidi and format characters are a 422 naming the field.
+#[tokio::test]
+async fn ids_with_control_bidi_or_format_characters_are_refused_everywhere() {
+    let app = spawn_app().await;
+    let calendar = json!({"time_zone": "UTC", "windows": [{"weekday": "mon", "start": "09:00", "end": "17:00"}]});
+    for (path, body) in [
+        ("/v1/reps/a%E2%80%AEb", json!({})),
+        ("/v1/reps/a%20b", json!({})),
+        ("/v1/reps/a%09b", json!({})),
+        ("/v1/reps/a%E2%80%8Bb", json!({})),
+        ("/v1/reps/_x", json!({})),
+        ("/v1/queues/emea%E2%81%A6", json!({"strategy": "claim"})),
+        ("/v1/queues/%C3%A9mea", json!({"strategy": "claim"})),
+        ("/v1/calendars/Berlin", calendar.clone()),
+    ] {
+        let p = problem(put(&app, path, body).await, 422, "validation_failed").await;
+        assert_eq!(fields(&p), ["id"], "{path}");
+    }
+    problem(
+        app.get("/v1/reps/a%E2%80%AEb", &app.admin).await,
+        404,
+        "not_found",
+    )
+    .await;
+    // CRM owner ids and emails stay valid.
+    for id in ["005Dn000002AbCdEFG", "12345678", "sam.o@example.com"] {
+        let res = put(&app, &format!("/v1/reps/{id}"), json!({})).await;
+        assert_eq!(res.status(), 200, "{id}");
+    }
+    assert_eq!(app.count("reps").await, 3);
+
+    let l = app
+        .ingest(&json!({"source": "s", "external_id": "1", "lead_type": "t"}))
+        .await;
+    let assign = format!("/v1/leads/{}/assign", l["id"].as_str().unwrap());
+    for (body, field) in [
+        (json!({"owner": "a\u{202e}b"}), "owner"),
+        (json!({"queue": "emea\u{200b}"}), "queue"),
+    ] {
+        let p = problem(
+            app.post(&assign, &app.admin, &body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(fields(&p), [field], "{body}");
+    }
+    let accept = format!("/v1/leads/{}/accept", l["id"].as_str().unwrap());
+    let p = problem(
+        app.post(&accept, &app.admin, &json!({"on_behalf_of": "a\u{2066}b"}))
+            .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["on_behalf_of"]);
+    let p = problem(
+        app.post(
+            "/v1/api-keys",
+            &app.admin,
+            &json!({"role": "sdr", "rep": "a\u{202e}b"}),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["rep"]);
+    assert_eq!(app.count("reps").await, 3, "no rep registered");
+}

@@ -27,6 +27,7 @@ const TOLERANCE_MS: i64 = 5 * 60 * 1000;
 /// The v3 signature: base64 HMAC-SHA256 with the app secret over method + URI + body +
 /// timestamp.
 pub fn signature_v3(secret: &str, method: &str, uri: &str, body: &[u8], timestamp: &str) -> String {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail here.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
     mac.update(method.as_bytes());
     mac.update(uri.as_bytes());
@@ -147,12 +148,16 @@ pub async fn receive_hubspot_events(
             "routed_at": routed_at.to_rfc3339(),
             "attributes": {"hubspot": {"portal_id": event["portalId"], "event_id": event["eventId"]}},
         });
-        if let Err(errors) = NewLead::parse(&input, now) {
+        if let Err(errors) = NewLead::parse(&input, state.routed_at_window(now)) {
             return Err(ApiError::Validation(
                 errors
                     .into_iter()
                     .map(|e| FieldError {
-                        field: format!("[{i}].{}", e.field),
+                        // Named as HubSpot sent it.
+                        field: match e.field.as_str() {
+                            "routed_at" => format!("[{i}].occurredAt"),
+                            f => format!("[{i}].{f}"),
+                        },
                         message: e.message,
                     })
                     .collect(),

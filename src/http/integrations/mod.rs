@@ -74,7 +74,7 @@ async fn ingest_from(
     input: Value,
     now: DateTime<Utc>,
 ) -> ApiResult<Ingested> {
-    let lead = NewLead::parse(&input, now).map_err(ApiError::Validation)?;
+    let lead = NewLead::parse(&input, state.routed_at_window(now)).map_err(ApiError::Validation)?;
     let who = Who {
         actor,
         role: "ingest",

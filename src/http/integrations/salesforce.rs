@@ -216,7 +216,7 @@ pub async fn receive_salesforce_message(State(state): State<AppState>, body: Byt
             );
         }
         let input = lead_input(n);
-        if let Err(errors) = NewLead::parse(&input, now) {
+        if let Err(errors) = NewLead::parse(&input, state.routed_at_window(now)) {
             let fields: Vec<String> = errors
                 .iter()
                 .map(|e| format!("{} {}", e.field, e.message))

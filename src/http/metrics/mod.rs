@@ -1,7 +1,10 @@
 //! `/v1/metrics/*`: the RevOps reports of SPEC §6, as JSON or (`Accept: text/csv`) CSV.
 
+mod bound;
 mod csv;
 pub mod report;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -108,24 +111,15 @@ impl ReportRequest {
         };
         let instant = |f: &mut Fields, key: &'static str| {
             let raw = f.opt_str(key, 40)?;
-            let parsed = DateTime::parse_from_rfc3339(&raw)
-                .map(|t| t.with_timezone(&Utc))
+            bound::parse(&raw, tz)
+                .map_err(|message| f.error(key, message))
                 .ok()
-                .or_else(|| {
-                    NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
-                        .ok()
-                        .map(|d| Period::instant(d, tz))
-                });
-            if parsed.is_none() {
-                f.error(
-                    key,
-                    "must be an RFC 3339 time (2026-01-05T00:00:00Z) or a date (2026-01-05)",
-                );
-            }
-            parsed
         };
+        let before = f.errors.len();
         let from = instant(&mut f, "from");
         let to = instant(&mut f, "to");
+        // The order of the ends is checked only when both are usable.
+        let ends_ok = f.errors.len() == before;
         let group = f.opt_str("group_by", 20).and_then(|g| {
             let parsed = GroupBy::parse(&g);
             if parsed.is_none() {
@@ -144,9 +138,9 @@ impl ReportRequest {
         );
         let to = to.unwrap_or(now);
         let from = from.unwrap_or(to - Duration::days(30));
-        if from >= to {
+        if ends_ok && from >= to {
             f.error("to", "must be after `from`");
-        } else if to - from > Duration::days(MAX_RANGE_DAYS) {
+        } else if ends_ok && to - from > Duration::days(MAX_RANGE_DAYS) {
             f.error(
                 "from",
                 format!("the period may be at most {MAX_RANGE_DAYS} days"),

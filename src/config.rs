@@ -13,6 +13,10 @@ use crate::domain::metrics::BandLimits;
 
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
+/// Longest `SALGATE_CACHE_TTL`: the fallback bound on how long a revoked key can keep
+/// working on a replica that missed the revocation notice.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
+
 /// Validated settings the service runs with.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -51,6 +55,14 @@ pub struct Settings {
     pub metrics_compact_interval: Duration,
     /// Acceptance-rate health bands of the metrics reports.
     pub acceptance_bands: BandLimits,
+    /// Authentication without an API key, and of unauthenticated requests: the secret that
+    /// Salesforce's Outbound Message URL carries (`?token=`; required with an org id), the
+    /// networks Salesforce may send from (empty: any), and the per-client-address limit of
+    /// requests that fail authentication (0 = no limit).
+    pub salesforce_token: Option<String>,
+    pub salesforce_allowed_networks: Vec<crate::domain::network::Network>,
+    pub unauthenticated_rate_limit_per_second: f64,
+    pub unauthenticated_rate_limit_burst: u32,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -77,6 +89,11 @@ struct Raw {
     acceptance_healthy_from: f64,
     acceptance_elevated_from: f64,
     acceptance_rubber_stamping_above: f64,
+    salesforce_token: Option<String>,
+    #[serde(default)]
+    salesforce_allowed_networks: String,
+    unauthenticated_rate_limit_per_second: f64,
+    unauthenticated_rate_limit_burst: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +183,48 @@ impl Settings {
                  acceptance_rubber_stamping_above",
             )
         })?;
+        let salesforce_org_id = non_empty(raw.salesforce_org_id)
+            .map(|id| {
+                crate::domain::salesforce_id::to_18(id.trim()).ok_or_else(|| {
+                    invalid(
+                        "salesforce_org_id",
+                        "must be a 15- or 18-character Salesforce organization id",
+                    )
+                })
+            })
+            .transpose()?;
+        let salesforce_token = non_empty(raw.salesforce_token);
+        if salesforce_org_id.is_some() && salesforce_token.as_ref().is_none_or(|t| t.len() < 32) {
+            return Err(invalid(
+                "salesforce_token",
+                "is required (32+ characters) when SALGATE_SALESFORCE_ORG_ID is set: \
+                 the Outbound Message URL must carry it as ?token=",
+            ));
+        }
+        let salesforce_allowed_networks =
+            crate::domain::network::parse_list(&raw.salesforce_allowed_networks).map_err(|bad| {
+                invalid(
+                    "salesforce_allowed_networks",
+                    format!("`{bad}` is not a network like 13.108.0.0/14 or an address"),
+                )
+            })?;
+        let cache_ttl = parse_duration("cache_ttl", &raw.cache_ttl)?;
+        if cache_ttl > MAX_CACHE_TTL {
+            return Err(invalid(
+                "cache_ttl",
+                "must be at most 60s (the longest a replica may trust a cached key or policy)",
+            ));
+        }
+        let rate = |key: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(v)
+            } else {
+                Err(invalid(
+                    key,
+                    "must be a number of requests per second, 0 for no limit",
+                ))
+            }
+        };
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log) {
             return Err(invalid("log", e.to_string()));
         }
@@ -186,26 +245,24 @@ impl Settings {
             )?,
             public_url,
             hubspot_client_secret: non_empty(raw.hubspot_client_secret),
-            salesforce_org_id: non_empty(raw.salesforce_org_id),
+            salesforce_org_id,
             log: raw.log,
-            cache_ttl: parse_duration("cache_ttl", &raw.cache_ttl)?,
+            cache_ttl,
             inbound_secrets: parse_secrets(&raw.inbound_secrets)?,
             metrics_compact_interval: parse_duration(
                 "metrics_compact_interval",
                 &raw.metrics_compact_interval,
             )?,
-            rate_limit_per_second: if raw.rate_limit_per_second.is_finite()
-                && raw.rate_limit_per_second >= 0.0
-            {
-                raw.rate_limit_per_second
-            } else {
-                return Err(invalid(
-                    "rate_limit_per_second",
-                    "must be a number of requests per second, 0 for no limit",
-                ));
-            },
+            rate_limit_per_second: rate("rate_limit_per_second", raw.rate_limit_per_second)?,
             rate_limit_burst: raw.rate_limit_burst,
             acceptance_bands,
+            salesforce_token,
+            salesforce_allowed_networks,
+            unauthenticated_rate_limit_per_second: rate(
+                "unauthenticated_rate_limit_per_second",
+                raw.unauthenticated_rate_limit_per_second,
+            )?,
+            unauthenticated_rate_limit_burst: raw.unauthenticated_rate_limit_burst,
         })
     }
 }
@@ -317,6 +374,29 @@ mod tests {
     fn a_malformed_listen_address_names_its_setting() {
         let err = with(&[("listen", "localhost")]).unwrap_err();
         assert_eq!(err.env, "SALGATE_LISTEN");
+    }
+
+    #[test]
+    fn the_cache_ttl_is_bounded() {
+        assert!(with(&[("cache_ttl", "60s")]).is_ok());
+        let err = with(&[("cache_ttl", "1000h")]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_CACHE_TTL");
+        assert_eq!(with(&[("cache_ttl", "61s")]).unwrap_err().env, "SALGATE_CACHE_TTL");
+    }
+
+    #[test]
+    fn salesforce_needs_a_token_and_a_well_formed_org_id() {
+        let org = ("salesforce_org_id", "00D5g000004ABCD");
+        assert_eq!(with(&[org]).unwrap_err().env, "SALGATE_SALESFORCE_TOKEN");
+        let token = ("salesforce_token", "0123456789abcdef0123456789abcdef");
+        let s = with(&[org, token]).unwrap();
+        assert_eq!(s.salesforce_org_id.as_deref(), Some("00D5g000004ABCDEA4"));
+        let typo = ("salesforce_org_id", "00D5g000004ABCDEAA");
+        assert_eq!(with(&[typo, token]).unwrap_err().env, "SALGATE_SALESFORCE_ORG_ID");
+        let nets = ("salesforce_allowed_networks", "13.108.0.0/14, nope");
+        let err = with(&[nets]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_SALESFORCE_ALLOWED_NETWORKS");
+        assert!(err.message.contains("`nope`"), "{err}");
     }
 
     #[test]

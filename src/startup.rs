@@ -144,11 +144,23 @@ impl Application {
             queues: Arc::new(QueueCache::new(settings.cache_ttl)),
             rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
                 .map(Arc::new),
+            unauthenticated_limit: RateLimiter::new(
+                settings.unauthenticated_rate_limit_per_second,
+                settings.unauthenticated_rate_limit_burst,
+            )
+            .map(Arc::new),
+            integration_limit: RateLimiter::new(
+                settings.rate_limit_per_second,
+                settings.rate_limit_burst,
+            )
+            .map(Arc::new),
             inbound_secrets: Arc::new(settings.inbound_secrets.clone()),
             integrations: Arc::new(IntegrationSettings {
                 public_url: settings.public_url.clone(),
                 hubspot_client_secret: settings.hubspot_client_secret.clone(),
                 salesforce_org_id: settings.salesforce_org_id.clone(),
+                salesforce_token: settings.salesforce_token.clone(),
+                salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
             }),
             acceptance_bands: settings.acceptance_bands,
         });
@@ -207,6 +219,8 @@ impl Application {
             tokio::spawn(PgSupervisor::new(cluster).run(SUPERVISE_INTERVAL, shutdown.clone()))
         });
         let stopped = shutdown.clone();
+        // With the peer address: per-address limits and the Salesforce network allow-list.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             stopped.cancelled().await;
         });

@@ -29,6 +29,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A signed source's `Salgate-Signature` is missing, malformed, wrong, stale or replayed.
+    #[error("{detail}")]
+    BadSignature {
+        code: &'static str,
+        detail: &'static str,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -145,6 +151,7 @@ impl ApiError {
                 "Payload too large",
             ),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            BadSignature { code, .. } => (StatusCode::UNAUTHORIZED, code, "Bad signature"),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             MethodNotAllowed => (

@@ -201,13 +201,15 @@ impl Settings {
                  the Outbound Message URL must carry it as ?token=",
             ));
         }
-        let salesforce_allowed_networks =
-            crate::domain::network::parse_list(&raw.salesforce_allowed_networks).map_err(|bad| {
-                invalid(
-                    "salesforce_allowed_networks",
-                    format!("`{bad}` is not a network like 13.108.0.0/14 or an address"),
-                )
-            })?;
+        let salesforce_allowed_networks = crate::domain::network::parse_list(
+            &raw.salesforce_allowed_networks,
+        )
+        .map_err(|bad| {
+            invalid(
+                "salesforce_allowed_networks",
+                format!("`{bad}` is not a network like 13.108.0.0/14 or an address"),
+            )
+        })?;
         let cache_ttl = parse_duration("cache_ttl", &raw.cache_ttl)?;
         if cache_ttl > MAX_CACHE_TTL {
             return Err(invalid(
@@ -381,7 +383,10 @@ mod tests {
         assert!(with(&[("cache_ttl", "60s")]).is_ok());
         let err = with(&[("cache_ttl", "1000h")]).unwrap_err();
         assert_eq!(err.env, "SALGATE_CACHE_TTL");
-        assert_eq!(with(&[("cache_ttl", "61s")]).unwrap_err().env, "SALGATE_CACHE_TTL");
+        assert_eq!(
+            with(&[("cache_ttl", "61s")]).unwrap_err().env,
+            "SALGATE_CACHE_TTL"
+        );
     }
 
     #[test]
@@ -392,7 +397,10 @@ mod tests {
         let s = with(&[org, token]).unwrap();
         assert_eq!(s.salesforce_org_id.as_deref(), Some("00D5g000004ABCDEA4"));
         let typo = ("salesforce_org_id", "00D5g000004ABCDEAA");
-        assert_eq!(with(&[typo, token]).unwrap_err().env, "SALGATE_SALESFORCE_ORG_ID");
+        assert_eq!(
+            with(&[typo, token]).unwrap_err().env,
+            "SALGATE_SALESFORCE_ORG_ID"
+        );
         let nets = ("salesforce_allowed_networks", "13.108.0.0/14, nope");
         let err = with(&[nets]).unwrap_err();
         assert_eq!(err.env, "SALGATE_SALESFORCE_ALLOWED_NETWORKS");

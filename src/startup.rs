@@ -26,6 +26,7 @@ use crate::{
     jobs::{
         cycle_compactor::CycleCompactor,
         dispatcher::Dispatcher,
+        key_listener::KeyListener,
         pg_supervisor::{PgSupervisor, SharedCluster},
         sla_scanner::SlaScanner,
     },
@@ -214,6 +215,8 @@ impl Application {
         let dispatcher = tokio::spawn(dispatcher.run(outbox_poll_interval, shutdown.clone()));
         let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
         let compactor = tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone()));
+        let revocations = KeyListener::new(&state.db, state.keys.clone());
+        let key_listener = tokio::spawn(revocations.run(shutdown.clone()));
         let purge = tokio::spawn(purge_idempotency_keys(state, shutdown.clone()));
         let supervisor = database.embedded.clone().map(|cluster| {
             tokio::spawn(PgSupervisor::new(cluster).run(SUPERVISE_INTERVAL, shutdown.clone()))
@@ -233,6 +236,7 @@ impl Application {
             Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
         }
         let _ = purge.await;
+        let _ = key_listener.await;
         // It stops between checks; a restart in flight may take longer (crash recovery).
         if let Some(supervisor) = supervisor {
             if tokio::time::timeout(DRAIN_TIMEOUT, supervisor)

@@ -77,7 +77,10 @@ mod tests {
 
     #[test]
     fn malformed_entries_are_named() {
-        assert_eq!(parse_list("10.0.0.0/8, 10.0.0.0/33"), Err("10.0.0.0/33".into()));
+        assert_eq!(
+            parse_list("10.0.0.0/8, 10.0.0.0/33"),
+            Err("10.0.0.0/33".into())
+        );
         assert_eq!(parse_list("10.0.0.0/+8"), Err("10.0.0.0/+8".into()));
         assert_eq!(parse_list("example.com"), Err("example.com".into()));
         assert_eq!(parse_list(" ").unwrap(), vec![]);

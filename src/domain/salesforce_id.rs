@@ -43,9 +43,18 @@ mod tests {
     #[test]
     fn the_suffix_follows_salesforces_algorithm() {
         // Salesforce's documented example pair.
-        assert_eq!(to_18("0015000000Gv7qJ").as_deref(), Some("0015000000Gv7qJAAR"));
-        assert_eq!(to_18("0015000000Gv7qJAAR").as_deref(), Some("0015000000Gv7qJAAR"));
-        assert_eq!(to_18("00D5g000004ABCD").as_deref(), Some("00D5g000004ABCDEA4"));
+        assert_eq!(
+            to_18("0015000000Gv7qJ").as_deref(),
+            Some("0015000000Gv7qJAAR")
+        );
+        assert_eq!(
+            to_18("0015000000Gv7qJAAR").as_deref(),
+            Some("0015000000Gv7qJAAR")
+        );
+        assert_eq!(
+            to_18("00D5g000004ABCD").as_deref(),
+            Some("00D5g000004ABCDEA4")
+        );
         // Another case of one letter is another id, with another suffix.
         assert_ne!(to_18("0015000000Gv7qj"), to_18("0015000000Gv7qJ"));
     }

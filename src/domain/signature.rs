@@ -42,9 +42,7 @@ fn mac(secret: &str, t: i64, body: &[u8]) -> Option<[u8; 32]> {
 
 /// Parses `t=<decimal, no sign, no leading zero>,v1=<64 lowercase hex>` and nothing else.
 pub fn parse(header: &str) -> Result<Signature, SignatureError> {
-    let rest = header
-        .strip_prefix("t=")
-        .ok_or(SignatureError::Malformed)?;
+    let rest = header.strip_prefix("t=").ok_or(SignatureError::Malformed)?;
     let (t, v1) = rest.split_once(",v1=").ok_or(SignatureError::Malformed)?;
     let canonical_t = t.len() <= 18
         && t.bytes().all(|b| b.is_ascii_digit())

@@ -44,8 +44,16 @@ pub fn limit(
 }
 
 /// Middleware of the CRM integrations: rate-limited per client address, as they carry no key.
-pub async fn limit_integrations(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match limit(state.integration_limit.as_deref(), ip(req.extensions()), true) {
+pub async fn limit_integrations(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match limit(
+        state.integration_limit.as_deref(),
+        ip(req.extensions()),
+        true,
+    ) {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }

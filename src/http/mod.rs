@@ -162,9 +162,7 @@ pub fn router(state: AppState) -> Router {
         state.clone(),
         client::limit_integrations,
     ));
-    let (ops, ops_api) = health::router()
-        .merge(observe::router())
-        .split_for_parts();
+    let (ops, ops_api) = health::router().merge(observe::router()).split_for_parts();
     let mut api = ApiDoc::openapi();
     api.merge(v1_api);
     api.merge(ops_api);

@@ -71,7 +71,10 @@ impl Dispatcher {
             .header("content-type", "application/json")
             .header("salgate-event-id", d.event_id.to_string())
             .header("salgate-event-type", &d.event_type)
-            .header("salgate-signature", signature::header(&d.secret, now, &body))
+            .header(
+                "salgate-signature",
+                signature::header(&d.secret, now, &body),
+            )
             .body(body)
             .send()
             .await;

@@ -73,7 +73,10 @@ mod tests {
         let peer = Some(IpAddr::from([198, 51, 100, 1]));
         assert!(admit(&s, peer, &q(Some(&"t".repeat(32)))).is_ok());
         assert_eq!(admit(&s, peer, &q(None)).unwrap_err().0, 401);
-        assert_eq!(admit(&s, peer, &q(Some(&"t".repeat(31)))).unwrap_err().0, 401);
+        assert_eq!(
+            admit(&s, peer, &q(Some(&"t".repeat(31)))).unwrap_err().0,
+            401
+        );
         assert_eq!(admit(&s, peer, &q(Some(""))).unwrap_err().0, 401);
         let no_token = IntegrationSettings {
             salesforce_token: None,

@@ -85,6 +85,7 @@ fn created(lead: Lead, now: DateTime<Utc>) -> Response {
     responses(
         (status = 201, description = "new lead or new cycle", body = Lead),
         (status = 200, description = "already open or accepted: unchanged", body = Lead),
+        (status = 401, description = "no or bad API key; or the source is signed and Salgate-Signature is missing, malformed, wrong, stale or replayed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]

@@ -11,6 +11,8 @@ use serde::Deserialize;
 
 use crate::domain::metrics::BandLimits;
 
+mod salesforce;
+
 const DEFAULTS: &str = include_str!("../config/default.toml");
 
 /// Longest `SALGATE_CACHE_TTL`: the fallback bound on how long a revoked key can keep
@@ -183,33 +185,12 @@ impl Settings {
                  acceptance_rubber_stamping_above",
             )
         })?;
-        let salesforce_org_id = non_empty(raw.salesforce_org_id)
-            .map(|id| {
-                crate::domain::salesforce_id::to_18(id.trim()).ok_or_else(|| {
-                    invalid(
-                        "salesforce_org_id",
-                        "must be a 15- or 18-character Salesforce organization id",
-                    )
-                })
-            })
-            .transpose()?;
-        let salesforce_token = non_empty(raw.salesforce_token);
-        if salesforce_org_id.is_some() && salesforce_token.as_ref().is_none_or(|t| t.len() < 32) {
-            return Err(invalid(
-                "salesforce_token",
-                "is required (32+ characters) when SALGATE_SALESFORCE_ORG_ID is set: \
-                 the Outbound Message URL must carry it as ?token=",
-            ));
-        }
-        let salesforce_allowed_networks = crate::domain::network::parse_list(
-            &raw.salesforce_allowed_networks,
-        )
-        .map_err(|bad| {
-            invalid(
-                "salesforce_allowed_networks",
-                format!("`{bad}` is not a network like 13.108.0.0/14 or an address"),
-            )
-        })?;
+        let (salesforce_org_id, salesforce_token, salesforce_allowed_networks) =
+            salesforce::settings(
+                non_empty(raw.salesforce_org_id),
+                non_empty(raw.salesforce_token),
+                &raw.salesforce_allowed_networks,
+            )?;
         let cache_ttl = parse_duration("cache_ttl", &raw.cache_ttl)?;
         if cache_ttl > MAX_CACHE_TTL {
             return Err(invalid(
@@ -387,24 +368,6 @@ mod tests {
             with(&[("cache_ttl", "61s")]).unwrap_err().env,
             "SALGATE_CACHE_TTL"
         );
-    }
-
-    #[test]
-    fn salesforce_needs_a_token_and_a_well_formed_org_id() {
-        let org = ("salesforce_org_id", "00D5g000004ABCD");
-        assert_eq!(with(&[org]).unwrap_err().env, "SALGATE_SALESFORCE_TOKEN");
-        let token = ("salesforce_token", "0123456789abcdef0123456789abcdef");
-        let s = with(&[org, token]).unwrap();
-        assert_eq!(s.salesforce_org_id.as_deref(), Some("00D5g000004ABCDEA4"));
-        let typo = ("salesforce_org_id", "00D5g000004ABCDEAA");
-        assert_eq!(
-            with(&[typo, token]).unwrap_err().env,
-            "SALGATE_SALESFORCE_ORG_ID"
-        );
-        let nets = ("salesforce_allowed_networks", "13.108.0.0/14, nope");
-        let err = with(&[nets]).unwrap_err();
-        assert_eq!(err.env, "SALGATE_SALESFORCE_ALLOWED_NETWORKS");
-        assert!(err.message.contains("`nope`"), "{err}");
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being handled")]
     IdempotencyInFlight,
-    #[error("this API key sent too many requests; retry after {retry_after} s")]
+    #[error("too many requests from this API key or address; retry after {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("{0}")]
     Unavailable(&'static str),

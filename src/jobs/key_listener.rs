@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{db::api_keys::REVOKED_CHANNEL, http::auth::KeyCache};
 
-/// Longest wait between attempts to connect again.
+/// Waits between attempts to connect again: doubling from the first to the last.
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 pub struct KeyListener {
@@ -32,8 +33,9 @@ impl KeyListener {
 
     /// Listens until cancelled, connecting again after any failure.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = MIN_BACKOFF;
         loop {
+            let started = std::time::Instant::now();
             let result = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 r = self.listen() => r,
@@ -41,6 +43,10 @@ impl KeyListener {
             self.keys.clear();
             if let Err(e) = result {
                 tracing::warn!(error = %e, "API key revocation listener lost its connection");
+            }
+            // A connection that lasted a while was good: the next attempt is quick again.
+            if started.elapsed() > MAX_BACKOFF * 2 {
+                backoff = MIN_BACKOFF;
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,

@@ -338,3 +338,62 @@ async fn a_key_revoked_on_one_replica_is_refused_by_another_within_a_second() {
     );
     assert_eq!(b.get("/v1/leads", &b.admin).await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_revocation_listener_clears_the_key_cache_whenever_it_connects() {
+    use salgate::{
+        http::auth::KeyCache, http::extract::Principal, jobs::key_listener::KeyListener,
+    };
+    let url = crate::helpers::fresh_database().await;
+    let pool = salgate::db::connect(&url, 2).await.unwrap();
+    let keys = std::sync::Arc::new(KeyCache::new(std::time::Duration::from_secs(60)));
+    let cached = || {
+        keys.put(
+            b"hash".to_vec(),
+            Principal {
+                key_id: uuid::Uuid::now_v7(),
+                role: Role::Admin,
+                rep: None,
+            },
+        )
+    };
+    let gone = || async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while keys.get(b"hash").is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the cache was not cleared"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    // Cached before the listener connects: a revocation in that gap would be unheard.
+    cached();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(KeyListener::new(&pool, keys.clone()).run(stop.clone()));
+    gone().await;
+    // Its connection is killed: it connects again, and clears again.
+    let listening = "SELECT pid FROM pg_stat_activity \
+                     WHERE datname = current_database() AND query LIKE 'LISTEN %salgate_keys%'";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let pid: i32 = loop {
+        if let Some(pid) = sqlx::query_scalar(listening)
+            .fetch_optional(&pool)
+            .await
+            .unwrap()
+        {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "no listener");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    cached();
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&pool)
+        .await
+        .unwrap();
+    gone().await;
+    stop.cancel();
+    task.await.unwrap();
+}

@@ -236,7 +236,12 @@ impl Application {
             Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
         }
         let _ = purge.await;
-        let _ = key_listener.await;
+        if tokio::time::timeout(DRAIN_TIMEOUT, key_listener)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the API key revocation listener did not stop within 10 s");
+        }
         // It stops between checks; a restart in flight may take longer (crash recovery).
         if let Some(supervisor) = supervisor {
             if tokio::time::timeout(DRAIN_TIMEOUT, supervisor)

@@ -40,6 +40,7 @@ if [[ -z $BIN ]]; then
 fi
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 SALGATE_DATA_DIR=$WORK/data SALGATE_LISTEN=127.0.0.1:$PORT SALGATE_RATE_LIMIT_PER_SECOND=0 \
+    SALGATE_UNAUTHENTICATED_RATE_LIMIT_PER_SECOND=0 \
     SALGATE_LOG=error "$BIN" serve >"$WORK/out" 2>"$WORK/err" &
 PID=$!
 ready() {

@@ -11,7 +11,13 @@ use serde::Deserialize;
 
 use crate::domain::{metrics::BandLimits, slug::SlugKind};
 
+mod salesforce;
+
 const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Longest `SALGATE_CACHE_TTL`: the fallback bound on how long a revoked key can keep
+/// working on a replica that missed the revocation notice.
+pub const MAX_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// Validated settings the service runs with.
 #[derive(Debug, Clone)]
@@ -54,6 +60,14 @@ pub struct Settings {
     /// Leads whose `routed_at` is older than this are refused with 422 (default 400 days, so a
     /// year of history can still be imported).
     pub routed_at_max_age: Duration,
+    /// Authentication without an API key, and of unauthenticated requests: the secret that
+    /// Salesforce's Outbound Message URL carries (`?token=`; required with an org id), the
+    /// networks Salesforce may send from (empty: any), and the per-client-address limit of
+    /// requests that fail authentication (0 = no limit).
+    pub salesforce_token: Option<String>,
+    pub salesforce_allowed_networks: Vec<crate::domain::network::Network>,
+    pub unauthenticated_rate_limit_per_second: f64,
+    pub unauthenticated_rate_limit_burst: u32,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -81,6 +95,11 @@ struct Raw {
     acceptance_elevated_from: f64,
     acceptance_rubber_stamping_above: f64,
     routed_at_max_age: String,
+    salesforce_token: Option<String>,
+    #[serde(default)]
+    salesforce_allowed_networks: String,
+    unauthenticated_rate_limit_per_second: f64,
+    unauthenticated_rate_limit_burst: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +189,29 @@ impl Settings {
                  acceptance_rubber_stamping_above",
             )
         })?;
+        let (salesforce_org_id, salesforce_token, salesforce_allowed_networks) =
+            salesforce::settings(
+                non_empty(raw.salesforce_org_id),
+                non_empty(raw.salesforce_token),
+                &raw.salesforce_allowed_networks,
+            )?;
+        let cache_ttl = parse_duration("cache_ttl", &raw.cache_ttl)?;
+        if cache_ttl > MAX_CACHE_TTL {
+            return Err(invalid(
+                "cache_ttl",
+                "must be at most 60s (the longest a replica may trust a cached key or policy)",
+            ));
+        }
+        let rate = |key: &str, v: f64| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(v)
+            } else {
+                Err(invalid(
+                    key,
+                    "must be a number of requests per second, 0 for no limit",
+                ))
+            }
+        };
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log) {
             return Err(invalid("log", e.to_string()));
         }
@@ -190,27 +232,25 @@ impl Settings {
             )?,
             public_url,
             hubspot_client_secret: non_empty(raw.hubspot_client_secret),
-            salesforce_org_id: non_empty(raw.salesforce_org_id),
+            salesforce_org_id,
             log: raw.log,
-            cache_ttl: parse_duration("cache_ttl", &raw.cache_ttl)?,
+            cache_ttl,
             inbound_secrets: parse_secrets(&raw.inbound_secrets)?,
             metrics_compact_interval: parse_duration(
                 "metrics_compact_interval",
                 &raw.metrics_compact_interval,
             )?,
-            rate_limit_per_second: if raw.rate_limit_per_second.is_finite()
-                && raw.rate_limit_per_second >= 0.0
-            {
-                raw.rate_limit_per_second
-            } else {
-                return Err(invalid(
-                    "rate_limit_per_second",
-                    "must be a number of requests per second, 0 for no limit",
-                ));
-            },
+            rate_limit_per_second: rate("rate_limit_per_second", raw.rate_limit_per_second)?,
             rate_limit_burst: raw.rate_limit_burst,
             acceptance_bands,
             routed_at_max_age: parse_duration("routed_at_max_age", &raw.routed_at_max_age)?,
+            salesforce_token,
+            salesforce_allowed_networks,
+            unauthenticated_rate_limit_per_second: rate(
+                "unauthenticated_rate_limit_per_second",
+                raw.unauthenticated_rate_limit_per_second,
+            )?,
+            unauthenticated_rate_limit_burst: raw.unauthenticated_rate_limit_burst,
         })
     }
 }
@@ -341,6 +381,17 @@ mod tests {
     fn a_malformed_listen_address_names_its_setting() {
         let err = with(&[("listen", "localhost")]).unwrap_err();
         assert_eq!(err.env, "SALGATE_LISTEN");
+    }
+
+    #[test]
+    fn the_cache_ttl_is_bounded() {
+        assert!(with(&[("cache_ttl", "60s")]).is_ok());
+        let err = with(&[("cache_ttl", "1000h")]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_CACHE_TTL");
+        assert_eq!(
+            with(&[("cache_ttl", "61s")]).unwrap_err().env,
+            "SALGATE_CACHE_TTL"
+        );
     }
 
     #[test]

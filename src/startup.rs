@@ -26,6 +26,7 @@ use crate::{
     jobs::{
         cycle_compactor::CycleCompactor,
         dispatcher::Dispatcher,
+        key_listener::KeyListener,
         pg_supervisor::{PgSupervisor, SharedCluster},
         sla_scanner::SlaScanner,
     },
@@ -144,11 +145,23 @@ impl Application {
             queues: Arc::new(QueueCache::new(settings.cache_ttl)),
             rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
                 .map(Arc::new),
+            unauthenticated_limit: RateLimiter::new(
+                settings.unauthenticated_rate_limit_per_second,
+                settings.unauthenticated_rate_limit_burst,
+            )
+            .map(Arc::new),
+            integration_limit: RateLimiter::new(
+                settings.rate_limit_per_second,
+                settings.rate_limit_burst,
+            )
+            .map(Arc::new),
             inbound_secrets: Arc::new(settings.inbound_secrets.clone()),
             integrations: Arc::new(IntegrationSettings {
                 public_url: settings.public_url.clone(),
                 hubspot_client_secret: settings.hubspot_client_secret.clone(),
                 salesforce_org_id: settings.salesforce_org_id.clone(),
+                salesforce_token: settings.salesforce_token.clone(),
+                salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
             }),
             acceptance_bands: settings.acceptance_bands,
             // Longer than chrono can count means "no limit but 1970".
@@ -205,11 +218,15 @@ impl Application {
         let dispatcher = tokio::spawn(dispatcher.run(outbox_poll_interval, shutdown.clone()));
         let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
         let compactor = tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone()));
+        let revocations = KeyListener::new(&state.db, state.keys.clone());
+        let key_listener = tokio::spawn(revocations.run(shutdown.clone()));
         let purge = tokio::spawn(purge_idempotency_keys(state, shutdown.clone()));
         let supervisor = database.embedded.clone().map(|cluster| {
             tokio::spawn(PgSupervisor::new(cluster).run(SUPERVISE_INTERVAL, shutdown.clone()))
         });
         let stopped = shutdown.clone();
+        // With the peer address: per-address limits and the Salesforce network allow-list.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             stopped.cancelled().await;
         });
@@ -222,6 +239,12 @@ impl Application {
             Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
         }
         let _ = purge.await;
+        if tokio::time::timeout(DRAIN_TIMEOUT, key_listener)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the API key revocation listener did not stop within 10 s");
+        }
         // It stops between checks; a restart in flight may take longer (crash recovery).
         if let Some(supervisor) = supervisor {
             if tokio::time::timeout(DRAIN_TIMEOUT, supervisor)

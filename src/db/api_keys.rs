@@ -41,6 +41,22 @@ pub fn generate_token() -> String {
     format!("sg_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// Length of a token: `sg_` and 32 bytes in unpadded URL-safe base64.
+const TOKEN_LEN: usize = 3 + 43;
+
+/// Whether `token` has the shape [`generate_token`] gives, so that other strings are refused
+/// without a query.
+pub fn is_well_formed(token: &str) -> bool {
+    token.len() == TOKEN_LEN
+        && token.starts_with("sg_")
+        && token[3..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The channel every replica listens on; a revocation notifies it in its transaction.
+pub const REVOKED_CHANNEL: &str = "salgate_keys";
+
 pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
@@ -99,18 +115,29 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ApiKey>, sqlx::Error>
 }
 
 /// Revokes a key; `None` when there is no such key. Revoking twice keeps the first time.
+/// Every replica is told on [`REVOKED_CHANNEL`] when the transaction commits.
 pub async fn revoke(
     pool: &PgPool,
     id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<ApiKey>, sqlx::Error> {
-    sqlx::query_as(&format!(
+    let mut tx = pool.begin().await?;
+    let key: Option<ApiKey> = sqlx::query_as(&format!(
         "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
     .bind(now)
-    .fetch_optional(pool)
-    .await
+    .fetch_optional(&mut *tx)
+    .await?;
+    if key.is_some() {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(REVOKED_CHANNEL)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(key)
 }
 
 /// On first start, creates an admin key if no key exists at all. Safe when several replicas
@@ -142,4 +169,21 @@ pub async fn bootstrap_admin(
     .await?;
     tx.commit().await?;
     Ok(Some(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_are_well_formed_and_others_are_not() {
+        let t = generate_token();
+        assert!(is_well_formed(&t), "{t}");
+        assert!(!is_well_formed("sg_not-a-real-key"));
+        assert!(!is_well_formed(&t[..t.len() - 1]));
+        assert!(!is_well_formed(&format!("{t}A")));
+        assert!(!is_well_formed(&t.replacen("sg_", "sk_", 1)));
+        assert!(!is_well_formed(&format!("sg_{}", "+".repeat(43))));
+        assert!(!is_well_formed(&format!("sg_{}", "é".repeat(21))));
+    }
 }

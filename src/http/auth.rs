@@ -1,11 +1,12 @@
 //! Bearer API-key authentication, with a short per-replica cache so the hot path does not pay
-//! a database round trip per request. A revoked key stops working within the cache TTL.
+//! a database round trip per request. A revoked key is dropped from every replica's cache by
+//! a notice (`jobs::key_listener`); the TTL bounds it should a notice be missed.
+//!
+//! Requests that fail cost no query when they can be told apart without one: a token that is
+//! not shaped like ours, or one found unknown in the last few seconds. Failures are also
+//! limited per client address, checked before any query.
 
-use std::{
-    collections::HashMap,
-    sync::RwLock,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use axum::{
     extract::{Request, State},
@@ -14,54 +15,19 @@ use axum::{
     response::Response,
 };
 
-use super::{error::ApiError, extract::Principal, AppState};
+use super::{client, error::ApiError, extract::Principal, AppState};
 use crate::db::api_keys;
 
-/// Cached lookups: SHA-256 of the token → principal and when it was looked up.
-pub struct KeyCache {
-    ttl: Duration,
-    entries: RwLock<HashMap<Vec<u8>, (Principal, Instant)>>,
-}
+mod cache;
+pub use cache::KeyCache;
 
-/// Bounds memory if many distinct valid keys are used; the cache is simply cleared.
-const MAX_ENTRIES: usize = 10_000;
-
-impl KeyCache {
-    pub fn new(ttl: Duration) -> Self {
-        KeyCache {
-            ttl,
-            entries: RwLock::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, hash: &[u8]) -> Option<Principal> {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries
-            .get(hash)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(p, _)| p.clone())
-    }
-
-    fn put(&self, hash: Vec<u8>, p: Principal) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(hash, (p, Instant::now()));
-    }
-
-    /// Forgets everything (after a key is revoked on this replica).
-    pub fn clear(&self) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
-    }
-}
+/// How long a token found unknown is answered 401 without asking the database again.
+pub const NEGATIVE_TTL: Duration = Duration::from_secs(5);
 
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let header = req.headers().get(header::AUTHORIZATION).cloned();
-    let principal = principal_for(&state, header).await.and_then(|p| {
+    let ip = client::ip(req.extensions());
+    let principal = principal_for(&state, header, ip).await.and_then(|p| {
         if let Some(limiter) = &state.rate_limit {
             limiter
                 .check(p.key_id, Instant::now())
@@ -83,7 +49,40 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
 async fn principal_for(
     state: &AppState,
     header: Option<HeaderValue>,
+    ip: Option<std::net::IpAddr>,
 ) -> Result<Principal, ApiError> {
+    let failed = |e: ApiError| {
+        // A failure takes a token of the address; with none left it is 429 instead of 401.
+        client::limit(state.unauthenticated_limit.as_deref(), ip, true).and(Err(e))
+    };
+    let token = match bearer_token(header.as_ref()) {
+        Ok(t) => t,
+        Err(e) => return failed(e),
+    };
+    let hash = api_keys::hash_token(token);
+    if let Some(p) = state.keys.get(&hash) {
+        return Ok(p);
+    }
+    if state.keys.is_unknown(&hash) {
+        return failed(ApiError::Unauthorized("unknown or revoked API key"));
+    }
+    // An address out of attempts gets no query, whatever its token.
+    client::limit(state.unauthenticated_limit.as_deref(), ip, false)?;
+    let Some(key) = api_keys::find_active_by_token(&state.db, token).await? else {
+        state.keys.put_unknown(hash);
+        return failed(ApiError::Unauthorized("unknown or revoked API key"));
+    };
+    let principal = Principal {
+        key_id: key.id,
+        role: key.role(),
+        rep: key.rep_id,
+    };
+    state.keys.put(hash, principal.clone());
+    Ok(principal)
+}
+
+/// The token of `Authorization: Bearer <token>`, if it has the shape of one we issue.
+fn bearer_token(header: Option<&HeaderValue>) -> Result<&str, ApiError> {
     let header = header.ok_or(ApiError::Unauthorized(
         "missing Authorization: Bearer <api key>",
     ))?;
@@ -99,18 +98,9 @@ async fn principal_for(
         .ok_or(ApiError::Unauthorized(
             "the Authorization header must be `Bearer <api key>`",
         ))?;
-    let hash = api_keys::hash_token(token);
-    if let Some(p) = state.keys.get(&hash) {
-        return Ok(p);
+    if api_keys::is_well_formed(token) {
+        Ok(token)
+    } else {
+        Err(ApiError::Unauthorized("unknown or revoked API key"))
     }
-    let key = api_keys::find_active_by_token(&state.db, token)
-        .await?
-        .ok_or(ApiError::Unauthorized("unknown or revoked API key"))?;
-    let principal = Principal {
-        key_id: key.id,
-        role: key.role(),
-        rep: key.rep_id,
-    };
-    state.keys.put(hash, principal.clone());
-    Ok(principal)
 }

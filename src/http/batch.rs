@@ -5,7 +5,11 @@
 
 use std::collections::HashMap;
 
-use axum::{extract::State, http::StatusCode, Json};
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    Json,
+};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -13,7 +17,7 @@ use uuid::Uuid;
 
 use super::{
     error::{ApiError, ApiResult, Problem},
-    extract::{JsonBody, Principal},
+    extract::{Principal, RawJsonBody},
     leads::{ingest, Ingested},
     AppState,
 };
@@ -113,10 +117,13 @@ pub struct BatchResult {
 ///
 /// Always 200 with one result per item (its `status` is what `POST /v1/leads` would have
 /// answered); 422 only when the body itself is not a list of 1 to 1,000 objects. Items are
-/// independent: a bad one fails alone, and what was stored stays stored.
+/// independent: a bad one fails alone, and what was stored stays stored. When an item's
+/// `source` is in `SALGATE_INBOUND_SECRETS`, the whole body must carry that source's
+/// `Salgate-Signature` (401 and nothing stored otherwise).
 #[utoipa::path(post, path = "/v1/leads/batch", tag = "leads", request_body = BatchInput,
     responses(
         (status = 200, body = BatchResult),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "an item's source must be signed and the batch is not (nothing stored)"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     ),
@@ -124,11 +131,13 @@ pub struct BatchResult {
 pub async fn create_lead_batch(
     State(state): State<AppState>,
     principal: Principal,
-    JsonBody(body): JsonBody<BATCH_BODY_LIMIT>,
+    headers: HeaderMap,
+    RawJsonBody(body, raw): RawJsonBody<BATCH_BODY_LIMIT>,
 ) -> ApiResult<Json<BatchResult>> {
     principal.require(&[Role::Ingest, Role::Admin])?;
     let now = state.clock.now();
     let items = batch_items(&body)?;
+    super::inbound_signature::check_batch(&state, items, &headers, &raw, now).await?;
     let label = principal.label();
     let actor = principal.actor();
     let who = Who::new(&label, &actor);

@@ -29,6 +29,12 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// A signed source's `Salgate-Signature` is missing, malformed, wrong, stale or replayed.
+    #[error("{detail}")]
+    BadSignature {
+        code: &'static str,
+        detail: &'static str,
+    },
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -49,7 +55,7 @@ pub enum ApiError {
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still being handled")]
     IdempotencyInFlight,
-    #[error("this API key sent too many requests; retry after {retry_after} s")]
+    #[error("too many requests from this API key or address; retry after {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("{0}")]
     Unavailable(&'static str),
@@ -145,6 +151,7 @@ impl ApiError {
                 "Payload too large",
             ),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            BadSignature { code, .. } => (StatusCode::UNAUTHORIZED, code, "Bad signature"),
             Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found", "Not found"),
             MethodNotAllowed => (

@@ -35,7 +35,7 @@ use crate::{
         sla::SlaStatus,
         slug::opt_id_schema,
         validation::{FieldError, Fields, SlugKind},
-        webhook, Command, LeadState, Role,
+        Command, LeadState, Role,
     },
 };
 
@@ -86,6 +86,7 @@ fn created(lead: Lead, now: DateTime<Utc>) -> Response {
     responses(
         (status = 201, description = "new lead or new cycle", body = Lead),
         (status = 200, description = "already open or accepted: unchanged", body = Lead),
+        (status = 401, description = "no or bad API key; or the source is signed and Salgate-Signature is missing, malformed, wrong, stale or replayed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
@@ -99,51 +100,12 @@ pub async fn create_lead(
     let now = state.clock.now();
     let lead = NewLead::parse(&body, state.routed_at_window(now)).map_err(ApiError::Validation)?;
     if let Some(secret) = state.inbound_secrets.get(&lead.source) {
-        check_inbound_signature(&state, secret, &headers, &raw, now).await?;
+        super::inbound_signature::check(&state, &lead.source, secret, &headers, &raw, now).await?;
     }
     let label = principal.label();
     let actor = principal.actor();
     let who = Who::new(&label, &actor);
     Ok(ingest(&state, lead, &who, now).await?.into_response(now))
-}
-
-/// Sources configured in `SALGATE_INBOUND_SECRETS` must sign their requests like outbound
-/// webhooks are signed; a signature is good once (replays are refused) within 300 s.
-async fn check_inbound_signature(
-    state: &AppState,
-    secret: &str,
-    headers: &HeaderMap,
-    raw: &[u8],
-    now: DateTime<Utc>,
-) -> ApiResult<()> {
-    let given = headers
-        .get("salgate-signature")
-        .and_then(|v| v.to_str().ok())
-        .ok_or(ApiError::Unauthorized(
-            "this source must sign its requests with Salgate-Signature",
-        ))?;
-    if !webhook::verify(secret, given, raw, now, chrono::Duration::seconds(300)) {
-        return Err(ApiError::Unauthorized(
-            "Salgate-Signature does not match the body, or is older than 300 s",
-        ));
-    }
-    let fresh = sqlx::query(
-        "INSERT INTO inbound_signatures (signature, seen_at) VALUES ($1, $2) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(given)
-    .bind(now)
-    .execute(&state.db)
-    .await?
-    .rows_affected()
-        == 1;
-    if fresh {
-        Ok(())
-    } else {
-        Err(ApiError::Unauthorized(
-            "this signed request was already received",
-        ))
-    }
 }
 
 /// What ingesting one lead did.

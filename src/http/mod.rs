@@ -3,10 +3,12 @@
 pub mod api_keys;
 pub mod auth;
 pub mod batch;
+pub mod client;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod inbound_signature;
 pub mod integrations;
 pub mod leads;
 pub mod metrics;
@@ -83,6 +85,10 @@ pub struct Shared {
     pub queues: Arc<QueueCache>,
     /// Per-key request limiter of this replica; `None` when disabled.
     pub rate_limit: Option<Arc<rate_limit::RateLimiter>>,
+    /// Per-client-address limiters: of requests that fail authentication, and of the CRM
+    /// integrations (which carry no key); `None` when disabled.
+    pub unauthenticated_limit: Option<Arc<rate_limit::AddressLimiter>>,
+    pub integration_limit: Option<Arc<rate_limit::AddressLimiter>>,
     /// Sources whose `POST /v1/leads` must be signed, with their secrets (configured).
     pub inbound_secrets: Arc<std::collections::BTreeMap<String, String>>,
     /// Secrets and ids of the CRM adapters (configured).
@@ -160,17 +166,21 @@ pub fn router(state: AppState) -> Router {
             auth::authenticate,
         ));
 
-    let (ops, ops_api) = health::router()
-        .merge(observe::router())
-        .merge(integrations::router())
-        .split_for_parts();
+    let (crm, crm_api) = integrations::router().split_for_parts();
+    let crm = crm.layer(middleware::from_fn_with_state(
+        state.clone(),
+        client::limit_integrations,
+    ));
+    let (ops, ops_api) = health::router().merge(observe::router()).split_for_parts();
     let mut api = ApiDoc::openapi();
     api.merge(v1_api);
     api.merge(ops_api);
+    api.merge(crm_api);
 
     Router::new()
         .merge(v1)
         .merge(ops)
+        .merge(crm)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         .fallback(|| async { ApiError::NotFound("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -16,7 +16,7 @@ use crate::{
         leads::Lead,
         webhooks::{self, AttemptResult, Claimed},
     },
-    domain::webhook::{next_attempt, signature},
+    domain::{signature, webhook::next_attempt},
 };
 
 /// Receivers must answer within this (SPEC §7).
@@ -72,7 +72,10 @@ impl Dispatcher {
             .header("content-type", "application/json")
             .header("salgate-event-id", d.event_id.to_string())
             .header("salgate-event-type", &d.event_type)
-            .header("salgate-signature", signature(&d.secret, now, &body))
+            .header(
+                "salgate-signature",
+                signature::header(&d.secret, now, &body),
+            )
             .body(body)
             .send()
             .await;

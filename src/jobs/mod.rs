@@ -3,5 +3,6 @@
 
 pub mod cycle_compactor;
 pub mod dispatcher;
+pub mod key_listener;
 pub mod pg_supervisor;
 pub mod sla_scanner;

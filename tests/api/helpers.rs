@@ -79,6 +79,8 @@ pub struct TestApp {
     /// The admin token the application created on its first start.
     pub admin: String,
     pub clock: ManualClock,
+    /// The database, for a second replica on it ([`spawn_replica`]).
+    pub database_url: String,
     shutdown: CancellationToken,
 }
 
@@ -98,15 +100,27 @@ pub async fn spawn_app() -> TestApp {
 
 /// `spawn_app` with settings adjusted by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_on(fresh_database().await, None, configure).await
+}
+
+/// Another replica of `app`: its own application (caches, clock) on the same database.
+pub async fn spawn_replica(app: &TestApp, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_on(app.database_url.clone(), Some(app.admin.clone()), configure).await
+}
+
+async fn spawn_on(
+    url: String,
+    admin: Option<String>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     // Server-side errors show in a failing test's output.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter("error")
         .try_init();
-    let url = fresh_database().await;
     let mut settings = Settings::load().expect("default settings");
     settings.listen = "127.0.0.1:0".parse().unwrap();
-    settings.database_url = Some(url);
+    settings.database_url = Some(url.clone());
     settings.database_max_connections = 20;
     // Tests drive the scanner step by step with the manual clock.
     settings.sla_scan_interval = std::time::Duration::from_secs(3600);
@@ -118,9 +132,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         .expect("build application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool();
-    let admin = app
-        .bootstrap_admin_token
-        .clone()
+    let admin = admin
+        .or_else(|| app.bootstrap_admin_token.clone())
         .expect("first start creates an admin key");
     let shutdown = app.shutdown_token();
     tokio::spawn(app.run_until_stopped());
@@ -130,6 +143,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         pool,
         admin,
         clock,
+        database_url: url,
         shutdown,
     }
 }

@@ -8,7 +8,9 @@ use sha2::Sha256;
 use crate::helpers::{problem, spawn_app_with, TestApp};
 
 const HUBSPOT_SECRET: &str = "hs-app-secret";
-const ORG: &str = "00D5g000004ABCDEAA";
+/// An 18-character org id (its suffix is the checksum of the first 15).
+const ORG: &str = "00D5g000004ABCDEA4";
+const SF_TOKEN: &str = "sf-outbound-message-token-0123456789";
 
 /// HubSpot v3 as documented: base64(HMAC-SHA256(secret, method + URI + body + timestamp)).
 fn hubspot_v3(uri: &str, body: &str, timestamp: &str) -> String {
@@ -145,9 +147,14 @@ fn salesforce_message(org: &str, notifications: &[(&str, &str, &str)]) -> String
 }
 
 async fn post_salesforce(app: &TestApp, xml: String) -> (u16, String) {
+    post_salesforce_to(app, &format!("?token={SF_TOKEN}"), xml).await
+}
+
+/// Posts to the endpoint with `query` (`?token=…`) as its URL's query.
+async fn post_salesforce_to(app: &TestApp, query: &str, xml: String) -> (u16, String) {
     let res = app
         .client
-        .post(app.url("/v1/integrations/salesforce"))
+        .post(app.url(&format!("/v1/integrations/salesforce{query}")))
         .header("content-type", "text/xml; charset=utf-8")
         .header("soapaction", "\"\"")
         .body(xml)
@@ -163,7 +170,115 @@ async fn post_salesforce(app: &TestApp, xml: String) -> (u16, String) {
 }
 
 async fn salesforce_app() -> TestApp {
-    spawn_app_with(|s| s.salesforce_org_id = Some(ORG.into())).await
+    salesforce_app_with(|_| {}).await
+}
+
+async fn salesforce_app_with(configure: impl FnOnce(&mut salgate::config::Settings)) -> TestApp {
+    spawn_app_with(|s| {
+        s.salesforce_org_id = Some(ORG.into());
+        s.salesforce_token = Some(SF_TOKEN.into());
+        configure(s);
+    })
+    .await
+}
+
+fn one_lead(org: &str) -> String {
+    salesforce_message(
+        org,
+        &[("04l000000000001", "00Q000000000001", "a@example.com")],
+    )
+}
+
+#[tokio::test]
+async fn salesforce_refuses_a_message_without_the_urls_token_before_reading_it() {
+    let app = salesforce_app().await;
+    // The org id is public: a forged message naming it is not enough.
+    for query in ["", "?token=", "?token=guess", "?other=x"] {
+        let (status, body) = post_salesforce_to(&app, query, one_lead(ORG)).await;
+        assert_eq!(status, 401, "{query}: {body}");
+        assert!(body.contains("<soapenv:Fault>"), "{body}");
+    }
+    let almost = &SF_TOKEN[..SF_TOKEN.len() - 1];
+    let (status, _) = post_salesforce_to(&app, &format!("?token={almost}"), one_lead(ORG)).await;
+    assert_eq!(status, 401);
+    // Checked before the body is parsed: not even a malformed body gets a 400.
+    let (status, _) = post_salesforce_to(&app, "", "<not-soap".into()).await;
+    assert_eq!(status, 401);
+    assert_eq!(app.count("leads").await, 0);
+    assert_eq!(post_salesforce(&app, one_lead(ORG)).await.0, 200);
+    assert_eq!(app.count("leads").await, 1);
+}
+
+#[tokio::test]
+async fn salesforce_compares_the_whole_18_character_org_id() {
+    let app = salesforce_app().await;
+    // Same first 15 characters, another suffix: another (or a made-up) organization.
+    for org in [
+        "00D5g000004ABCDAAA",
+        "00D5g000004ABCDEAA",
+        "00d5g000004abcdEA4",
+    ] {
+        let (status, body) = post_salesforce(&app, one_lead(org)).await;
+        assert_eq!(status, 403, "{org}: {body}");
+    }
+    assert_eq!(app.count("leads").await, 0);
+    // The 15-character form of the configured id is the same organization.
+    assert_eq!(post_salesforce(&app, one_lead(&ORG[..15])).await.0, 200);
+}
+
+#[tokio::test]
+async fn salesforce_refuses_senders_outside_the_allowed_networks() {
+    let app = salesforce_app_with(|s| {
+        s.salesforce_allowed_networks =
+            salgate::domain::network::parse_list("13.108.0.0/14, 10.0.0.0/8").unwrap();
+    })
+    .await;
+    let (status, body) = post_salesforce(&app, one_lead(ORG)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("ALLOWED_NETWORKS"), "{body}");
+    assert_eq!(app.count("leads").await, 0);
+    let app = salesforce_app_with(|s| {
+        s.salesforce_allowed_networks =
+            salgate::domain::network::parse_list("127.0.0.0/8").unwrap();
+    })
+    .await;
+    assert_eq!(post_salesforce(&app, one_lead(ORG)).await.0, 200);
+}
+
+#[tokio::test]
+async fn the_integrations_are_rate_limited_per_client_address() {
+    let app = salesforce_app_with(|s| {
+        s.rate_limit_per_second = 0.5;
+        s.rate_limit_burst = 2;
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(post_salesforce(&app, one_lead(ORG)).await.0, 200);
+    }
+    let res = app
+        .client
+        .post(app.url(&format!("/v1/integrations/salesforce?token={SF_TOKEN}")))
+        .body(one_lead(ORG))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            >= 1
+    );
+    problem(res, 429, "rate_limited").await;
+    // HubSpot's endpoint shares the address's bucket (it carries no API key either).
+    let res = app
+        .client
+        .post(app.url("/v1/integrations/hubspot"))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 429, "rate_limited").await;
 }
 
 #[tokio::test]
@@ -226,87 +341,6 @@ async fn salesforce_refuses_another_organization_and_an_invalid_lead_storing_not
     let (status, _) = post_salesforce(&app, "<not-soap".into()).await;
     assert_eq!(status, 400);
     assert_eq!(app.count("leads").await, 0);
-}
-
-const WEBFORM_SECRET: &str = "0123456789abcdef-webform";
-
-/// `Salgate-Signature` as SPEC §7 documents it, computed here.
-fn salgate_signature(t: i64, body: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(WEBFORM_SECRET.as_bytes()).unwrap();
-    mac.update(format!("{t}.{body}").as_bytes());
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-async fn post_signed(
-    app: &TestApp,
-    token: &str,
-    body: &str,
-    sig: Option<String>,
-) -> reqwest::Response {
-    let mut req = app
-        .client
-        .post(app.url("/v1/leads"))
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(sig) = sig {
-        req = req.header("salgate-signature", sig);
-    }
-    req.send().await.unwrap()
-}
-
-#[tokio::test]
-async fn a_source_with_a_secret_must_sign_and_cannot_replay() {
-    let app = spawn_app_with(|s| {
-        s.inbound_secrets
-            .insert("webform".into(), WEBFORM_SECRET.into());
-    })
-    .await;
-    let token = app.key(salgate::domain::Role::Ingest, None).await;
-    let mut l = crate::helpers::lead("sig-1");
-    l["source"] = json!("webform");
-    let body = l.to_string();
-    let now = app.clock_now_ms() / 1000;
-
-    problem(
-        post_signed(&app, &token, &body, None).await,
-        401,
-        "unauthorized",
-    )
-    .await;
-    let stale = salgate_signature(now - 301, &body);
-    problem(
-        post_signed(&app, &token, &body, Some(stale)).await,
-        401,
-        "unauthorized",
-    )
-    .await;
-    let other_body = salgate_signature(now, &body.replace("sig-1", "sig-2"));
-    problem(
-        post_signed(&app, &token, &body, Some(other_body)).await,
-        401,
-        "unauthorized",
-    )
-    .await;
-    assert_eq!(app.count("leads").await, 0);
-
-    let good = salgate_signature(now, &body);
-    let res = post_signed(&app, &token, &body, Some(good.clone())).await;
-    assert_eq!(res.status(), 201);
-    // The same signed request again is a replay.
-    problem(
-        post_signed(&app, &token, &body, Some(good)).await,
-        401,
-        "unauthorized",
-    )
-    .await;
-    // Sources without a secret need no signature.
-    let unsigned = crate::helpers::lead("plain-1").to_string();
-    assert_eq!(
-        post_signed(&app, &token, &unsigned, None).await.status(),
-        201
-    );
-    assert_eq!(app.count("leads").await, 2);
 }
 
 #[tokio::test]

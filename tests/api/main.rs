@@ -15,6 +15,7 @@ mod metrics_log;
 mod operations;
 mod race;
 mod routing;
+mod signatures;
 mod sla;
 mod taxonomy;
 mod webhooks;

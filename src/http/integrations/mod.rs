@@ -3,6 +3,7 @@
 
 pub mod hubspot;
 pub mod salesforce;
+pub mod salesforce_gate;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -24,8 +25,13 @@ pub struct IntegrationSettings {
     pub public_url: Option<String>,
     /// `SALGATE_HUBSPOT_CLIENT_SECRET`; the endpoint answers 404 without it.
     pub hubspot_client_secret: Option<String>,
-    /// `SALGATE_SALESFORCE_ORG_ID`; messages from another organization get 403.
+    /// `SALGATE_SALESFORCE_ORG_ID` in its 18-character form; messages from another
+    /// organization get 403.
     pub salesforce_org_id: Option<String>,
+    /// `SALGATE_SALESFORCE_TOKEN`: the `?token=` of the Outbound Message URL.
+    pub salesforce_token: Option<String>,
+    /// `SALGATE_SALESFORCE_ALLOWED_NETWORKS`: peers Salesforce may send from (empty: any).
+    pub salesforce_allowed_networks: Vec<crate::domain::network::Network>,
 }
 
 pub fn router() -> OpenApiRouter<AppState> {

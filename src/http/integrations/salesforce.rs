@@ -1,14 +1,15 @@
-//! Salesforce Outbound Messages: a SOAP envelope of up to 100 `Lead` notifications. The
-//! organization must be the configured one; every notification is validated before anything
+//! Salesforce Outbound Messages: a SOAP envelope of up to 100 `Lead` notifications. The URL's
+//! token and the sender's network are checked first ([`super::salesforce_gate`]); the
+//! organization must be the configured one (18-character ids, compared exactly); every notification is validated before anything
 //! is stored; each is deduplicated on its notification `Id`; `Ack` true only after all are
 //! stored (a SOAP fault otherwise, and Salesforce sends the message again).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::{
     body::Bytes,
-    extract::State,
-    http::{header, HeaderValue, StatusCode},
+    extract::{Query, State},
+    http::{header, Extensions, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
 use quick_xml::{events::Event, Reader};
@@ -167,18 +168,27 @@ fn fault(status: StatusCode, code: &str, message: &str) -> Response {
     )
 }
 
-/// Receive a Salesforce Outbound Message of `Lead` notifications (no API key: the
-/// organization id is checked). Answers the SOAP `Ack` once every lead is stored.
+/// Receive a Salesforce Outbound Message of `Lead` notifications (no API key: the URL carries
+/// `?token=<SALGATE_SALESFORCE_TOKEN>`, and the organization id is checked). Answers the SOAP
+/// `Ack` once every lead is stored.
 #[utoipa::path(post, path = "/v1/integrations/salesforce", tag = "integrations",
+    params(("token" = String, Query, description = "SALGATE_SALESFORCE_TOKEN, set in the Outbound Message's endpoint URL")),
     request_body(content = String, content_type = "text/xml", description = "SOAP Outbound Message"),
     responses(
         (status = 200, content_type = "text/xml", body = String, description = "SOAP Ack true"),
         (status = 400, content_type = "text/xml", body = String, description = "SOAP fault: malformed or invalid message, nothing stored"),
-        (status = 403, content_type = "text/xml", body = String, description = "SOAP fault: another organization"),
+        (status = 401, content_type = "text/xml", body = String, description = "SOAP fault: missing or wrong token, nothing read"),
+        (status = 403, content_type = "text/xml", body = String, description = "SOAP fault: another organization, or a sender outside SALGATE_SALESFORCE_ALLOWED_NETWORKS"),
+        (status = 429, content_type = "application/problem+json", body = crate::http::error::Problem, description = "too many requests from this address"),
         (status = 404, content_type = "text/xml", body = String, description = "SOAP fault: not enabled"),
         (status = 500, content_type = "text/xml", body = String, description = "SOAP fault: could not store, send again"),
     ))]
-pub async fn receive_salesforce_message(State(state): State<AppState>, body: Bytes) -> Response {
+pub async fn receive_salesforce_message(
+    State(state): State<AppState>,
+    extensions: Extensions,
+    query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Response {
     let Some(org) = state.integrations.salesforce_org_id.clone() else {
         return fault(
             StatusCode::NOT_FOUND,
@@ -186,11 +196,18 @@ pub async fn receive_salesforce_message(State(state): State<AppState>, body: Byt
             "the Salesforce integration is not enabled (SALGATE_SALESFORCE_ORG_ID)",
         );
     };
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let peer = crate::http::client::ip(&extensions);
+    if let Err((status, why)) = super::salesforce_gate::admit(&state.integrations, peer, &query) {
+        return fault(status, "Client", why);
+    }
     let msg = match parse(&body) {
         Ok(m) => m,
         Err(e) => return fault(StatusCode::BAD_REQUEST, "Client", &e),
     };
-    if msg.organization_id.is_empty() || !same_org(&msg.organization_id, &org) {
+    // Compared exactly in the 18-character form (start-up converted the setting to it); a
+    // 15-character id in the message stands for its 18-character form.
+    if crate::domain::salesforce_id::to_18(&msg.organization_id).as_deref() != Some(org.as_str()) {
         return fault(
             StatusCode::FORBIDDEN,
             "Client",
@@ -255,12 +272,6 @@ pub async fn receive_salesforce_message(State(state): State<AppState>, body: Byt
     xml(StatusCode::OK, ACK.to_string())
 }
 
-/// Salesforce ids come in 15- and 18-character forms; the first 15 identify the org.
-fn same_org(a: &str, b: &str) -> bool {
-    let key = |s: &str| s.chars().take(15).collect::<String>();
-    a.len() >= 15 && b.len() >= 15 && key(a) == key(b)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,12 +304,5 @@ mod tests {
         assert_eq!(n.fields["Company"], "Analytical & Engines");
         assert!(parse(b"<notifications><Notification>").is_ok());
         assert!(parse(b"<a></b>").is_err());
-    }
-
-    #[test]
-    fn org_ids_match_in_15_and_18_character_forms() {
-        assert!(same_org("00D5g000004ABCD", "00D5g000004ABCDEAA"));
-        assert!(!same_org("00D5g000004ABCX", "00D5g000004ABCDEAA"));
-        assert!(!same_org("", "00D5g000004ABCDEAA"));
     }
 }

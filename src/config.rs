@@ -51,6 +51,14 @@ pub struct Settings {
     pub metrics_compact_interval: Duration,
     /// Acceptance-rate health bands of the metrics reports.
     pub acceptance_bands: BandLimits,
+    /// Outbound webhooks: may they reach private and loopback addresses over plain http
+    /// (on-premise receivers, tests)? How many POSTs may one replica have in flight (shared
+    /// fairly between subscriptions)? After how many consecutive failed attempts, spread over
+    /// at least how long, is a subscription paused?
+    pub webhook_allow_private_networks: bool,
+    pub webhook_concurrency: usize,
+    pub webhook_pause_after_failures: u32,
+    pub webhook_pause_after: Duration,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -77,6 +85,10 @@ struct Raw {
     acceptance_healthy_from: f64,
     acceptance_elevated_from: f64,
     acceptance_rubber_stamping_above: f64,
+    webhook_allow_private_networks: bool,
+    webhook_concurrency: usize,
+    webhook_pause_after_failures: u32,
+    webhook_pause_after: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +218,14 @@ impl Settings {
             },
             rate_limit_burst: raw.rate_limit_burst,
             acceptance_bands,
+            webhook_allow_private_networks: raw.webhook_allow_private_networks,
+            webhook_concurrency: if (1..=1024).contains(&raw.webhook_concurrency) {
+                raw.webhook_concurrency
+            } else {
+                return Err(invalid("webhook_concurrency", "must be between 1 and 1024"));
+            },
+            webhook_pause_after_failures: raw.webhook_pause_after_failures.max(1),
+            webhook_pause_after: parse_duration("webhook_pause_after", &raw.webhook_pause_after)?,
         })
     }
 }

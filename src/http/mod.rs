@@ -89,6 +89,8 @@ pub struct Shared {
     pub integrations: Arc<integrations::IntegrationSettings>,
     /// Health-band limits of the acceptance report (configured).
     pub acceptance_bands: BandLimits,
+    /// What outbound URLs (webhook subscriptions) may reach (configured).
+    pub outbound: crate::outbound::Policy,
 }
 
 #[derive(OpenApi)]

@@ -1,0 +1,157 @@
+//! One subscriber that never answers stalls nobody: other subscriptions are sent to meanwhile,
+//! deleting it does not wait, and one that keeps failing is paused until RevOps resumes it.
+
+use std::{
+    sync::{atomic::Ordering, Arc, Mutex},
+    time::{Duration as StdDuration, Instant},
+};
+
+use chrono::Duration;
+use salgate::{db::webhook_dispatch::PauseAfter, domain::Role};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::{dispatcher, subscribe, Receiver};
+use crate::helpers::{lead, problem, spawn_app};
+
+/// A receiver that accepts connections and never answers; returns its URL and the sockets.
+async fn black_hole() -> (String, Arc<Mutex<Vec<tokio::net::TcpStream>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            keep.lock().unwrap().push(socket);
+        }
+    });
+    (url, held)
+}
+
+/// Polls `done` every 10 ms until it holds or `within` has passed; returns whether it held.
+async fn eventually(within: StdDuration, mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if done() {
+            return true;
+        }
+        tokio::time::sleep(StdDuration::from_millis(10)).await;
+    }
+    done()
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_stalls_neither_others_nor_its_deletion() {
+    let app = spawn_app().await;
+    let (healthy, healthy_url) = Receiver::start().await;
+    let (dead_url, held) = black_hole().await;
+    let (dead, _) = subscribe(&app, &dead_url, json!([])).await;
+    subscribe(&app, &healthy_url, json!([])).await;
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    for i in 0..20 {
+        let l = app.ingest(&lead(&format!("iso-{i}"))).await;
+        let id = l["id"].as_str().unwrap();
+        app.decide(id, "accept", &sdr, &json!({})).await;
+    }
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(dispatcher(&app).run(StdDuration::from_millis(20), cancel.clone()));
+    // 40 events reach the healthy receiver well before the first 5 s timeout of the other.
+    let arrived = eventually(StdDuration::from_secs(3), || healthy.bodies().len() >= 40).await;
+    assert!(arrived, "{} of 40 delivered", healthy.bodies().len());
+    assert!(!held.lock().unwrap().is_empty(), "the dead one was tried");
+    let bodies = healthy.bodies();
+    for i in 0..20 {
+        let ext = format!("iso-{i}");
+        let kinds: Vec<&str> = bodies
+            .iter()
+            .filter(|b| b["data"]["lead"]["external_id"] == ext.as_str())
+            .map(|b| b["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["lead.routed", "lead.accepted"], "order of {ext}");
+    }
+    // Deleting the dead subscription while POSTs to it are in flight does not wait on them.
+    let started = Instant::now();
+    let res = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/v1/webhook-subscriptions/{dead}"),
+            &app.admin,
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert!(
+        started.elapsed() < StdDuration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    cancel.cancel();
+    running.await.unwrap();
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        pending, 0,
+        "the healthy ones delivered, the deleted one's dropped"
+    );
+}
+
+#[tokio::test]
+async fn a_subscription_that_keeps_failing_is_paused_keeps_its_deliveries_and_is_resumed() {
+    let app = spawn_app().await;
+    let (receiver, url) = Receiver::start().await;
+    let (sub, _) = subscribe(&app, &url, json!(["lead.routed"])).await;
+    receiver.down.store(true, Ordering::SeqCst);
+    for i in 0..3 {
+        app.ingest(&lead(&format!("cb-{i}"))).await;
+    }
+    let d = dispatcher(&app).with_pause(PauseAfter {
+        failures: 5,
+        failing_for: StdDuration::from_secs(60),
+    });
+    let path = format!("/v1/webhook-subscriptions/{sub}");
+    let mut status = Value::Null;
+    for _ in 0..10 {
+        d.drain(&Default::default()).await.unwrap();
+        app.clock.advance(Duration::seconds(40));
+        status = app.get(&path, &app.admin).await.json().await.unwrap();
+        if status["status"] == "paused" {
+            break;
+        }
+    }
+    assert_eq!(status["status"], "paused", "{status}");
+    assert!(status["paused_at"].is_string());
+    let reason = status["pause_reason"].as_str().unwrap();
+    assert!(reason.contains("consecutive failed attempts"), "{reason}");
+    // Paused: nothing is sent, nothing dropped, even once the receiver is back.
+    receiver.down.store(false, Ordering::SeqCst);
+    app.clock.advance(Duration::hours(2));
+    assert_eq!(d.drain(&Default::default()).await.unwrap().delivered, 0);
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(pending, 3);
+
+    let resume = format!("{path}/resume");
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    problem(app.post(&resume, &sdr, &json!({})).await, 403, "forbidden").await;
+    let revops = app.key(Role::Revops, None).await;
+    let res = app.post(&resume, &revops, &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "active");
+    assert!(body["paused_at"].is_null());
+    assert_eq!(d.drain(&Default::default()).await.unwrap().delivered, 3);
+    assert_eq!(receiver.bodies().len(), 3);
+    let missing = format!("/v1/webhook-subscriptions/{}/resume", uuid::Uuid::now_v7());
+    problem(
+        app.post(&missing, &revops, &json!({})).await,
+        404,
+        "not_found",
+    )
+    .await;
+}

@@ -308,6 +308,9 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert!(s.database_url.is_none());
         assert_eq!(s.sla_scan_interval, Duration::from_secs(15));
+        // Outbound webhooks reach public https targets only unless told otherwise.
+        assert!(!s.webhook_allow_private_networks);
+        assert_eq!(s.webhook_concurrency, 32);
     }
 
     #[test]

@@ -153,6 +153,14 @@ async fn a_subscription_that_keeps_failing_is_paused_keeps_its_deliveries_and_is
     assert!(body["paused_at"].is_null());
     assert_eq!(d.drain(&Default::default()).await.unwrap().delivered, 3);
     assert_eq!(receiver.bodies().len(), 3);
+    let doc: Value = app
+        .get("/openapi.json", &app.admin)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let documented = &doc["paths"]["/v1/webhook-subscriptions/{id}/resume"]["post"];
+    assert!(documented.is_object(), "resume is in the OpenAPI document");
     let missing = format!("/v1/webhook-subscriptions/{}/resume", uuid::Uuid::now_v7());
     problem(
         app.post(&missing, &revops, &json!({})).await,

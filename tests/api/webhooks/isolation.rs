@@ -169,3 +169,60 @@ async fn a_subscription_that_keeps_failing_is_paused_keeps_its_deliveries_and_is
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_lease_that_ran_out_is_claimed_again_and_the_late_attempt_changes_nothing() {
+    use salgate::db::webhook_dispatch::{self as queue, AttemptResult};
+    let app = spawn_app().await;
+    let (_, url) = Receiver::start().await;
+    let (sub, _) = subscribe(&app, &url, json!(["lead.routed"])).await;
+    let sub: uuid::Uuid = sub.parse().unwrap();
+    app.ingest(&lead("lease-1")).await;
+    let now = salgate::clock::Clock::now(&app.clock);
+    let lease = chrono::Duration::seconds(30);
+    let first = queue::claim(&app.pool, sub, now, now + lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(queue::claim(&app.pool, sub, now, now + lease, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // The first claimant is gone; once its lease runs out the delivery is claimable again.
+    let later = now + lease + Duration::seconds(1);
+    let second = queue::claim(&app.pool, sub, later, later + lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].id, first[0].id);
+    let ok = |at| AttemptResult {
+        at,
+        status_code: Some(204),
+        error: None,
+        duration_ms: 1,
+        retry_at: None,
+    };
+    let pause = PauseAfter {
+        failures: 10,
+        failing_for: StdDuration::from_secs(600),
+    };
+    let late = queue::record(&app.pool, &first[0], &ok(later), pause)
+        .await
+        .unwrap();
+    assert_eq!(late, "lost");
+    let status: String = sqlx::query_scalar("SELECT status FROM webhook_deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "pending", "the late attempt did not settle it");
+    let done = queue::record(&app.pool, &second[0], &ok(later), pause)
+        .await
+        .unwrap();
+    assert_eq!(done, "delivered");
+    assert_eq!(
+        app.count("webhook_attempts").await,
+        2,
+        "both attempts recorded"
+    );
+    assert_eq!(app.count("webhook_heads").await, 0);
+}

@@ -3,11 +3,13 @@
 //! transaction or lock is held across the network call); the attempt is recorded afterwards.
 //! A dispatcher that dies mid-send leaves its leases to run out: the deliveries are sent again.
 //!
-//! Each subscription has its own lane with a fair share of the replica's in-flight POSTs, so a
-//! receiver that never answers holds only its share; within a lane, different leads are sent
-//! concurrently (one at a time per lead: only heads are claimable).
+//! Each subscription has its own lane with a fair share of the replica's in-flight POSTs, and a
+//! lane whose receiver fails only probes it (see [`lanes`]), so a receiver that never answers
+//! holds two slots; within a lane, different leads are sent concurrently (one at a time per
+//! lead: only heads are claimable).
 
 mod envelope;
+mod lanes;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -37,6 +39,7 @@ pub struct Dispatcher {
     concurrency: usize,
     pause: PauseAfter,
     permits: Arc<Semaphore>,
+    lanes: Arc<lanes::Lanes>,
 }
 
 /// What one attempt did.
@@ -97,6 +100,7 @@ impl Dispatcher {
                 failing_for: Duration::from_secs(600),
             },
             permits: Arc::new(Semaphore::new(32)),
+            lanes: Arc::default(),
         }
     }
 
@@ -137,10 +141,9 @@ impl Dispatcher {
     /// Sends until nothing is due (or cancelled), every subscription in its own lane.
     pub async fn drain(&self, cancel: &CancellationToken) -> Result<Totals, sqlx::Error> {
         let subs = queue::active_subscriptions(&self.db).await?;
-        let share = self.share(subs.len());
         let mut lanes = JoinSet::new();
         for sub in subs {
-            lanes.spawn(self.clone().lane(sub, share, cancel.clone()));
+            lanes.spawn(self.clone().lane(sub, cancel.clone()));
         }
         let mut t = Totals::default();
         while let Some(done) = lanes.join_next().await {
@@ -177,11 +180,10 @@ impl Dispatcher {
                     continue;
                 }
             };
-            let share = self.share(subs.len());
             for sub in subs {
                 lanes
                     .entry(sub)
-                    .or_insert_with(|| tokio::spawn(self.clone().lane(sub, share, cancel.clone())));
+                    .or_insert_with(|| tokio::spawn(self.clone().lane(sub, cancel.clone())));
             }
         }
         for (id, h) in lanes {
@@ -189,24 +191,16 @@ impl Dispatcher {
         }
     }
 
-    /// Each subscription's fair part of the replica's POSTs.
-    fn share(&self, subscriptions: usize) -> usize {
-        (self.concurrency / subscriptions.max(1)).max(1)
-    }
-
-    /// Sends one subscription's due deliveries, up to `share` at once, until none is due.
-    /// Claims again when half the lane is free, so claims are batches.
-    async fn lane(
-        self,
-        sub: Uuid,
-        share: usize,
-        cancel: CancellationToken,
-    ) -> Result<Totals, sqlx::Error> {
+    /// Sends one subscription's due deliveries, as many at once as its lane may, until none is
+    /// due. Claims again when half the lane is free, so claims are batches.
+    async fn lane(self, sub: Uuid, cancel: CancellationToken) -> Result<Totals, sqlx::Error> {
+        let seat = self.lanes.join(sub);
         let mut t = Totals::default();
         let mut inflight = JoinSet::new();
         loop {
-            if !cancel.is_cancelled() && inflight.len() <= share / 2 {
-                let permits = self.permits(share - inflight.len(), &cancel).await;
+            let target = self.lanes.target(sub, self.concurrency);
+            if !cancel.is_cancelled() && inflight.len() <= target / 2 {
+                let permits = self.permits(target - inflight.len(), &cancel).await;
                 let claimed = self.claim(sub, permits.len()).await?;
                 for (d, permit) in claimed.into_iter().zip(permits) {
                     let me = self.clone();
@@ -222,7 +216,11 @@ impl Dispatcher {
             };
             // Nothing in flight and nothing claimed: done. Else a delivery done may have made
             // the next one of its lead due: claim again.
-            t.add(lane_result(done)?);
+            let sent = lane_result(done)?;
+            if sent != Sent::Lost {
+                seat.set_failing(sent != Sent::Delivered);
+            }
+            t.add(sent);
         }
     }
 

@@ -107,6 +107,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     // Tests drive the scanner step by step with the manual clock.
     settings.sla_scan_interval = std::time::Duration::from_secs(3600);
     settings.metrics_compact_interval = std::time::Duration::from_secs(3600);
+    // …and the webhook dispatcher (one in the background would race the test's own).
+    settings.outbox_poll_interval = std::time::Duration::from_secs(3600);
     // Webhook tests post to receivers on 127.0.0.1 over http.
     settings.webhook_allow_private_networks = true;
     configure(&mut settings);

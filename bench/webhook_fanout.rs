@@ -299,11 +299,27 @@ async fn main() -> anyhow::Result<()> {
         })
     })
     .await??;
-    let alone = fan_out(&pg, "fanout_alone", events, false).await?;
+    // A-B-A: this machine drifts between consecutive runs; the dead-subscriber run is
+    // compared with the mean of the runs before and after it.
+    let before = fan_out(&pg, "fanout_alone_1", events, false).await?;
     let with_dead = fan_out(&pg, "fanout_dead", events, true).await?;
+    let after = fan_out(&pg, "fanout_alone_2", events, false).await?;
+    let alone = (before + after) / 2.0;
     println!(
-        "with a dead subscriber: {:.0} % of the healthy-only rate",
-        100.0 * with_dead / alone
+        "| webhook fan-out, {events} events | {alone:.0} deliveries/s alone (mean of {before:.0} \
+         and {after:.0}), {with_dead:.0} with a subscriber that never answers ({:.0} %) | \
+         ≥ 1,000/s ({}), within 10 % ({}) |",
+        100.0 * with_dead / alone,
+        if alone.min(with_dead) >= 1000.0 {
+            "met"
+        } else {
+            "NOT met"
+        },
+        if with_dead >= 0.9 * alone {
+            "met"
+        } else {
+            "NOT met"
+        },
     );
     claim_times(&pg, 1_000).await?;
     claim_times(&pg, 100_000).await?;

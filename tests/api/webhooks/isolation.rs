@@ -226,3 +226,39 @@ async fn a_lease_that_ran_out_is_claimed_again_and_the_late_attempt_changes_noth
     );
     assert_eq!(app.count("webhook_heads").await, 0);
 }
+
+#[tokio::test]
+async fn on_shutdown_the_dispatcher_stops_claiming_and_records_the_posts_in_flight() {
+    let app = spawn_app().await;
+    let (dead_url, held) = black_hole().await;
+    subscribe(&app, &dead_url, json!(["lead.routed"])).await;
+    // More than one lane's worth (32): some are left when the first POSTs time out.
+    for i in 0..40 {
+        app.ingest(&lead(&format!("stop-{i}"))).await;
+    }
+    let cancel = CancellationToken::new();
+    let running = tokio::spawn(dispatcher(&app).run(StdDuration::from_millis(20), cancel.clone()));
+    let in_flight = eventually(StdDuration::from_secs(3), || {
+        !held.lock().unwrap().is_empty()
+    })
+    .await;
+    assert!(in_flight);
+    cancel.cancel();
+    // The POSTs in flight end with their 5 s timeout; nothing new is claimed meanwhile.
+    tokio::time::timeout(StdDuration::from_secs(8), running)
+        .await
+        .expect("the dispatcher stops once its POSTs in flight end")
+        .unwrap();
+    let tried = held.lock().unwrap().len() as i64;
+    assert_eq!(
+        app.count("webhook_attempts").await,
+        tried,
+        "each one recorded"
+    );
+    let leased: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM webhook_heads WHERE lease IS NOT NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(leased, 0, "no lease left behind");
+}

@@ -4,8 +4,8 @@
 //! A dispatcher that dies mid-send leaves its leases to run out: the deliveries are sent again.
 //!
 //! Each subscription has its own lane with a fair share of the replica's in-flight POSTs, and a
-//! lane whose receiver fails only probes it (see [`lanes`]), so a receiver that never answers
-//! holds two slots; within a lane, different leads are sent concurrently (one at a time per
+//! lane whose receiver has not answered only probes it (see [`lanes`]), so a receiver that never
+//! answers holds two slots; within a lane, different leads are sent concurrently (one at a time per
 //! lead: only heads are claimable).
 
 mod envelope;

@@ -1,7 +1,8 @@
-//! The lanes running on one replica, and how many POSTs each may have in flight: a failing
-//! lane (its last attempt failed: a receiver down or never answering) only probes with
-//! [`PROBE`]; the others split the rest evenly. So a dead receiver costs the healthy ones two
-//! slots, and a slow but answering one still gets no more than its fair share.
+//! The lanes running on one replica, and how many POSTs each may have in flight: a lane probes
+//! with [`PROBE`] until an attempt succeeds, and again after each failure (a receiver down or
+//! never answering); the others split the rest evenly. So a dead receiver costs the healthy
+//! ones two slots from the start, a healthy lane gets its share after one round trip, and a
+//! slow but answering receiver still gets no more than its fair share.
 
 use std::{
     collections::HashMap,
@@ -10,16 +11,16 @@ use std::{
 
 use uuid::Uuid;
 
-/// POSTs in flight to a subscription whose last attempt failed.
+/// POSTs in flight to a subscription not known to answer (no attempt yet, or the last failed).
 pub const PROBE: usize = 2;
 
 #[derive(Default)]
 pub struct Lanes(Mutex<HashMap<Uuid, bool>>);
 
 impl Lanes {
-    /// Registers a lane until the guard is dropped.
+    /// Registers a lane, probing, until the guard is dropped.
     pub fn join(self: &Arc<Self>, sub: Uuid) -> Membership {
-        self.with(|m| m.insert(sub, false));
+        self.with(|m| m.insert(sub, true));
         Membership {
             lanes: self.clone(),
             sub,
@@ -53,6 +54,7 @@ pub struct Membership {
 }
 
 impl Membership {
+    /// After each attempt: probe on after a failure, take the share after a success.
     pub fn set_failing(&self, failing: bool) {
         self.lanes.with(|m| m.insert(self.sub, failing));
     }
@@ -72,13 +74,18 @@ mod tests {
     fn a_failing_lane_probes_and_the_others_share_the_rest() {
         let lanes = Arc::new(Lanes::default());
         let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        let _a = lanes.join(a);
+        let ga = lanes.join(a);
+        assert_eq!(lanes.target(a, 32), PROBE, "a new lane probes");
+        ga.set_failing(false);
         assert_eq!(lanes.target(a, 32), 32);
         let gb = lanes.join(b);
+        assert_eq!((lanes.target(a, 32), lanes.target(b, 32)), (30, PROBE));
+        gb.set_failing(false);
         assert_eq!((lanes.target(a, 32), lanes.target(b, 32)), (16, 16));
         gb.set_failing(true);
         assert_eq!((lanes.target(a, 32), lanes.target(b, 32)), (30, PROBE));
-        let _c = lanes.join(c);
+        let gc = lanes.join(c);
+        gc.set_failing(false);
         assert_eq!(lanes.target(c, 32), 15);
         gb.set_failing(false);
         assert_eq!(lanes.target(b, 32), 10);

@@ -98,7 +98,7 @@ pub async fn delete(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<bool,
 }
 
 /// Resumes a paused subscription: its failure count starts again and its deliveries are sent
-/// (each at its next attempt). `None` when unknown; an active one is returned unchanged.
+/// (each at its next attempt). `None` when unknown; an active one only has its count reset.
 pub async fn resume(pool: &PgPool, id: Uuid) -> Result<Option<Subscription>, sqlx::Error> {
     sqlx::query_as(&format!(
         "UPDATE webhook_subscriptions SET paused_at = NULL, pause_reason = NULL, \

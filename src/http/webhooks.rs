@@ -207,7 +207,7 @@ pub async fn delete_webhook_subscription(
 }
 
 /// Resume a subscription the circuit breaker paused: its kept deliveries are sent again, in
-/// order, and its failures are counted afresh. Resuming an active subscription changes nothing.
+/// order, and its failures are counted afresh. Resuming an active one only resets that count.
 #[utoipa::path(post, path = "/v1/webhook-subscriptions/{id}/resume", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 200, body = Subscription), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

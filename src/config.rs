@@ -68,6 +68,14 @@ pub struct Settings {
     pub salesforce_allowed_networks: Vec<crate::domain::network::Network>,
     pub unauthenticated_rate_limit_per_second: f64,
     pub unauthenticated_rate_limit_burst: u32,
+    /// Outbound webhooks: may they reach private and loopback addresses over plain http
+    /// (on-premise receivers, tests)? How many POSTs may one replica have in flight (shared
+    /// fairly between subscriptions)? After how many consecutive failed attempts, spread over
+    /// at least how long, is a subscription paused?
+    pub webhook_allow_private_networks: bool,
+    pub webhook_concurrency: usize,
+    pub webhook_pause_after_failures: u32,
+    pub webhook_pause_after: Duration,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -100,6 +108,10 @@ struct Raw {
     salesforce_allowed_networks: String,
     unauthenticated_rate_limit_per_second: f64,
     unauthenticated_rate_limit_burst: u32,
+    webhook_allow_private_networks: bool,
+    webhook_concurrency: usize,
+    webhook_pause_after_failures: u32,
+    webhook_pause_after: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -251,6 +263,14 @@ impl Settings {
                 raw.unauthenticated_rate_limit_per_second,
             )?,
             unauthenticated_rate_limit_burst: raw.unauthenticated_rate_limit_burst,
+            webhook_allow_private_networks: raw.webhook_allow_private_networks,
+            webhook_concurrency: if (1..=1024).contains(&raw.webhook_concurrency) {
+                raw.webhook_concurrency
+            } else {
+                return Err(invalid("webhook_concurrency", "must be between 1 and 1024"));
+            },
+            webhook_pause_after_failures: raw.webhook_pause_after_failures.max(1),
+            webhook_pause_after: parse_duration("webhook_pause_after", &raw.webhook_pause_after)?,
         })
     }
 }
@@ -337,6 +357,9 @@ mod tests {
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert!(s.database_url.is_none());
         assert_eq!(s.sla_scan_interval, Duration::from_secs(15));
+        // Outbound webhooks reach public https targets only unless told otherwise.
+        assert!(!s.webhook_allow_private_networks);
+        assert_eq!(s.webhook_concurrency, 32);
         assert_eq!(s.routed_at_max_age, Duration::from_secs(400 * 86_400));
     }
 

@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod outbound;
 pub mod policy_cache;
 pub mod startup;
 pub mod telemetry;

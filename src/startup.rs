@@ -18,6 +18,7 @@ use crate::{
         self,
         embedded::{EmbeddedOptions, EmbeddedPostgres},
         lane::Lane,
+        webhook_dispatch::PauseAfter,
     },
     http::{
         self, auth::KeyCache, integrations::IntegrationSettings, rate_limit::RateLimiter, AppState,
@@ -30,6 +31,7 @@ use crate::{
         pg_supervisor::{PgSupervisor, SharedCluster},
         sla_scanner::SlaScanner,
     },
+    outbound,
     policy_cache::{PolicyCache, QueueCache, RepCache},
 };
 
@@ -120,6 +122,8 @@ pub struct Application {
     sla_scan_batch: i64,
     metrics_compact_interval: Duration,
     outbox_poll_interval: Duration,
+    webhook_concurrency: usize,
+    webhook_pause: PauseAfter,
     /// The admin token created on first start (no keys existed), shown once.
     pub bootstrap_admin_token: Option<String>,
 }
@@ -167,6 +171,9 @@ impl Application {
             // Longer than chrono can count means "no limit but 1970".
             routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
                 .unwrap_or(chrono::Duration::MAX),
+            outbound: outbound::Policy {
+                allow_private: settings.webhook_allow_private_networks,
+            },
         });
         Ok(Application {
             listener,
@@ -177,6 +184,11 @@ impl Application {
             sla_scan_batch: settings.sla_scan_batch,
             metrics_compact_interval: settings.metrics_compact_interval,
             outbox_poll_interval: settings.outbox_poll_interval,
+            webhook_concurrency: settings.webhook_concurrency,
+            webhook_pause: PauseAfter {
+                failures: settings.webhook_pause_after_failures,
+                failing_for: settings.webhook_pause_after,
+            },
             bootstrap_admin_token,
         })
     }
@@ -206,15 +218,21 @@ impl Application {
             sla_scan_batch,
             metrics_compact_interval,
             outbox_poll_interval,
+            webhook_concurrency,
+            webhook_pause,
             ..
         } = self;
+        let outbound = state.outbound;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "salgate listening");
         let app = http::router(state.clone());
         let mut scanner = SlaScanner::new(state.db.clone(), state.clock.clone());
         scanner.batch = sla_scan_batch;
         let scanner = tokio::spawn(scanner.run(sla_scan_interval, shutdown.clone()));
-        let dispatcher = Dispatcher::new(state.db.clone(), state.clock.clone());
+        let dispatcher = Dispatcher::new(state.db.clone(), state.clock.clone())
+            .with_policy(outbound)
+            .with_concurrency(webhook_concurrency)
+            .with_pause(webhook_pause);
         let dispatcher = tokio::spawn(dispatcher.run(outbox_poll_interval, shutdown.clone()));
         let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
         let compactor = tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone()));

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod reason_codes;
 pub mod routing;
 pub mod sla;
+pub mod webhook_dispatch;
 pub mod webhooks;
 
 use std::{str::FromStr, time::Duration};

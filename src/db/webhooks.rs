@@ -1,10 +1,11 @@
-//! Webhook subscriptions, the deliveries the outbox trigger writes (see the `webhooks`
-//! migration), and the dispatcher's claim and bookkeeping.
+//! Webhook subscriptions and the deliveries the outbox trigger writes (see the `webhooks` and
+//! `webhook_leases` migrations). The dispatcher's claim and bookkeeping are in
+//! [`super::webhook_dispatch`].
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -17,7 +18,16 @@ pub struct Subscription {
     pub events: Vec<String>,
     pub description: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// `active`, or `paused` by the circuit breaker after failing attempts (deliveries are
+    /// kept; `POST /v1/webhook-subscriptions/{id}/resume` sends them again).
+    pub status: String,
+    pub paused_at: Option<DateTime<Utc>>,
+    pub pause_reason: Option<String>,
 }
+
+/// The columns of [`Subscription`].
+const COLUMNS: &str = "id, url, events, description, created_at, \
+    CASE WHEN paused_at IS NULL THEN 'active' ELSE 'paused' END AS status, paused_at, pause_reason";
 
 pub async fn create(
     pool: &PgPool,
@@ -27,10 +37,10 @@ pub async fn create(
     secret: &str,
     now: DateTime<Utc>,
 ) -> Result<Subscription, sqlx::Error> {
-    sqlx::query_as(
+    sqlx::query_as(&format!(
         "INSERT INTO webhook_subscriptions (id, url, events, secret, description, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id, url, events, description, created_at",
-    )
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    ))
     .bind(Uuid::now_v7())
     .bind(url)
     .bind(events)
@@ -42,19 +52,17 @@ pub async fn create(
 }
 
 pub async fn list(pool: &PgPool) -> Result<Vec<Subscription>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, url, events, description, created_at FROM webhook_subscriptions \
-         WHERE deleted_at IS NULL ORDER BY id",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM webhook_subscriptions WHERE deleted_at IS NULL ORDER BY id"
+    ))
     .fetch_all(pool)
     .await
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Subscription>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, url, events, description, created_at FROM webhook_subscriptions \
-         WHERE id = $1 AND deleted_at IS NULL",
-    )
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM webhook_subscriptions WHERE id = $1 AND deleted_at IS NULL"
+    ))
     .bind(id)
     .fetch_optional(pool)
     .await
@@ -79,8 +87,27 @@ pub async fn delete(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<bool,
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    // No lock of a delivery in flight is waited on: claims are leases, committed before the
+    // POST; its attempt is recorded as `lost`.
+    sqlx::query("DELETE FROM webhook_heads WHERE subscription_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(done)
+}
+
+/// Resumes a paused subscription: its failure count starts again and its deliveries are sent
+/// (each at its next attempt). `None` when unknown; an active one only has its count reset.
+pub async fn resume(pool: &PgPool, id: Uuid) -> Result<Option<Subscription>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE webhook_subscriptions SET paused_at = NULL, pause_reason = NULL, \
+           consecutive_failures = 0, failing_since = NULL \
+         WHERE id = $1 AND deleted_at IS NULL RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
 }
 
 /// A delivery as listed, with its attempts.
@@ -128,103 +155,27 @@ pub async fn deliveries(
 /// Puts a delivery back in the queue now (also a `dead` or `delivered` one). `false` when
 /// unknown or its subscription was deleted.
 pub async fn redeliver(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
+    let mut tx = pool.begin().await?;
+    let row: Option<Value> = sqlx::query_scalar(
         "UPDATE webhook_deliveries d SET status = 'pending', next_attempt_at = $2, \
            created_at = $2, last_error = NULL \
          FROM webhook_subscriptions s \
-         WHERE d.id = $1 AND s.id = d.subscription_id AND s.deleted_at IS NULL",
+         WHERE d.id = $1 AND s.id = d.subscription_id AND s.deleted_at IS NULL \
+         RETURNING jsonb_build_object('id', d.id, 'subscription_id', d.subscription_id, \
+           'lead_id', d.lead_id, 'seq', d.seq, 'next_attempt_at', d.next_attempt_at)",
     )
     .bind(id)
     .bind(now)
-    .execute(pool)
-    .await?
-    .rows_affected()
-        == 1)
-}
-
-/// A claimed delivery: what the dispatcher needs to send it.
-#[derive(Debug, Clone, FromRow)]
-pub struct Claimed {
-    pub id: Uuid,
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub url: String,
-    pub secret: String,
-    pub payload: Value,
-    pub attempts: i32,
-    pub created_at: DateTime<Utc>,
-}
-
-/// Locks the next due delivery whose lead has no earlier pending delivery for the same
-/// subscription (order per lead), skipping rows other dispatchers hold. The lock lasts until
-/// the transaction ends, so no other dispatcher sends it meanwhile; a dispatcher that dies
-/// releases it undelivered.
-pub async fn claim(
-    tx: &mut Transaction<'_, Postgres>,
-    now: DateTime<Utc>,
-) -> Result<Option<Claimed>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT d.id, d.event_id, d.event_type, s.url, s.secret, d.payload, d.attempts, \
-           d.created_at \
-         FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id \
-         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
-           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e \
-             WHERE e.subscription_id = d.subscription_id AND e.lead_id = d.lead_id \
-               AND e.status = 'pending' AND e.seq < d.seq) \
-         ORDER BY d.next_attempt_at, d.seq LIMIT 1 \
-         FOR UPDATE OF d SKIP LOCKED",
-    )
-    .bind(now)
-    .fetch_optional(&mut **tx)
-    .await
-}
-
-/// How one attempt went.
-pub struct AttemptResult<'a> {
-    pub at: DateTime<Utc>,
-    pub status_code: Option<u16>,
-    pub error: Option<&'a str>,
-    pub duration_ms: i32,
-    /// `Some(next)` to retry at `next`; `None` with `delivered` false: dead.
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub delivered: bool,
-}
-
-pub async fn record(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    r: &AttemptResult<'_>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO webhook_attempts (delivery_id, attempted_at, status_code, error, duration_ms) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(id)
-    .bind(r.at)
-    .bind(r.status_code.map(i32::from))
-    .bind(r.error)
-    .bind(r.duration_ms)
-    .execute(&mut **tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    let status = match (r.delivered, r.next_attempt_at) {
-        (true, _) => "delivered",
-        (false, Some(_)) => "pending",
-        (false, None) => "dead",
-    };
-    sqlx::query(
-        "UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, \
-           next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4, \
-           delivered_at = CASE WHEN $2 = 'delivered' THEN $5 END \
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(r.next_attempt_at)
-    .bind(r.error)
-    .bind(r.at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    let Some(row) = row else { return Ok(false) };
+    // Behind the head of its lead if there is one (order per lead), else the head itself.
+    sqlx::query("SELECT webhook_ensure_heads(jsonb_build_array($1::jsonb))")
+        .bind(row)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Pending deliveries (the outbox backlog) and dead ones, for `/metrics`.

@@ -95,6 +95,8 @@ pub struct Shared {
     pub integrations: Arc<integrations::IntegrationSettings>,
     /// Health-band limits of the acceptance report (configured).
     pub acceptance_bands: BandLimits,
+    /// What outbound URLs (webhook subscriptions) may reach (configured).
+    pub outbound: crate::outbound::Policy,
     /// `SALGATE_ROUTED_AT_MAX_AGE`: how old a lead's `routed_at` may be.
     pub routed_at_max_age: chrono::Duration,
 }

@@ -49,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             delete_webhook_subscription
         ))
         .routes(routes!(list_webhook_deliveries))
+        .routes(routes!(resume_webhook_subscription))
         .routes(routes!(redeliver_delivery))
 }
 
@@ -56,7 +57,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documents the body; it is read through `Fields`
 pub struct NewSubscription {
-    /// `https://…` (or `http://`) endpoint receiving POSTs.
+    /// `https://…` endpoint receiving POSTs, on a public address (`http://` and private or
+    /// loopback addresses only with `SALGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true`).
     url: String,
     /// Event types to send (default: all).
     events: Option<Vec<String>>,
@@ -94,11 +96,13 @@ pub async fn create_webhook_subscription(
     principal.require(MANAGERS)?;
     let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
     let url = f.req_str("url", 2000);
-    if let Some(u) = &url {
-        match reqwest::Url::parse(u) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => {}
-            _ => f.error("url", "must be an absolute http:// or https:// URL"),
-        }
+    // Statically bad targets are refused here; names are checked when each request connects.
+    if let Err(why) = url
+        .as_deref()
+        .map(|u| state.outbound.check_url(u))
+        .transpose()
+    {
+        f.error("url", why);
     }
     let events = match f.raw("events") {
         None => Vec::new(),
@@ -183,7 +187,8 @@ pub async fn get_webhook_subscription(
         .ok_or(ApiError::NotFound("no subscription with this id"))
 }
 
-/// Delete a subscription: nothing more is sent to it, pending deliveries are dropped.
+/// Delete a subscription: nothing more is sent to it, pending deliveries are dropped. It never
+/// waits on a delivery in flight.
 #[utoipa::path(delete, path = "/v1/webhook-subscriptions/{id}", tag = "webhooks", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -199,6 +204,24 @@ pub async fn delete_webhook_subscription(
     } else {
         Err(ApiError::NotFound("no subscription with this id"))
     }
+}
+
+/// Resume a subscription the circuit breaker paused: its kept deliveries are sent again, in
+/// order, and its failures are counted afresh. Resuming an active one only resets that count.
+#[utoipa::path(post, path = "/v1/webhook-subscriptions/{id}/resume", tag = "webhooks", params(("id" = String, Path)),
+    responses((status = 200, body = Subscription), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn resume_webhook_subscription(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Subscription>> {
+    principal.require(MANAGERS)?;
+    let id = parse_id(&id, "no subscription with this id")?;
+    webhooks::resume(&state.db, id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("no subscription with this id"))
 }
 
 /// The latest 100 deliveries of a subscription with every attempt, newest first.

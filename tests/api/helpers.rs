@@ -125,6 +125,10 @@ async fn spawn_on(
     // Tests drive the scanner step by step with the manual clock.
     settings.sla_scan_interval = std::time::Duration::from_secs(3600);
     settings.metrics_compact_interval = std::time::Duration::from_secs(3600);
+    // …and the webhook dispatcher (one in the background would race the test's own).
+    settings.outbox_poll_interval = std::time::Duration::from_secs(3600);
+    // Webhook tests post to receivers on 127.0.0.1 over http.
+    settings.webhook_allow_private_networks = true;
     configure(&mut settings);
     let clock = ManualClock::new(now_micros());
     let app = Application::build(settings, Arc::new(clock.clone()))

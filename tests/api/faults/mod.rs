@@ -62,6 +62,8 @@ impl Service {
             .env("SALGATE_LISTEN", format!("127.0.0.1:{port}"))
             .env("SALGATE_LOG", "error")
             .env("SALGATE_RATE_LIMIT_PER_SECOND", "0")
+            // Their webhook receivers are local.
+            .env("SALGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
             .env_remove("SALGATE_CONFIG")
             .envs(env.iter().copied())
             .stdout(Stdio::null())

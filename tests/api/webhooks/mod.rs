@@ -12,16 +12,24 @@ use std::{
 use axum::{body::Bytes, http::HeaderMap, http::StatusCode, routing::post, Router};
 use chrono::Duration;
 use hmac::{Hmac, Mac};
-use salgate::{domain::Role, jobs::dispatcher::Dispatcher};
+use salgate::{
+    db::webhook_dispatch::PauseAfter,
+    domain::Role,
+    jobs::dispatcher::{Dispatcher, LEASE},
+    outbound::Policy,
+};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::Notify;
 
 use crate::helpers::{fields, lead, problem, spawn_app, TestApp};
 
+mod isolation;
+mod safety;
+
 /// A CRM endpoint: records what it gets; can fail, be down, or hang.
 #[derive(Clone, Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
     fail_next: Arc<AtomicUsize>,
     down: Arc<AtomicBool>,
@@ -31,7 +39,7 @@ struct Receiver {
 }
 
 impl Receiver {
-    async fn start() -> (Receiver, String) {
+    pub(crate) async fn start() -> (Receiver, String) {
         let r = Receiver::default();
         let state = r.clone();
         let app = Router::new().route(
@@ -63,7 +71,7 @@ impl Receiver {
         (r, url)
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub(crate) fn bodies(&self) -> Vec<Value> {
         self.got
             .lock()
             .unwrap()
@@ -73,7 +81,7 @@ impl Receiver {
     }
 }
 
-async fn subscribe(app: &TestApp, url: &str, events: Value) -> (String, String) {
+pub(crate) async fn subscribe(app: &TestApp, url: &str, events: Value) -> (String, String) {
     let revops = app.key(Role::Revops, None).await;
     let res = app
         .post(
@@ -90,8 +98,16 @@ async fn subscribe(app: &TestApp, url: &str, events: Value) -> (String, String) 
     )
 }
 
-fn dispatcher(app: &TestApp) -> Dispatcher {
+/// A dispatcher allowed to reach the local receivers, whose circuit breaker never trips.
+pub(crate) fn dispatcher(app: &TestApp) -> Dispatcher {
     Dispatcher::new(app.pool.clone(), Arc::new(app.clock.clone()))
+        .with_policy(Policy {
+            allow_private: true,
+        })
+        .with_pause(PauseAfter {
+            failures: u32::MAX,
+            failing_for: StdDuration::from_secs(3600),
+        })
 }
 
 /// The signature as SPEC §7 documents it, computed here independently of the service.
@@ -287,6 +303,10 @@ async fn a_dispatcher_killed_mid_delivery_leaves_the_event_to_be_sent_again() {
     receiver.hang.store(false, Ordering::SeqCst);
     receiver.release.notify_waiters();
     tokio::time::sleep(StdDuration::from_millis(50)).await;
+    // Its lease holds the delivery until it runs out, then it is due again.
+    assert_eq!(d.run_once().await.unwrap(), None, "leased");
+    app.clock
+        .advance(Duration::seconds(LEASE.as_secs() as i64 + 1));
     // The aborted attempt may or may not have reached the receiver's log; the event is sent
     // again either way, never lost.
     let before = receiver.bodies().len();
@@ -342,6 +362,10 @@ async fn subscriptions_are_validated_listed_without_secret_and_deleted() {
         .await;
     let p = problem(res, 422, "validation_failed").await;
     assert_eq!(fields(&p), ["url", "events"]);
+    assert_eq!(
+        p["errors"][0]["message"], "must be an absolute https:// URL",
+        "{p}"
+    );
     let (receiver, url) = Receiver::start().await;
     let (id, secret) = subscribe(&app, &url, json!(["lead.accepted"])).await;
     assert!(secret.starts_with("whsec_"));

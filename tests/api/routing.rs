@@ -771,7 +771,8 @@ async fn round_robin_is_exact_across_two_replicas_sharing_one_database() {
     let app = spawn_app().await;
     let reps: Vec<(&str, Value)> = ["a", "b", "c", "d"].map(|r| (r, json!({}))).to_vec();
     queue_with(&app, "emea", "round_robin", &reps).await;
-    let replica = spawn_replica(&app, |_| {}).await;
+    // A smaller replica: replicas need not be configured alike.
+    let replica = spawn_replica(&app, |s| s.database_max_connections = 10).await;
     let token = app.key(Role::Ingest, None).await;
     // 100 concurrent ingests, every other one sent to the other replica.
     let requests = (0..100).map(|i| {

@@ -354,3 +354,152 @@ async fn the_stored_history_replays_to_the_stored_lead() {
     assert_eq!(i64::from(replay.cycle), l["cycle"].as_i64().unwrap());
     assert_eq!(l["cycle"], 3);
 }
+
+#[tokio::test]
+async fn an_admin_decides_on_behalf_of_a_rep_and_must_name_one() {
+    let app = spawn_app().await;
+    let (id, _) = routed(&app).await;
+    let p = problem(
+        app.decide(&id, "accept", &app.admin, &json!({})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(fields(&p), ["on_behalf_of"]);
+    assert_eq!(app.lead(&id).await["state"], "routed");
+    let res = app
+        .decide(&id, "accept", &app.admin, &json!({"on_behalf_of": "rep-2"}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let l: Value = res.json().await.unwrap();
+    assert_eq!(
+        (
+            l["state"].as_str(),
+            l["accepted_by"].as_str(),
+            l["owner"].as_str()
+        ),
+        (Some("accepted"), Some("rep-2"), Some("rep-2"))
+    );
+    let h = app.history(&id).await;
+    assert_eq!(
+        (h[1]["actor_role"].as_str(), h[1]["rep"].as_str()),
+        (Some("admin"), Some("rep-2"))
+    );
+}
+
+#[tokio::test]
+async fn revops_recycles_an_accepted_lead_only_with_a_note_and_another_sdr_may_not() {
+    let app = spawn_app().await;
+    let (id, _) = lead_in(&app, "accepted").await;
+    let revops = app.key(Role::Revops, None).await;
+    for note in [json!(null), json!("   ")] {
+        let body = json!({"reason": "no_response", "on_behalf_of": "rep-1", "note": note});
+        let p = problem(
+            app.decide(&id, "recycle", &revops, &body).await,
+            422,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(fields(&p), ["note"], "note {note}");
+    }
+    let other_sdr = app.key(Role::Sdr, Some("rep-2")).await;
+    let body = json!({"reason": "no_response", "note": "went dark"});
+    problem(
+        app.decide(&id, "recycle", &other_sdr, &body).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(app.history(&id).await.len(), 2, "refusals write nothing");
+    let body = json!({"reason": "no_response", "note": "went dark", "on_behalf_of": "rep-1"});
+    let res = app.decide(&id, "recycle", &revops, &body).await;
+    assert_eq!(res.status(), 200);
+    let l: Value = res.json().await.unwrap();
+    assert_eq!(
+        (l["state"].as_str(), l["recycle_reason"].as_str()),
+        (Some("recycled"), Some("no_response"))
+    );
+    let h = app.history(&id).await;
+    assert_eq!(h.len(), 3);
+    assert_eq!(
+        (
+            h[2]["kind"].as_str(),
+            h[2]["from_state"].as_str(),
+            h[2]["actor_role"].as_str(),
+            h[2]["note"].as_str()
+        ),
+        (
+            Some("recycled"),
+            Some("accepted"),
+            Some("revops"),
+            Some("went dark")
+        )
+    );
+}
+
+/// POSTs `action` on lead `id` with `If-Match: <if_match>`.
+async fn decide_if_match(
+    app: &TestApp,
+    id: &str,
+    action: &str,
+    token: &str,
+    if_match: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/v1/leads/{id}/{action}")))
+        .bearer_auth(token)
+        .header("if-match", if_match)
+        .json(&body_for(action))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn if_match_is_honoured_on_reject_and_recycle_too() {
+    let app = spawn_app().await;
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    for action in ["reject", "recycle"] {
+        let l = app.ingest(&lead(&format!("im-{action}"))).await;
+        let id = l["id"].as_str().unwrap();
+        let stale = decide_if_match(&app, id, action, &sdr, "\"2\"").await;
+        let p = problem(stale, 412, "stale_version").await;
+        assert_eq!(p["current_version"], 1, "{action}");
+        assert_eq!(app.lead(id).await["state"], "routed", "{action}");
+        assert_eq!(app.history(id).await.len(), 1, "{action}");
+        let ok = decide_if_match(&app, id, action, &sdr, "\"1\"").await;
+        assert_eq!(ok.status(), 200, "{action}");
+        assert_eq!(ok.headers()["etag"], "\"2\"", "{action}");
+        // The same If-Match again is now stale: 412 (not 409), naming the new version.
+        let again = decide_if_match(&app, id, action, &sdr, "\"1\"").await;
+        let p = problem(again, 412, "stale_version").await;
+        assert_eq!(p["current_version"], 2, "{action}");
+    }
+}
+
+#[tokio::test]
+async fn the_database_refuses_to_update_delete_or_truncate_history() {
+    let app = spawn_app().await;
+    let (id, _) = lead_in(&app, "accepted").await;
+    let lead_id: uuid::Uuid = id.parse().unwrap();
+    let statements = [
+        "UPDATE lead_history SET note = 'rewritten' WHERE lead_id = $1",
+        "DELETE FROM lead_history WHERE lead_id = $1",
+    ];
+    for sql in statements {
+        let err = sqlx::query(sql)
+            .bind(lead_id)
+            .execute(&app.pool)
+            .await
+            .expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    let err = sqlx::query("TRUNCATE lead_history CASCADE")
+        .execute(&app.pool)
+        .await
+        .expect_err("TRUNCATE");
+    assert!(err.to_string().contains("append-only"), "TRUNCATE: {err}");
+    let h = app.history(&id).await;
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[1]["note"], "fits", "the entry is unchanged");
+}

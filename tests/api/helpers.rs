@@ -72,6 +72,21 @@ pub async fn fresh_database() -> String {
     pg.url_for(&name)
 }
 
+/// A fresh database with nothing in it (not even the schema); returns its URL.
+pub async fn empty_database() -> String {
+    let pg = cluster();
+    let name = format!("e_{}", uuid::Uuid::now_v7().simple());
+    let mut conn = PgConnection::connect(&pg.admin_url_for("postgres"))
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name} OWNER {APP_ROLE}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    pg.url_for(&name)
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,

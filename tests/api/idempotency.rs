@@ -108,3 +108,42 @@ async fn a_failed_request_is_replayed_as_the_same_failure() {
     problem(send().await.unwrap(), 422, "validation_failed").await;
     problem(send().await.unwrap(), 422, "validation_failed").await;
 }
+
+#[tokio::test]
+async fn an_idempotency_key_is_replayed_for_24_hours_then_runs_again() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    let send = |body: Value| {
+        app.client
+            .post(app.url("/v1/leads"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "daily")
+            .json(&body)
+            .send()
+    };
+    app.clock.set("2026-03-02T10:00:00Z".parse().unwrap());
+    assert_eq!(send(lead("c-1")).await.unwrap().status(), 201);
+    // One second before the 24 h are up: still the first response, still bound to its body.
+    app.clock.set("2026-03-03T09:59:59Z".parse().unwrap());
+    let replay = send(lead("c-1")).await.unwrap();
+    assert_eq!(replay.status(), 201);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    problem(
+        send(lead("c-2")).await.unwrap(),
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    // One second after: the key is free again and the request runs.
+    app.clock.set("2026-03-03T10:00:01Z".parse().unwrap());
+    let fresh = send(lead("c-2")).await.unwrap();
+    assert_eq!(fresh.status(), 201);
+    assert!(fresh.headers().get("idempotent-replayed").is_none());
+    let fresh: Value = fresh.json().await.unwrap();
+    assert_eq!(fresh["external_id"], "c-2");
+    assert_eq!(app.count("leads").await, 2);
+    // …and the new first response is what is replayed from then on.
+    let replay = send(lead("c-2")).await.unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.count("leads").await, 2);
+}

@@ -521,3 +521,68 @@ async fn bad_report_parameters_are_named_and_sdrs_are_refused() {
     let res = app.get("/v1/metrics/rejections", &sdr).await;
     problem(res, 403, "forbidden").await;
 }
+
+/// `(key, routed)` of each group of a report.
+fn routed_per_group(r: &Value) -> Vec<(String, i64)> {
+    r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            let key = g["key"].as_str().unwrap().to_string();
+            (key, g["routed"].as_i64().unwrap())
+        })
+        .collect()
+}
+
+fn pairs(expected: &[(&str, i64)]) -> Vec<(String, i64)> {
+    expected.iter().map(|(k, n)| (k.to_string(), *n)).collect()
+}
+
+#[tokio::test]
+async fn the_queue_filter_and_the_queue_and_month_groupings_count_each_cycle_once() {
+    let app = spawn_app().await;
+    app.clock.set(t("2026-04-10T12:00:00Z"));
+    let token = app.key(Role::Ingest, None).await;
+    for (i, (queue, at)) in [
+        ("emea", "2026-02-27T10:00:00Z"),
+        ("emea", "2026-03-01T00:30:00Z"),
+        ("emea", "2026-03-31T23:00:00Z"),
+        ("na", "2026-03-15T10:00:00Z"),
+        ("na", "2026-04-01T00:00:00Z"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut body = lead(&format!("mq-{i}"));
+        body["queue"] = json!(queue);
+        body["routed_at"] = json!(at);
+        assert_eq!(app.post("/v1/leads", &token, &body).await.status(), 201);
+    }
+    let range = "from=2026-02-01&to=2026-05-01";
+    let r = report(&app, &format!("/v1/metrics/acceptance?{range}&queue=emea")).await;
+    assert_eq!(r["total"]["routed"], 3);
+    assert_eq!(r["filters"], json!({"queue": "emea"}));
+    let r = report(
+        &app,
+        &format!("/v1/metrics/acceptance?{range}&group_by=queue"),
+    )
+    .await;
+    assert_eq!(routed_per_group(&r), pairs(&[("emea", 3), ("na", 2)]));
+    let r = report(
+        &app,
+        &format!("/v1/metrics/acceptance?{range}&group_by=month"),
+    )
+    .await;
+    assert_eq!(
+        routed_per_group(&r),
+        pairs(&[("2026-02-01", 1), ("2026-03-01", 3), ("2026-04-01", 1)])
+    );
+    assert_eq!(r["total"]["routed"], 5);
+    let path = format!("/v1/metrics/acceptance?{range}&group_by=month&queue=na");
+    let r = report(&app, &path).await;
+    assert_eq!(
+        routed_per_group(&r),
+        pairs(&[("2026-02-01", 0), ("2026-03-01", 1), ("2026-04-01", 1)])
+    );
+}

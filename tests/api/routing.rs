@@ -4,7 +4,7 @@ use reqwest::Method;
 use salgate::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{fields, lead, problem, spawn_app, TestApp};
+use crate::helpers::{fields, lead, problem, spawn_app, spawn_replica, TestApp};
 
 async fn put(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
     app.request(Method::PUT, path, &app.admin, Some(&body))
@@ -764,4 +764,129 @@ async fn ids_with_control_bidi_or_format_characters_are_refused_everywhere() {
     .await;
     assert_eq!(fields(&p), ["rep"]);
     assert_eq!(app.count("reps").await, 3, "no rep registered");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn round_robin_is_exact_across_two_replicas_sharing_one_database() {
+    let app = spawn_app().await;
+    let reps: Vec<(&str, Value)> = ["a", "b", "c", "d"].map(|r| (r, json!({}))).to_vec();
+    queue_with(&app, "emea", "round_robin", &reps).await;
+    // A smaller replica: replicas need not be configured alike.
+    let replica = spawn_replica(&app, |s| s.database_max_connections = 10).await;
+    let token = app.key(Role::Ingest, None).await;
+    // 100 concurrent ingests, every other one sent to the other replica.
+    let requests = (0..100).map(|i| {
+        let target = if i % 2 == 0 { &app } else { &replica };
+        let req = target
+            .client
+            .post(target.url("/v1/leads"))
+            .bearer_auth(&token)
+            .json(&queued(&format!("rr2-{i}"), "emea"));
+        async move { req.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = futures::future::join_all(requests).await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    assert_eq!(
+        open_per_owner(&app).await,
+        [o("a", 25), o("b", 25), o("c", 25), o("d", 25)]
+    );
+}
+
+#[tokio::test]
+async fn the_ladder_repeats_a_second_reassignment_before_returning_to_the_queue() {
+    let app = spawn_app().await;
+    reassign_policy(&app).await;
+    let reps: Vec<(&str, Value)> = ["a", "b", "c"].map(|r| (r, json!({}))).to_vec();
+    queue_with(&app, "emea", "round_robin", &reps).await;
+    app.clock.set("2026-03-02T10:00:00Z".parse().unwrap());
+    let l = app.ingest(&queued("c-1", "emea")).await;
+    let id = l["id"].as_str().unwrap();
+    assert_eq!(l["owner"], "a");
+    let scan = scanner(&app);
+    // (scan time, reassigned, returned to queue): the second owner's deadline is 12:00:30, the
+    // third's an hour after its own reassignment at 12:01:00.
+    let steps = [
+        ("2026-03-02T11:00:30Z", 1, 0),
+        ("2026-03-02T12:00:00Z", 0, 0),
+        ("2026-03-02T12:01:00Z", 1, 0),
+        ("2026-03-02T13:00:30Z", 0, 0),
+        ("2026-03-02T13:01:30Z", 0, 1),
+        ("2026-03-05T00:00:00Z", 0, 0),
+    ];
+    let mut owners = Vec::new();
+    for (at, reassigned, returned) in steps {
+        app.clock.set(at.parse().unwrap());
+        let o = scan.run_once().await.unwrap();
+        assert_eq!(
+            (o.reassigned, o.counts.returned_to_queue),
+            (reassigned, returned),
+            "scan at {at}"
+        );
+        let l = app.lead(id).await;
+        owners.push(l["owner"].as_str().map(str::to_string));
+        assert_eq!(l["sla"]["due_at"], "2026-03-02T11:00:00Z", "{at}");
+    }
+    // Each rung goes to a rep not yet tried: b and c, in the order the queue's rotation gives.
+    let (second, third) = (owners[0].clone().unwrap(), owners[2].clone().unwrap());
+    let mut tried = vec![second.clone(), third.clone()];
+    tried.sort();
+    assert_eq!(tried, ["b", "c"], "{owners:?}");
+    assert_eq!(owners[1].as_deref(), Some(second.as_str()), "{owners:?}");
+    assert_eq!(owners[3].as_deref(), Some(third.as_str()), "{owners:?}");
+    assert_eq!((&owners[4], &owners[5]), (&None, &None), "{owners:?}");
+    let h = app.history(id).await;
+    assert_eq!(
+        kinds(&h),
+        [
+            "routed",
+            "sla_at_risk",
+            "sla_breached",
+            "reassigned",
+            "reassigned",
+            "returned_to_queue"
+        ]
+    );
+    fn rung(e: &Value) -> (Option<&str>, Option<&str>) {
+        (e["data"]["from"].as_str(), e["rep"].as_str())
+    }
+    assert_eq!(rung(&h[3]), (Some("a"), Some(second.as_str())));
+    assert_eq!(rung(&h[4]), (Some(second.as_str()), Some(third.as_str())));
+    assert_eq!(h[5]["data"]["from"], third);
+}
+
+#[tokio::test]
+async fn an_away_owner_defers_to_the_queue_until_the_absence_ends() {
+    let app = spawn_app().await;
+    queue_with(&app, "emea", "round_robin", &[("a", json!({}))]).await;
+    let res = put(
+        &app,
+        "/v1/reps/rep-1",
+        json!({"away_until": "2026-03-09T00:00:00Z"}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    app.clock.set("2026-03-02T10:00:00Z".parse().unwrap());
+    let l = app.ingest(&lead("c-1")).await; // owner rep-1 (away), queue emea
+    assert_eq!(l["owner"], "a");
+    let h = app.history(l["id"].as_str().unwrap()).await;
+    assert_eq!(
+        (
+            h[0]["data"]["owner_unavailable"].as_str(),
+            h[0]["data"]["assigned_by"].as_str()
+        ),
+        (Some("rep-1"), Some("round_robin"))
+    );
+    let mut no_queue = lead("c-2");
+    no_queue["queue"] = Value::Null;
+    let l = app.ingest(&no_queue).await;
+    assert_eq!(
+        l["owner"], "rep-1",
+        "without a queue the lead stays with its away owner"
+    );
+    app.clock.set("2026-03-09T00:00:00Z".parse().unwrap());
+    let l = app.ingest(&lead("c-3")).await;
+    assert_eq!(
+        l["owner"], "rep-1",
+        "back from absence, the CRM's choice wins"
+    );
 }

@@ -585,3 +585,47 @@ async fn a_cancelled_scanner_stops_between_batches() {
         .unwrap();
     assert_eq!(rest.leads, 90);
 }
+
+#[tokio::test]
+async fn a_policy_calendar_takes_precedence_over_its_queues() {
+    let app = spawn_app().await;
+    let revops = app.key(Role::Revops, None).await;
+    let put = |path: String, body: Value| {
+        let (app, revops) = (&app, &revops);
+        async move {
+            let res = app
+                .request(reqwest::Method::PUT, &path, revops, Some(&body))
+                .await;
+            assert_eq!(res.status(), 200, "{path}");
+        }
+    };
+    let windows: Vec<Value> = ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|d| json!({"weekday": d, "start": "09:00", "end": "17:00"}))
+        .collect();
+    for (id, zone) in [("berlin", "Europe/Berlin"), ("ny", "America/New_York")] {
+        let body = json!({"time_zone": zone, "windows": windows});
+        put(format!("/v1/calendars/{id}"), body).await;
+    }
+    put(
+        "/v1/queues/emea".into(),
+        json!({"strategy": "round_robin", "calendar": "ny"}),
+    )
+    .await;
+    put(
+        "/v1/sla-policies/demo_request".into(),
+        json!({"accept_within": "PT1H", "first_touch_within": "PT4H", "calendar": "berlin"}),
+    )
+    .await;
+    // Tuesday 2026-03-03 12:00Z: 13:00 in Berlin (open), 07:00 in New York (opens 14:00Z).
+    app.clock.set(t("2026-03-03T12:00:00Z"));
+    let l = app.ingest(&lead("c-1")).await; // demo_request in queue emea
+    assert_eq!(l["sla"]["due_at"], "2026-03-03T13:00:00Z", "Berlin's hours");
+    let mut pricing = lead("c-2");
+    pricing["lead_type"] = json!("pricing_request"); // PT1H, no calendar of its own
+    let l = app.ingest(&pricing).await;
+    assert_eq!(
+        l["sla"]["due_at"], "2026-03-03T15:00:00Z",
+        "the queue's hours"
+    );
+}

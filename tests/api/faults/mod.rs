@@ -1,6 +1,8 @@
 //! Faults with the real binary, as separate processes: the service SIGKILLed under load, its
-//! database stopped and started again under load, two replicas sharing one database.
+//! database stopped and started again under load, two replicas sharing one database; the CLI and
+//! SIGTERM.
 
+mod cli;
 mod cli_attach;
 mod db_restart;
 mod embedded_crash;
@@ -39,6 +41,11 @@ impl Service {
         Service::spawn(Some(url), port, env)
     }
 
+    /// `start`, with the service's stdout written to `stdout`.
+    pub fn start_with_stdout(url: &str, port: u16, stdout: std::fs::File) -> Service {
+        Service::spawn_to(Some(url), port, &[], Stdio::from(stdout))
+    }
+
     /// Starts the binary with no `DATABASE_URL`: it runs its own cluster under `data_dir`.
     pub fn start_embedded(data_dir: &std::path::Path, port: u16) -> Service {
         let dir = data_dir.display().to_string();
@@ -46,6 +53,10 @@ impl Service {
     }
 
     fn spawn(url: Option<&str>, port: u16, env: &[(&str, &str)]) -> Service {
+        Service::spawn_to(url, port, env, Stdio::null())
+    }
+
+    fn spawn_to(url: Option<&str>, port: u16, env: &[(&str, &str)], stdout: Stdio) -> Service {
         let log = std::env::temp_dir().join(format!(
             "salgate-fault-{}-{}.log",
             std::process::id(),
@@ -66,7 +77,7 @@ impl Service {
             .env("SALGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS", "true")
             .env_remove("SALGATE_CONFIG")
             .envs(env.iter().copied())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(file)
             .spawn()
             .expect("start the salgate binary");
@@ -84,6 +95,18 @@ impl Service {
     /// Whether the process is still running (it has not crashed or exited).
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits (at most `within`) for the process to exit by itself; `None` if it did not.
+    pub async fn exit_within(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + within;
+        while tokio::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
     }
 
     /// What the service logged at error level.

@@ -124,6 +124,9 @@ pub struct Application {
     outbox_poll_interval: Duration,
     webhook_concurrency: usize,
     webhook_pause: PauseAfter,
+    /// Whether the periodic jobs run (scanner, dispatcher, compactor, idempotency purge); tests
+    /// turn them off and drive each job themselves.
+    periodic_jobs: bool,
     /// The admin token created on first start (no keys existed), shown once.
     pub bootstrap_admin_token: Option<String>,
 }
@@ -189,8 +192,16 @@ impl Application {
                 failures: settings.webhook_pause_after_failures,
                 failing_for: settings.webhook_pause_after,
             },
+            periodic_jobs: true,
             bootstrap_admin_token,
         })
+    }
+
+    /// Starts none of the periodic jobs: only the server, the key revocation listener and the
+    /// embedded cluster's supervisor run.
+    pub fn without_periodic_jobs(mut self) -> Self {
+        self.periodic_jobs = false;
+        self
     }
 
     pub fn port(&self) -> u16 {
@@ -220,25 +231,42 @@ impl Application {
             outbox_poll_interval,
             webhook_concurrency,
             webhook_pause,
+            periodic_jobs,
             ..
         } = self;
         let outbound = state.outbound;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "salgate listening");
         let app = http::router(state.clone());
-        let mut scanner = SlaScanner::new(state.db.clone(), state.clock.clone());
-        scanner.batch = sla_scan_batch;
-        let scanner = tokio::spawn(scanner.run(sla_scan_interval, shutdown.clone()));
-        let dispatcher = Dispatcher::new(state.db.clone(), state.clock.clone())
-            .with_policy(outbound)
-            .with_concurrency(webhook_concurrency)
-            .with_pause(webhook_pause);
-        let dispatcher = tokio::spawn(dispatcher.run(outbox_poll_interval, shutdown.clone()));
-        let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
-        let compactor = tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone()));
+        let jobs = periodic_jobs.then(|| {
+            let mut scanner = SlaScanner::new(state.db.clone(), state.clock.clone());
+            scanner.batch = sla_scan_batch;
+            let dispatcher = Dispatcher::new(state.db.clone(), state.clock.clone())
+                .with_policy(outbound)
+                .with_concurrency(webhook_concurrency)
+                .with_pause(webhook_pause);
+            let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
+            [
+                (
+                    "the SLA scanner",
+                    tokio::spawn(scanner.run(sla_scan_interval, shutdown.clone())),
+                ),
+                (
+                    "the webhook dispatcher",
+                    tokio::spawn(dispatcher.run(outbox_poll_interval, shutdown.clone())),
+                ),
+                (
+                    "the cycle compactor",
+                    tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone())),
+                ),
+                (
+                    "the idempotency purge",
+                    tokio::spawn(purge_idempotency_keys(state.clone(), shutdown.clone())),
+                ),
+            ]
+        });
         let revocations = KeyListener::new(&state.db, state.keys.clone());
         let key_listener = tokio::spawn(revocations.run(shutdown.clone()));
-        let purge = tokio::spawn(purge_idempotency_keys(state, shutdown.clone()));
         let supervisor = database.embedded.clone().map(|cluster| {
             tokio::spawn(PgSupervisor::new(cluster).run(SUPERVISE_INTERVAL, shutdown.clone()))
         });
@@ -256,7 +284,6 @@ impl Application {
                 .context("server failed")?,
             Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
         }
-        let _ = purge.await;
         if tokio::time::timeout(DRAIN_TIMEOUT, key_listener)
             .await
             .is_err()
@@ -272,22 +299,12 @@ impl Application {
                 tracing::warn!("the embedded PostgreSQL supervisor did not stop within 10 s");
             }
         }
-        // The scanner stops between batches; a batch in flight is one transaction.
-        if tokio::time::timeout(DRAIN_TIMEOUT, scanner).await.is_err() {
-            tracing::warn!("the SLA scanner did not stop within 10 s");
-        }
-        // A delivery in flight finishes (5 s timeout) or is sent again later.
-        if tokio::time::timeout(DRAIN_TIMEOUT, dispatcher)
-            .await
-            .is_err()
-        {
-            tracing::warn!("the webhook dispatcher did not stop within 10 s");
-        }
-        if tokio::time::timeout(DRAIN_TIMEOUT, compactor)
-            .await
-            .is_err()
-        {
-            tracing::warn!("the cycle compactor did not stop within 10 s");
+        // The scanner stops between batches (a batch is one transaction); a delivery in flight
+        // finishes (5 s timeout) or is sent again later.
+        for (what, job) in jobs.into_iter().flatten() {
+            if tokio::time::timeout(DRAIN_TIMEOUT, job).await.is_err() {
+                tracing::warn!("{what} did not stop within 10 s");
+            }
         }
         database.close().await;
         Ok(())

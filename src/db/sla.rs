@@ -133,7 +133,9 @@ pub async fn scan_due<'e>(
         .await
 }
 
-const SCAN_SQL: &str = r#"
+/// [`scan_due`]'s statement (`$1` the time, `$2` the batch size); public so a test can EXPLAIN
+/// the very statement the scanner runs.
+pub const SCAN_SQL: &str = r#"
 WITH due AS (
     SELECT l.id, l.state, l.sla_at_risk_at, l.sla_at_risk_flagged_at, l.sla_due_at,
            l.sla_breached_at, l.first_touch_due_at, l.first_touched_at, l.first_touch_breached_at,

@@ -115,17 +115,33 @@ pub async fn spawn_app() -> TestApp {
 
 /// `spawn_app` with settings adjusted by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_on(fresh_database().await, None, configure).await
+    spawn_on(fresh_database().await, None, Jobs::Off, configure).await
+}
+
+/// `spawn_app_with`, and the app runs its periodic jobs (scanner, webhook dispatcher,
+/// compactor, purge) on their configured intervals, as the service does.
+pub async fn spawn_app_with_jobs(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_on(fresh_database().await, None, Jobs::On, configure).await
 }
 
 /// Another replica of `app`: its own application (caches, clock) on the same database.
 pub async fn spawn_replica(app: &TestApp, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    spawn_on(app.database_url.clone(), Some(app.admin.clone()), configure).await
+    let admin = Some(app.admin.clone());
+    spawn_on(app.database_url.clone(), admin, Jobs::Off, configure).await
+}
+
+/// Whether a test app runs its periodic jobs. Off by default: tests drive each job themselves
+/// on the manual clock, and one in the background would race them (and count with them).
+#[derive(PartialEq)]
+enum Jobs {
+    On,
+    Off,
 }
 
 async fn spawn_on(
     url: String,
     admin: Option<String>,
+    jobs: Jobs,
     configure: impl FnOnce(&mut Settings),
 ) -> TestApp {
     // Server-side errors show in a failing test's output.
@@ -137,18 +153,16 @@ async fn spawn_on(
     settings.listen = "127.0.0.1:0".parse().unwrap();
     settings.database_url = Some(url.clone());
     settings.database_max_connections = 20;
-    // Tests drive the scanner step by step with the manual clock.
-    settings.sla_scan_interval = std::time::Duration::from_secs(3600);
-    settings.metrics_compact_interval = std::time::Duration::from_secs(3600);
-    // …and the webhook dispatcher (one in the background would race the test's own).
-    settings.outbox_poll_interval = std::time::Duration::from_secs(3600);
     // Webhook tests post to receivers on 127.0.0.1 over http.
     settings.webhook_allow_private_networks = true;
     configure(&mut settings);
     let clock = ManualClock::new(now_micros());
-    let app = Application::build(settings, Arc::new(clock.clone()))
+    let mut app = Application::build(settings, Arc::new(clock.clone()))
         .await
         .expect("build application");
+    if jobs == Jobs::Off {
+        app = app.without_periodic_jobs();
+    }
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool();
     let admin = admin

@@ -69,6 +69,40 @@ impl TestApp {
     }
 }
 
+/// Rejects every open lead (an admin for rep-1), so a redelivery that got past the dedupe would
+/// route them again in a new cycle; returns how many history entries there are then.
+async fn reject_all(app: &TestApp) -> i64 {
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar("SELECT id FROM leads ORDER BY id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    for id in ids {
+        let res = app
+            .decide(
+                &id.to_string(),
+                "reject",
+                &app.admin,
+                &json!({"code": "out_of_territory", "on_behalf_of": "rep-1"}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "reject {id}");
+    }
+    app.count("lead_history").await
+}
+
+/// No lead was routed again: all still rejected in their first cycle, history unchanged.
+async fn assert_still_rejected(app: &TestApp, history: i64) {
+    let cycles: Vec<(String, i32)> = sqlx::query_as("SELECT state, cycle FROM leads")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert!(!cycles.is_empty());
+    for (state, cycle) in cycles {
+        assert_eq!((state.as_str(), cycle), ("rejected", 1), "routed again");
+    }
+    assert_eq!(app.count("lead_history").await, history);
+}
+
 #[tokio::test]
 async fn hubspot_mql_changes_become_leads_in_both_event_spellings() {
     let app = hubspot_app(None).await;
@@ -307,12 +341,58 @@ async fn salesforce_acks_a_multi_notification_message_after_storing_every_lead()
     assert_eq!(rows[0].2.as_deref(), Some("web"));
     assert_eq!(rows[0].3["salesforce"]["Rating"], "Hot");
 
-    // Redelivered: acknowledged again, nothing new.
+    // Redelivered after the leads were rejected: acknowledged again, no second cycle (an
+    // open lead would be left alone by ingest anyway; a closed one would be routed again).
+    let history = reject_all(&app).await;
     let (status, body) = post_salesforce(&app, xml).await;
     assert_eq!(status, 200);
     assert!(body.contains("<Ack>true</Ack>"));
     assert_eq!(app.count("leads").await, 3);
-    assert_eq!(app.count("lead_history").await, 3);
+    assert_still_rejected(&app, history).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubspot_redeliveries_of_an_event_whose_lead_was_rejected_change_nothing() {
+    let app = hubspot_app(None).await;
+    let uri = app.direct_uri("/v1/integrations/hubspot");
+    let events = json!([mql(601, 1, "subscriptionType")]);
+    let res = post_hubspot(&app, &uri, &events, 0).await;
+    assert_eq!(res.status(), 200);
+    let history = reject_all(&app).await;
+    // HubSpot retries a delivery it timed out on while the first is still being handled.
+    let (a, b) = tokio::join!(
+        post_hubspot(&app, &uri, &events, 0),
+        post_hubspot(&app, &uri, &events, 0)
+    );
+    for res in [a, b] {
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({"routed": 0, "unchanged": 0, "duplicates": 1, "ignored": 0})
+        );
+    }
+    assert_eq!(app.count("leads").await, 1);
+    assert_still_rejected(&app, history).await;
+
+    // A new MQL change of the same contact, delivered twice at once: one new cycle, not two.
+    let events = json!([mql(601, 2, "subscriptionType")]);
+    let (a, b) = tokio::join!(
+        post_hubspot(&app, &uri, &events, 0),
+        post_hubspot(&app, &uri, &events, 0)
+    );
+    let mut routed = 0;
+    for res in [a, b] {
+        assert_eq!(res.status(), 200);
+        let body: Value = res.json().await.unwrap();
+        routed += body["routed"].as_i64().unwrap();
+    }
+    assert_eq!(routed, 1);
+    let (state, cycle): (String, i32) = sqlx::query_as("SELECT state, cycle FROM leads")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!((state.as_str(), cycle), ("routed", 2));
 }
 
 #[tokio::test]

@@ -516,16 +516,27 @@ async fn the_scan_reads_the_coming_due_index_not_the_open_leads() {
         .execute(&app.pool)
         .await
         .unwrap();
-    let plan: Vec<String> = sqlx::query_scalar(
-        "EXPLAIN SELECT id FROM leads WHERE sla_next_check_at <= '2026-03-02T12:00:00Z' \
-         ORDER BY sla_next_check_at LIMIT 1000 FOR UPDATE SKIP LOCKED",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    // The scanner's own statement, with its join and state condition (EXPLAIN runs nothing).
+    let now = t("2026-03-02T12:00:00Z");
+    let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {}", salgate::db::sla::SCAN_SQL))
+        .bind(now)
+        .bind(salgate::jobs::sla_scanner::BATCH)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
     let plan = plan.join("\n");
-    assert!(plan.contains("leads_sla_next_check_idx"), "{plan}");
-    app.clock.set(t("2026-03-02T12:00:00Z"));
+    // The index bounds the claim (a condition, not a filter over every open lead), and no
+    // step of the statement reads the whole table.
+    assert!(
+        plan.contains("using leads_sla_next_check_idx on leads"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("Index Cond: (sla_next_check_at <= "),
+        "{plan}"
+    );
+    assert!(!plan.contains("Seq Scan on leads"), "{plan}");
+    app.clock.set(now);
     assert_eq!(scanner(&app).run_once().await.unwrap().counts.breached, 3);
 }
 

@@ -182,8 +182,54 @@ pub struct Tally {
     pub acknowledged: Vec<String>,
     /// Responses by status code other than 2xx.
     pub refused: std::collections::BTreeMap<u16, usize>,
+    /// The same responses by what they carried besides their status.
+    pub refusals: std::collections::BTreeMap<Refusal, usize>,
     /// Requests with no response (connection refused or reset, timeouts).
     pub no_response: usize,
+}
+
+/// A non-2xx answer: its status, problem `code` and `Retry-After` header, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: Option<String>,
+    pub retry_after: Option<String>,
+}
+
+impl Refusal {
+    async fn of(res: reqwest::Response) -> Refusal {
+        let status = res.status().as_u16();
+        let retry_after = res
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap_or("(not text)").to_string());
+        let body: Option<serde_json::Value> = res.json().await.ok();
+        let code = body.and_then(|b| b["code"].as_str().map(String::from));
+        Refusal {
+            status,
+            code,
+            retry_after,
+        }
+    }
+}
+
+/// Every refusal the load saw is the outage's: 503, problem `unavailable`, and a
+/// `Retry-After` of a whole number of seconds (at least 1). `errors` is the service's log.
+pub fn assert_only_unavailable(tally: &Tally, errors: &str) {
+    for refusal in tally.refusals.keys() {
+        let retry_after = refusal
+            .retry_after
+            .as_deref()
+            .and_then(|s| s.parse::<u64>().ok());
+        assert!(
+            refusal.status == 503
+                && refusal.code.as_deref() == Some("unavailable")
+                && retry_after.is_some_and(|s| s >= 1),
+            "only 503 `unavailable` with a Retry-After while the database is away, got \
+             {:?}; service errors:\n{errors}",
+            tally.refusals
+        );
+    }
 }
 
 /// An ingest load: `workers` tasks sending distinct leads (`body("{prefix}-{worker}-{n}")`)
@@ -247,15 +293,21 @@ impl Load<'_> {
                             .json(&body(&ext))
                             .send()
                             .await;
+                        let res = match res {
+                            Ok(r) if r.status().is_success() => Ok(None),
+                            Ok(r) => Ok(Some(Refusal::of(r).await)),
+                            Err(e) => Err(e),
+                        };
                         let failed = {
                             let mut t = tally.lock().unwrap();
                             match res {
-                                Ok(r) if r.status().is_success() => {
+                                Ok(None) => {
                                     t.acknowledged.push(ext);
                                     false
                                 }
-                                Ok(r) => {
-                                    *t.refused.entry(r.status().as_u16()).or_default() += 1;
+                                Ok(Some(refusal)) => {
+                                    *t.refused.entry(refusal.status).or_default() += 1;
+                                    *t.refusals.entry(refusal).or_default() += 1;
                                     true
                                 }
                                 Err(_) => {

@@ -30,6 +30,8 @@ use crate::{
 pub const MAX_LEADS: usize = 1000;
 /// Largest batch body (SPEC §5).
 pub const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// The route (the idempotency middleware and the batch gate pick it out by path).
+pub const PATH: &str = "/v1/leads/batch";
 
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(create_lead_batch))

@@ -1,5 +1,5 @@
 //! `Idempotency-Key` on POST: the first response to a key (per API key) is stored and replayed
-//! for 24 h; the same key with a different request is 422; a concurrent duplicate is 409.
+//! for 24 h (bodies up to the route's own limit); the same key with a different request is 422; a concurrent duplicate is 409.
 
 use axum::{
     body::{to_bytes, Body},
@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{
     error::ApiError,
-    extract::{Principal, BODY_LIMIT},
+    extract::{body_limit, read_body, Principal},
     AppState,
 };
 use crate::{db::idempotency, domain::validation::FieldError};
@@ -49,10 +49,9 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         .cloned()
         .ok_or(ApiError::Unauthorized("missing bearer API key"))?;
 
+    let limit = body_limit(req.uri().path());
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, BODY_LIMIT)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT))?;
+    let bytes = read_body(&parts.headers, body, limit).await?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update(b" ");

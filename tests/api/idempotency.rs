@@ -108,3 +108,48 @@ async fn a_failed_request_is_replayed_as_the_same_failure() {
     problem(send().await.unwrap(), 422, "validation_failed").await;
     problem(send().await.unwrap(), 422, "validation_failed").await;
 }
+
+#[tokio::test]
+async fn a_batch_over_1_mib_with_an_idempotency_key_gets_the_batch_limit() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    // 500 leads of ~3.2 KB: 1.6 MB, over the 1 MiB of other routes, under the batch's 16 MiB.
+    let padding = "x".repeat(3000);
+    let leads: Vec<Value> = (0..500)
+        .map(|i| {
+            let mut l = lead(&format!("big-{i}"));
+            l["attributes"] = json!({ "notes": padding });
+            l
+        })
+        .collect();
+    let body = json!({ "leads": leads });
+    assert!(serde_json::to_vec(&body).unwrap().len() > 1_600_000);
+    let send = || {
+        app.client
+            .post(app.url("/v1/leads/batch"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "big-batch")
+            .json(&body)
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["created"], 500);
+    let again = send().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    // A single lead over 1 MiB is still refused, key or not.
+    let huge = json!({"source": "x", "notes": "y".repeat(1024 * 1024)});
+    let res = app
+        .client
+        .post(app.url("/v1/leads"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "huge-lead")
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 413, "payload_too_large").await;
+    assert_eq!(app.count("leads").await, 500);
+}

@@ -51,6 +51,10 @@ pub struct Settings {
     pub metrics_compact_interval: Duration,
     /// Acceptance-rate health bands of the metrics reports.
     pub acceptance_bands: BandLimits,
+    /// Batch requests one replica handles at once (each up to 16 MiB: this bounds memory)…
+    pub batch_concurrency: usize,
+    /// …and how long another waits for its turn before a 503.
+    pub batch_wait: Duration,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -77,6 +81,8 @@ struct Raw {
     acceptance_healthy_from: f64,
     acceptance_elevated_from: f64,
     acceptance_rubber_stamping_above: f64,
+    batch_concurrency: usize,
+    batch_wait: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +212,12 @@ impl Settings {
             },
             rate_limit_burst: raw.rate_limit_burst,
             acceptance_bands,
+            batch_concurrency: if (1..=64).contains(&raw.batch_concurrency) {
+                raw.batch_concurrency
+            } else {
+                return Err(invalid("batch_concurrency", "must be between 1 and 64"));
+            },
+            batch_wait: parse_duration("batch_wait", &raw.batch_wait)?,
         })
     }
 }

@@ -151,6 +151,8 @@ impl Application {
                 salesforce_org_id: settings.salesforce_org_id.clone(),
             }),
             acceptance_bands: settings.acceptance_bands,
+            batch_gate: Arc::new(tokio::sync::Semaphore::new(settings.batch_concurrency)),
+            batch_wait: settings.batch_wait,
         });
         Ok(Application {
             listener,

@@ -282,7 +282,7 @@ pub async fn insert_many(
         channel.push(lead.channel.as_deref());
         queue.push(lead.queue.as_deref());
         owner.push(lead.owner.as_deref());
-        attributes.push(Value::Object(lead.attributes.clone()));
+        attributes.push(sqlx::types::Json(&lead.attributes));
         routed_at.push(lead.routed_at);
         policy.push(sla.policy.as_str());
         due_at.push(sla.due_at);

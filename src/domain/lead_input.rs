@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::validation::{contains_nul, FieldError, Fields};
+use super::{
+    lead_size::{self, Attributes},
+    validation::{contains_nul, FieldError, Fields},
+};
 
 /// How far in the future `routed_at` may lie (clock skew between the CRM and us).
 pub const MAX_ROUTED_AT_SKEW: Duration = Duration::minutes(5);
@@ -68,7 +71,9 @@ pub struct LeadInput {
     pub owner: Option<String>,
     /// When the CRM routed the lead (default now; at most 5 minutes in the future).
     pub routed_at: Option<DateTime<Utc>>,
-    /// Free-form JSON object kept with the lead.
+    /// Free-form JSON object kept with the lead. The whole lead, attributes included, may be at
+    /// most 32 KiB of JSON (whitespace outside strings not counted); over it is a 422 naming
+    /// the largest field.
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
 }
@@ -91,13 +96,14 @@ pub struct NewLead {
     pub queue: Option<String>,
     pub owner: Option<String>,
     pub routed_at: DateTime<Utc>,
-    pub attributes: Map<String, Value>,
+    pub attributes: Attributes,
 }
 
 impl NewLead {
     /// Parses a request body; `now` is the injected clock reading used for `routed_at`.
     pub fn parse(body: &Value, now: DateTime<Utc>) -> Result<NewLead, Vec<FieldError>> {
         let mut f = Fields::root(body)?;
+        lead_size::check_value(body)?;
         let source = f.req_slug("source", 64);
         let external_id = external_id(&mut f);
         let lead_type = f.req_slug("lead_type", 64);
@@ -155,12 +161,18 @@ impl NewLead {
             }
         };
         let attributes = match f.raw("attributes") {
-            None => Some(Map::new()),
+            None => Some(Attributes::default()),
             Some(v @ Value::Object(_)) if contains_nul(v) => {
                 f.error("attributes", "must not contain NUL characters");
                 None
             }
-            Some(Value::Object(m)) => Some(m.clone()),
+            Some(Value::Object(m)) => {
+                let a = Attributes::from_map(m);
+                if a.is_none() {
+                    f.error("attributes", "could not be serialized");
+                }
+                a
+            }
             Some(_) => {
                 f.error("attributes", "must be a JSON object");
                 None

@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod lead;
 pub mod lead_input;
+pub mod lead_size;
 pub mod metrics;
 pub mod routing;
 pub mod sla;

@@ -89,6 +89,10 @@ pub struct Shared {
     pub integrations: Arc<integrations::IntegrationSettings>,
     /// Health-band limits of the acceptance report (configured).
     pub acceptance_bands: BandLimits,
+    /// Batch requests this replica handles at once, and how long one waits for its turn
+    /// (configured; see [`batch::gate`]).
+    pub batch_gate: Arc<tokio::sync::Semaphore>,
+    pub batch_wait: std::time::Duration,
 }
 
 #[derive(OpenApi)]
@@ -140,12 +144,14 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(webhooks::router())
         .split_for_parts();
-    // Layers run outside-in in reverse order of `.layer` calls: auth, then idempotency.
+    // Layers run outside-in in reverse order of `.layer` calls: auth, the batch gate (before
+    // any body is read), then idempotency.
     let v1 = v1
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), batch::gate))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

@@ -27,6 +27,7 @@ use crate::{
         cycle_compactor::CycleCompactor,
         dispatcher::Dispatcher,
         pg_supervisor::{PgSupervisor, SharedCluster},
+        retention::{Retention, RetentionJob},
         sla_scanner::SlaScanner,
     },
     policy_cache::{PolicyCache, QueueCache, RepCache},
@@ -119,6 +120,8 @@ pub struct Application {
     sla_scan_batch: i64,
     metrics_compact_interval: Duration,
     outbox_poll_interval: Duration,
+    retention: Retention,
+    retention_interval: Duration,
     /// The admin token created on first start (no keys existed), shown once.
     pub bootstrap_admin_token: Option<String>,
 }
@@ -163,6 +166,8 @@ impl Application {
             sla_scan_batch: settings.sla_scan_batch,
             metrics_compact_interval: settings.metrics_compact_interval,
             outbox_poll_interval: settings.outbox_poll_interval,
+            retention: settings.retention,
+            retention_interval: settings.retention_interval,
             bootstrap_admin_token,
         })
     }
@@ -192,6 +197,8 @@ impl Application {
             sla_scan_batch,
             metrics_compact_interval,
             outbox_poll_interval,
+            retention,
+            retention_interval,
             ..
         } = self;
         let addr = listener.local_addr()?;
@@ -204,7 +211,8 @@ impl Application {
         let dispatcher = tokio::spawn(dispatcher.run(outbox_poll_interval, shutdown.clone()));
         let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
         let compactor = tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone()));
-        let purge = tokio::spawn(purge_idempotency_keys(state, shutdown.clone()));
+        let purge = RetentionJob::new(state.db.clone(), state.clock.clone(), retention);
+        let purge = tokio::spawn(purge.run(retention_interval, shutdown.clone()));
         let supervisor = database.embedded.clone().map(|cluster| {
             tokio::spawn(PgSupervisor::new(cluster).run(SUPERVISE_INTERVAL, shutdown.clone()))
         });
@@ -249,23 +257,6 @@ impl Application {
         }
         database.close().await;
         Ok(())
-    }
-}
-
-/// Deletes idempotency records past their 24 h retention, hourly.
-async fn purge_idempotency_keys(state: AppState, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {
-                match db::idempotency::purge_expired(&state.db, state.clock.now()).await {
-                    Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys removed"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),
-                }
-            }
-        }
     }
 }
 

@@ -117,18 +117,3 @@ pub async fn release(pool: &PgPool, api_key: Uuid, key: &str) -> Result<(), sqlx
     .await?;
     Ok(())
 }
-
-/// Drops entries past retention; returns how many.
-pub async fn purge_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(now - RETENTION)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    // Signed inbound requests are refused after 300 s anyway; keep 10 minutes of them.
-    sqlx::query("DELETE FROM inbound_signatures WHERE seen_at < $1")
-        .bind(now - chrono::Duration::minutes(10))
-        .execute(pool)
-        .await?;
-    Ok(keys)
-}

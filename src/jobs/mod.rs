@@ -4,4 +4,5 @@
 pub mod cycle_compactor;
 pub mod dispatcher;
 pub mod pg_supervisor;
+pub mod retention;
 pub mod sla_scanner;

@@ -76,7 +76,8 @@ pub fn body_limit(path: &str) -> usize {
 }
 
 /// Reads the whole body into one buffer sized from Content-Length (capped at `limit`), so a
-/// big body costs its size once, not once per chunk plus the copy that joins them.
+/// big body costs its size once, not once per chunk plus the copy that joins them; a body
+/// already in one piece (as the idempotency middleware passes it on) is not copied at all.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -85,18 +86,28 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::PayloadTooLarge(limit));
     }
-    let mut buf = Vec::with_capacity(declared.unwrap_or(0));
+    let (mut first, mut buf, mut total): (Option<Bytes>, Vec<u8>, usize) = (None, Vec::new(), 0);
     let mut body = body;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-        if let Ok(data) = frame.into_data() {
-            if buf.len() + data.len() > limit {
-                return Err(ApiError::PayloadTooLarge(limit));
-            }
-            buf.extend_from_slice(&data);
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total += data.len();
+        if total > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
         }
+        if first.is_none() && buf.is_empty() {
+            first = Some(data);
+            continue;
+        }
+        if let Some(f) = first.take() {
+            buf.reserve_exact(declared.unwrap_or(0).max(total));
+            buf.extend_from_slice(&f);
+        }
+        buf.extend_from_slice(&data);
     }
-    Ok(Bytes::from(buf))
+    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
 }
 
 fn json_content_type(headers: &HeaderMap) -> bool {

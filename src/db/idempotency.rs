@@ -63,20 +63,24 @@ pub async fn claim(
     .await
 }
 
+/// Stores the response of the request that holds the claim: not if another request with other
+/// content took the key over after this one's lease ran out, nor over a stored response.
 pub async fn complete(
     pool: &PgPool,
     api_key: Uuid,
     key: &str,
+    request_hash: &[u8],
     status: u16,
     headers: &serde_json::Value,
     body: &[u8],
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 \
-         WHERE api_key_id = $1 AND key = $2",
+        "UPDATE idempotency_keys SET status = $4, headers = $5, body = $6 \
+         WHERE api_key_id = $1 AND key = $2 AND request_hash = $3 AND status IS NULL",
     )
     .bind(api_key)
     .bind(key)
+    .bind(request_hash)
     .bind(status as i16)
     .bind(headers)
     .bind(body)

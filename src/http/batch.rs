@@ -155,12 +155,14 @@ pub struct BatchResult {
 ///
 /// Always 200 with one result per item (its `status` is what `POST /v1/leads` would have
 /// answered); 422 only when the body itself is not a list of 1 to 1,000 objects. Items are
-/// independent: a bad one fails alone, and what was stored stays stored.
+/// independent: a bad one (such as one over 32 KiB of JSON) fails alone, and what was stored
+/// stays stored.
 #[utoipa::path(post, path = "/v1/leads/batch", tag = "leads", request_body = BatchInput,
     responses(
         (status = 200, body = BatchResult),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "this replica is busy with other batches; retry after Retry-After", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create_lead_batch(

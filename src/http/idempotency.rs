@@ -140,7 +140,8 @@ impl Claim {
             }
         }
         let status = parts.status.as_u16();
-        idempotency::complete(db, self.api_key, &self.key, status, &headers.into(), &body).await?;
+        let (k, h) = (&self.key, &self.hash);
+        idempotency::complete(db, self.api_key, k, h, status, &headers.into(), &body).await?;
         Ok(Response::from_parts(parts, Body::from(body)))
     }
 }

@@ -176,6 +176,12 @@ async fn main() -> anyhow::Result<()> {
                     };
                     counts[slot].fetch_add(1, Ordering::Relaxed);
                     let _ = res.bytes().await?;
+                    if std::env::var_os("BATCH_RSS_TRACE").is_some() {
+                        eprintln!(
+                            "client {c} request {n}: VmRSS {:?} KiB",
+                            status_kib(pid, "VmRSS:")
+                        );
+                    }
                     if slot == 1 {
                         // Retry-After: 1.
                         tokio::time::sleep(Duration::from_secs(1)).await;

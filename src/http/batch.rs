@@ -38,7 +38,7 @@ pub const MAX_LEADS: usize = 1000;
 /// Largest batch body (SPEC §5).
 pub const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Items parsed and written at a time: bounds the parsed leads held next to the body.
-const CHUNK: usize = 50;
+const CHUNK: usize = 100;
 /// The route (the idempotency middleware and the batch gate pick it out by path).
 pub const PATH: &str = "/v1/leads/batch";
 

@@ -9,7 +9,10 @@ use figment::{
 };
 use serde::Deserialize;
 
-use crate::domain::{metrics::BandLimits, slug::SlugKind};
+use crate::{
+    domain::{metrics::BandLimits, slug::SlugKind},
+    jobs::retention::Retention,
+};
 
 mod salesforce;
 
@@ -76,6 +79,13 @@ pub struct Settings {
     pub webhook_concurrency: usize,
     pub webhook_pause_after_failures: u32,
     pub webhook_pause_after: Duration,
+    /// Batch requests one replica handles at once (each up to 16 MiB: this bounds memory)…
+    pub batch_concurrency: usize,
+    /// …and how long another waits for its turn before a 503.
+    pub batch_wait: Duration,
+    /// How long purgeable rows are kept (`0`/`off`: forever), and how often the purge runs.
+    pub retention: Retention,
+    pub retention_interval: Duration,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -112,6 +122,13 @@ struct Raw {
     webhook_concurrency: usize,
     webhook_pause_after_failures: u32,
     webhook_pause_after: String,
+    batch_concurrency: usize,
+    batch_wait: String,
+    retention_webhooks: String,
+    retention_dead_webhooks: String,
+    retention_receipts: String,
+    retention_auto_reps: String,
+    retention_interval: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +288,22 @@ impl Settings {
             },
             webhook_pause_after_failures: raw.webhook_pause_after_failures.max(1),
             webhook_pause_after: parse_duration("webhook_pause_after", &raw.webhook_pause_after)?,
+            batch_concurrency: if (1..=64).contains(&raw.batch_concurrency) {
+                raw.batch_concurrency
+            } else {
+                return Err(invalid("batch_concurrency", "must be between 1 and 64"));
+            },
+            batch_wait: parse_duration("batch_wait", &raw.batch_wait)?,
+            retention: Retention {
+                webhooks: parse_retention("retention_webhooks", &raw.retention_webhooks)?,
+                dead_webhooks: parse_retention(
+                    "retention_dead_webhooks",
+                    &raw.retention_dead_webhooks,
+                )?,
+                receipts: parse_retention("retention_receipts", &raw.retention_receipts)?,
+                auto_reps: parse_retention("retention_auto_reps", &raw.retention_auto_reps)?,
+            },
+            retention_interval: parse_duration("retention_interval", &raw.retention_interval)?,
         })
     }
 }
@@ -312,6 +345,27 @@ pub fn parse_duration_str(s: &str) -> Option<Duration> {
         _ => return None,
     };
     Some(d)
+}
+
+/// A retention period: a duration as [`parse_duration_str`] or whole days (`30d`); `0` or
+/// `off` keeps rows forever (`None`).
+fn parse_retention(key: &str, value: &str) -> Result<Option<Duration>, ConfigError> {
+    let v = value.trim();
+    if v == "0" || v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let days = v
+        .strip_suffix('d')
+        .and_then(|n| n.parse::<u64>().ok())
+        .and_then(|n| n.checked_mul(86_400))
+        .map(Duration::from_secs);
+    match days.or_else(|| parse_duration_str(v)) {
+        Some(d) if !d.is_zero() => Ok(Some(d)),
+        _ => Err(invalid(
+            key,
+            format!("`{value}` is not a retention period like 30d or 12h, or 0/off for none"),
+        )),
+    }
 }
 
 fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
@@ -415,6 +469,18 @@ mod tests {
             with(&[("cache_ttl", "61s")]).unwrap_err().env,
             "SALGATE_CACHE_TTL"
         );
+    }
+
+    #[test]
+    fn retention_periods_take_days_and_off() {
+        let s = with(&[]).unwrap();
+        assert_eq!(s.retention.webhooks, Some(Duration::from_secs(30 * 86_400)));
+        assert_eq!(s.retention.auto_reps, None);
+        let s = with(&[("retention_receipts", "off"), ("retention_webhooks", "12h")]).unwrap();
+        assert_eq!(s.retention.receipts, None);
+        assert_eq!(s.retention.webhooks, Some(Duration::from_secs(12 * 3600)));
+        let err = with(&[("retention_dead_webhooks", "soon")]).unwrap_err();
+        assert_eq!(err.env, "SALGATE_RETENTION_DEAD_WEBHOOKS");
     }
 
     #[test]

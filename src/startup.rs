@@ -29,6 +29,7 @@ use crate::{
         dispatcher::Dispatcher,
         key_listener::KeyListener,
         pg_supervisor::{PgSupervisor, SharedCluster},
+        retention::{Retention, RetentionJob},
         sla_scanner::SlaScanner,
     },
     outbound,
@@ -127,6 +128,8 @@ pub struct Application {
     /// Whether the periodic jobs run (scanner, dispatcher, compactor, idempotency purge); tests
     /// turn them off and drive each job themselves.
     periodic_jobs: bool,
+    retention: Retention,
+    retention_interval: Duration,
     /// The admin token created on first start (no keys existed), shown once.
     pub bootstrap_admin_token: Option<String>,
 }
@@ -177,6 +180,8 @@ impl Application {
             outbound: outbound::Policy {
                 allow_private: settings.webhook_allow_private_networks,
             },
+            batch_gate: Arc::new(tokio::sync::Semaphore::new(settings.batch_concurrency)),
+            batch_wait: settings.batch_wait,
         });
         Ok(Application {
             listener,
@@ -193,6 +198,8 @@ impl Application {
                 failing_for: settings.webhook_pause_after,
             },
             periodic_jobs: true,
+            retention: settings.retention,
+            retention_interval: settings.retention_interval,
             bootstrap_admin_token,
         })
     }
@@ -232,6 +239,8 @@ impl Application {
             webhook_concurrency,
             webhook_pause,
             periodic_jobs,
+            retention,
+            retention_interval,
             ..
         } = self;
         let outbound = state.outbound;
@@ -246,6 +255,7 @@ impl Application {
                 .with_concurrency(webhook_concurrency)
                 .with_pause(webhook_pause);
             let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
+            let purge = RetentionJob::new(state.db.clone(), state.clock.clone(), retention);
             [
                 (
                     "the SLA scanner",
@@ -260,8 +270,8 @@ impl Application {
                     tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone())),
                 ),
                 (
-                    "the idempotency purge",
-                    tokio::spawn(purge_idempotency_keys(state.clone(), shutdown.clone())),
+                    "the retention purge",
+                    tokio::spawn(purge.run(retention_interval, shutdown.clone())),
                 ),
             ]
         });
@@ -308,23 +318,6 @@ impl Application {
         }
         database.close().await;
         Ok(())
-    }
-}
-
-/// Deletes idempotency records past their 24 h retention, hourly.
-async fn purge_idempotency_keys(state: AppState, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {
-                match db::idempotency::purge_expired(&state.db, state.clock.now()).await {
-                    Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys removed"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),
-                }
-            }
-        }
     }
 }
 

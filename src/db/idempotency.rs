@@ -6,6 +6,10 @@ use uuid::Uuid;
 
 /// How long a key's first response is replayed.
 pub const RETENTION: Duration = Duration::hours(24);
+/// How long an in-flight claim lasts unless its holder renews it: a holder that crashed (or
+/// whose replica was stopped) frees its key after this, instead of after [`RETENTION`]. While
+/// a request runs, `created_at` of its row is its last renewal.
+pub const LEASE: Duration = Duration::seconds(30);
 
 #[derive(Debug, FromRow)]
 pub struct Stored {
@@ -18,7 +22,8 @@ pub struct Stored {
 }
 
 /// Claims the key for this request. `Ok(None)` means it is ours to handle; `Ok(Some(row))`
-/// means an earlier request holds it (a claim older than [`RETENTION`] is taken over).
+/// means an earlier request holds it (a response older than [`RETENTION`], or an in-flight
+/// claim not renewed for [`LEASE`], is taken over).
 pub async fn claim(
     pool: &PgPool,
     api_key: Uuid,
@@ -32,13 +37,15 @@ pub async fn claim(
          ON CONFLICT ON CONSTRAINT idempotency_keys_pkey DO UPDATE \
            SET request_hash = EXCLUDED.request_hash, status = NULL, headers = NULL, body = NULL, \
                created_at = EXCLUDED.created_at \
-           WHERE idempotency_keys.created_at < $5",
+           WHERE idempotency_keys.created_at < $5 \
+              OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < $6)",
     )
     .bind(api_key)
     .bind(key)
     .bind(request_hash)
     .bind(now)
     .bind(now - RETENTION)
+    .bind(now - LEASE)
     .execute(pool)
     .await?
     .rows_affected()
@@ -56,23 +63,48 @@ pub async fn claim(
     .await
 }
 
+/// Stores the response of the request that holds the claim: not if another request with other
+/// content took the key over after this one's lease ran out, nor over a stored response.
 pub async fn complete(
     pool: &PgPool,
     api_key: Uuid,
     key: &str,
+    request_hash: &[u8],
     status: u16,
     headers: &serde_json::Value,
     body: &[u8],
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5 \
-         WHERE api_key_id = $1 AND key = $2",
+        "UPDATE idempotency_keys SET status = $4, headers = $5, body = $6 \
+         WHERE api_key_id = $1 AND key = $2 AND request_hash = $3 AND status IS NULL",
     )
     .bind(api_key)
     .bind(key)
+    .bind(request_hash)
     .bind(status as i16)
     .bind(headers)
     .bind(body)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Extends the in-flight claim of a request that is still running (see [`LEASE`]).
+pub async fn renew(
+    pool: &PgPool,
+    api_key: Uuid,
+    key: &str,
+    request_hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET created_at = $4 \
+         WHERE api_key_id = $1 AND key = $2 AND request_hash = $3 AND status IS NULL",
+    )
+    .bind(api_key)
+    .bind(key)
+    .bind(request_hash)
+    .bind(now)
     .execute(pool)
     .await?;
     Ok(())
@@ -88,19 +120,4 @@ pub async fn release(pool: &PgPool, api_key: Uuid, key: &str) -> Result<(), sqlx
     .execute(pool)
     .await?;
     Ok(())
-}
-
-/// Drops entries past retention; returns how many.
-pub async fn purge_expired(pool: &PgPool, now: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    let keys = sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
-        .bind(now - RETENTION)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    // Signed inbound requests are refused after 300 s anyway; keep 10 minutes of them.
-    sqlx::query("DELETE FROM inbound_signatures WHERE seen_at < $1")
-        .bind(now - chrono::Duration::minutes(10))
-        .execute(pool)
-        .await?;
-    Ok(keys)
 }

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
+use sqlx::{Connection, FromRow, PgPool, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -282,14 +282,15 @@ pub async fn insert_many(
         channel.push(lead.channel.as_deref());
         queue.push(lead.queue.as_deref());
         owner.push(lead.owner.as_deref());
-        attributes.push(Value::Object(lead.attributes.clone()));
+        attributes.push(sqlx::types::Json(&lead.attributes));
         routed_at.push(lead.routed_at);
         policy.push(sla.policy.as_str());
         due_at.push(sla.due_at);
         at_risk_at.push(sla.at_risk_at);
         note.push(sla.routing_note.clone());
     }
-    sqlx::query_as(&INSERT_MANY_SQL)
+    let mut conn = pool.acquire().await?;
+    let inserted = sqlx::query_as(&INSERT_MANY_SQL)
         .bind(ids)
         .bind(source)
         .bind(external_id)
@@ -314,8 +315,12 @@ pub async fn insert_many(
         .bind(due_at)
         .bind(at_risk_at)
         .bind(note)
-        .fetch_all(pool)
-        .await
+        .fetch_all(&mut *conn)
+        .await;
+    // The connection's buffers grew to the size of this statement (megabytes with big
+    // attributes) and would keep that size in the pool for good.
+    conn.shrink_buffers();
+    inserted
 }
 
 static INSERT_MANY_SQL: LazyLock<String> = LazyLock::new(|| {

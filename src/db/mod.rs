@@ -10,6 +10,7 @@ pub mod lane;
 pub mod leads;
 pub mod metrics;
 pub mod reason_codes;
+pub mod retention;
 pub mod routing;
 pub mod sla;
 pub mod webhook_dispatch;

@@ -7,7 +7,10 @@ use utoipa::ToSchema;
 
 pub use super::routed_at::{RoutedAtWindow, MAX_ROUTED_AT_SKEW};
 use super::slug::{key_schema, opt_id_schema};
-use super::validation::{contains_nul, FieldError, Fields, SlugKind};
+use super::{
+    lead_size::{self, Attributes},
+    validation::{contains_nul, FieldError, Fields, SlugKind},
+};
 
 /// The company a lead works for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -68,7 +71,9 @@ pub struct LeadInput {
     /// When the CRM routed the lead (default now; at most 5 minutes in the future, not older
     /// than `SALGATE_ROUTED_AT_MAX_AGE`, default 400 days).
     pub routed_at: Option<DateTime<Utc>>,
-    /// Free-form JSON object kept with the lead.
+    /// Free-form JSON object kept with the lead. The whole lead, attributes included, may be at
+    /// most 32 KiB of JSON (whitespace outside strings not counted); over it is a 422 naming
+    /// the largest field.
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<Map<String, Value>>,
 }
@@ -91,7 +96,7 @@ pub struct NewLead {
     pub queue: Option<String>,
     pub owner: Option<String>,
     pub routed_at: DateTime<Utc>,
-    pub attributes: Map<String, Value>,
+    pub attributes: Attributes,
 }
 
 impl NewLead {
@@ -99,6 +104,7 @@ impl NewLead {
     /// `routed_at`) and the accepted `routed_at` times.
     pub fn parse(body: &Value, window: RoutedAtWindow) -> Result<NewLead, Vec<FieldError>> {
         let mut f = Fields::root(body)?;
+        lead_size::check_value(body)?;
         let source = f.req_slug("source", SlugKind::Key);
         let external_id = external_id(&mut f);
         let lead_type = f.req_slug("lead_type", SlugKind::Key);
@@ -159,12 +165,18 @@ impl NewLead {
             }
         };
         let attributes = match f.raw("attributes") {
-            None => Some(Map::new()),
+            None => Some(Attributes::default()),
             Some(v @ Value::Object(_)) if contains_nul(v) => {
                 f.error("attributes", "must not contain NUL characters");
                 None
             }
-            Some(Value::Object(m)) => Some(m.clone()),
+            Some(Value::Object(m)) => {
+                let a = Attributes::from_map(m);
+                if a.is_none() {
+                    f.error("attributes", "could not be serialized");
+                }
+                a
+            }
             Some(_) => {
                 f.error("attributes", "must be a JSON object");
                 None

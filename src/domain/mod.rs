@@ -4,6 +4,7 @@ pub mod actor;
 pub mod dates;
 pub mod lead;
 pub mod lead_input;
+pub mod lead_size;
 pub mod metrics;
 pub mod network;
 pub mod routed_at;

@@ -3,37 +3,77 @@
 //! written with one multi-row statement; the others (queue routing, new owners, re-sent or
 //! re-routed leads) take the one-lead path.
 
-use std::collections::HashMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use axum::{
-    extract::State,
-    http::{HeaderMap, StatusCode},
+    extract::{Request, State},
+    http::{HeaderMap, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
     Json,
 };
+use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{value::RawValue, Value};
+use tokio::sync::OwnedSemaphorePermit;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
     error::{ApiError, ApiResult, Problem},
-    extract::{Principal, RawJsonBody},
+    extract::{JsonBytes, Principal},
     leads::{ingest, Ingested},
     AppState,
 };
 use crate::{
     db::leads::{self, BatchItem, CycleSla, Lead, Who},
     domain::{
-        lead_input::NewLead,
-        validation::{FieldError, Fields},
-        Role,
-    },
+        lead_input::{NewLead, RoutedAtWindow},
+        lead_size, validation::FieldError, Role},
 };
 
 /// Most leads per batch (SPEC §5).
 pub const MAX_LEADS: usize = 1000;
 /// Largest batch body (SPEC §5).
 pub const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Items parsed and written at a time: bounds the parsed leads held next to the body.
+const CHUNK: usize = 100;
+/// The route (the idempotency middleware and the batch gate pick it out by path).
+pub const PATH: &str = "/v1/leads/batch";
+
+/// Admits at most `SALGATE_BATCH_CONCURRENCY` batches per replica at a time, before their
+/// bodies are read (a waiting request holds only its connection): up to 16 MiB each, they are
+/// what bounds the service's memory. One that waits longer than `SALGATE_BATCH_WAIT` gets 503
+/// with Retry-After: the replica is busy, not the client over a quota (429), and a load balancer
+/// may send the retry to another replica.
+pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if req.uri().path() != PATH || req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let acquire = state.batch_gate.clone().acquire_owned();
+    match tokio::time::timeout(state.batch_wait, acquire).await {
+        Ok(Ok(permit)) => {
+            // Travels with the request, so work that outlives the connection (idempotency
+            // finishes a request whose client left) keeps it too.
+            let permit = BatchPermit(Arc::new(permit));
+            req.extensions_mut().insert(permit.clone());
+            let res = next.run(req).await;
+            drop(permit);
+            res
+        }
+        _ => ApiError::Unavailable(
+            "this replica is ingesting as many batches as it may; retry shortly",
+        )
+        .into_response(),
+    }
+}
+
+/// One of the batch gate's permits, held until the batch is done.
+#[derive(Clone)]
+pub struct BatchPermit(#[allow(dead_code)] Arc<OwnedSemaphorePermit>);
 
 pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(create_lead_batch))
@@ -117,41 +157,68 @@ pub struct BatchResult {
 ///
 /// Always 200 with one result per item (its `status` is what `POST /v1/leads` would have
 /// answered); 422 only when the body itself is not a list of 1 to 1,000 objects. Items are
-/// independent: a bad one fails alone, and what was stored stays stored. When an item's
-/// `source` is in `SALGATE_INBOUND_SECRETS`, the whole body must carry that source's
-/// `Salgate-Signature` (401 and nothing stored otherwise).
+/// independent: a bad one (such as one over 32 KiB of JSON) fails alone, and what was stored
+/// stays stored. When an item's `source` is in `SALGATE_INBOUND_SECRETS`, the whole body must
+/// carry that source's `Salgate-Signature` (401 and nothing stored otherwise).
 #[utoipa::path(post, path = "/v1/leads/batch", tag = "leads", request_body = BatchInput,
     responses(
         (status = 200, body = BatchResult),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "an item's source must be signed and the batch is not (nothing stored)"),
         (status = 413, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "this replica is busy with other batches; retry after Retry-After", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub async fn create_lead_batch(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    RawJsonBody(body, raw): RawJsonBody<BATCH_BODY_LIMIT>,
+    JsonBytes(body): JsonBytes<BATCH_BODY_LIMIT>,
 ) -> ApiResult<Json<BatchResult>> {
     principal.require(&[Role::Ingest, Role::Admin])?;
     let now = state.clock.now();
     let items = batch_items(&body)?;
-    super::inbound_signature::check_batch(&state, items, &headers, &raw, now).await?;
+    super::inbound_signature::check_batch(&state, &items, &headers, &body, now).await?;
     let label = principal.label();
     let actor = principal.actor();
     let who = Who::new(&label, &actor);
-    let policies = state.policies.get(&state.db).await?;
+    let mut results = Vec::with_capacity(items.len());
+    // A chunk at a time, so that only one chunk of parsed leads is in memory next to the body.
+    for (n, chunk) in items.chunks(CHUNK).enumerate() {
+        ingest_chunk(&state, &who, now, n * CHUNK, chunk, &mut results).await?;
+    }
+    let count = |s: u16| results.iter().filter(|r| r.status == s).count();
+    let (created, unchanged) = (count(201), count(200));
+    metrics::counter!("salgate_leads_routed_total", "result" => "batch").increment(created as u64);
+    Ok(Json(BatchResult {
+        created,
+        unchanged,
+        failed: results.len() - created - unchanged,
+        results,
+    }))
+}
 
+/// Ingests the items `offset..offset + items.len()`, appending their results in order. New
+/// leads for an available owner (or nobody) take one multi-row insert, the rest one at a time.
+async fn ingest_chunk(
+    state: &AppState,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+    offset: usize,
+    items: &[&RawValue],
+    out: &mut Vec<ItemResult>,
+) -> ApiResult<()> {
+    let policies = state.policies.get(&state.db).await?;
     let mut results: Vec<Option<ItemResult>> = (0..items.len()).map(|_| None).collect();
     // (index, lead, sla) of items for the multi-row insert, and of the others.
     let mut fast: Vec<(usize, NewLead, CycleSla)> = Vec::new();
     let mut slow: Vec<(usize, NewLead)> = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let lead = match NewLead::parse(item, state.routed_at_window(now)) {
+        let lead = match parse_item(item, state.routed_at_window(now)) {
             Ok(l) => l,
             Err(errors) => {
-                results[i] = Some(ItemResult::failed(i, &ApiError::Validation(errors)));
+                let e = ApiError::Validation(errors);
+                results[i] = Some(ItemResult::failed(offset + i, &e));
                 continue;
             }
         };
@@ -184,7 +251,7 @@ pub async fn create_lead_batch(
             .iter()
             .map(|(_, lead, sla)| BatchItem { lead, sla })
             .collect();
-        let inserted = leads::insert_many(&state.db, &batch, &who, now).await?;
+        let inserted = leads::insert_many(&state.db, &batch, who, now).await?;
         let mut by_key: HashMap<(String, String), Lead> = inserted
             .into_iter()
             .map(|l| ((l.source.clone(), l.external_id.clone()), l))
@@ -193,50 +260,76 @@ pub async fn create_lead_batch(
             // The first item with a key got the insert; the rest (re-sent, re-routed, or a
             // repeat within the batch) go through the one-lead path, in order.
             match by_key.remove(&(lead.source.clone(), lead.external_id.clone())) {
-                Some(l) => results[i] = Some(ItemResult::stored(i, StatusCode::CREATED, &l)),
+                Some(l) => {
+                    results[i] = Some(ItemResult::stored(offset + i, StatusCode::CREATED, &l))
+                }
                 None => slow.push((i, lead)),
             }
         }
         slow.sort_by_key(|(i, _)| *i);
     }
     for (i, lead) in slow {
-        results[i] = Some(match ingest(&state, lead, &who, now).await {
-            Ok(done) => ItemResult::ingested(i, &done),
+        results[i] = Some(match ingest(state, lead, who, now).await {
+            Ok(done) => ItemResult::ingested(offset + i, &done),
             // A database failure is the service's, not the item's: the whole request fails
             // (what was stored stays; re-sending the batch is safe).
             Err(e) if e.is_server_side() => return Err(e),
-            Err(e) => ItemResult::failed(i, &e),
+            Err(e) => ItemResult::failed(offset + i, &e),
         });
     }
-    let results: Vec<ItemResult> = results.into_iter().flatten().collect();
-    let count = |s: u16| results.iter().filter(|r| r.status == s).count();
-    let (created, unchanged) = (count(201), count(200));
-    metrics::counter!("salgate_leads_routed_total", "result" => "batch").increment(created as u64);
-    Ok(Json(BatchResult {
-        created,
-        unchanged,
-        failed: results.len() - created - unchanged,
-        results,
-    }))
+    out.extend(results.into_iter().flatten());
+    Ok(())
 }
 
-/// The `leads` array of a batch body.
-fn batch_items(body: &Value) -> ApiResult<&Vec<Value>> {
-    let mut f = Fields::root(body).map_err(ApiError::Validation)?;
-    let leads = f.raw("leads");
-    let mut errors = f.finish();
+/// One item: refused by size before its JSON tree is built, then parsed like `POST /v1/leads`
+/// (the tree is dropped; the lead keeps its attributes as text).
+fn parse_item(item: &RawValue, window: RoutedAtWindow) -> Result<NewLead, Vec<FieldError>> {
+    lead_size::check_raw(item)?;
+    let value: Value = serde_json::from_str(item.get()).map_err(|e| {
+        vec![FieldError {
+            field: "body".into(),
+            message: e.to_string(),
+        }]
+    })?;
+    NewLead::parse(&value, window)
+}
+
+/// The `leads` array of a batch body, each item as its text (a slice of `body`): a 16 MiB
+/// body is never one JSON tree.
+fn batch_items(body: &[u8]) -> ApiResult<Vec<&RawValue>> {
+    let malformed = |e: serde_json::Error| ApiError::MalformedJson(e.to_string());
+    let root: &RawValue = serde_json::from_slice(body).map_err(malformed)?;
+    if !root.get().starts_with('{') {
+        return Err(ApiError::Validation(vec![FieldError {
+            field: "body".into(),
+            message: "must be a JSON object".into(),
+        }]));
+    }
+    let fields: BTreeMap<String, &RawValue> =
+        serde_json::from_str(root.get()).map_err(malformed)?;
+    let leads = fields
+        .get("leads")
+        .and_then(|l| serde_json::from_str::<Vec<&RawValue>>(l.get()).ok())
+        .filter(|l| (1..=MAX_LEADS).contains(&l.len()));
+    let mut errors: Vec<FieldError> = fields
+        .keys()
+        .filter(|k| *k != "leads")
+        .map(|k| FieldError {
+            field: k.clone(),
+            message: "is not a known field".into(),
+        })
+        .collect();
     match leads {
-        Some(Value::Array(a)) if (1..=MAX_LEADS).contains(&a.len()) && errors.is_empty() => Ok(a),
-        Some(Value::Array(_)) | None | Some(_) => {
-            if !matches!(leads, Some(Value::Array(a)) if (1..=MAX_LEADS).contains(&a.len())) {
-                errors.insert(
-                    0,
-                    FieldError {
-                        field: "leads".into(),
-                        message: format!("must be an array of 1 to {MAX_LEADS} leads"),
-                    },
-                );
-            }
+        Some(leads) if errors.is_empty() => Ok(leads),
+        Some(_) => Err(ApiError::Validation(errors)),
+        None => {
+            errors.insert(
+                0,
+                FieldError {
+                    field: "leads".into(),
+                    message: format!("must be an array of 1 to {MAX_LEADS} leads"),
+                },
+            );
             Err(ApiError::Validation(errors))
         }
     }

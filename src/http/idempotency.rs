@@ -1,5 +1,7 @@
 //! `Idempotency-Key` on POST: the first response to a key (per API key) is stored and replayed
-//! for 24 h; the same key with a different request is 422; a concurrent duplicate is 409.
+//! for 24 h (bodies up to the route's own limit); the same key with a different request is 422;
+//! a concurrent duplicate is 409 while the first holds its lease (see `db::idempotency::LEASE`).
+//! A request whose client leaves still finishes and stores its response.
 
 use axum::{
     body::{to_bytes, Body},
@@ -11,13 +13,16 @@ use axum::{
 use sha2::{Digest, Sha256};
 
 use super::{
+    batch::BatchPermit,
     error::ApiError,
-    extract::{Principal, BODY_LIMIT},
+    extract::{body_limit, read_body, Principal},
     AppState,
 };
 use crate::{db::idempotency, domain::validation::FieldError};
 
 const HEADER: &str = "idempotency-key";
+/// Renewal period should `LEASE / 3` not convert (it always does).
+const RENEW_FALLBACK: std::time::Duration = std::time::Duration::from_secs(10);
 /// Response headers worth replaying.
 const KEPT_HEADERS: [HeaderName; 3] = [header::CONTENT_TYPE, header::LOCATION, header::ETAG];
 
@@ -49,10 +54,9 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         .cloned()
         .ok_or(ApiError::Unauthorized("missing bearer API key"))?;
 
+    let limit = body_limit(req.uri().path());
     let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, BODY_LIMIT)
-        .await
-        .map_err(|_| ApiError::PayloadTooLarge(BODY_LIMIT))?;
+    let bytes = read_body(&parts.headers, body, limit).await?;
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str());
     hasher.update(b" ");
@@ -72,34 +76,74 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
         return Ok(replay(status, stored.headers, body));
     }
 
-    let res = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    if res.status().is_server_error() {
-        // Our failure: let a retry run the request again.
-        idempotency::release(&state.db, principal.key_id, &key).await?;
-        return Ok(res);
-    }
-    let (parts, body) = res.into_parts();
-    let body = to_bytes(body, usize::MAX)
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading response body: {e}")))?;
-    let mut headers = serde_json::Map::new();
-    for name in KEPT_HEADERS {
-        if let Some(v) = parts.headers.get(&name).and_then(|v| v.to_str().ok()) {
-            headers.insert(name.as_str().into(), v.into());
+    // Its own task: when the client goes away axum drops this future, and the request must
+    // still either finish and store its response or give the key up, never stop halfway.
+    let permit = parts.extensions.get::<BatchPermit>().cloned();
+    let req = Request::from_parts(parts, Body::from(bytes));
+    let claim = Claim {
+        state,
+        api_key: principal.key_id,
+        key,
+        hash,
+    };
+    tokio::spawn(async move {
+        let res = claim.run(next, req).await;
+        drop(permit);
+        res
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the request's task failed: {e}")))?
+}
+
+/// A key this request holds in flight.
+struct Claim {
+    state: AppState,
+    api_key: uuid::Uuid,
+    key: String,
+    hash: Vec<u8>,
+}
+
+impl Claim {
+    /// Runs the request, renewing the lease until it is done, then stores its response (or,
+    /// for a 5xx, gives the key up so a retry runs again).
+    async fn run(self, next: Next, req: Request) -> Result<Response, ApiError> {
+        let run = next.run(req);
+        tokio::pin!(run);
+        let every = (idempotency::LEASE / 3).to_std().unwrap_or(RENEW_FALLBACK);
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let res = loop {
+            tokio::select! {
+                res = &mut run => break res,
+                _ = renew.tick() => {
+                    let now = self.state.clock.now();
+                    let renewed = idempotency::renew(&self.state.db, self.api_key, &self.key, &self.hash, now);
+                    if let Err(e) = renewed.await {
+                        tracing::warn!(error = %e, "could not renew an idempotency lease");
+                    }
+                }
+            }
+        };
+        let db = &self.state.db;
+        if res.status().is_server_error() {
+            // Our failure: let a retry run the request again.
+            idempotency::release(db, self.api_key, &self.key).await?;
+            return Ok(res);
         }
+        let (parts, body) = res.into_parts();
+        let body = to_bytes(body, usize::MAX)
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading response body: {e}")))?;
+        let mut headers = serde_json::Map::new();
+        for name in KEPT_HEADERS {
+            if let Some(v) = parts.headers.get(&name).and_then(|v| v.to_str().ok()) {
+                headers.insert(name.as_str().into(), v.into());
+            }
+        }
+        let status = parts.status.as_u16();
+        let (k, h) = (&self.key, &self.hash);
+        idempotency::complete(db, self.api_key, k, h, status, &headers.into(), &body).await?;
+        Ok(Response::from_parts(parts, Body::from(body)))
     }
-    idempotency::complete(
-        &state.db,
-        principal.key_id,
-        &key,
-        parts.status.as_u16(),
-        &headers.into(),
-        &body,
-    )
-    .await?;
-    Ok(Response::from_parts(parts, Body::from(body)))
 }
 
 fn replay(status: i16, headers: Option<serde_json::Value>, body: Vec<u8>) -> Response {

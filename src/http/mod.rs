@@ -99,6 +99,10 @@ pub struct Shared {
     pub outbound: crate::outbound::Policy,
     /// `SALGATE_ROUTED_AT_MAX_AGE`: how old a lead's `routed_at` may be.
     pub routed_at_max_age: chrono::Duration,
+    /// Batch requests this replica handles at once, and how long one waits for its turn
+    /// (configured; see [`batch::gate`]).
+    pub batch_gate: Arc<tokio::sync::Semaphore>,
+    pub batch_wait: std::time::Duration,
 }
 
 impl Shared {
@@ -157,12 +161,14 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(webhooks::router())
         .split_for_parts();
-    // Layers run outside-in in reverse order of `.layer` calls: auth, then idempotency.
+    // Layers run outside-in in reverse order of `.layer` calls: auth, the batch gate (before
+    // any body is read), then idempotency.
     let v1 = v1
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), batch::gate))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,

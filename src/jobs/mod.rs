@@ -5,4 +5,5 @@ pub mod cycle_compactor;
 pub mod dispatcher;
 pub mod key_listener;
 pub mod pg_supervisor;
+pub mod retention;
 pub mod sla_scanner;

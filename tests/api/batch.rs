@@ -138,3 +138,95 @@ async fn a_batch_body_must_be_1_to_1000_leads_and_at_most_16_mib() {
         .await;
     problem(res, 403, "forbidden").await;
 }
+
+#[tokio::test]
+async fn a_lead_over_32_kib_is_refused_naming_attributes_and_fails_alone_in_a_batch() {
+    let app = spawn_app().await;
+    let ingest = app.key(Role::Ingest, None).await;
+    let with_attributes = |id: &str, bytes: usize| {
+        let mut l = lead(id);
+        l["attributes"] = json!({ "notes": "n".repeat(bytes) });
+        l
+    };
+    // POST /v1/leads: 422 naming attributes, nothing stored.
+    let res = app
+        .post("/v1/leads", &ingest, &with_attributes("one", 33 * 1024))
+        .await;
+    let p = problem(res, 422, "validation_failed").await;
+    assert_eq!(fields(&p), ["attributes"]);
+    assert_eq!(app.count("leads").await, 0);
+    // A batch: the 40 KiB item and the 15 MiB one fail alone, the others are stored.
+    let items = vec![
+        lead("ok-0"),
+        with_attributes("big", 40 * 1024),
+        with_attributes("fits", 30 * 1024),
+        with_attributes("huge", 15 * 1024 * 1024),
+    ];
+    let body = post_batch(&app, &ingest, items).await;
+    assert_eq!(statuses(&body), [201, 422, 201, 422]);
+    for i in [1, 3] {
+        let errors = &body["results"][i]["problem"]["errors"];
+        assert_eq!(errors[0]["field"], "attributes", "{errors}");
+    }
+    assert_eq!(app.count("leads").await, 2);
+    let stored: i32 = sqlx::query_scalar("SELECT max(octet_length(attributes::text)) FROM leads")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(stored < 32 * 1024, "{stored}");
+}
+
+#[tokio::test]
+async fn batches_over_the_concurrency_limit_wait_then_get_503() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.batch_concurrency = 1;
+        s.batch_wait = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let ingest = app.key(Role::Ingest, None).await;
+    // Hold inserts into `leads`, so the first batch keeps its permit.
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE leads IN SHARE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let first = {
+        let (client, url, token) = (
+            app.client.clone(),
+            app.url("/v1/leads/batch"),
+            ingest.clone(),
+        );
+        tokio::spawn(async move {
+            let body = json!({"leads": [lead("a-1")]});
+            client.post(url).bearer_auth(token).json(&body).send().await
+        })
+    };
+    let blocked = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO leads%'";
+    let mut waited = 0;
+    while sqlx::query_scalar::<_, i64>(blocked)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+        == 0
+    {
+        waited += 1;
+        assert!(waited < 200, "the first batch never reached the insert");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    let second = app
+        .client
+        .post(app.url("/v1/leads/batch"))
+        .bearer_auth(&ingest)
+        .timeout(std::time::Duration::from_secs(5))
+        .json(&json!({"leads": [lead("b-1")]}))
+        .send()
+        .await
+        .expect("the second batch is answered, not left waiting");
+    assert_eq!(second.headers()["retry-after"], "1");
+    problem(second, 503, "unavailable").await;
+    tx.commit().await.unwrap();
+    assert_eq!(first.await.unwrap().unwrap().status(), 200);
+    post_batch(&app, &ingest, vec![lead("b-1")]).await;
+    assert_eq!(app.count("leads").await, 2);
+}

@@ -110,6 +110,139 @@ async fn a_failed_request_is_replayed_as_the_same_failure() {
 }
 
 #[tokio::test]
+async fn a_batch_over_1_mib_with_an_idempotency_key_gets_the_batch_limit() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    // 500 leads of ~3.2 KB: 1.6 MB, over the 1 MiB of other routes, under the batch's 16 MiB.
+    let padding = "x".repeat(3000);
+    let leads: Vec<Value> = (0..500)
+        .map(|i| {
+            let mut l = lead(&format!("big-{i}"));
+            l["attributes"] = json!({ "notes": padding });
+            l
+        })
+        .collect();
+    let body = json!({ "leads": leads });
+    assert!(serde_json::to_vec(&body).unwrap().len() > 1_600_000);
+    let send = || {
+        app.client
+            .post(app.url("/v1/leads/batch"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "big-batch")
+            .json(&body)
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["created"], 500);
+    let again = send().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    // A single lead over 1 MiB is still refused, key or not.
+    let huge = json!({"source": "x", "notes": "y".repeat(1024 * 1024)});
+    let res = app
+        .client
+        .post(app.url("/v1/leads"))
+        .bearer_auth(&token)
+        .header("idempotency-key", "huge-lead")
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 413, "payload_too_large").await;
+    assert_eq!(app.count("leads").await, 500);
+}
+
+/// Retries `send` until it stops answering 409 `idempotency_in_flight` (bounded).
+async fn until_not_in_flight<F, Fut>(send: F) -> reqwest::Response
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    for _ in 0..100 {
+        let res = send().await;
+        if res.status() != 409 {
+            return res;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the key stayed in flight");
+}
+
+#[tokio::test]
+async fn a_request_whose_client_left_finishes_and_its_retry_gets_the_stored_response() {
+    let app = spawn_app().await;
+    let l = app.ingest(&lead("c-1")).await;
+    let id = l["id"].as_str().unwrap().to_string();
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    let accept = |timeout_ms: u64| {
+        app.client
+            .post(app.url(&format!("/v1/leads/{id}/accept")))
+            .bearer_auth(&sdr)
+            .header("idempotency-key", "accept-once")
+            .timeout(std::time::Duration::from_millis(timeout_ms))
+            .json(&json!({}))
+            .send()
+    };
+    // Hold the lead's row so the accept blocks; the client gives up and disconnects.
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM leads WHERE id = $1::uuid FOR UPDATE")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert!(accept(500).await.unwrap_err().is_timeout());
+    // While it still runs, a retry is told so.
+    problem(accept(5000).await.unwrap(), 409, "idempotency_in_flight").await;
+    tx.commit().await.unwrap();
+    let res = until_not_in_flight(|| async { accept(5000).await.unwrap() }).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["state"], "accepted");
+    let kinds: Vec<Value> = app
+        .history(&id)
+        .await
+        .iter()
+        .map(|h| h["kind"].clone())
+        .collect();
+    assert_eq!(kinds, [json!("routed"), json!("accepted")], "ran once");
+}
+
+#[tokio::test]
+async fn an_in_flight_key_whose_holder_is_gone_is_taken_over_after_its_lease() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    let send = || {
+        app.client
+            .post(app.url("/v1/leads"))
+            .bearer_auth(&token)
+            .header("idempotency-key", "crashed")
+            .json(&lead("c-1"))
+            .send()
+    };
+    assert_eq!(send().await.unwrap().status(), 201);
+    // As if the replica handling it had died mid-request: claimed, no response stored.
+    sqlx::query("UPDATE idempotency_keys SET status = NULL, headers = NULL, body = NULL")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    problem(send().await.unwrap(), 409, "idempotency_in_flight").await;
+    app.clock
+        .advance(salgate::db::idempotency::LEASE - chrono::Duration::seconds(1));
+    problem(send().await.unwrap(), 409, "idempotency_in_flight").await;
+    app.clock.advance(chrono::Duration::seconds(2));
+    let res = send().await.unwrap();
+    assert_eq!(res.status(), 200, "runs again: the lead exists, unchanged");
+    assert!(res.headers().get("idempotent-replayed").is_none());
+    let replay = send().await.unwrap();
+    assert_eq!(replay.status(), 200);
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(app.count("leads").await, 1);
+}
+
+#[tokio::test]
 async fn an_idempotency_key_is_replayed_for_24_hours_then_runs_again() {
     let app = spawn_app().await;
     let token = app.key(Role::Ingest, None).await;

@@ -241,14 +241,22 @@ async fn a_body_over_one_mebibyte_is_a_413_and_stores_nothing() {
 }
 
 #[tokio::test]
-async fn a_lead_just_under_the_limit_is_accepted() {
+async fn a_lead_just_under_the_per_lead_cap_is_accepted() {
     let app = spawn_app().await;
     let mut body = lead("c-1");
-    body["attributes"] = json!({"blob": "x".repeat(1000 * 1000)});
+    body["attributes"] = json!({"blob": ""});
+    let rest = serde_json::to_vec(&body).unwrap().len();
+    body["attributes"]["blob"] = json!("x".repeat(32 * 1024 - rest));
+    assert_eq!(serde_json::to_vec(&body).unwrap().len(), 32 * 1024);
     let res = app
         .request(Method::POST, "/v1/leads", &app.admin, Some(&body))
         .await;
     assert_eq!(res.status(), 201);
+    body["external_id"] = json!("c-22");
+    let res = app
+        .request(Method::POST, "/v1/leads", &app.admin, Some(&body))
+        .await;
+    problem(res, 422, "validation_failed").await;
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod metrics;
 mod metrics_log;
 mod operations;
 mod race;
+mod retention;
 mod routing;
 mod signatures;
 mod sla;

@@ -1,0 +1,131 @@
+//! The retention job: deletes what is kept only for a while (delivered and dead webhook
+//! deliveries with their attempts, CRM message receipts, idempotency records, used inbound
+//! signatures, and optionally unused auto-registered reps) in batches of [`BATCH`] rows. Any
+//! replica may run it at the same time as others (see `db::retention`). History is never
+//! deleted.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clock::Clock,
+    db::{
+        idempotency,
+        retention::{purge_batch, Purge},
+    },
+};
+
+/// Rows per delete statement: short locks, short transactions.
+pub const BATCH: i64 = 5000;
+
+/// How long each kind of row is kept; `None` keeps it forever (configured, `0`/`off`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub webhooks: Option<Duration>,
+    pub dead_webhooks: Option<Duration>,
+    pub receipts: Option<Duration>,
+    pub auto_reps: Option<Duration>,
+}
+
+pub struct RetentionJob {
+    pub db: PgPool,
+    pub clock: Arc<dyn Clock>,
+    pub retention: Retention,
+    pub batch: i64,
+}
+
+impl RetentionJob {
+    pub fn new(db: PgPool, clock: Arc<dyn Clock>, retention: Retention) -> Self {
+        RetentionJob {
+            db,
+            clock,
+            retention,
+            batch: BATCH,
+        }
+    }
+
+    /// What is purged, and the cutoff of each, at `now`.
+    fn plan(&self, now: DateTime<Utc>) -> Vec<(Purge, DateTime<Utc>)> {
+        let r = self.retention;
+        let before = |keep: Option<Duration>| {
+            keep.and_then(|d| chrono::Duration::from_std(d).ok())
+                .and_then(|d| now.checked_sub_signed(d))
+        };
+        let fixed = [
+            (Purge::IdempotencyKeys, Some(now - idempotency::RETENTION)),
+            // Signed requests are refused after 300 s anyway; keep 10 minutes of them.
+            (
+                Purge::InboundSignatures,
+                Some(now - chrono::Duration::minutes(10)),
+            ),
+            (Purge::DeliveredWebhooks, before(r.webhooks)),
+            (Purge::DeadWebhooks, before(r.dead_webhooks)),
+            (Purge::Receipts, before(r.receipts)),
+            (Purge::AutoRegisteredReps, before(r.auto_reps)),
+        ];
+        fixed
+            .into_iter()
+            .filter_map(|(p, cutoff)| cutoff.map(|c| (p, c)))
+            .collect()
+    }
+
+    /// One pass: every enabled purge, batch after batch until a batch comes back short (or
+    /// `cancel` fires); returns the rows deleted per purge (attempts under `webhook_attempts`).
+    pub async fn run_once(
+        &self,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<(&'static str, u64)>, sqlx::Error> {
+        let now = self.clock.now();
+        let mut purged = Vec::new();
+        for (what, cutoff) in self.plan(now) {
+            let (mut rows, mut attempts) = (0, 0);
+            loop {
+                let d = purge_batch(&self.db, what, cutoff, self.batch).await?;
+                rows += d.rows;
+                attempts += d.attempts;
+                count(what.label(), d.rows);
+                count("webhook_attempts", d.attempts);
+                if d.rows < self.batch as u64 || cancel.is_cancelled() {
+                    break;
+                }
+            }
+            purged.push((what.label(), rows));
+            if attempts > 0 {
+                purged.push(("webhook_attempts", attempts));
+            }
+        }
+        Ok(purged)
+    }
+
+    /// Purges every `interval` (the first pass a minute after start) until `cancel` fires; errors
+    /// are logged and retried on the next tick.
+    pub async fn run(self, interval: Duration, cancel: CancellationToken) {
+        // Not at once: a replica that restarts does not purge on every start.
+        let first = tokio::time::Instant::now() + interval.min(Duration::from_secs(60));
+        let mut tick = tokio::time::interval_at(first, interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match self.run_once(&cancel).await {
+                Ok(purged) => {
+                    for (table, rows) in purged.into_iter().filter(|(_, n)| *n > 0) {
+                        tracing::info!(table, rows, "retention: old rows deleted");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "retention purge failed; retrying"),
+            }
+        }
+    }
+}
+
+fn count(table: &'static str, rows: u64) {
+    if rows > 0 {
+        metrics::counter!("salgate_retention_purged_rows_total", "table" => table).increment(rows);
+    }
+}

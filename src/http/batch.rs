@@ -32,7 +32,10 @@ use crate::{
     db::leads::{self, BatchItem, CycleSla, Lead, Who},
     domain::{
         lead_input::{NewLead, RoutedAtWindow},
-        lead_size, validation::FieldError, Role},
+        lead_size,
+        validation::FieldError,
+        Role,
+    },
 };
 
 /// Most leads per batch (SPEC §5).

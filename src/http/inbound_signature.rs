@@ -87,7 +87,10 @@ pub async fn check_batch(
     }
     let mut signed = std::collections::BTreeMap::new();
     for item in items {
-        let Ok(Source { source: Some(source) }) = serde_json::from_str::<Source>(item.get()) else {
+        let Ok(Source {
+            source: Some(source),
+        }) = serde_json::from_str::<Source>(item.get())
+        else {
             continue; // not an object with a string source: the item fails validation alone
         };
         // Trimmed as lead validation trims it, so no spelling of a source escapes its secret.

@@ -67,7 +67,7 @@ pub async fn purge_batch(
             "received_at < $1",
         ),
         Purge::IdempotencyKeys => simple("idempotency_keys", "api_key_id, key", "created_at < $1"),
-        Purge::InboundSignatures => simple("inbound_signatures", "signature", "seen_at < $1"),
+        Purge::InboundSignatures => simple("inbound_signatures", "source, t, mac", "seen_at < $1"),
         Purge::AutoRegisteredReps => simple(
             "reps",
             "id",

@@ -29,7 +29,7 @@ use super::{
     AppState,
 };
 use crate::{
-    db::leads::{self, BatchItem, CycleSla, Lead, Who},
+    db::leads::{self, BatchItem, CycleSla, InsertedLead, Lead, Who},
     domain::{
         lead_input::{NewLead, RoutedAtWindow},
         lead_size,
@@ -120,6 +120,18 @@ impl ItemResult {
             cycle: Some(lead.cycle),
             state: Some(lead.state.clone()),
             owner: lead.owner.clone(),
+            problem: None,
+        }
+    }
+
+    fn inserted(index: usize, lead: InsertedLead) -> Self {
+        ItemResult {
+            index,
+            status: StatusCode::CREATED.as_u16(),
+            id: Some(lead.id),
+            cycle: Some(lead.cycle),
+            state: Some(lead.state),
+            owner: lead.owner,
             problem: None,
         }
     }
@@ -255,7 +267,7 @@ async fn ingest_chunk(
             .map(|(_, lead, sla)| BatchItem { lead, sla })
             .collect();
         let inserted = leads::insert_many(&state.db, &batch, who, now).await?;
-        let mut by_key: HashMap<(String, String), Lead> = inserted
+        let mut by_key: HashMap<(String, String), InsertedLead> = inserted
             .into_iter()
             .map(|l| ((l.source.clone(), l.external_id.clone()), l))
             .collect();
@@ -263,9 +275,7 @@ async fn ingest_chunk(
             // The first item with a key got the insert; the rest (re-sent, re-routed, or a
             // repeat within the batch) go through the one-lead path, in order.
             match by_key.remove(&(lead.source.clone(), lead.external_id.clone())) {
-                Some(l) => {
-                    results[i] = Some(ItemResult::stored(offset + i, StatusCode::CREATED, &l))
-                }
+                Some(l) => results[i] = Some(ItemResult::inserted(offset + i, l)),
                 None => slow.push((i, lead)),
             }
         }

@@ -1,4 +1,4 @@
-//! Batch ingest benchmark (SPEC §9: batches of 1,000, bar ≥ 20,000 leads/s).
+//! Batch ingest benchmark (docs/api.md §9: batches of 1,000, bar ≥ 20,000 leads/s).
 //!
 //! Run: `cargo bench --bench batch_ingest` (env `BATCH_BENCH_BATCHES`, default 200;
 //! `BATCH_BENCH_CLIENTS`, default 2 concurrent requests: more only contend for the two cores

@@ -1,4 +1,4 @@
-//! Memory under batch load (SPEC §9: RSS < 100 MiB while 4 clients send 16 MiB batches in a
+//! Memory under batch load (docs/api.md §9: RSS < 100 MiB while 4 clients send 16 MiB batches in a
 //! loop).
 //!
 //! Run: `cargo bench --bench batch_rss` (env `BATCH_RSS_SECONDS`, default 30;

@@ -1,4 +1,4 @@
-//! Accept/reject latency at a fixed rate (SPEC §9: p99 < 20 ms at 1,000 req/s).
+//! Accept/reject latency at a fixed rate (docs/api.md §9: p99 < 20 ms at 1,000 req/s).
 //!
 //! Run: `cargo bench --bench decide_latency` (env `DECIDE_BENCH_RATE`, default 1000 req/s;
 //! `DECIDE_BENCH_SECONDS`, default 10). Starts a throwaway PostgreSQL cluster with production

@@ -1,4 +1,4 @@
-//! Metrics benchmark (SPEC §9): 1,000,000 leads with 3,000,000 history rows over a year; the
+//! Metrics benchmark (docs/api.md §9): 1,000,000 leads with 3,000,000 history rows over a year; the
 //! 90-day acceptance report grouped by week over HTTP, p50 and p99 over repeated calls (bar:
 //! p50 < 100 ms). The other reports are timed alongside for reference.
 //!

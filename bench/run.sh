@@ -10,7 +10,7 @@
 # Exit status: 0 when the run completed and the correctness checks passed (no non-2xx, no
 # socket errors, leads stored match 2xx responses); 1 on a check failure or an error;
 # with --enforce-bar also 1 when HTTP/pgbench < 0.8 or the peak RSS >= 100 MiB
-# (the two bars of SPEC section 9 this benchmark covers). 2 on bad usage.
+# (the two bars of docs/api.md §9 this benchmark covers). 2 on bad usage.
 
 set -euo pipefail
 
@@ -517,7 +517,7 @@ CPU1=0 MCPU1=0 PGCPU1=0
 ((HAVE_PROC)) && { CPU1=$(cpu_ticks "$SALGATE_PID"); MCPU1=$(machine_ticks); PGCPU1=$(pg_ticks); }
 kill -0 "$SALGATE_PID" 2>/dev/null || die "salgate died during the HTTP run"
 
-# The same load again, but every lead is assigned by the round-robin queue (SPEC §4; the bar
+# The same load again, but every lead is assigned by the round-robin queue (docs/api.md §4; the bar
 # of the routing issue: within 10 % of the run above).
 checkpoint
 say "wrk: POST /v1/leads into a round-robin queue, $CONNECTIONS connections, ${DURATION}s"

@@ -1,4 +1,4 @@
-//! SLA scanner benchmark (SPEC §9): 1,000,000 open leads of which 10,000 come due.
+//! SLA scanner benchmark (docs/api.md §9): 1,000,000 open leads of which 10,000 come due.
 //! Measures the time to flag all due leads, and the time of a scan with nothing due.
 //!
 //! Run: `cargo bench --bench sla_scan` (env `SLA_BENCH_OPEN` / `SLA_BENCH_DUE` to resize).
@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
     assert_eq!(totals.breached, due, "every due lead breached once");
 
     println!();
-    println!("| what | measured | bar (SPEC §9) |");
+    println!("| what | measured | bar (docs/api.md §9) |");
     println!("| --- | --- | --- |");
     println!(
         "| flag {due} due leads among {open} open (at_risk + breached: {} events) | {:.2} s ({:.0} leads/s) | within one scan interval (default 15 s) |",

@@ -1,4 +1,4 @@
-//! Webhook fan-out benchmark (SPEC §9: ≥ 1,000 deliveries/s to a healthy local receiver, within
+//! Webhook fan-out benchmark (docs/api.md §9: ≥ 1,000 deliveries/s to a healthy local receiver, within
 //! 10 % of that with a second subscriber that never answers) and the dispatcher's claim time
 //! with 1,000 and 100,000 deliveries blocked behind failing heads.
 //!

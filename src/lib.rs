@@ -1,4 +1,4 @@
-//! salgate: the Sales Accepted Lead gate. See README.md and shared/SPEC.md.
+//! salgate: the Sales Accepted Lead gate. See README.md and docs/api.md.
 
 pub mod clock;
 pub mod config;

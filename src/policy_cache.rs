@@ -27,7 +27,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The policy for `lead_type` (else `default`) with its calendar resolved as SPEC §3 says:
+    /// The policy for `lead_type` (else `default`) with its calendar resolved as docs/api.md §3 says:
     /// the policy's, else the lead's queue's, else none (24×7).
     pub fn resolve(&self, lead_type: &str, queue: Option<&str>) -> Option<Policy> {
         let mut policy = self

@@ -7,7 +7,7 @@ use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 
 use crate::domain::metrics::Period;
 
-/// What a report is grouped by (SPEC §6).
+/// What a report is grouped by (docs/api.md §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupBy {
     Source,

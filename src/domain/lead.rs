@@ -1,4 +1,4 @@
-//! The lead state machine (SPEC §2) as pure functions.
+//! The lead state machine (docs/api.md §2) as pure functions.
 //!
 //! `decide` answers "may this actor do this to a lead in this state, and what follows?";
 //! `route` answers the same for an ingest. `Replay` folds a lead's history back into its state,
@@ -39,7 +39,7 @@ impl LeadState {
         LeadState::ALL.into_iter().find(|st| st.as_str() == s)
     }
 
-    /// The transitions SPEC §2 allows out of this state.
+    /// The transitions docs/api.md §2 allows out of this state.
     pub fn allowed_actions(self) -> &'static [Action] {
         match self {
             LeadState::Routed => &[Action::Accept, Action::Reject, Action::Recycle],

@@ -1,4 +1,4 @@
-//! The arithmetic of the RevOps reports (SPEC §6) that needs no I/O: rates, health bands,
+//! The arithmetic of the RevOps reports (docs/api.md §6) that needs no I/O: rates, health bands,
 //! percentiles, the rejection-trend rule and time buckets.
 
 use chrono::{DateTime, Datelike, Days, Duration, Months, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -6,7 +6,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// `num / den` rounded to 4 places; `None` for an empty denominator (SPEC §6: an empty group
+/// `num / den` rounded to 4 places; `None` for an empty denominator (docs/api.md §6: an empty group
 /// gives a null rate, not an error).
 pub fn rate(num: i64, den: i64) -> Option<f64> {
     (den > 0).then(|| (num as f64 / den as f64 * 10_000.0).round() / 10_000.0)
@@ -33,7 +33,7 @@ pub fn percentile_disc_select(values: &mut [f64], p: f64) -> Option<f64> {
     Some(*v)
 }
 
-/// Acceptance-rate health (SPEC §6).
+/// Acceptance-rate health (docs/api.md §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Band {

@@ -1,4 +1,4 @@
-//! When a lead may say it was routed (SPEC §5 `routed_at`): not more than 5 minutes ahead of
+//! When a lead may say it was routed (docs/api.md §5 `routed_at`): not more than 5 minutes ahead of
 //! our clock, not older than `SALGATE_ROUTED_AT_MAX_AGE`, never before 1970. A lead routed
 //! long ago would start its cycle already breached and skew every report of that period.
 

@@ -1,4 +1,4 @@
-//! Who gets a lead (SPEC §4), as pure functions over a snapshot of the queue's members.
+//! Who gets a lead (docs/api.md §4), as pure functions over a snapshot of the queue's members.
 
 use chrono::{DateTime, Utc};
 

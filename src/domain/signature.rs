@@ -1,4 +1,4 @@
-//! `Salgate-Signature` (SPEC §7): `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw
+//! `Salgate-Signature` (docs/api.md §7): `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw
 //! body>")>`. One strict grammar, used to sign outbound webhooks and to verify signed ingest:
 //! a header has exactly one spelling per (t, MAC), so a replay cannot hide behind a variant
 //! (upper-case hex, `t=+T`, `t=0T`, spaces, a second `v1=`, reordered fields).

@@ -1,4 +1,4 @@
-//! Working-time arithmetic over business calendars (SPEC §3). Pure: callers pass instants.
+//! Working-time arithmetic over business calendars (docs/api.md §3). Pure: callers pass instants.
 //!
 //! A calendar has an IANA zone, weekly windows in local wall-clock time (several a day), and
 //! holiday dates. Durations count only time inside windows.

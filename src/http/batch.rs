@@ -38,9 +38,9 @@ use crate::{
     },
 };
 
-/// Most leads per batch (SPEC §5).
+/// Most leads per batch (docs/api.md §5).
 pub const MAX_LEADS: usize = 1000;
-/// Largest batch body (SPEC §5).
+/// Largest batch body (docs/api.md §5).
 pub const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Items parsed and written at a time: bounds the parsed leads held next to the body.
 const CHUNK: usize = 100;

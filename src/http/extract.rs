@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::error::ApiError;
 use crate::domain::{Actor, Role};
 
-/// Largest accepted request body (SPEC §5).
+/// Largest accepted request body (docs/api.md §5).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
 /// A JSON body as an untyped value; domain parsers turn it into types and name every bad
@@ -65,7 +65,7 @@ impl<S: Send + Sync, const LIMIT: usize> FromRequest<S> for JsonBytes<LIMIT> {
     }
 }
 
-/// The largest body a route accepts (SPEC §5: 1 MiB, the batch 16 MiB); the idempotency
+/// The largest body a route accepts (docs/api.md §5: 1 MiB, the batch 16 MiB); the idempotency
 /// middleware reads bodies before the handler does, so it needs the same limit.
 pub fn body_limit(path: &str) -> usize {
     if path == super::batch::PATH {

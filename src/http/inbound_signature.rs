@@ -1,4 +1,4 @@
-//! Signed ingest (SPEC §7): sources in `SALGATE_INBOUND_SECRETS` sign `POST /v1/leads` (and
+//! Signed ingest (docs/api.md §7): sources in `SALGATE_INBOUND_SECRETS` sign `POST /v1/leads` (and
 //! any batch holding one of their leads) with `Salgate-Signature`, as outbound webhooks are
 //! signed. A signature is good once: replays are keyed on (source, t, decoded MAC), so no
 //! spelling of the header gets a second use.

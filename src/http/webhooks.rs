@@ -25,7 +25,7 @@ use crate::{
 
 const MANAGERS: &[Role] = &[Role::Admin, Role::Revops];
 
-/// Event types a subscription may ask for (SPEC §7).
+/// Event types a subscription may ask for (docs/api.md §7).
 pub const EVENT_TYPES: &[&str] = &[
     "lead.routed",
     "lead.assigned",

@@ -24,7 +24,7 @@ use crate::{
     outbound::Policy,
 };
 
-/// Receivers must answer within this (SPEC §7).
+/// Receivers must answer within this (docs/api.md §7).
 pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a claim holds a delivery: well past [`TIMEOUT`], so that a live dispatcher records
 /// its attempt before another may claim it again.

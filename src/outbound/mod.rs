@@ -1,5 +1,5 @@
 //! Outbound HTTP to addresses users configure (webhooks now; Slack and CRM APIs later), safe
-//! against SSRF (SPEC §15): `https` only, never a redirect, and no private, loopback or
+//! against SSRF (SECURITY.md): `https` only, never a redirect, and no private, loopback or
 //! link-local target — checked on the URL when it is configured, and on every address the
 //! name resolves to when a request connects (so DNS rebinding cannot slip past).
 //! `webhook_allow_private_networks` allows private and loopback targets and plain `http`.

@@ -1,4 +1,4 @@
-//! RevOps reports (SPEC §6) with hand-computed expectations.
+//! RevOps reports (docs/api.md §6) with hand-computed expectations.
 
 use std::sync::Arc;
 

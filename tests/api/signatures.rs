@@ -18,7 +18,7 @@ fn mac_hex(secret: &str, t: i64, body: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// `Salgate-Signature` as SPEC §7 documents it.
+/// `Salgate-Signature` as docs/api.md §7 documents it.
 fn signature(t: i64, body: &str) -> String {
     format!("t={t},v1={}", mac_hex(WEBFORM_SECRET, t, body))
 }

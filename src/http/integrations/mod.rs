@@ -1,4 +1,4 @@
-//! Native CRM adapters (SPEC §7), authenticated by the CRM's own signature or organization
+//! Native CRM adapters (docs/api.md §7), authenticated by the CRM's own signature or organization
 //! rather than an API key: `POST /v1/integrations/hubspot` and `/salesforce`.
 
 pub mod hubspot;

@@ -1,4 +1,4 @@
-//! `/v1/metrics/*`: the RevOps reports of SPEC §6, as JSON or (`Accept: text/csv`) CSV.
+//! `/v1/metrics/*`: the RevOps reports of docs/api.md §6, as JSON or (`Accept: text/csv`) CSV.
 
 mod bound;
 mod csv;

@@ -1,4 +1,4 @@
-//! What a delivery sends: the envelope of SPEC §7, signed, to the subscription's URL.
+//! What a delivery sends: the envelope of docs/api.md §7, signed, to the subscription's URL.
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};

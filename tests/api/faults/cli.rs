@@ -1,4 +1,4 @@
-//! The operator's side of the binary (SPEC §8): `keys create` prints the token alone on its last
+//! The operator's side of the binary (docs/api.md §8): `keys create` prints the token alone on its last
 //! line, `migrate` builds the schema, the first start prints an admin key once, and SIGTERM lets
 //! an in-flight request finish before the service exits.
 

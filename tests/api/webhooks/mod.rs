@@ -145,7 +145,7 @@ pub(crate) async fn eventually(within: StdDuration, mut done: impl FnMut() -> bo
     done()
 }
 
-/// The signature as SPEC §7 documents it, computed here independently of the service.
+/// The signature as docs/api.md §7 documents it, computed here independently of the service.
 fn expected_signature(secret: &str, t: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(format!("{t}.").as_bytes());

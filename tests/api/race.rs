@@ -186,3 +186,26 @@ async fn concurrent_uses_of_one_idempotency_key_run_the_request_once() {
     assert_eq!(app.count("leads").await, 1);
     assert_eq!(app.count("lead_history").await, 1);
 }
+
+/// The per-key limiter under requests handled in parallel: a burst of 10 (refilling once in
+/// 100 s) lets exactly 10 of 50 concurrent requests through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_requests_on_one_key_get_exactly_its_burst() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.rate_limit_per_second = 0.01;
+        s.rate_limit_burst = 10;
+    })
+    .await;
+    let revops = app.key(Role::Revops, None).await;
+    let requests = (0..50).map(|_| {
+        let req = app
+            .client
+            .get(app.url("/v1/rejection-codes"))
+            .bearer_auth(&revops);
+        async move { req.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = join_all(requests).await;
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((ok, limited), (10, 40), "{statuses:?}");
+}

@@ -295,9 +295,11 @@ impl Replay {
 }
 
 #[cfg(test)]
+mod table_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     fn sdr(rep: &str) -> Actor {
         Actor {
@@ -486,86 +488,6 @@ mod tests {
         assert_eq!(route(Some(LeadState::Accepted)), Routing::Unchanged);
         assert_eq!(route(Some(LeadState::Rejected)), Routing::NewCycle);
         assert_eq!(route(Some(LeadState::Recycled)), Routing::NewCycle);
-    }
-
-    /// An operation in a random life of a lead.
-    #[derive(Debug, Clone)]
-    enum Op {
-        Ingest,
-        Decide {
-            actor: u8,
-            command: u8,
-            note: bool,
-            on_behalf: bool,
-        },
-    }
-
-    fn op() -> impl Strategy<Value = Op> {
-        prop_oneof![
-            Just(Op::Ingest),
-            (0u8..4, 0u8..4, any::<bool>(), any::<bool>()).prop_map(
-                |(actor, command, note, on_behalf)| Op::Decide {
-                    actor,
-                    command,
-                    note,
-                    on_behalf
-                }
-            ),
-        ]
-    }
-
-    /// The lead as a row would hold it, driven only through `route` and `decide`.
-    #[derive(Debug, Default)]
-    struct Model {
-        state: Option<LeadState>,
-        cycle: i32,
-        owner: Option<String>,
-        history: Vec<(String, i32, Option<String>)>,
-    }
-
-    proptest! {
-        #[test]
-        fn any_sequence_of_commands_keeps_a_legal_state_and_replays_to_it(ops in prop::collection::vec(op(), 0..60)) {
-            let mut m = Model::default();
-            for op in ops {
-                match op {
-                    Op::Ingest => match route(m.state) {
-                        Routing::New | Routing::NewCycle => {
-                            m.state = Some(LeadState::Routed);
-                            m.cycle += 1;
-                            m.owner = Some("r1".into());
-                            m.history.push(("routed".into(), m.cycle, Some("r1".into())));
-                        }
-                        Routing::Unchanged => prop_assert!(matches!(m.state, Some(LeadState::Routed | LeadState::Accepted))),
-                    },
-                    Op::Decide { actor, command, note, on_behalf } => {
-                        let Some(state) = m.state else { continue };
-                        let actor = match actor { 0 => sdr("r1"), 1 => sdr("r2"), 2 => revops(), _ => Actor { role: Role::Ingest, rep: None } };
-                        let note = note.then(|| "because".to_string());
-                        let command = match command { 0 => Command::Accept, 1 => Command::Reject { code: "duplicate".into(), note }, 2 => Command::Reject { code: "other".into(), note }, _ => Command::Recycle { reason: "not_ready".into(), note } };
-                        let behalf = on_behalf.then_some("r3");
-                        // Refused commands change nothing.
-                        if let Ok(d) = decide(LeadFacts { state, owner: m.owner.as_deref(), queue_member: false }, &actor, &command, behalf) {
-                            prop_assert_eq!(d.from, state);
-                            prop_assert!(state.allowed_actions().contains(&d.action));
-                            m.state = Some(d.to);
-                            m.owner = Some(d.rep.clone());
-                            m.history.push((d.to.as_str().into(), m.cycle, Some(d.rep)));
-                        }
-                    }
-                }
-                // Invariants of a legal lead.
-                prop_assert_eq!(m.state.is_none(), m.cycle == 0);
-                prop_assert!(m.cycle as usize <= m.history.len());
-            }
-            let mut replay = Replay::default();
-            for (kind, cycle, rep) in &m.history {
-                prop_assert!(replay.apply(kind, *cycle, rep.as_deref()).is_ok());
-            }
-            prop_assert_eq!(replay.state, m.state);
-            prop_assert_eq!(replay.cycle, m.cycle);
-            prop_assert_eq!(replay.owner, m.owner);
-        }
     }
 
     #[test]

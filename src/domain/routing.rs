@@ -83,7 +83,7 @@ pub fn pick(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::{any, prop, prop_assert, proptest};
+    use proptest::prelude::{any, prop, prop_assert, prop_assert_eq, proptest};
 
     fn now() -> DateTime<Utc> {
         "2026-03-02T10:00:00Z".parse().unwrap()
@@ -150,16 +150,52 @@ mod tests {
 
     proptest! {
         #[test]
-        fn least_loaded_keeps_loads_within_one(start in prop::collection::vec(0i64..3, 1..6), n in 0usize..60) {
-            // From equal loads, least-loaded never lets two reps differ by more than one.
-            let base = *start.iter().max().unwrap();
-            let mut reps: Vec<Candidate> = start.iter().enumerate().map(|(i, _)| rep(&format!("r{i}"), base)).collect();
+        fn least_loaded_picks_an_eligible_rep_with_the_fewest_open_leads(
+            reps in prop::collection::vec((any::<bool>(), prop::option::of(-1i64..=1), prop::option::of(0i32..4), 0i64..5, any::<bool>()), 0..7)
+        ) {
+            let exclude: Vec<String> = (0..reps.len()).filter(|i| reps[*i].4).map(|i| format!("r{i}")).collect();
+            let reps: Vec<Candidate> = reps.into_iter().enumerate().map(|(i, (active, away, capacity, open, _))| Candidate {
+                id: format!("r{i}"), active, away_until: away.map(|h| now() + chrono::Duration::hours(h)), capacity, open,
+            }).collect();
+            // SPEC §4 in plain code: active, not away (back at `away_until`), under capacity,
+            // not excluded; the fewest open leads (ties: any of them, the spec does not say).
+            let mut fewest: Option<i64> = None;
+            let mut least: Vec<&str> = Vec::new();
+            for r in &reps {
+                let back = match r.away_until { None => true, Some(t) => t <= now() };
+                let room = match r.capacity { None => true, Some(c) => r.open < c as i64 };
+                if !(r.active && back && room) || exclude.contains(&r.id) { continue; }
+                if fewest.is_none_or(|f| r.open < f) { fewest = Some(r.open); least.clear(); }
+                if fewest == Some(r.open) { least.push(&r.id); }
+            }
+            let got = pick(Strategy::LeastLoaded, &reps, 0, now(), &exclude).map(|p| p.rep);
+            match got {
+                Some(rep) => prop_assert!(least.contains(&rep.as_str()), "{} not in {:?}", rep, least),
+                None => prop_assert!(least.is_empty(), "nobody picked, {:?} eligible", least),
+            }
+        }
+
+        #[test]
+        fn least_loaded_fills_any_start_loads_up_to_a_level(start in prop::collection::vec(0i64..10, 1..6), n in 0i64..60) {
+            let mut reps: Vec<Candidate> = start.iter().enumerate().map(|(i, open)| rep(&format!("r{i}"), *open)).collect();
             for _ in 0..n {
                 let p = pick(Strategy::LeastLoaded, &reps, 0, now(), &[]).unwrap();
                 reps.iter_mut().find(|r| r.id == p.rep).unwrap().open += 1;
-                let (min, max) = (reps.iter().map(|r| r.open).min().unwrap(), reps.iter().map(|r| r.open).max().unwrap());
-                prop_assert!(max - min <= 1);
             }
+            // Water filling: the highest level L the n leads can raise every rep to, the rest
+            // one each to reps at L; reps above L keep their loads.
+            let raise = |l: i64| start.iter().map(|s| (l - s).max(0)).sum::<i64>();
+            let level = (0..).take_while(|l| raise(*l) <= n).last().unwrap_or(0);
+            let mut rest = n - raise(level);
+            let mut want: Vec<i64> = start.iter().map(|s| (*s).max(level)).collect();
+            want.sort();
+            for w in want.iter_mut().filter(|w| **w == level) {
+                if rest > 0 { *w += 1; rest -= 1; }
+            }
+            want.sort();
+            let mut got: Vec<i64> = reps.iter().map(|r| r.open).collect();
+            got.sort();
+            prop_assert_eq!(got, want);
         }
 
         #[test]

@@ -73,7 +73,7 @@ async fn a_repeated_lead_is_created_once_and_a_rejected_one_starts_a_new_cycle()
     assert_eq!(app.count("leads").await, 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_identical_batches_store_every_lead_exactly_once() {
     let app = spawn_app().await;
     let ingest = app.key(Role::Ingest, None).await;

@@ -297,3 +297,23 @@ pub fn fields(problem: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Drains each scanner in a task of its own, so that on a multi-thread runtime they run in
+/// parallel (`join!` would poll them in turn on one thread); their counts, in order.
+pub async fn drain_in_parallel(
+    scanners: Vec<salgate::jobs::sla_scanner::SlaScanner>,
+) -> Vec<salgate::db::sla::ScanCounts> {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let tasks: Vec<_> = scanners
+        .into_iter()
+        .map(|s| {
+            let cancel = cancel.clone();
+            tokio::spawn(async move { s.drain(&cancel).await.unwrap() })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for t in tasks {
+        counts.push(t.await.unwrap());
+    }
+    counts
+}

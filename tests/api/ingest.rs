@@ -72,7 +72,9 @@ async fn re_ingest_of_an_accepted_lead_is_200_without_a_new_cycle() {
 #[tokio::test]
 async fn re_ingest_of_a_recycled_lead_starts_cycle_two() {
     let app = spawn_app().await;
-    let l = app.ingest(&lead("c-1")).await;
+    let mut first = lead("c-1");
+    first["attributes"] = json!({"form": "pricing", "campaign_touch": 1});
+    let l = app.ingest(&first).await;
     let id = l["id"].as_str().unwrap();
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
     let res = app
@@ -94,7 +96,17 @@ async fn re_ingest_of_a_recycled_lead_starts_cycle_two() {
         body["recycled_by"].is_null(),
         "decision fields are cleared for the new cycle"
     );
-    assert_eq!(body["attributes"]["campaign_touch"], 2);
+    // Read back: attributes merged (the new value wins, the old key stays), fields replaced.
+    let stored = app.lead(id).await;
+    assert_eq!(
+        stored["attributes"],
+        json!({"form": "pricing", "campaign_touch": 2})
+    );
+    assert_eq!(body["attributes"], stored["attributes"]);
+    assert_eq!(
+        (&stored["owner"], &stored["cycle"], &stored["state"]),
+        (&json!("rep-2"), &json!(2), &json!("routed"))
+    );
     let kinds: Vec<(String, i64)> = app
         .history(id)
         .await

@@ -23,7 +23,7 @@ async fn backend_pid(lane: &Lane) -> Result<i32, sqlx::Error> {
     conn.release_after(pid)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lane_reuses_the_connection_of_a_completed_statement() {
     let pool = pool(4).await;
     let lane = Lane::new(pool.clone(), 3);
@@ -40,7 +40,7 @@ async fn lane_reuses_the_connection_of_a_completed_statement() {
     pool.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_connection_dropped_mid_statement_goes_to_the_pool_not_the_lane() {
     let pool = pool(4).await;
     let lane = Lane::new(pool.clone(), 3);
@@ -80,7 +80,7 @@ async fn a_connection_dropped_mid_statement_goes_to_the_pool_not_the_lane() {
     pool.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_connection_that_broke_in_the_lane_fails_once_as_unavailable_and_is_replaced() {
     let pool = pool(4).await;
     let lane = Lane::new(pool.clone(), 3);
@@ -101,7 +101,7 @@ async fn a_connection_that_broke_in_the_lane_fails_once_as_unavailable_and_is_re
     pool.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_lane_holds_at_most_its_capacity_and_the_next_user_waits_for_one() {
     let pool = pool(6).await;
     let lane = Lane::new(pool.clone(), 2);
@@ -125,7 +125,7 @@ async fn the_lane_holds_at_most_its_capacity_and_the_next_user_waits_for_one() {
     pool.close().await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn closing_the_lane_gives_its_connections_back_so_the_pool_can_close() {
     let pool = pool(4).await;
     let lane = Lane::new(pool.clone(), 3);
@@ -142,7 +142,7 @@ async fn closing_the_lane_gives_its_connections_back_so_the_pool_can_close() {
         .expect("the pool waited for a connection the lane kept");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connections_idle_longer_than_the_limit_go_back_to_the_pool() {
     let pool = pool(4).await;
     // Every idle connection is stale at once.

@@ -11,14 +11,10 @@ use chrono::{DateTime, Duration, Utc};
 use proptest::{
     collection::vec,
     prelude::*,
-    strategy::ValueTree,
-    test_runner::{Config, TestRunner},
+    test_runner::{Config, FileFailurePersistence},
 };
 use salgate::{
-    domain::{
-        metrics::{percentile_disc, rate, share_rose, BandLimits},
-        Role,
-    },
+    domain::Role,
     jobs::{cycle_compactor::CycleCompactor, sla_scanner::SlaScanner},
 };
 use serde_json::{json, Value};
@@ -241,9 +237,41 @@ fn seconds(later: DateTime<Utc>, earlier: DateTime<Utc>) -> f64 {
     (later - earlier).num_microseconds().unwrap() as f64 / 1e6
 }
 
+// SPEC §6's figures in plain code of their own (not the product's metrics functions): rates in
+// whole basis points, so rounding, bands and trends are integer comparisons.
+
+/// `num / den` in basis points, rounded half up; none for an empty group.
+fn rate_bp(num: i64, den: i64) -> Option<i64> {
+    (den > 0).then(|| (2 * 10_000 * num + den) / (2 * den))
+}
+
+/// A rate in [0, 1] rounded to 4 places.
+fn rate(num: i64, den: i64) -> Option<f64> {
+    rate_bp(num, den).map(|bp| bp as f64 / 10_000.0)
+}
+
+/// PostgreSQL's `percentile_disc(tenths / 10)`: the first value, in ascending order, whose
+/// position (from 1) reaches that fraction of the values.
+fn percentile(sorted: &[f64], tenths: usize) -> Option<f64> {
+    let n = sorted.len();
+    (1..=n)
+        .find(|i| i * 10 >= tenths * n)
+        .map(|i| sorted[i - 1])
+}
+
 fn percentiles(mut v: Vec<f64>) -> Value {
     v.sort_by(f64::total_cmp);
-    json!({"p50": percentile_disc(&v, 0.5), "p90": percentile_disc(&v, 0.9)})
+    json!({"p50": percentile(&v, 5), "p90": percentile(&v, 9)})
+}
+
+/// The acceptance band at the default limits: < 60 %, 60-75 %, 75-85 %, > 85 %.
+fn band(bp: i64) -> &'static str {
+    match bp {
+        ..6_000 => "below_range",
+        6_000..7_500 => "healthy",
+        7_500..=8_500 => "elevated",
+        _ => "rubber_stamping",
+    }
 }
 
 fn acceptance(cs: &[&Cycle]) -> Value {
@@ -256,6 +284,7 @@ fn acceptance(cs: &[&Cycle]) -> Value {
     let accepted = count("accepted");
     let within = cs.iter().filter(|c| c.within_sla).count() as i64;
     let acceptance_rate = rate(accepted, n);
+    let band = rate_bp(accepted, n).map(band);
     json!({
         "routed": n, "accepted": accepted, "rejected": count("rejected"),
         "recycled": count("recycled"),
@@ -264,7 +293,7 @@ fn acceptance(cs: &[&Cycle]) -> Value {
         "accepted_within_sla_rate": rate(within, n),
         "time_to_decision": percentiles(
             cs.iter().filter_map(|c| c.decided_at.map(|d| seconds(d, c.routed_at))).collect()),
-        "band": acceptance_rate.map(|r| BandLimits::default().band(r).as_str()),
+        "band": band,
     })
 }
 
@@ -343,10 +372,14 @@ fn rejections(now: &BTreeMap<String, i64>, before: &BTreeMap<String, i64>) -> Va
         .into_iter()
         .map(|code| {
             let count = now.get(code).copied().unwrap_or(0);
-            let share = rate(count, total);
-            let previous_share = rate(before.get(code).copied().unwrap_or(0), prev);
-            let row = json!({"code": code, "count": count, "share": share,
-                "previous_share": previous_share, "rising": share_rose(previous_share, share)});
+            let before = before.get(code).copied().unwrap_or(0);
+            // Flagged when its share rose by 10 points or more (no previous rejections: no).
+            let rising = match (rate_bp(before, prev), rate_bp(count, total)) {
+                (Some(p), Some(c)) => c - p >= 1_000,
+                _ => false,
+            };
+            let row = json!({"code": code, "count": count, "share": rate(count, total),
+                "previous_share": rate(before, prev), "rising": rising});
             (count, code.clone(), row)
         })
         .collect();
@@ -379,108 +412,121 @@ fn with_key(key: Option<String>, mut figures: Value) -> Value {
     figures
 }
 
-#[tokio::test]
-async fn every_report_equals_a_recomputation_from_the_history_log() {
-    let base = t("2026-03-02T00:00:00Z");
-    let mut runner = TestRunner::new(Config {
+proptest! {
+    // Each case is a database and a few hundred requests: few cases, a bounded shrink, and the
+    // failures kept under proptest-regressions/ to be replayed first.
+    #![proptest_config(Config {
         cases: 24,
+        max_shrink_iters: 64,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/api/metrics_log.txt",
+        ))),
         ..Config::default()
-    });
-    let strategy = vec(script(), 1..10);
-    for case in 0..24 {
-        let scripts = strategy.new_tree(&mut runner).unwrap().current();
-        // A database per case: the unfiltered acceptance report (compacted hours) covers
-        // exactly this case's leads.
-        let app = spawn_app().await;
-        let source = format!("prop{case}");
-        play(&app, &source, base, &scripts).await;
-        // A last scan flags every deadline that passed, as the running service would have.
-        let now = base + Duration::days(5);
-        app.clock.set(now);
-        SlaScanner::new(app.pool.clone(), Arc::new(app.clock.clone()))
-            .run_once()
-            .await
-            .unwrap();
-        let all = cycles_from_log(&app, &source).await;
-        let (from, to) = (base + Duration::days(2), base + Duration::days(4));
-        let day = |d: i64| base + Duration::days(d);
-        let cs = within(&all, from, to);
-        let days = [within(&all, day(2), day(3)), within(&all, day(3), day(4))];
-        let q = |path: &str, extra: &str| {
-            format!("/v1/metrics/{path}?from=2026-03-04&to=2026-03-06&source={source}{extra}")
-        };
-        let ctx = format!("case {case}: {scripts:?}");
-
-        let r = report(&app, &q("acceptance", "")).await;
-        assert_eq!(r["total"], acceptance(&cs), "{ctx}");
-        let r = report(&app, &q("acceptance", "&group_by=day")).await;
-        let expected: Vec<Value> = days
-            .iter()
-            .zip(["2026-03-04", "2026-03-05"])
-            .map(|(d, k)| with_key(Some(k.into()), acceptance(d)))
-            .collect();
-        assert_eq!(r["groups"], json!(expected), "{ctx}");
-        // Unfiltered: served from compacted hours where the compactor ran, raw elsewhere.
-        let unfiltered = "/v1/metrics/acceptance?from=2026-03-04&to=2026-03-06";
-        let r = report(&app, &format!("{unfiltered}&group_by=day")).await;
-        assert_eq!(r["total"], acceptance(&cs), "{ctx}");
-        let expected: Vec<Value> = days
-            .iter()
-            .zip(["2026-03-04", "2026-03-05"])
-            .map(|(d, k)| with_key(Some(k.into()), acceptance(d)))
-            .collect();
-        assert_eq!(r["groups"], json!(expected), "{ctx}");
-        let r = report(
-            &app,
-            "/v1/metrics/acceptance?from=2026-03-03T22:30:00Z&to=2026-03-05T01:15:00Z",
-        )
-        .await;
-        let odd = within(&all, t("2026-03-03T22:30:00Z"), t("2026-03-05T01:15:00Z"));
-        assert_eq!(r["total"], acceptance(&odd), "{ctx}");
-        let r = report(&app, &q("acceptance", "&group_by=campaign")).await;
-        let expected: Vec<Value> = by_campaign(&cs)
-            .into_iter()
-            .map(|(k, g)| with_key(k, acceptance(&g)))
-            .collect();
-        assert_eq!(r["groups"], json!(expected), "{ctx}");
-
-        let r = report(&app, &q("sla", "&group_by=day")).await;
-        assert_eq!(r["total"], sla(&cs, now), "{ctx}");
-        let expected: Vec<Value> = days
-            .iter()
-            .zip(["2026-03-04", "2026-03-05"])
-            .map(|(d, k)| with_key(Some(k.into()), sla(d, now)))
-            .collect();
-        assert_eq!(r["groups"], json!(expected), "{ctx}");
-
-        let r = report(&app, &q("recycling", "&group_by=campaign")).await;
-        assert_eq!(r["total"], recycling(&cs, &all), "{ctx}");
-        let expected: Vec<Value> = by_campaign(&cs)
-            .into_iter()
-            .map(|(k, g)| with_key(k, recycling(&g, &all)))
-            .collect();
-        assert_eq!(r["groups"], json!(expected), "{ctx}");
-
-        // Rejections: the total against the two days before; day 2 against day 1, and day 1
-        // against the day before the period.
-        let r = report(&app, &q("rejections", "&group_by=day")).await;
-        let before = within(&all, base, from);
-        assert_eq!(
-            r["total"],
-            rejections(&rejection_codes(&cs), &rejection_codes(&before)),
-            "{ctx}"
-        );
-        let lead_in = within(&all, day(1), day(2));
-        let expected = json!([
-            with_key(
-                Some("2026-03-04".into()),
-                rejections(&rejection_codes(&days[0]), &rejection_codes(&lead_in))
-            ),
-            with_key(
-                Some("2026-03-05".into()),
-                rejections(&rejection_codes(&days[1]), &rejection_codes(&days[0]))
-            ),
-        ]);
-        assert_eq!(r["groups"], expected, "{ctx}");
+    })]
+    #[test]
+    fn every_report_equals_a_recomputation_from_the_history_log(scripts in vec(script(), 1..10)) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(check_reports(&scripts));
     }
+}
+
+/// Plays `scripts` on a database of their own and checks every report against the log.
+async fn check_reports(scripts: &[Script]) {
+    let base = t("2026-03-02T00:00:00Z");
+    // A database per case: the unfiltered acceptance report (compacted hours) covers
+    // exactly this case's leads.
+    let app = spawn_app().await;
+    let source = "prop".to_string();
+    play(&app, &source, base, scripts).await;
+    // A last scan flags every deadline that passed, as the running service would have.
+    let now = base + Duration::days(5);
+    app.clock.set(now);
+    SlaScanner::new(app.pool.clone(), Arc::new(app.clock.clone()))
+        .run_once()
+        .await
+        .unwrap();
+    let all = cycles_from_log(&app, &source).await;
+    let (from, to) = (base + Duration::days(2), base + Duration::days(4));
+    let day = |d: i64| base + Duration::days(d);
+    let cs = within(&all, from, to);
+    let days = [within(&all, day(2), day(3)), within(&all, day(3), day(4))];
+    let q = |path: &str, extra: &str| {
+        format!("/v1/metrics/{path}?from=2026-03-04&to=2026-03-06&source={source}{extra}")
+    };
+    let ctx = format!("{scripts:?}");
+
+    let r = report(&app, &q("acceptance", "")).await;
+    assert_eq!(r["total"], acceptance(&cs), "{ctx}");
+    let r = report(&app, &q("acceptance", "&group_by=day")).await;
+    let expected: Vec<Value> = days
+        .iter()
+        .zip(["2026-03-04", "2026-03-05"])
+        .map(|(d, k)| with_key(Some(k.into()), acceptance(d)))
+        .collect();
+    assert_eq!(r["groups"], json!(expected), "{ctx}");
+    // Unfiltered: served from compacted hours where the compactor ran, raw elsewhere.
+    let unfiltered = "/v1/metrics/acceptance?from=2026-03-04&to=2026-03-06";
+    let r = report(&app, &format!("{unfiltered}&group_by=day")).await;
+    assert_eq!(r["total"], acceptance(&cs), "{ctx}");
+    let expected: Vec<Value> = days
+        .iter()
+        .zip(["2026-03-04", "2026-03-05"])
+        .map(|(d, k)| with_key(Some(k.into()), acceptance(d)))
+        .collect();
+    assert_eq!(r["groups"], json!(expected), "{ctx}");
+    let r = report(
+        &app,
+        "/v1/metrics/acceptance?from=2026-03-03T22:30:00Z&to=2026-03-05T01:15:00Z",
+    )
+    .await;
+    let odd = within(&all, t("2026-03-03T22:30:00Z"), t("2026-03-05T01:15:00Z"));
+    assert_eq!(r["total"], acceptance(&odd), "{ctx}");
+    let r = report(&app, &q("acceptance", "&group_by=campaign")).await;
+    let expected: Vec<Value> = by_campaign(&cs)
+        .into_iter()
+        .map(|(k, g)| with_key(k, acceptance(&g)))
+        .collect();
+    assert_eq!(r["groups"], json!(expected), "{ctx}");
+
+    let r = report(&app, &q("sla", "&group_by=day")).await;
+    assert_eq!(r["total"], sla(&cs, now), "{ctx}");
+    let expected: Vec<Value> = days
+        .iter()
+        .zip(["2026-03-04", "2026-03-05"])
+        .map(|(d, k)| with_key(Some(k.into()), sla(d, now)))
+        .collect();
+    assert_eq!(r["groups"], json!(expected), "{ctx}");
+
+    let r = report(&app, &q("recycling", "&group_by=campaign")).await;
+    assert_eq!(r["total"], recycling(&cs, &all), "{ctx}");
+    let expected: Vec<Value> = by_campaign(&cs)
+        .into_iter()
+        .map(|(k, g)| with_key(k, recycling(&g, &all)))
+        .collect();
+    assert_eq!(r["groups"], json!(expected), "{ctx}");
+
+    // Rejections: the total against the two days before; day 2 against day 1, and day 1
+    // against the day before the period.
+    let r = report(&app, &q("rejections", "&group_by=day")).await;
+    let before = within(&all, base, from);
+    assert_eq!(
+        r["total"],
+        rejections(&rejection_codes(&cs), &rejection_codes(&before)),
+        "{ctx}"
+    );
+    let lead_in = within(&all, day(1), day(2));
+    let expected = json!([
+        with_key(
+            Some("2026-03-04".into()),
+            rejections(&rejection_codes(&days[0]), &rejection_codes(&lead_in))
+        ),
+        with_key(
+            Some("2026-03-05".into()),
+            rejections(&rejection_codes(&days[1]), &rejection_codes(&days[0]))
+        ),
+    ]);
+    assert_eq!(r["groups"], expected, "{ctx}");
 }

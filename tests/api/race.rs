@@ -12,7 +12,7 @@ fn tally(statuses: &[u16]) -> (usize, usize, usize) {
     (ok, conflict, statuses.len() - ok - conflict)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_decisions_on_one_lead_have_exactly_one_winner() {
     let app = spawn_app().await;
     let l = app.ingest(&lead("c-1")).await;
@@ -63,7 +63,7 @@ async fn fifty_concurrent_decisions_on_one_lead_have_exactly_one_winner() {
     assert_eq!(lead_now["version"], 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_accepts_with_the_same_if_match_have_exactly_one_winner() {
     let app = spawn_app().await;
     let l = app.ingest(&lead("c-1")).await;
@@ -91,7 +91,7 @@ async fn fifty_concurrent_accepts_with_the_same_if_match_have_exactly_one_winner
     assert_eq!(app.history(id).await.len(), 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_ingests_of_one_new_lead_create_it_once() {
     let app = spawn_app().await;
     let token = app.key(Role::Ingest, None).await;
@@ -118,7 +118,7 @@ async fn concurrent_ingests_of_one_new_lead_create_it_once() {
     assert_eq!(app.count("lead_history").await, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_re_ingests_of_a_recycled_lead_open_exactly_one_new_cycle() {
     let app = spawn_app().await;
     let l = app.ingest(&lead("c-1")).await;
@@ -159,7 +159,7 @@ async fn concurrent_re_ingests_of_a_recycled_lead_open_exactly_one_new_cycle() {
     assert_eq!(routed, 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_uses_of_one_idempotency_key_run_the_request_once() {
     let app = spawn_app().await;
     let token = app.key(Role::Ingest, None).await;
@@ -185,4 +185,27 @@ async fn concurrent_uses_of_one_idempotency_key_run_the_request_once() {
     assert!(statuses.contains(&201));
     assert_eq!(app.count("leads").await, 1);
     assert_eq!(app.count("lead_history").await, 1);
+}
+
+/// The per-key limiter under requests handled in parallel: a burst of 10 (refilling once in
+/// 100 s) lets exactly 10 of 50 concurrent requests through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_concurrent_requests_on_one_key_get_exactly_its_burst() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.rate_limit_per_second = 0.01;
+        s.rate_limit_burst = 10;
+    })
+    .await;
+    let revops = app.key(Role::Revops, None).await;
+    let requests = (0..50).map(|_| {
+        let req = app
+            .client
+            .get(app.url("/v1/rejection-codes"))
+            .bearer_auth(&revops);
+        async move { req.send().await.unwrap().status().as_u16() }
+    });
+    let statuses = join_all(requests).await;
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((ok, limited), (10, 40), "{statuses:?}");
 }

@@ -4,7 +4,7 @@ use reqwest::Method;
 use salgate::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{fields, lead, problem, spawn_app, spawn_replica, TestApp};
+use crate::helpers::{drain_in_parallel, fields, lead, problem, spawn_app, spawn_replica, TestApp};
 
 async fn put(app: &TestApp, path: &str, body: Value) -> reqwest::Response {
     app.request(Method::PUT, path, &app.admin, Some(&body))
@@ -192,7 +192,7 @@ fn o(s: &str, n: i64) -> (Option<String>, i64) {
     (Some(s.into()), n)
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn round_robin_is_exactly_fair_under_100_concurrent_ingests() {
     let app = spawn_app().await;
     queue_with(
@@ -220,7 +220,7 @@ async fn round_robin_is_exactly_fair_under_100_concurrent_ingests() {
     assert!(notes.iter().all(|d| d["assigned_by"] == "round_robin"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn least_loaded_never_lets_a_rep_get_two_ahead_under_concurrency() {
     let app = spawn_app().await;
     queue_with(
@@ -243,7 +243,7 @@ async fn least_loaded_never_lets_a_rep_get_two_ahead_under_concurrency() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn capacity_and_away_are_respected_under_concurrency() {
     let app = spawn_app().await;
     queue_with(
@@ -265,7 +265,7 @@ async fn capacity_and_away_are_respected_under_concurrency() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_sdrs_claiming_at_once_never_get_the_same_lead() {
     let app = spawn_app().await;
     let reps: Vec<(String, Value)> = (0..10).map(|i| (format!("r{i}"), json!({}))).collect();
@@ -628,7 +628,7 @@ async fn with_no_other_eligible_rep_a_breached_lead_returns_to_its_queue_at_once
     assert_eq!(res.status(), 200);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_scanners_apply_each_escalation_step_once() {
     let app = spawn_app().await;
     reassign_policy(&app).await;
@@ -638,14 +638,8 @@ async fn concurrent_scanners_apply_each_escalation_step_once() {
     app.clock.set("2026-03-02T10:00:00Z".parse().unwrap());
     ingest_concurrently(&app, "emea", 40).await;
     app.clock.set("2026-03-02T11:00:30Z".parse().unwrap());
-    let scanners: Vec<_> = (0..3).map(|_| scanner(&app)).collect();
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let (a, b, c) = tokio::join!(
-        scanners[0].drain(&cancel),
-        scanners[1].drain(&cancel),
-        scanners[2].drain(&cancel)
-    );
-    let total = a.unwrap().reassigned + b.unwrap().reassigned + c.unwrap().reassigned;
+    let counts = drain_in_parallel((0..3).map(|_| scanner(&app)).collect()).await;
+    let total: i64 = counts.iter().map(|c| c.reassigned).sum();
     assert_eq!(total, 40);
     let per_lead: Vec<i64> = sqlx::query_scalar(
         "SELECT count(*) FILTER (WHERE h.kind = 'reassigned') FROM leads l JOIN lead_history h ON h.lead_id = l.id GROUP BY l.id",
@@ -766,7 +760,7 @@ async fn ids_with_control_bidi_or_format_characters_are_refused_everywhere() {
     assert_eq!(app.count("reps").await, 3, "no rep registered");
 }
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn round_robin_is_exact_across_two_replicas_sharing_one_database() {
     let app = spawn_app().await;
     let reps: Vec<(&str, Value)> = ["a", "b", "c", "d"].map(|r| (r, json!({}))).to_vec();

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use salgate::{domain::Role, jobs::sla_scanner::SlaScanner};
 use serde_json::{json, Value};
 
-use crate::helpers::{fields, lead, problem, spawn_app, TestApp};
+use crate::helpers::{drain_in_parallel, fields, lead, problem, spawn_app, TestApp};
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -459,7 +459,7 @@ async fn insert_due_leads(app: &TestApp, n: i64, due: DateTime<Utc>) {
     .unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_concurrent_scanners_breach_each_of_ten_thousand_leads_exactly_once() {
     let app = spawn_app().await;
     insert_due_leads(&app, 10_000, t("2026-03-02T11:00:00Z")).await;
@@ -468,13 +468,8 @@ async fn three_concurrent_scanners_breach_each_of_ten_thousand_leads_exactly_onc
     for s in &mut scanners {
         s.batch = 500; // several batches each, so they really interleave
     }
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let (a, b, c) = tokio::join!(
-        scanners[0].drain(&cancel),
-        scanners[1].drain(&cancel),
-        scanners[2].drain(&cancel)
-    );
-    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let counts = drain_in_parallel(scanners).await;
+    let (a, b, c) = (&counts[0], &counts[1], &counts[2]);
     assert_eq!(
         a.breached + b.breached + c.breached,
         10_000,

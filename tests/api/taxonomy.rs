@@ -2,7 +2,7 @@ use reqwest::Method;
 use salgate::domain::Role;
 use serde_json::{json, Value};
 
-use crate::helpers::{lead, problem, spawn_app};
+use crate::helpers::{fields, lead, problem, spawn_app};
 
 fn codes(list: &Value) -> Vec<String> {
     list["items"]
@@ -117,9 +117,36 @@ async fn revops_adds_a_code_that_sdrs_can_then_use_and_retires_it() {
         (patched["active"].as_bool(), patched["label"].as_str()),
         (Some(false), Some("Retired"))
     );
-    // A retired code stays valid in history.
+    // Retired: no new decision may use it (nothing changes), ...
+    let other = app.ingest(&lead("c-2")).await;
+    let other_id = other["id"].as_str().unwrap();
+    let res = app
+        .decide(other_id, "reject", &sdr, &json!({"code": "wrong_product"}))
+        .await;
+    let p = problem(res, 422, "unknown_rejection_code").await;
+    assert_eq!(fields(&p), ["code"]);
+    assert_eq!(app.lead(other_id).await["state"], "routed");
+    // ... but what was decided with it stands: the lead, its history and the rejections report
+    // (computed from the history) still name it.
+    let l = app.lead(id).await;
+    assert_eq!(
+        (&l["state"], &l["rejection_code"]),
+        (&json!("rejected"), &json!("wrong_product"))
+    );
     let h = app.history(id).await;
     assert_eq!(h[1]["code"], "wrong_product");
+    let routed: chrono::DateTime<chrono::Utc> = l["routed_at"].as_str().unwrap().parse().unwrap();
+    let day = routed.date_naive();
+    let path = format!(
+        "/v1/metrics/rejections?from={day}&to={}",
+        day + chrono::Days::new(1)
+    );
+    let r = crate::metrics::report(&app, &path).await;
+    assert_eq!(
+        r["total"]["codes"],
+        json!([{"code": "wrong_product", "count": 1, "share": 1.0, "previous_share": null, "rising": false}]),
+        "{r}"
+    );
     let res = app
         .request(
             Method::PATCH,

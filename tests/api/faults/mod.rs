@@ -186,6 +186,9 @@ pub struct Tally {
     pub refusals: std::collections::BTreeMap<Refusal, usize>,
     /// Requests with no response (connection refused or reset, timeouts).
     pub no_response: usize,
+    /// Leads that got no 2xx (refused or no response), with the `Idempotency-Key` they were
+    /// sent with: what a client would send again.
+    pub unacknowledged: Vec<(String, Option<String>)>,
 }
 
 /// A non-2xx answer: its status, problem `code` and `Retry-After` header, as sent.
@@ -241,6 +244,8 @@ pub struct Load<'a> {
     pub prefix: &'a str,
     pub workers: usize,
     pub per_worker: usize,
+    /// Every other lead carries an `Idempotency-Key` (its external id).
+    pub keyed: bool,
 }
 
 impl Load<'_> {
@@ -258,6 +263,7 @@ impl Load<'_> {
             prefix,
             workers,
             per_worker: usize::MAX,
+            keyed: false,
         }
     }
 
@@ -267,13 +273,14 @@ impl Load<'_> {
         client: &reqwest::Client,
         stop: &Arc<AtomicBool>,
     ) -> (Arc<Mutex<Tally>>, Vec<tokio::task::JoinHandle<()>>) {
-        let (bases, token, body, prefix, workers, per_worker) = (
+        let (bases, token, body, prefix, workers, per_worker, keyed) = (
             self.bases,
             self.token,
             self.body,
             self.prefix,
             self.workers,
             self.per_worker,
+            self.keyed,
         );
         let tally = Arc::new(Mutex::new(Tally::default()));
         let handles = (0..workers)
@@ -284,15 +291,12 @@ impl Load<'_> {
                     let mut i = 0;
                     while i < per_worker && !stop.load(Ordering::SeqCst) {
                         let ext = format!("{prefix}-{w}-{i}");
+                        let key = (keyed && i % 2 == 1).then(|| ext.clone());
                         let base = &bases[(w + i) % bases.len()];
                         i += 1;
                         tally.lock().unwrap().sent += 1;
-                        let res = client
-                            .post(format!("{base}/v1/leads"))
-                            .bearer_auth(&token)
-                            .json(&body(&ext))
-                            .send()
-                            .await;
+                        let res =
+                            post_lead(&client, base, &token, &body(&ext), key.as_deref()).await;
                         let res = match res {
                             Ok(r) if r.status().is_success() => Ok(None),
                             Ok(r) => Ok(Some(Refusal::of(r).await)),
@@ -308,10 +312,12 @@ impl Load<'_> {
                                 Ok(Some(refusal)) => {
                                     *t.refused.entry(refusal.status).or_default() += 1;
                                     *t.refusals.entry(refusal).or_default() += 1;
+                                    t.unacknowledged.push((ext, key));
                                     true
                                 }
                                 Err(_) => {
                                     t.no_response += 1;
+                                    t.unacknowledged.push((ext, key));
                                     true
                                 }
                             }
@@ -326,6 +332,24 @@ impl Load<'_> {
             .collect();
         (tally, handles)
     }
+}
+
+/// `POST /v1/leads` with `body`, and `key` as its `Idempotency-Key` if given.
+pub async fn post_lead(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: &serde_json::Value,
+    key: Option<&str>,
+) -> reqwest::Result<reqwest::Response> {
+    let mut req = client
+        .post(format!("{base}/v1/leads"))
+        .bearer_auth(token)
+        .json(body);
+    if let Some(key) = key {
+        req = req.header("Idempotency-Key", key);
+    }
+    req.send().await
 }
 
 /// Every lead in `acknowledged` is stored, and no lead under `prefix` was routed twice

@@ -180,7 +180,10 @@ impl Application {
             outbound: outbound::Policy {
                 allow_private: settings.webhook_allow_private_networks,
             },
-            batch_gate: Arc::new(tokio::sync::Semaphore::new(settings.batch_concurrency)),
+            batch_gate: Arc::new(tokio::sync::Semaphore::new(
+                settings.batch_concurrency
+                    * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),
+            )),
             batch_wait: settings.batch_wait,
         });
         Ok(Application {

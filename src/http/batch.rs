@@ -56,7 +56,10 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
     if req.uri().path() != PATH || req.method() != Method::POST {
         return next.run(req).await;
     }
-    let acquire = state.batch_gate.clone().acquire_owned();
+    let acquire = state
+        .batch_gate
+        .clone()
+        .acquire_many_owned(budget_share(req.headers()));
     match tokio::time::timeout(state.batch_wait, acquire).await {
         Ok(Ok(permit)) => {
             // Travels with the request, so work that outlives the connection (idempotency
@@ -72,6 +75,23 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
         )
         .into_response(),
     }
+}
+
+/// The batch gate's budget is `SALGATE_BATCH_CONCURRENCY` full-size bodies, counted in MiB: a
+/// batch takes its declared length rounded up (at least 1 MiB; the whole limit when it declares
+/// none), so small batches run side by side while the 16 MiB ones that bound memory take turns.
+pub const GATE_UNIT: usize = 1024 * 1024;
+
+/// How many MiB of the gate's budget a batch with these headers takes.
+fn budget_share(headers: &axum::http::HeaderMap) -> u32 {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(BATCH_BODY_LIMIT);
+    let mib = declared.min(BATCH_BODY_LIMIT).div_ceil(GATE_UNIT).max(1);
+    // At most BATCH_BODY_LIMIT / GATE_UNIT = 16: always fits a u32.
+    u32::try_from(mib).unwrap_or(u32::MAX)
 }
 
 /// One of the batch gate's permits, held until the batch is done.

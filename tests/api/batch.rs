@@ -197,12 +197,22 @@ async fn batches_over_the_concurrency_limit_wait_then_get_503() {
             ingest.clone(),
         );
         tokio::spawn(async move {
-            let body = json!({"leads": [lead("a-1")]});
+            // Over 15 MiB: it takes the gate's whole budget of one full-size batch.
+            let leads: Vec<Value> = (0..620)
+                .map(|i| {
+                    let mut l = lead(&format!("a-{i}"));
+                    l["attributes"] = json!({ "notes": "n".repeat(25_500) });
+                    l
+                })
+                .collect();
+            let body = json!({ "leads": leads });
+            assert!(serde_json::to_vec(&body).unwrap().len() > 15 * 1024 * 1024);
             client.post(url).bearer_auth(token).json(&body).send().await
         })
     };
     let blocked = "SELECT count(*) FROM pg_stat_activity \
-                   WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO leads%'";
+                   WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND query LIKE '%INSERT INTO leads%'";
     let mut waited = 0;
     while sqlx::query_scalar::<_, i64>(blocked)
         .fetch_one(&app.pool)
@@ -228,5 +238,57 @@ async fn batches_over_the_concurrency_limit_wait_then_get_503() {
     tx.commit().await.unwrap();
     assert_eq!(first.await.unwrap().unwrap().status(), 200);
     post_batch(&app, &ingest, vec![lead("b-1")]).await;
+    assert_eq!(app.count("leads").await, 621);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn small_batches_share_the_budget_of_one_full_size_batch() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.batch_concurrency = 1;
+        s.batch_wait = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let ingest = app.key(Role::Ingest, None).await;
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE leads IN SHARE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    // Two small batches at once: both are admitted and both reach the insert.
+    let batches: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|p| {
+            let (client, url, token) = (
+                app.client.clone(),
+                app.url("/v1/leads/batch"),
+                ingest.clone(),
+            );
+            tokio::spawn(async move {
+                let body = json!({"leads": [lead(&format!("{p}-1"))]});
+                client.post(url).bearer_auth(token).json(&body).send().await
+            })
+        })
+        .collect();
+    let blocked = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND query LIKE '%INSERT INTO leads%'";
+    let mut waited = 0;
+    while sqlx::query_scalar::<_, i64>(blocked)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+        < 2
+    {
+        waited += 1;
+        assert!(
+            waited < 200,
+            "the second small batch was not let in next to the first"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    tx.commit().await.unwrap();
+    for b in batches {
+        assert_eq!(b.await.unwrap().unwrap().status(), 200);
+    }
     assert_eq!(app.count("leads").await, 2);
 }

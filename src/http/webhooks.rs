@@ -166,6 +166,9 @@ pub async fn list_webhook_subscriptions(
     }))
 }
 
+/// The 404 of every route under `/v1/webhook-subscriptions/{id}`.
+const NO_SUBSCRIPTION: &str = "no subscription with this id";
+
 fn parse_id(raw: &str, what: &'static str) -> ApiResult<Uuid> {
     raw.parse().map_err(|_| ApiError::NotFound(what))
 }
@@ -180,11 +183,11 @@ pub async fn get_webhook_subscription(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Subscription>> {
     principal.require(MANAGERS)?;
-    let id = parse_id(&id, "no subscription with this id")?;
+    let id = parse_id(&id, NO_SUBSCRIPTION)?;
     webhooks::get(&state.db, id)
         .await?
         .map(Json)
-        .ok_or(ApiError::NotFound("no subscription with this id"))
+        .ok_or(ApiError::NotFound(NO_SUBSCRIPTION))
 }
 
 /// Delete a subscription: nothing more is sent to it, pending deliveries are dropped. It never
@@ -198,11 +201,11 @@ pub async fn delete_webhook_subscription(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.require(MANAGERS)?;
-    let id = parse_id(&id, "no subscription with this id")?;
+    let id = parse_id(&id, NO_SUBSCRIPTION)?;
     if webhooks::delete(&state.db, id, state.clock.now()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::NotFound("no subscription with this id"))
+        Err(ApiError::NotFound(NO_SUBSCRIPTION))
     }
 }
 
@@ -217,11 +220,11 @@ pub async fn resume_webhook_subscription(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Subscription>> {
     principal.require(MANAGERS)?;
-    let id = parse_id(&id, "no subscription with this id")?;
+    let id = parse_id(&id, NO_SUBSCRIPTION)?;
     webhooks::resume(&state.db, id)
         .await?
         .map(Json)
-        .ok_or(ApiError::NotFound("no subscription with this id"))
+        .ok_or(ApiError::NotFound(NO_SUBSCRIPTION))
 }
 
 /// The latest 100 deliveries of a subscription with every attempt, newest first.
@@ -234,9 +237,9 @@ pub async fn list_webhook_deliveries(
     Path(id): Path<String>,
 ) -> ApiResult<Json<DeliveryList>> {
     principal.require(MANAGERS)?;
-    let id = parse_id(&id, "no subscription with this id")?;
+    let id = parse_id(&id, NO_SUBSCRIPTION)?;
     if webhooks::get(&state.db, id).await?.is_none() {
-        return Err(ApiError::NotFound("no subscription with this id"));
+        return Err(ApiError::NotFound(NO_SUBSCRIPTION));
     }
     Ok(Json(DeliveryList {
         items: webhooks::deliveries(&state.db, id, 100).await?,

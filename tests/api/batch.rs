@@ -210,20 +210,7 @@ async fn batches_over_the_concurrency_limit_wait_then_get_503() {
             client.post(url).bearer_auth(token).json(&body).send().await
         })
     };
-    let blocked = "SELECT count(*) FROM pg_stat_activity \
-                   WHERE datname = current_database() AND wait_event_type = 'Lock' \
-                   AND query LIKE '%INSERT INTO leads%'";
-    let mut waited = 0;
-    while sqlx::query_scalar::<_, i64>(blocked)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-        == 0
-    {
-        waited += 1;
-        assert!(waited < 200, "the first batch never reached the insert");
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    wait_for_blocked_inserts(&app, 1, "the first batch never reached the insert").await;
     let second = app
         .client
         .post(app.url("/v1/leads/batch"))
@@ -269,26 +256,33 @@ async fn small_batches_share_the_budget_of_one_full_size_batch() {
             })
         })
         .collect();
-    let blocked = "SELECT count(*) FROM pg_stat_activity \
-                   WHERE datname = current_database() AND wait_event_type = 'Lock' \
-                   AND query LIKE '%INSERT INTO leads%'";
-    let mut waited = 0;
-    while sqlx::query_scalar::<_, i64>(blocked)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
-        < 2
-    {
-        waited += 1;
-        assert!(
-            waited < 200,
-            "the second small batch was not let in next to the first"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
+    wait_for_blocked_inserts(
+        &app,
+        2,
+        "the second small batch was not let in next to the first",
+    )
+    .await;
     tx.commit().await.unwrap();
     for b in batches {
         assert_eq!(b.await.unwrap().unwrap().status(), 200);
     }
     assert_eq!(app.count("leads").await, 2);
+}
+
+/// Waits (bounded) until `n` inserts into this test's `leads` wait on a lock.
+async fn wait_for_blocked_inserts(app: &TestApp, n: i64, failure: &str) {
+    let blocked = "SELECT count(*) FROM pg_stat_activity \
+                   WHERE datname = current_database() AND wait_event_type = 'Lock' \
+                   AND query LIKE '%INSERT INTO leads%'";
+    for _ in 0..200 {
+        let waiting: i64 = sqlx::query_scalar(blocked)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if waiting >= n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{failure}");
 }

@@ -76,26 +76,22 @@ async fn an_embedded_postgres_killed_under_load_is_started_again_and_loses_no_ac
     )
     .unwrap();
 
-    // Unready while it is down, then ready again with no one restarting anything.
-    // Probes start every 20 ms without waiting for each other, each with a 1 s timeout as an
-    // orchestrator's probe has: while the cluster is down a probe either gets 503 (a dead
-    // pooled connection) or waits on the reconnect past its timeout; either is "not ready".
-    // (Waited out, a probe would answer 200 once a fast restart is done.)
-    let mut probes = Vec::new();
-    for _ in 0..100 {
-        let (client, url) = (client.clone(), format!("{base}/readyz"));
-        probes.push(tokio::spawn(async move {
-            let probe = client.get(url).timeout(Duration::from_secs(1)).send().await;
-            !matches!(probe, Ok(r) if r.status() == 200)
-        }));
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // Ready again with no one restarting anything. Whether /readyz is seen answering 503 in
+    // between depends on how fast the supervisor's restart is (it may finish within a probe's
+    // own wait for a connection): readiness during an outage is asserted where the outage is
+    // held for a known time, in db_restart.rs.
+    // A new postmaster on the old port (bounded wait; the single-user step of a start writes a
+    // pid file of its own first), then the service ready on it.
+    let mut seen = None;
+    for _ in 0..600 {
+        seen = postmaster(&dir);
+        if matches!(seen, Some((p, port)) if p != pid && port == pg_port) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let mut saw_unready = false;
-    for p in probes {
-        saw_unready |= p.await.unwrap();
-    }
+    let (new_pid, new_port) = seen.expect("a cluster runs again");
     wait_ready(&client, &base).await;
-    let (new_pid, new_port) = postmaster(&dir).expect("a cluster runs again");
     tokio::time::sleep(Duration::from_millis(700)).await;
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     for w in workers {
@@ -128,7 +124,6 @@ async fn an_embedded_postgres_killed_under_load_is_started_again_and_loses_no_ac
     pool.close().await;
     service.kill();
 
-    assert!(saw_unready, "/readyz never reported the database down");
     assert_ne!(new_pid, pid, "the postmaster was not started again");
     assert_eq!(new_port, pg_port, "the cluster moved to another port");
     assert_eq!(restarts, Some(1.0), "restart counter");

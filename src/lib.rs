@@ -8,5 +8,6 @@ pub mod http;
 pub mod jobs;
 pub mod outbound;
 pub mod policy_cache;
+pub mod service;
 pub mod startup;
 pub mod telemetry;

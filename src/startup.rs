@@ -34,6 +34,7 @@ use crate::{
     },
     outbound,
     policy_cache::{PolicyCache, QueueCache, RepCache},
+    service::Service,
 };
 
 /// How long in-flight requests and background work get to finish after a stop signal.
@@ -146,13 +147,18 @@ impl Application {
             .await
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
         let state = AppState::new(Shared {
-            db: database.pool.clone(),
-            lane: database.lane.clone(),
-            clock,
+            service: Service {
+                db: database.pool.clone(),
+                lane: database.lane.clone(),
+                clock,
+                policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
+                reps: Arc::new(RepCache::new(settings.cache_ttl)),
+                queues: Arc::new(QueueCache::new(settings.cache_ttl)),
+                // Longer than chrono can count means "no limit but 1970".
+                routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
+                    .unwrap_or(chrono::Duration::MAX),
+            },
             keys: Arc::new(KeyCache::new(settings.cache_ttl)),
-            policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
-            reps: Arc::new(RepCache::new(settings.cache_ttl)),
-            queues: Arc::new(QueueCache::new(settings.cache_ttl)),
             rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
                 .map(Arc::new),
             unauthenticated_limit: RateLimiter::new(
@@ -174,9 +180,6 @@ impl Application {
                 salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
             }),
             acceptance_bands: settings.acceptance_bands,
-            // Longer than chrono can count means "no limit but 1970".
-            routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
-                .unwrap_or(chrono::Duration::MAX),
             outbound: outbound::Policy {
                 allow_private: settings.webhook_allow_private_networks,
             },

@@ -604,8 +604,8 @@ pub async fn record_touch(
 /// Filters of `GET /v1/leads`; `None` means "any".
 #[derive(Debug, Default, Clone)]
 pub struct LeadFilter {
-    /// Only what this rep's SDR may see: its leads and the unassigned leads of its queues.
-    pub visible_to_rep: Option<String>,
+    /// Only what this caller may see (`domain::visibility::may_see`); `None`: everything.
+    pub visible_to: Option<Actor>,
     pub state: Option<LeadState>,
     /// Evaluated at the `now` passed to [`list`], like the `sla.status` of each lead.
     pub sla_status: Option<SlaStatus>,
@@ -646,12 +646,8 @@ pub async fn list(
             SlaStatus::Missed => q.push(format!("state <> 'routed' AND {decided} > sla_due_at")),
         };
     }
-    if let Some(rep) = &filter.visible_to_rep {
-        q.push(" AND (owner = ")
-            .push_bind(rep)
-            .push(" OR (owner IS NULL AND queue IN (SELECT queue_id FROM queue_members WHERE rep_id = ")
-            .push_bind(rep)
-            .push(")))");
+    if let Some(actor) = &filter.visible_to {
+        super::visibility::push_visible_to(&mut q, actor);
     }
     if let Some(s) = filter.state {
         q.push(" AND state = ").push_bind(s.as_str());

@@ -6,6 +6,8 @@ pub mod cycle_hours;
 pub mod embedded;
 pub mod history;
 pub mod idempotency;
+pub mod inbound_signatures;
+pub mod integrations;
 pub mod lane;
 pub mod leads;
 pub mod metrics;
@@ -13,6 +15,7 @@ pub mod reason_codes;
 pub mod retention;
 pub mod routing;
 pub mod sla;
+pub mod visibility;
 pub mod webhook_dispatch;
 pub mod webhooks;
 
@@ -22,6 +25,14 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
     Connection, PgPool,
 };
+
+/// One round trip: whether the database answers (the readiness probe).
+pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(pool)
+        .await
+        .map(|_| ())
+}
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

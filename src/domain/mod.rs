@@ -15,6 +15,7 @@ pub mod sla;
 pub mod sla_input;
 pub mod slug;
 pub mod validation;
+pub mod visibility;
 pub mod webhook;
 pub mod working_time;
 

@@ -3,10 +3,7 @@
 //! written with one multi-row statement; the others (queue routing, new owners, re-sent or
 //! re-routed leads) take the one-lead path.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    sync::Arc,
-};
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     extract::{Request, State},
@@ -25,17 +22,17 @@ use uuid::Uuid;
 use super::{
     error::{ApiError, ApiResult, Problem},
     extract::{JsonBytes, Principal},
-    leads::{ingest, Ingested},
     AppState,
 };
 use crate::{
-    db::leads::{self, BatchItem, CycleSla, InsertedLead, Lead, Who},
+    db::leads::{InsertedLead, Lead, Who},
     domain::{
         lead_input::{NewLead, RoutedAtWindow},
         lead_size,
         validation::FieldError,
         Role,
     },
+    service::{BatchOutcome, Ingested},
 };
 
 /// Most leads per batch (docs/api.md §5).
@@ -215,9 +212,8 @@ pub async fn create_lead_batch(
     let now = state.clock.now();
     let items = batch_items(&body)?;
     super::inbound_signature::check_batch(&state, &items, &headers, &body, now).await?;
-    let label = principal.label();
-    let actor = principal.actor();
-    let who = Who::new(&label, &actor);
+    let caller = principal.caller();
+    let who = caller.who();
     let mut results = Vec::with_capacity(items.len());
     // A chunk at a time, so that only one chunk of parsed leads is in memory next to the body.
     let mut offset = 0;
@@ -236,8 +232,8 @@ pub async fn create_lead_batch(
     }))
 }
 
-/// Ingests the items `offset..offset + items.len()`, appending their results in order. New
-/// leads for an available owner (or nobody) take one multi-row insert, the rest one at a time.
+/// Ingests the items `offset..offset + items.len()`, appending their results in order: each is
+/// parsed here, and the parsed ones go to the batch use case together.
 async fn ingest_chunk(
     state: &AppState,
     who: &Who<'_>,
@@ -246,71 +242,22 @@ async fn ingest_chunk(
     items: &[&RawValue],
     out: &mut Vec<ItemResult>,
 ) -> ApiResult<()> {
-    let policies = state.policies.get(&state.db).await?;
     let mut results: Vec<Option<ItemResult>> = (0..items.len()).map(|_| None).collect();
-    // (index, lead, sla) of items for the multi-row insert, and of the others.
-    let mut fast: Vec<(usize, NewLead, CycleSla)> = Vec::new();
-    let mut slow: Vec<(usize, NewLead)> = Vec::new();
+    let mut leads = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let lead = match parse_item(item, state.routed_at_window(now)) {
-            Ok(l) => l,
+        match parse_item(item, state.routed_at_window(now)) {
+            Ok(lead) => leads.push((i, lead)),
             Err(errors) => {
                 let e = ApiError::Validation(errors);
                 results[i] = Some(ItemResult::failed(offset + i, &e));
-                continue;
-            }
-        };
-        let simple = match &lead.owner {
-            Some(o) => state.reps.is_available(o),
-            None => lead.queue.is_none(),
-        };
-        if !simple {
-            slow.push((i, lead));
-            continue;
-        }
-        let policy = policies
-            .resolve(&lead.lead_type, lead.queue.as_deref())
-            .ok_or_else(|| anyhow::anyhow!("the default SLA policy is missing"))?;
-        let deadlines = policy.deadlines(lead.routed_at);
-        let sla = CycleSla {
-            policy: policy.name.clone(),
-            due_at: deadlines.due_at,
-            at_risk_at: deadlines.at_risk_at,
-            routing_note: lead
-                .owner
-                .as_ref()
-                .map(|_| serde_json::json!({"assigned_by": "crm"})),
-        };
-        fast.push((i, lead, sla));
-    }
-
-    if !fast.is_empty() {
-        let batch: Vec<BatchItem> = fast
-            .iter()
-            .map(|(_, lead, sla)| BatchItem { lead, sla })
-            .collect();
-        let inserted = leads::insert_many(&state.db, &batch, who, now).await?;
-        let mut by_key: HashMap<(String, String), InsertedLead> = inserted
-            .into_iter()
-            .map(|l| ((l.source.clone(), l.external_id.clone()), l))
-            .collect();
-        for (i, lead, _) in fast {
-            // The first item with a key got the insert; the rest (re-sent, re-routed, or a
-            // repeat within the batch) go through the one-lead path, in order.
-            match by_key.remove(&(lead.source.clone(), lead.external_id.clone())) {
-                Some(l) => results[i] = Some(ItemResult::inserted(offset + i, l)),
-                None => slow.push((i, lead)),
             }
         }
-        slow.sort_by_key(|(i, _)| *i);
     }
-    for (i, lead) in slow {
-        results[i] = Some(match ingest(state, lead, who, now).await {
-            Ok(done) => ItemResult::ingested(offset + i, &done),
-            // A database failure is the service's, not the item's: the whole request fails
-            // (what was stored stays; re-sending the batch is safe).
-            Err(e) if e.is_server_side() => return Err(e),
-            Err(e) => ItemResult::failed(offset + i, &e),
+    for (i, outcome) in state.service.ingest_batch(leads, who, now).await? {
+        results[i] = Some(match outcome {
+            BatchOutcome::Inserted(l) => ItemResult::inserted(offset + i, l),
+            BatchOutcome::Ingested(done) => ItemResult::ingested(offset + i, &done),
+            BatchOutcome::Failed(e) => ItemResult::failed(offset + i, &e.into()),
         });
     }
     out.extend(results.into_iter().flatten());

@@ -1,5 +1,7 @@
 //! The one error type at the HTTP edge, rendered as RFC 9457 problem+json with a stable `code`.
-//! Internal errors are logged with their cause and answered with a bare 500.
+//! Internal errors are logged with their cause and answered with a bare 500. The use cases
+//! fail with `service::Error` (see `src/service/mod.rs` for which error type belongs where);
+//! it converts into this one variant for variant.
 
 use axum::{
     http::{header, HeaderValue, StatusCode},
@@ -8,7 +10,10 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::{validation::FieldError, Action, DecisionError, LeadState};
+use crate::{
+    domain::{validation::FieldError, Action, LeadState},
+    service,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -65,29 +70,29 @@ pub enum ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        // An unreachable database is an outage to retry through (503 with Retry-After), not a
-        // bug (500). The transaction it interrupted is rolled back by PostgreSQL.
-        if crate::db::is_unavailable(&e) {
-            tracing::warn!(error = %e, "database unavailable");
-            return ApiError::Unavailable("the database is not reachable; retry shortly");
-        }
-        ApiError::Internal(e.into())
+        // One mapping of database failures (an outage is 503, anything else 500).
+        service::Error::from(e).into()
     }
 }
 
-impl ApiError {
-    /// A failure of the service or its database rather than of the request: a batch fails as
-    /// a whole on these instead of reporting them against one item.
-    pub fn is_server_side(&self) -> bool {
-        matches!(self, ApiError::Internal(_) | ApiError::Unavailable(_))
-    }
-}
-
-impl From<DecisionError> for ApiError {
-    fn from(e: DecisionError) -> Self {
+/// A use case's refusal or failure, with the status and code the contract gives it.
+impl From<service::Error> for ApiError {
+    fn from(e: service::Error) -> Self {
+        use service::Error as E;
         match e {
-            DecisionError::Forbidden(m) => ApiError::Forbidden(m.into()),
-            DecisionError::InvalidTransition {
+            E::Validation(errors) => ApiError::Validation(errors),
+            E::UnknownCode {
+                code,
+                field,
+                detail,
+            } => ApiError::UnknownCode {
+                code,
+                field,
+                detail,
+            },
+            E::Forbidden(m) => ApiError::Forbidden(m),
+            E::NotFound(m) => ApiError::NotFound(m),
+            E::InvalidTransition {
                 from,
                 action,
                 allowed,
@@ -96,10 +101,10 @@ impl From<DecisionError> for ApiError {
                 action,
                 allowed,
             },
-            DecisionError::Invalid { field, message } => ApiError::Validation(vec![FieldError {
-                field: field.into(),
-                message: message.into(),
-            }]),
+            E::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            E::StaleVersion { current } => ApiError::StaleVersion { current },
+            E::Unavailable(m) => ApiError::Unavailable(m),
+            E::Internal(e) => ApiError::Internal(e),
         }
     }
 }

@@ -161,6 +161,14 @@ impl Principal {
     pub fn label(&self) -> String {
         format!("key:{}", self.key_id)
     }
+
+    /// The key as the use cases see their caller.
+    pub fn caller(&self) -> crate::service::Caller {
+        crate::service::Caller {
+            actor: self.actor(),
+            label: self.label(),
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Principal {

@@ -24,7 +24,7 @@ pub async fn get_healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses((status = 200), (status = 503, body = super::error::Problem, content_type = "application/problem+json")))]
 pub async fn get_readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
+    let ping = crate::db::ping(&state.db);
     match tokio::time::timeout(Duration::from_secs(2), ping).await {
         Ok(Ok(_)) => Ok(Json(json!({ "status": "ready" }))),
         Ok(Err(e)) => {

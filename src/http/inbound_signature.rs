@@ -47,18 +47,8 @@ pub async fn check(
             "Salgate-Signature does not match the body and this source's secret",
         ),
     })?;
-    let fresh = sqlx::query(
-        "INSERT INTO inbound_signatures (source, t, mac, seen_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(source)
-    .bind(sig.t)
-    .bind(&sig.mac[..])
-    .bind(now)
-    .execute(&state.db)
-    .await?
-    .rows_affected()
-        == 1;
+    let fresh =
+        crate::db::inbound_signatures::remember(&state.db, source, sig.t, &sig.mac, now).await?;
     if fresh {
         Ok(())
     } else {

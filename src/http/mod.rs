@@ -26,9 +26,6 @@ use axum::{
     http::{HeaderName, Request},
     middleware, Router,
 };
-use sqlx::PgPool;
-
-use crate::db::lane::Lane;
 use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
@@ -40,11 +37,7 @@ use utoipa::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{
-    clock::Clock,
-    domain::{metrics::BandLimits, routed_at::RoutedAtWindow},
-    policy_cache::{PolicyCache, QueueCache, RepCache},
-};
+use crate::{domain::metrics::BandLimits, service::Service};
 use error::ApiError;
 
 /// Shared by every handler. Cloned for every request by each middleware and extractor that
@@ -66,23 +59,14 @@ impl std::ops::Deref for AppState {
     }
 }
 
-/// What the handlers share: the database, the clock, caches and configuration.
+/// What the handlers share: the use cases' state, caches and configuration.
 pub struct Shared {
-    /// The PostgreSQL pool; every query goes through it.
-    pub db: PgPool,
-    /// Connections of `db` kept checked out for the hot paths (one-lead ingest, accept,
-    /// reject), reused without the pool's round trip on every release.
-    pub lane: Arc<Lane>,
-    /// The injected clock: handlers never read the system time directly.
-    pub clock: Arc<dyn Clock>,
+    /// The use cases and what they share (pool, lane, clock, policy/rep/queue caches); the
+    /// handlers also reach those fields through it (`state.db`, `state.clock`: see the `Deref`
+    /// below).
+    pub service: Service,
     /// Per-replica cache of authenticated API keys.
     pub keys: Arc<auth::KeyCache>,
-    /// Per-replica cache of SLA policies and calendars.
-    pub policies: Arc<PolicyCache>,
-    /// Per-replica cache of reps known to be available (explicit owners at ingest).
-    pub reps: Arc<RepCache>,
-    /// Per-replica cache of queues and their members (round-robin ingest).
-    pub queues: Arc<QueueCache>,
     /// Per-key request limiter of this replica; `None` when disabled.
     pub rate_limit: Option<Arc<rate_limit::RateLimiter>>,
     /// Per-client-address limiters: of requests that fail authentication, and of the CRM
@@ -97,18 +81,19 @@ pub struct Shared {
     pub acceptance_bands: BandLimits,
     /// What outbound URLs (webhook subscriptions) may reach (configured).
     pub outbound: crate::outbound::Policy,
-    /// `SALGATE_ROUTED_AT_MAX_AGE`: how old a lead's `routed_at` may be.
-    pub routed_at_max_age: chrono::Duration,
     /// Batch requests this replica handles at once, and how long one waits for its turn
     /// (configured; see [`batch::gate`]).
     pub batch_gate: Arc<tokio::sync::Semaphore>,
     pub batch_wait: std::time::Duration,
 }
 
-impl Shared {
-    /// The `routed_at` times a lead received at `now` may carry.
-    pub fn routed_at_window(&self, now: chrono::DateTime<chrono::Utc>) -> RoutedAtWindow {
-        RoutedAtWindow::new(now, self.routed_at_max_age)
+/// The pool, the clock and the caches belong to the use cases; handlers that run a single
+/// query of their own read them from there.
+impl std::ops::Deref for Shared {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.service
     }
 }
 

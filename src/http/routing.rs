@@ -53,16 +53,9 @@ pub async fn claim_lead(
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     principal.require(&[Role::Sdr])?;
-    let rep = principal.rep.clone().unwrap_or_default();
     check_id(&id).map_err(|_| ApiError::NotFound("no queue with this id"))?;
-    if !routing::is_member(&state.db, &id, &rep).await? {
-        return Err(ApiError::Forbidden(format!(
-            "rep `{rep}` is not a member of queue `{id}`"
-        )));
-    }
-    let now = state.clock.now();
-    match routing::claim(&state.db, &id, &rep, &principal.label(), now).await? {
-        Some(lead) => Ok(Json(lead.with_sla(now)).into_response()),
+    match state.service.claim(&principal.caller(), &id).await? {
+        Some(lead) => Ok(Json(lead).into_response()),
         None => Ok(axum::http::StatusCode::NO_CONTENT.into_response()),
     }
 }

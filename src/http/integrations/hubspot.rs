@@ -15,10 +15,11 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use utoipa::ToSchema;
 
-use super::{super::error::Problem, ingest_from, remember, seen};
+use super::super::error::Problem;
 use crate::{
     domain::{lead_input::NewLead, validation::FieldError},
-    http::{error::ApiError, error::ApiResult, leads::Ingested, AppState},
+    http::{error::ApiError, error::ApiResult, AppState},
+    service::{Ingested, Received},
 };
 
 /// Requests older than this are refused (HubSpot's documented tolerance).
@@ -148,39 +149,36 @@ pub async fn receive_hubspot_events(
             "routed_at": routed_at.to_rfc3339(),
             "attributes": {"hubspot": {"portal_id": event["portalId"], "event_id": event["eventId"]}},
         });
-        if let Err(errors) = NewLead::parse(&input, state.routed_at_window(now)) {
-            return Err(ApiError::Validation(
-                errors
-                    .into_iter()
-                    .map(|e| FieldError {
-                        // Named as HubSpot sent it.
-                        field: match e.field.as_str() {
-                            "routed_at" => format!("[{i}].occurredAt"),
-                            f => format!("[{i}].{f}"),
-                        },
-                        message: e.message,
-                    })
-                    .collect(),
-            ));
-        }
-        mqls.push((key, input));
-    }
-    for (key, input) in mqls {
-        if seen(&state.db, "hubspot", &key).await? {
-            result.duplicates += 1;
-            continue;
-        }
-        let lead = match ingest_from(&state, "integration:hubspot", input, now).await? {
-            Ingested::Created(l) => {
-                result.routed += 1;
-                l
-            }
-            Ingested::Unchanged(l) => {
-                result.unchanged += 1;
-                l
+        let lead = match NewLead::parse(&input, state.routed_at_window(now)) {
+            Ok(lead) => lead,
+            Err(errors) => {
+                return Err(ApiError::Validation(
+                    errors
+                        .into_iter()
+                        .map(|e| FieldError {
+                            // Named as HubSpot sent it.
+                            field: match e.field.as_str() {
+                                "routed_at" => format!("[{i}].occurredAt"),
+                                f => format!("[{i}].{f}"),
+                            },
+                            message: e.message,
+                        })
+                        .collect(),
+                ))
             }
         };
-        remember(&state.db, "hubspot", &key, Some(lead.id), now).await?;
+        mqls.push((key, lead));
+    }
+    for (key, lead) in mqls {
+        match state
+            .service
+            .ingest_delivery("hubspot", &key, lead, now)
+            .await?
+        {
+            Received::Duplicate => result.duplicates += 1,
+            Received::Ingested(Ingested::Created(_)) => result.routed += 1,
+            Received::Ingested(Ingested::Unchanged(_)) => result.unchanged += 1,
+        }
     }
     Ok(Json(result))
 }

@@ -15,11 +15,7 @@ use axum::{
 use quick_xml::{events::Event, Reader};
 use serde_json::{json, Map, Value};
 
-use super::{ingest_from, remember, seen};
-use crate::{
-    domain::lead_input::NewLead,
-    http::{error::ApiError, leads::Ingested, AppState},
-};
+use crate::{domain::lead_input::NewLead, http::AppState, service};
 
 /// Most notifications in one message (Salesforce's limit).
 pub const MAX_NOTIFICATIONS: usize = 100;
@@ -233,33 +229,29 @@ pub async fn receive_salesforce_message(
             );
         }
         let input = lead_input(n);
-        if let Err(errors) = NewLead::parse(&input, state.routed_at_window(now)) {
-            let fields: Vec<String> = errors
-                .iter()
-                .map(|e| format!("{} {}", e.field, e.message))
-                .collect();
-            return fault(
-                StatusCode::BAD_REQUEST,
-                "Client",
-                &format!("notification {} ({}): {}", i, n.id, fields.join("; ")),
-            );
-        }
-        inputs.push((n.id.clone(), input));
-    }
-    for (id, input) in inputs {
-        let stored = async {
-            if seen(&state.db, "salesforce", &id).await? {
-                return Ok::<_, ApiError>(());
+        let lead = match NewLead::parse(&input, state.routed_at_window(now)) {
+            Ok(lead) => lead,
+            Err(errors) => {
+                let fields: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{} {}", e.field, e.message))
+                    .collect();
+                return fault(
+                    StatusCode::BAD_REQUEST,
+                    "Client",
+                    &format!("notification {} ({}): {}", i, n.id, fields.join("; ")),
+                );
             }
-            let lead = match ingest_from(&state, "integration:salesforce", input, now).await? {
-                Ingested::Created(l) | Ingested::Unchanged(l) => l,
-            };
-            remember(&state.db, "salesforce", &id, Some(lead.id), now).await?;
-            Ok(())
-        }
-        .await;
+        };
+        inputs.push((n.id.clone(), lead));
+    }
+    for (id, lead) in inputs {
+        let stored = state
+            .service
+            .ingest_delivery("salesforce", &id, lead, now)
+            .await;
         if let Err(e) = stored {
-            if let ApiError::Internal(err) = &e {
+            if let service::Error::Internal(err) = &e {
                 tracing::error!(error = ?err, "salesforce notification could not be stored");
             }
             return fault(

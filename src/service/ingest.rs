@@ -1,0 +1,314 @@
+//! Ingesting one lead (docs/api.md §4): its cycle's deadlines, its owner (the CRM's, or its
+//! queue's pick), and a new lead, a new cycle, or nothing for an open or accepted one. Batches
+//! and the CRM adapters end here too.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use super::{retry_on_race, Result, Service};
+use crate::{
+    db::{
+        leads::{self, CycleSla, Lead, Who},
+        routing::{self, QueuePick},
+    },
+    domain::{
+        lead::{route, Routing},
+        lead_input::NewLead,
+        routing::{pick, Strategy},
+    },
+    policy_cache::Snapshot,
+};
+
+/// What ingesting one lead did.
+pub enum Ingested {
+    /// A new lead, or a new cycle of a rejected or recycled one.
+    Created(Lead),
+    /// The lead is open or accepted: nothing changed.
+    Unchanged(Lead),
+}
+
+impl Ingested {
+    pub fn lead(&self) -> &Lead {
+        match self {
+            Ingested::Created(l) | Ingested::Unchanged(l) => l,
+        }
+    }
+
+    fn with_sla(self, now: DateTime<Utc>) -> Ingested {
+        match self {
+            Ingested::Created(l) => Ingested::Created(l.with_sla(now)),
+            Ingested::Unchanged(l) => Ingested::Unchanged(l.with_sla(now)),
+        }
+    }
+}
+
+/// Completes "the lead kept changing while …".
+const INGESTING: &str = "it was being ingested";
+
+/// The deadlines a new cycle of `lead` starts with, from its policy (no routing note yet).
+pub(super) fn cycle_sla(policies: &Snapshot, lead: &NewLead) -> Result<CycleSla> {
+    let policy = policies
+        .resolve(&lead.lead_type, lead.queue.as_deref())
+        .ok_or_else(|| anyhow::anyhow!("the default SLA policy is missing"))?;
+    let deadlines = policy.deadlines(lead.routed_at);
+    Ok(CycleSla {
+        policy: policy.name.clone(),
+        due_at: deadlines.due_at,
+        at_risk_at: deadlines.at_risk_at,
+        routing_note: None,
+    })
+}
+
+impl Service {
+    /// Ingests one parsed lead: owner, queue routing, SLA deadlines, new lead or new cycle.
+    pub async fn ingest(
+        &self,
+        lead: NewLead,
+        who: &Who<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Ingested> {
+        let policies = self.policies.get(&self.db).await?;
+        let mut sla = cycle_sla(&policies, &lead)?;
+        // Who owns it: the CRM's choice wins; an unknown owner is registered; an unavailable
+        // one defers to the queue when there is one (else SLA escalation deals with it).
+        let mut lead = lead;
+        let mut note = Map::new();
+        let mut from_queue = lead.owner.is_none() && lead.queue.is_some();
+        if lead.owner.is_some() {
+            note.insert("assigned_by".into(), "crm".into());
+        }
+        if let Some(owner) = lead.owner.clone().filter(|o| !self.reps.is_available(o)) {
+            let status = routing::register_owner(&self.db, &owner, now).await?;
+            if status.available {
+                self.reps.remember_available(&owner);
+            }
+            if status.registered {
+                note.insert("owner_registered".into(), true.into());
+            }
+            if !status.available {
+                note.insert("owner_unavailable".into(), owner.into());
+                if lead.queue.is_some() {
+                    from_queue = true;
+                    lead.owner = None;
+                }
+            }
+        }
+        let ingested = if from_queue {
+            self.ingest_through_queue(lead, sla, note, who, now).await?
+        } else {
+            sla.routing_note = (!note.is_empty()).then_some(Value::Object(note));
+            let (lead, sla) = (&lead, &sla);
+            retry_on_race(INGESTING, || self.store_once(lead, sla, who, now)).await?
+        };
+        Ok(ingested.with_sla(now))
+    }
+
+    /// Ingest whose owner comes from the lead's queue: the pick, the round-robin position and
+    /// the lead are written in one transaction, so concurrent ingests are exactly fair and a
+    /// lead that turns out to exist already (open or accepted) moves nothing.
+    async fn ingest_through_queue(
+        &self,
+        lead: NewLead,
+        sla: CycleSla,
+        note: Map<String, Value>,
+        who: &Who<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Ingested> {
+        let queue = lead.queue.clone().unwrap_or_default();
+        if let Some(done) = self
+            .round_robin_from_cache(&lead, &sla, &note, &queue, who, now)
+            .await?
+        {
+            return Ok(done);
+        }
+        let (lead, sla, note, queue) = (&lead, &sla, &note, queue.as_str());
+        let outcome = retry_on_race(INGESTING, || async move {
+            let Some(snapshot) =
+                routing::snapshot(&self.db, queue, &lead.source, &lead.external_id).await?
+            else {
+                return Ok(Some(QueueOutcome::UnknownQueue));
+            };
+            // Round robin over reps without a capacity needs no lock: the turn decides.
+            let uncapped = snapshot.members.iter().all(|m| m.capacity.is_none());
+            if snapshot.strategy == "round_robin" && uncapped {
+                let mut note = note.clone();
+                let mut lead = lead.clone();
+                let turn = snapshot.turn.unwrap_or(0);
+                note.insert("assigned_by".into(), "round_robin".into());
+                lead.owner =
+                    pick(Strategy::RoundRobin, &snapshot.members, turn, now, &[]).map(|p| p.rep);
+                if lead.owner.is_none() {
+                    note.insert("unassigned".into(), "no eligible rep".into());
+                }
+                let sla = CycleSla {
+                    routing_note: Some(Value::Object(note)),
+                    ..sla.clone()
+                };
+                let stored = self.store_once(&lead, &sla, who, now).await?;
+                return Ok(stored.map(QueueOutcome::Done));
+            }
+            let picked = self
+                .pick_and_store(lead, sla, note, queue, snapshot.turn, who, now)
+                .await?;
+            Ok(picked.map(QueueOutcome::Done))
+        })
+        .await?;
+        match outcome {
+            QueueOutcome::Done(done) => Ok(done),
+            QueueOutcome::UnknownQueue => {
+                let mut lead = lead.clone();
+                lead.owner = None;
+                let mut note = note.clone();
+                note.insert("unassigned".into(), "unknown queue".into());
+                let sla = CycleSla {
+                    routing_note: Some(Value::Object(note)),
+                    ..sla.clone()
+                };
+                let (lead, sla) = (&lead, &sla);
+                retry_on_race(INGESTING, || self.store_once(lead, sla, who, now)).await
+            }
+        }
+    }
+
+    /// The common case in one statement: round robin over reps without a capacity, from the
+    /// replica's queue cache. `None` when the queue is not such a queue, or the lead exists.
+    async fn round_robin_from_cache(
+        &self,
+        lead: &NewLead,
+        sla: &CycleSla,
+        note: &Map<String, Value>,
+        queue: &str,
+        who: &Who<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ingested>> {
+        let Some(info) = self.queues.get(&self.db, queue).await? else {
+            return Ok(None);
+        };
+        let uncapped = info.members.iter().all(|m| m.capacity.is_none());
+        let eligible: Vec<&str> = info
+            .members
+            .iter()
+            .filter(|m| m.eligible(now))
+            .map(|m| m.id.as_str())
+            .collect();
+        let (true, true, Some(seq), false) = (
+            info.strategy == "round_robin",
+            uncapped,
+            &info.rr_seq,
+            eligible.is_empty(),
+        ) else {
+            return Ok(None);
+        };
+        let mut note = note.clone();
+        note.insert("assigned_by".into(), "round_robin".into());
+        let sla = CycleSla {
+            routing_note: Some(Value::Object(note)),
+            ..sla.clone()
+        };
+        let mut conn = self.lane.acquire().await?;
+        let inserted =
+            leads::insert_new_round_robin_cached(&mut *conn, lead, &sla, who, now, seq, &eligible)
+                .await;
+        Ok(conn.release_after(inserted)?.map(Ingested::Created))
+    }
+
+    /// One attempt under the queue's lock: its pick and the lead in one transaction (rolled
+    /// back, the round-robin position unmoved, when the lead is open or accepted already).
+    /// `None` when a concurrent change got in between.
+    #[allow(clippy::too_many_arguments)]
+    async fn pick_and_store(
+        &self,
+        lead: &NewLead,
+        sla: &CycleSla,
+        note: &Map<String, Value>,
+        queue: &str,
+        turn: Option<i64>,
+        who: &Who<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ingested>> {
+        let mut tx = self.db.begin().await?;
+        let mut lead = lead.clone();
+        let mut note = note.clone();
+        match routing::pick_from_queue(&mut tx, queue, turn, now, &[]).await? {
+            QueuePick::Rep { rep, strategy } => {
+                lead.owner = Some(rep);
+                note.insert("assigned_by".into(), strategy.into());
+            }
+            QueuePick::Nobody { strategy } => {
+                lead.owner = None;
+                note.insert("assigned_by".into(), strategy.into());
+                note.insert(
+                    "unassigned".into(),
+                    "no eligible rep or a claim queue".into(),
+                );
+            }
+            QueuePick::UnknownQueue => {
+                lead.owner = None;
+                note.insert("unassigned".into(), "unknown queue".into());
+            }
+        }
+        let sla = CycleSla {
+            routing_note: Some(Value::Object(note)),
+            ..sla.clone()
+        };
+        if let Some(created) = leads::insert_new(&mut *tx, &lead, &sla, who, now).await? {
+            tx.commit().await?;
+            return Ok(Some(Ingested::Created(created)));
+        }
+        let Some(current) =
+            leads::get_by_external(&mut *tx, &lead.source, &lead.external_id).await?
+        else {
+            return Ok(None);
+        };
+        match route(Some(current.state())) {
+            // Rolling back leaves the round-robin position where it was.
+            Routing::Unchanged => Ok(Some(Ingested::Unchanged(current))),
+            Routing::New | Routing::NewCycle => {
+                match leads::reroute(&mut *tx, &current, &lead, &sla, who, now).await? {
+                    Some(rerouted) => {
+                        tx.commit().await?;
+                        Ok(Some(Ingested::Created(rerouted)))
+                    }
+                    None => Ok(None),
+                }
+            }
+        }
+    }
+
+    /// One attempt to store an ingested lead: a new lead, a new cycle of a rejected or
+    /// recycled one, or nothing for an open or accepted one. `None` when a concurrent change
+    /// got in between.
+    async fn store_once(
+        &self,
+        lead: &NewLead,
+        sla: &CycleSla,
+        who: &Who<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ingested>> {
+        let mut conn = self.lane.acquire().await?;
+        let inserted = leads::insert_new(&mut *conn, lead, sla, who, now).await;
+        if let Some(created) = conn.release_after(inserted)? {
+            return Ok(Some(Ingested::Created(created)));
+        }
+        let Some(current) =
+            leads::get_by_external(&self.db, &lead.source, &lead.external_id).await?
+        else {
+            return Ok(None);
+        };
+        Ok(match route(Some(current.state())) {
+            Routing::Unchanged => Some(Ingested::Unchanged(current)),
+            Routing::New | Routing::NewCycle => {
+                leads::reroute(&self.db, &current, lead, sla, who, now)
+                    .await?
+                    .map(Ingested::Created)
+            }
+        })
+    }
+}
+
+/// How an attempt through the queue ended.
+enum QueueOutcome {
+    Done(Ingested),
+    /// The queue does not exist: the lead is stored unassigned instead.
+    UnknownQueue,
+}

@@ -13,6 +13,8 @@ use crate::{
 };
 
 /// What became of one lead of a batch.
+// Returned once per lead and moved on at once: boxing the lead would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum BatchOutcome {
     /// Inserted by the multi-row statement (a new lead, cycle 1).
     Inserted(InsertedLead),

@@ -9,7 +9,7 @@ use super::{retry_on_race, Result, Service};
 use crate::{
     db::{
         leads::{self, CycleSla, Lead, Who},
-        routing::{self, QueuePick},
+        routing::{self, QueuePick, QueueSnapshot},
     },
     domain::{
         lead::{route, Routing},
@@ -131,20 +131,9 @@ impl Service {
             // Round robin over reps without a capacity needs no lock: the turn decides.
             let uncapped = snapshot.members.iter().all(|m| m.capacity.is_none());
             if snapshot.strategy == "round_robin" && uncapped {
-                let mut note = note.clone();
-                let mut lead = lead.clone();
-                let turn = snapshot.turn.unwrap_or(0);
-                note.insert("assigned_by".into(), "round_robin".into());
-                lead.owner =
-                    pick(Strategy::RoundRobin, &snapshot.members, turn, now, &[]).map(|p| p.rep);
-                if lead.owner.is_none() {
-                    note.insert("unassigned".into(), "no eligible rep".into());
-                }
-                let sla = CycleSla {
-                    routing_note: Some(Value::Object(note)),
-                    ..sla.clone()
-                };
-                let stored = self.store_once(&lead, &sla, who, now).await?;
+                let stored = self
+                    .store_round_robin(lead, sla, note, &snapshot, who, now)
+                    .await?;
                 return Ok(stored.map(QueueOutcome::Done));
             }
             let picked = self
@@ -168,6 +157,32 @@ impl Service {
                 retry_on_race(INGESTING, || self.store_once(lead, sla, who, now)).await
             }
         }
+    }
+
+    /// One attempt at round robin from a fresh snapshot of the queue (its members and turn).
+    #[allow(clippy::too_many_arguments)]
+    async fn store_round_robin(
+        &self,
+        lead: &NewLead,
+        sla: &CycleSla,
+        note: &Map<String, Value>,
+        snapshot: &QueueSnapshot,
+        who: &Who<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Ingested>> {
+        let mut note = note.clone();
+        let mut lead = lead.clone();
+        let turn = snapshot.turn.unwrap_or(0);
+        note.insert("assigned_by".into(), "round_robin".into());
+        lead.owner = pick(Strategy::RoundRobin, &snapshot.members, turn, now, &[]).map(|p| p.rep);
+        if lead.owner.is_none() {
+            note.insert("unassigned".into(), "no eligible rep".into());
+        }
+        let sla = CycleSla {
+            routing_note: Some(Value::Object(note)),
+            ..sla.clone()
+        };
+        self.store_once(&lead, &sla, who, now).await
     }
 
     /// The common case in one statement: round robin over reps without a capacity, from the
@@ -307,6 +322,8 @@ impl Service {
 }
 
 /// How an attempt through the queue ended.
+// Returned once per lead and moved on at once: boxing the lead would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum QueueOutcome {
     Done(Ingested),
     /// The queue does not exist: the lead is stored unassigned instead.

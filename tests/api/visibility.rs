@@ -36,34 +36,7 @@ const QUEUES: [Option<&str>; 6] = [
 /// Queues `a` (ada), `ab` (ada, bob), `b` (bob), `empty` (nobody); rep `cy` in none. One lead
 /// for each owner and queue, stored as given (no routing), so unassigned leads stay so.
 async fn setup(app: &TestApp) -> Vec<(Uuid, Option<&'static str>, Option<&'static str>)> {
-    for q in ["a", "ab", "b", "empty"] {
-        let body = json!({"strategy": "claim"});
-        let res = app
-            .request(
-                Method::PUT,
-                &format!("/v1/queues/{q}"),
-                &app.admin,
-                Some(&body),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
-    }
-    for (rep, queues) in [
-        ("ada", vec!["a", "ab"]),
-        ("bob", vec!["ab", "b"]),
-        ("cy", vec![]),
-    ] {
-        let body = json!({"queues": queues});
-        let res = app
-            .request(
-                Method::PUT,
-                &format!("/v1/reps/{rep}"),
-                &app.admin,
-                Some(&body),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
-    }
+    define_queues(app).await;
     let now = app.clock.now();
     let who = Who {
         actor: "test",
@@ -98,6 +71,37 @@ async fn setup(app: &TestApp) -> Vec<(Uuid, Option<&'static str>, Option<&'stati
         }
     }
     stored
+}
+
+async fn define_queues(app: &TestApp) {
+    for q in ["a", "ab", "b", "empty"] {
+        let body = json!({"strategy": "claim"});
+        let res = app
+            .request(
+                Method::PUT,
+                &format!("/v1/queues/{q}"),
+                &app.admin,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+    for (rep, queues) in [
+        ("ada", vec!["a", "ab"]),
+        ("bob", vec!["ab", "b"]),
+        ("cy", vec![]),
+    ] {
+        let body = json!({"queues": queues});
+        let res = app
+            .request(
+                Method::PUT,
+                &format!("/v1/reps/{rep}"),
+                &app.admin,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+    }
 }
 
 fn actors() -> Vec<Actor> {

@@ -164,7 +164,7 @@ pub async fn receive_hubspot_events(
                             message: e.message,
                         })
                         .collect(),
-                ))
+                ));
             }
         };
         mqls.push((key, lead));

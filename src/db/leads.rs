@@ -626,25 +626,7 @@ pub async fn list(
 ) -> Result<Vec<Lead>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM leads WHERE true");
     if let Some(status) = filter.sla_status {
-        // Mirrors `domain::sla::status`; the decision time is the cycle's first decision.
-        let decided = "COALESCE(accepted_at, rejected_at, recycled_at)";
-        q.push(" AND sla_due_at IS NOT NULL AND ");
-        match status {
-            SlaStatus::OnTrack => q
-                .push("state = 'routed' AND sla_breached_at IS NULL AND sla_at_risk_at > ")
-                .push_bind(now),
-            SlaStatus::AtRisk => q
-                .push("state = 'routed' AND sla_breached_at IS NULL AND sla_at_risk_at <= ")
-                .push_bind(now)
-                .push(" AND sla_due_at > ")
-                .push_bind(now),
-            SlaStatus::Breached => q
-                .push("state = 'routed' AND (sla_breached_at IS NOT NULL OR sla_due_at <= ")
-                .push_bind(now)
-                .push(")"),
-            SlaStatus::Met => q.push(format!("state <> 'routed' AND {decided} <= sla_due_at")),
-            SlaStatus::Missed => q.push(format!("state <> 'routed' AND {decided} > sla_due_at")),
-        };
+        super::sla_status::push_filter(&mut q, status, now);
     }
     if let Some(rep) = &filter.visible_to_rep {
         q.push(" AND (owner = ")

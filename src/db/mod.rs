@@ -13,6 +13,7 @@ pub mod reason_codes;
 pub mod retention;
 pub mod routing;
 pub mod sla;
+pub mod sla_status;
 pub mod webhook_dispatch;
 pub mod webhooks;
 

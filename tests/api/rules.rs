@@ -188,3 +188,34 @@ async fn the_sql_sla_status_is_the_domains_case_by_case() {
         wrong.join("\n")
     );
 }
+
+#[tokio::test]
+async fn the_sql_round_robin_pick_is_the_domains_for_every_turn() {
+    let app = spawn_app().await;
+    let mut cases = Vec::new();
+    for n in 0..=5 {
+        let eligible: Vec<String> = (0..n).map(|i| format!("r{i}")).collect();
+        let turns = (-12i64..=24).chain([i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX]);
+        for turn in turns {
+            cases.push((eligible.clone(), turn));
+        }
+    }
+    let rows: Vec<Value> = cases
+        .iter()
+        .map(|(eligible, turn)| json!({"eligible": eligible, "turn": turn}))
+        .collect();
+    let got: Vec<Option<String>> = sqlx::query_scalar(
+        "SELECT round_robin_pick(ARRAY(SELECT e FROM jsonb_array_elements_text(c->'eligible') \
+           WITH ORDINALITY AS x(e, k) ORDER BY k), (c->>'turn')::bigint) \
+         FROM unnest($1::jsonb[]) WITH ORDINALITY AS t(c, i) ORDER BY i",
+    )
+    .bind(&rows)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let want: Vec<Option<String>> = cases
+        .iter()
+        .map(|(eligible, turn)| salgate::domain::routing::round_robin(eligible, *turn).cloned())
+        .collect();
+    assert_eq!(got, want);
+}

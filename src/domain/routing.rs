@@ -185,6 +185,7 @@ mod tests {
             next_in_queue(&reps, owner, now(), &tried).map(|c| c.id.as_str())
         };
         assert_eq!(next(Some("a"), &["a"]), Some("b"));
+        assert_eq!(next(Some("b"), &["b"]), Some("d"), "after the owner, not a");
         assert_eq!(next(Some("b"), &["a", "b"]), Some("d"), "c is away");
         assert_eq!(next(Some("d"), &["d"]), Some("a"), "round to the start");
         assert_eq!(next(Some("d"), &["d", "a"]), Some("b"));

@@ -60,21 +60,7 @@ pub async fn escalate(
             tried.push(owner.clone());
         }
     }
-    let pick = match &due.queue {
-        // The next rep of the queue, not a round-robin turn: the ladder climbs in queue order
-        // and leaves ingest's turns alone.
-        Some(q) => {
-            choose(
-                &mut tx,
-                q,
-                Rule::NextAfter(due.owner.as_deref()),
-                now,
-                &tried,
-            )
-            .await?
-        }
-        None => QueuePick::UnknownQueue,
-    };
+    let pick = next_rung(&mut tx, due, now, &tried).await?;
     let locked: Option<i32> = sqlx::query_scalar(
         "SELECT version FROM leads WHERE id = $1 AND state = 'routed' AND escalation_due_at <= $2 \
          FOR UPDATE SKIP LOCKED",
@@ -118,4 +104,18 @@ pub async fn escalate(
     .await?;
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Who the ladder gives the lead to next: the next rep of its queue, not a round-robin turn, so
+/// the ladder climbs in queue order and leaves ingest's turns alone.
+async fn next_rung(
+    tx: &mut sqlx::PgConnection,
+    due: &EscalationDue,
+    now: DateTime<Utc>,
+    tried: &[String],
+) -> Result<QueuePick, sqlx::Error> {
+    match &due.queue {
+        Some(q) => choose(tx, q, Rule::NextAfter(due.owner.as_deref()), now, tried).await,
+        None => Ok(QueuePick::UnknownQueue),
+    }
 }

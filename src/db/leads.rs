@@ -366,9 +366,10 @@ static INSERT_MANY_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Round robin from a cached member list: takes the queue's next turn from its sequence and
-/// gives the lead to `eligible[turn % len]` (reps in id order, as `domain::routing::pick`
-/// does), inserting it with its `routed` entry, all in one statement that reads no queue or
-/// rep rows. `None`, having taken no turn, when the lead exists already.
+/// gives the lead to round robin's choice among `eligible` (reps in id order) by
+/// `round_robin_pick`, the SQL form of `domain::routing::round_robin`, inserting it with its
+/// `routed` entry, all in one statement that reads no queue or rep rows. `None`, having taken
+/// no turn, when the lead exists already.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_new_round_robin_cached<'e>(
     db: impl sqlx::PgExecutor<'e>,
@@ -400,7 +401,7 @@ static INSERT_RR_CACHED_SQL: LazyLock<String> = LazyLock::new(|| {
              title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
              cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at) \
            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             ($26::text[])[1 + (t.turn % cardinality($26::text[]))::int], $16, 'routed', 1, \
+             round_robin_pick($26::text[], t.turn), $16, 'routed', 1, \
              $17, $18, $18, $21, $22, $23 FROM t \
            ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
            RETURNING *), \
@@ -626,25 +627,7 @@ pub async fn list(
 ) -> Result<Vec<Lead>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM leads WHERE true");
     if let Some(status) = filter.sla_status {
-        // Mirrors `domain::sla::status`; the decision time is the cycle's first decision.
-        let decided = "COALESCE(accepted_at, rejected_at, recycled_at)";
-        q.push(" AND sla_due_at IS NOT NULL AND ");
-        match status {
-            SlaStatus::OnTrack => q
-                .push("state = 'routed' AND sla_breached_at IS NULL AND sla_at_risk_at > ")
-                .push_bind(now),
-            SlaStatus::AtRisk => q
-                .push("state = 'routed' AND sla_breached_at IS NULL AND sla_at_risk_at <= ")
-                .push_bind(now)
-                .push(" AND sla_due_at > ")
-                .push_bind(now),
-            SlaStatus::Breached => q
-                .push("state = 'routed' AND (sla_breached_at IS NOT NULL OR sla_due_at <= ")
-                .push_bind(now)
-                .push(")"),
-            SlaStatus::Met => q.push(format!("state <> 'routed' AND {decided} <= sla_due_at")),
-            SlaStatus::Missed => q.push(format!("state <> 'routed' AND {decided} > sla_due_at")),
-        };
+        super::sla_status::push_filter(&mut q, status, now);
     }
     if let Some(actor) = &filter.visible_to {
         super::visibility::push_visible_to(&mut q, actor);

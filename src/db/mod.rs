@@ -16,6 +16,7 @@ pub mod retention;
 pub mod routing;
 pub mod sla;
 pub mod visibility;
+pub mod sla_status;
 pub mod webhook_dispatch;
 pub mod webhooks;
 

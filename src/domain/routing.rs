@@ -48,9 +48,47 @@ pub struct Pick {
     pub rr_next: i64,
 }
 
+/// The members that may be given a lead now, in the queue's (id) order: eligible and not in
+/// `exclude`.
+pub fn eligible<'a>(
+    candidates: &'a [Candidate],
+    now: DateTime<Utc>,
+    exclude: &[String],
+) -> Vec<&'a Candidate> {
+    candidates
+        .iter()
+        .filter(|c| c.eligible(now) && !exclude.contains(&c.id))
+        .collect()
+}
+
+/// Round robin's choice, the one rule (its SQL form, `round_robin_pick` in the migrations, is
+/// tested against it): turn `turn` goes to the eligible rep at that position counting round,
+/// so with a stable set of N eligible reps every N consecutive turns go once to each.
+pub fn round_robin<T>(eligible: &[T], turn: i64) -> Option<&T> {
+    let n = i64::try_from(eligible.len()).ok().filter(|n| *n > 0)?;
+    eligible.get(usize::try_from(turn.rem_euclid(n)).ok()?)
+}
+
+/// The escalation ladder's next rung (docs/api.md §4): the first member after `current` in the
+/// queue's order (round to the start) that is eligible and not yet `tried`; from the start when
+/// `current` is none or not a member.
+pub fn next_in_queue<'a>(
+    candidates: &'a [Candidate],
+    current: Option<&str>,
+    now: DateTime<Utc>,
+    tried: &[String],
+) -> Option<&'a Candidate> {
+    let start = current
+        .and_then(|o| candidates.iter().position(|c| c.id == o))
+        .map_or(0, |i| i + 1);
+    let (before, from) = candidates.split_at(start.min(candidates.len()));
+    from.iter()
+        .chain(before)
+        .find(|c| c.eligible(now) && !tried.contains(&c.id))
+}
+
 /// Picks a rep among `candidates` (ordered by id) that is eligible and not in `exclude`.
-/// Round robin takes the eligible rep at position `rr_next` (modulo their number) and advances
-/// it by one, so with a stable set of N eligible reps every N consecutive leads go once to each.
+/// Round robin takes [`round_robin`]'s choice for turn `rr_next` and advances it by one.
 pub fn pick(
     strategy: Strategy,
     candidates: &[Candidate],
@@ -58,16 +96,10 @@ pub fn pick(
     now: DateTime<Utc>,
     exclude: &[String],
 ) -> Option<Pick> {
-    let eligible: Vec<&Candidate> = candidates
-        .iter()
-        .filter(|c| c.eligible(now) && !exclude.contains(&c.id))
-        .collect();
+    let eligible = eligible(candidates, now, exclude);
     let chosen = match strategy {
         Strategy::Claim => return None,
-        Strategy::RoundRobin if !eligible.is_empty() => {
-            eligible[rr_next.rem_euclid(eligible.len() as i64) as usize]
-        }
-        Strategy::RoundRobin => return None,
+        Strategy::RoundRobin => *round_robin(&eligible, rr_next)?,
         Strategy::LeastLoaded => *eligible.iter().min_by_key(|c| (c.open, &c.id))?,
     };
     Some(Pick {
@@ -141,6 +173,30 @@ mod tests {
             pick(Strategy::LeastLoaded, &reps, 0, now(), &["d".into()]),
             None
         );
+    }
+
+    #[test]
+    fn the_ladder_takes_the_next_untried_eligible_member_after_the_owner_round_to_the_start() {
+        let mut away = rep("c", 0);
+        away.away_until = Some(now() + chrono::Duration::hours(1));
+        let reps = [rep("a", 0), rep("b", 0), away, rep("d", 0)];
+        let next = |owner: Option<&str>, tried: &[&str]| {
+            let tried: Vec<String> = tried.iter().map(|t| t.to_string()).collect();
+            next_in_queue(&reps, owner, now(), &tried).map(|c| c.id.as_str())
+        };
+        assert_eq!(next(Some("a"), &["a"]), Some("b"));
+        assert_eq!(next(Some("b"), &["b"]), Some("d"), "after the owner, not a");
+        assert_eq!(next(Some("b"), &["a", "b"]), Some("d"), "c is away");
+        assert_eq!(next(Some("d"), &["d"]), Some("a"), "round to the start");
+        assert_eq!(next(Some("d"), &["d", "a"]), Some("b"));
+        assert_eq!(
+            next(Some("x"), &["x"]),
+            Some("a"),
+            "not a member: the start"
+        );
+        assert_eq!(next(None, &["a"]), Some("b"));
+        assert_eq!(next(Some("b"), &["a", "b", "d"]), None);
+        assert_eq!(next_in_queue(&[], Some("a"), now(), &[]), None);
     }
 
     #[test]

@@ -109,6 +109,17 @@ impl SlaStatus {
             _ => return None,
         })
     }
+
+    /// The name the API and the SQL form (`lead_sla_status` in the migrations) use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlaStatus::OnTrack => "on_track",
+            SlaStatus::AtRisk => "at_risk",
+            SlaStatus::Breached => "breached",
+            SlaStatus::Met => "met",
+            SlaStatus::Missed => "missed",
+        }
+    }
 }
 
 pub fn status(f: SlaFacts, now: DateTime<Utc>) -> SlaStatus {

@@ -11,7 +11,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use sqlx::FromRow;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::AppState;
@@ -80,18 +79,6 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_metrics))
 }
 
-#[derive(FromRow)]
-struct OpenLeads {
-    on_track: i64,
-    at_risk: i64,
-    breached: i64,
-    unassigned: i64,
-    /// Seconds since the oldest SLA check that is due and not yet made.
-    scan_lag: f64,
-    /// Hours whose cycles changed and are not compacted yet.
-    dirty_hours: i64,
-}
-
 /// Prometheus text exposition. Answers even when the database is down, since that is when the
 /// request counters matter most: `salgate_database_up` is then 0 and the gauges read from the
 /// database keep their last values.
@@ -117,23 +104,7 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
 /// The gauges read from the shared database at scrape time.
 async fn set_database_gauges(state: &AppState) -> Result<(), sqlx::Error> {
     let now = state.clock.now();
-    // Routed leads only (an index on state); the lag reads the scanner's own index.
-    let open: OpenLeads = sqlx::query_as(
-        "SELECT \
-           count(*) FILTER (WHERE sla_breached_at IS NULL \
-             AND (sla_at_risk_at IS NULL OR sla_at_risk_at > $1)) AS on_track, \
-           count(*) FILTER (WHERE sla_breached_at IS NULL AND sla_at_risk_at <= $1 \
-             AND sla_due_at > $1) AS at_risk, \
-           count(*) FILTER (WHERE sla_breached_at IS NOT NULL OR sla_due_at <= $1) AS breached, \
-           count(*) FILTER (WHERE owner IS NULL) AS unassigned, \
-           COALESCE((SELECT extract(epoch FROM $1 - min(sla_next_check_at))::float8 FROM leads \
-             WHERE sla_next_check_at <= $1), 0) AS scan_lag, \
-           (SELECT count(DISTINCT hour) FROM cycle_hour_marks) AS dirty_hours \
-         FROM leads WHERE state = 'routed'",
-    )
-    .bind(now)
-    .fetch_one(&state.db)
-    .await?;
+    let open = crate::db::sla_status::open_leads(&state.db, now).await?;
     for (status, n) in [
         ("on_track", open.on_track),
         ("at_risk", open.at_risk),

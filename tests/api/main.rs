@@ -16,6 +16,7 @@ mod operations;
 mod race;
 mod retention;
 mod routing;
+mod rules;
 mod signatures;
 mod sla;
 mod taxonomy;

@@ -820,14 +820,14 @@ async fn the_ladder_repeats_a_second_reassignment_before_returning_to_the_queue(
         owners.push(l["owner"].as_str().map(str::to_string));
         assert_eq!(l["sla"]["due_at"], "2026-03-02T11:00:00Z", "{at}");
     }
-    // Each rung goes to a rep not yet tried: b and c, in the order the queue's rotation gives.
-    let (second, third) = (owners[0].clone().unwrap(), owners[2].clone().unwrap());
-    let mut tried = vec![second.clone(), third.clone()];
-    tried.sort();
-    assert_eq!(tried, ["b", "c"], "{owners:?}");
-    assert_eq!(owners[1].as_deref(), Some(second.as_str()), "{owners:?}");
-    assert_eq!(owners[3].as_deref(), Some(third.as_str()), "{owners:?}");
-    assert_eq!((&owners[4], &owners[5]), (&None, &None), "{owners:?}");
+    // Each rung goes to the next rep of the queue after the current owner: b, then c (it used
+    // to take a round-robin turn among the untried reps, so a's lead could go to c first).
+    let owners: Vec<Option<&str>> = owners.iter().map(Option::as_deref).collect();
+    assert_eq!(
+        owners,
+        [Some("b"), Some("b"), Some("c"), Some("c"), None, None]
+    );
+    let (second, third) = ("b".to_string(), "c".to_string());
     let h = app.history(id).await;
     assert_eq!(
         kinds(&h),
@@ -846,6 +846,36 @@ async fn the_ladder_repeats_a_second_reassignment_before_returning_to_the_queue(
     assert_eq!(rung(&h[3]), (Some("a"), Some(second.as_str())));
     assert_eq!(rung(&h[4]), (Some(second.as_str()), Some(third.as_str())));
     assert_eq!(h[5]["data"]["from"], third);
+}
+
+/// Issue: the ladder took a round-robin turn among the untried reps instead of following the
+/// queue: with queue [a, b, c] a lead of b's went to a first.
+#[tokio::test]
+async fn the_ladder_follows_the_queue_from_the_current_owner_round_to_the_start() {
+    let app = spawn_app().await;
+    reassign_policy(&app).await;
+    let reps: Vec<(&str, Value)> = ["a", "b", "c"].map(|r| (r, json!({}))).to_vec();
+    queue_with(&app, "emea", "round_robin", &reps).await;
+    app.clock.set("2026-03-02T10:00:00Z".parse().unwrap());
+    let mut body = queued("c-1", "emea");
+    body["owner"] = json!("b");
+    let l = app.ingest(&body).await;
+    let id = l["id"].as_str().unwrap();
+    assert_eq!(l["owner"], "b");
+    let scan = scanner(&app);
+    let mut owners = Vec::new();
+    // Each rung's own deadline is an hour after it was given.
+    for at in [
+        "2026-03-02T11:00:30Z",
+        "2026-03-02T12:01:00Z",
+        "2026-03-02T13:01:30Z",
+    ] {
+        app.clock.set(at.parse().unwrap());
+        scan.run_once().await.unwrap();
+        owners.push(app.lead(id).await["owner"].as_str().map(str::to_string));
+    }
+    let owners: Vec<Option<&str>> = owners.iter().map(Option::as_deref).collect();
+    assert_eq!(owners, [Some("c"), Some("a"), None]);
 }
 
 #[tokio::test]

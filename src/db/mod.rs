@@ -15,8 +15,8 @@ pub mod reason_codes;
 pub mod retention;
 pub mod routing;
 pub mod sla;
-pub mod visibility;
 pub mod sla_status;
+pub mod visibility;
 pub mod webhook_dispatch;
 pub mod webhooks;
 

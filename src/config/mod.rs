@@ -189,15 +189,18 @@ impl Settings {
             let key = e.path.first().cloned().unwrap_or_else(|| "config".into());
             invalid(&key, e.kind.to_string())
         })?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: Raw) -> Result<Self, ConfigError> {
         let listen = raw.listen.parse().map_err(|_| {
             invalid(
                 "listen",
                 format!("`{}` is not an address like 127.0.0.1:8080", raw.listen),
             )
         })?;
-        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&raw.log) {
-            return Err(invalid("log", e.to_string()));
-        }
+        tracing_subscriber::EnvFilter::try_new(&raw.log)
+            .map_err(|e| invalid("log", e.to_string()))?;
         let (salesforce_org_id, salesforce_token, salesforce_allowed_networks) =
             salesforce::settings(
                 non_empty(raw.salesforce_org_id.clone()),

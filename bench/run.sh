@@ -6,6 +6,10 @@
 # pgbench runs.
 #
 #   bash bench/run.sh [--duration 20] [--connections 16] [--warmup 3] [--enforce-bar] [--statements]
+#                     [--install]
+#
+# Installs nothing unless asked (--install): it says what is missing and how to install it. The
+# throwaway cluster is the service's own embedded one, run by `salgate db start` / `db stop`.
 #
 # Exit status: 0 when the run completed and the correctness checks passed (no non-2xx, no
 # socket errors, leads stored match 2xx responses); 1 on a check failure or an error;
@@ -17,18 +21,19 @@ set -euo pipefail
 # ---------------------------------------------------------------------------------------------
 # Options
 # ---------------------------------------------------------------------------------------------
-DURATION=20
-CONNECTIONS=16
-WARMUP=3
+DURATION=${BENCH_DURATION:-20}
+CONNECTIONS=${BENCH_CONNECTIONS:-16}
+WARMUP=${BENCH_WARMUP:-3}
 ENFORCE_BAR=0
 STATEMENTS=0
+INSTALL=0
 BAR=0.80
 THREADS=2 # wrk -t and pgbench -j
 
 usage() {
     cat <<EOF
 usage: bash bench/run.sh [--duration SECONDS] [--connections N] [--warmup SECONDS]
-                        [--enforce-bar] [--statements]
+                        [--enforce-bar] [--statements] [--install]
 
   --duration      length of each measured run (pgbench, then HTTP), default $DURATION
   --connections   concurrent connections of each load generator, default $CONNECTIONS
@@ -37,8 +42,12 @@ usage: bash bench/run.sh [--duration SECONDS] [--connections N] [--warmup SECOND
                   reaches 100 MiB
   --statements    load pg_stat_statements and list the SQL the service ran during the HTTP
                   phase (diagnostic; adds a little overhead to both runs)
+  --install       install what is missing (wrk, curl, PostgreSQL) with apt-get, via sudo
+                  when not root; without it the script only says what is missing
 
 Environment: PG_BINDIR=/path/to/postgresql/bin to choose the PostgreSQL binaries;
+BENCH_DURATION, BENCH_CONNECTIONS, BENCH_WARMUP as defaults for the options;
+SALGATE_BIN=/path/to/salgate to use that binary instead of building the release one;
 SALGATE_DATABASE_MAX_CONNECTIONS etc. are passed through to the service.
 EOF
 }
@@ -75,10 +84,13 @@ while [[ $# -gt 0 ]]; do
         ;;
     --enforce-bar) ENFORCE_BAR=1; shift ;;
     --statements) STATEMENTS=1; shift ;;
+    --install) INSTALL=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
     esac
 done
+is_uint "$DURATION" && is_uint "$CONNECTIONS" && is_uint "$WARMUP" ||
+    { echo "bench: BENCH_DURATION, BENCH_CONNECTIONS and BENCH_WARMUP must be whole numbers" >&2; exit 2; }
 ((DURATION >= 1)) || { echo "bench: --duration must be at least 1" >&2; exit 2; }
 ((CONNECTIONS >= 1)) || { echo "bench: --connections must be at least 1" >&2; exit 2; }
 # wrk needs at least one connection per thread; pgbench needs -c to be a multiple of -j.
@@ -90,19 +102,11 @@ ROOT=$(cd "$BENCH_DIR/.." && pwd)
 RESULTS_DIR=$BENCH_DIR/results
 
 # ---------------------------------------------------------------------------------------------
-# Prerequisites
+# Prerequisites (installed only with --install)
 # ---------------------------------------------------------------------------------------------
-if [[ $(id -u) -eq 0 ]]; then
-    IS_ROOT=1
-    SUDO=()
-else
-    IS_ROOT=0
-    SUDO=(sudo)
-fi
-
-# Finds the PostgreSQL bin directory with initdb, pg_ctl, postgres, psql and pgbench: $PG_BINDIR,
-# else the highest /usr/lib/postgresql/<ver>/bin (Debian/Ubuntu), else `pg_config --bindir`,
-# else the directory of initdb on PATH.
+# Finds the PostgreSQL bin directory with postgres, initdb, psql and pgbench: $PG_BINDIR, else
+# the highest /usr/lib/postgresql/<ver>/bin (Debian/Ubuntu), else `pg_config --bindir`, else the
+# directory of initdb on PATH.
 find_pg_bindir() {
     local d v best="" bestv=-1
     if [[ -n ${PG_BINDIR:-} ]]; then
@@ -131,64 +135,63 @@ find_pg_bindir() {
 }
 
 apt_install() {
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
     command -v apt-get >/dev/null 2>&1 ||
-        die "missing: $*. Install them with your package manager (and set PG_BINDIR if PostgreSQL is not found)."
-    if ((!IS_ROOT)); then
-        command -v sudo >/dev/null 2>&1 || die "missing: $*, and no sudo to install them; install them as root"
+        die "missing: $*, and no apt-get to install them: install them with your package manager (and set PG_BINDIR if PostgreSQL is not found)"
+    if ((${#sudo[@]})) && ! command -v sudo >/dev/null 2>&1; then
+        die "missing: $*, and no sudo to install them: install them as root"
     fi
-    say "installing $* with apt-get (via ${SUDO[*]:-root})"
-    "${SUDO[@]}" apt-get update -qq
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+    say "installing $* with apt-get${sudo:+ (via sudo)}"
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 PG_BIN=$(find_pg_bindir || true)
-[[ -n $PG_BIN && -x $PG_BIN/pgbench && -x $PG_BIN/initdb ]] || missing+=(postgresql)
+for tool in postgres initdb pg_isready psql pgbench; do
+    [[ -n $PG_BIN && -x $PG_BIN/$tool ]] || { missing+=(postgresql); break; }
+done
 if ((${#missing[@]})); then
-    # Note: on Debian/Ubuntu installing `postgresql` also creates and starts a `main` cluster on
-    # port 5432; this script never uses it.
+    if ((!INSTALL)); then
+        # On Debian/Ubuntu installing `postgresql` also creates and starts a `main` cluster on
+        # port 5432; this script never uses it.
+        die "missing: ${missing[*]}. Install them (Debian/Ubuntu: sudo apt-get install ${missing[*]}; elsewhere your package manager, and PG_BINDIR=<dir of pgbench>), or run again with --install to have this script do it with apt-get"
+    fi
     apt_install "${missing[@]}"
     PG_BIN=$(find_pg_bindir || true)
 fi
-for tool in initdb pg_ctl postgres psql pgbench; do
+for tool in postgres initdb pg_isready psql pgbench; do
     [[ -x $PG_BIN/$tool ]] || die "$tool not found in '${PG_BIN:-<none>}'; set PG_BINDIR to the PostgreSQL bin directory"
 done
 command -v wrk >/dev/null 2>&1 || die "wrk not found after installing it"
 command -v curl >/dev/null 2>&1 || die "curl not found after installing it"
-command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://rustup.rs)"
+# salgate runs the cluster from the same binaries.
+export SALGATE_PG_BIN=$PG_BIN
 
-PG_USER=""
-if ((IS_ROOT)); then
-    # PostgreSQL refuses to run as root: initdb/pg_ctl/postgres run as the `postgres` user.
-    id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' system user (the postgresql package creates it)"
-    PG_USER=postgres
+if [[ -n ${SALGATE_BIN:-} ]]; then
+    [[ -x $SALGATE_BIN ]] || die "SALGATE_BIN=$SALGATE_BIN is not an executable"
+    say "using $SALGATE_BIN (SALGATE_BIN)"
+else
+    command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (https://rustup.rs), or set SALGATE_BIN to a salgate binary"
+    say "building the release binary (cargo build --release)"
+    (cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
+    SALGATE_BIN=$ROOT/target/release/salgate
+    [[ -x $SALGATE_BIN ]] || die "$SALGATE_BIN was not produced by the build"
 fi
-
-say "building the release binary (cargo build --release)"
-(cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
-SALGATE_BIN=$ROOT/target/release/salgate
-[[ -x $SALGATE_BIN ]] || die "$SALGATE_BIN was not produced by the build"
 
 # ---------------------------------------------------------------------------------------------
 # Cleanup: always stop the service and the cluster and remove the temp dir.
 # ---------------------------------------------------------------------------------------------
 WORK=""
-PGDATA=""
+PG_ROOT=""
+CLUSTER_DIR=""
 SALGATE_PID=""
 SAMPLER_PID=""
 LOAD_PID=""
 CLEANED=0
-
-# Runs a command as the PostgreSQL owner (postgres when we are root), from a directory it can read.
-as_pg() {
-    if [[ -n $PG_USER ]]; then
-        (cd "$WORK" && setpriv --reuid="$PG_USER" --regid="$PG_USER" --init-groups -- "$@")
-    else
-        (cd "$WORK" && "$@")
-    fi
-}
 
 # shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup() {
@@ -220,23 +223,20 @@ cleanup() {
         fi
         wait "$SALGATE_PID" 2>/dev/null || true
     fi
-    if [[ -n $PGDATA && -f $PGDATA/postmaster.pid ]]; then
+    if [[ -n $PG_ROOT && -d $PG_ROOT ]]; then
         say "stopping the throwaway PostgreSQL cluster"
-        if ! as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1; then
-            local pmpid
-            pmpid=$(head -n1 "$PGDATA/postmaster.pid" 2>/dev/null || true)
-            if is_uint "${pmpid:-x}"; then
-                say "pg_ctl stop failed; sending SIGQUIT to postmaster $pmpid"
-                kill -QUIT "$pmpid" 2>/dev/null || true
-                sleep 2
-                kill -KILL "$pmpid" 2>/dev/null || true
-            fi
+        "$SALGATE_BIN" db stop --dir "$PG_ROOT/cluster" >/dev/null 2>"$WORK/db-stop.err" ||
+            { say "salgate db stop failed:"; cat "$WORK/db-stop.err" >&2; }
+        # As root, a cluster the postgres user could not reach lives under /var/lib/salgate.
+        if [[ -n $CLUSTER_DIR && $CLUSTER_DIR != "$PG_ROOT"/* ]]; then
+            rm -rf "$CLUSTER_DIR"
         fi
+        rm -rf "$PG_ROOT"
     fi
     if [[ -n $WORK && -d $WORK ]]; then
         # On a failure (not an interrupt) show the end of the logs before they are deleted.
         if ((rc != 0 && rc != 130 && rc != 143)); then
-            for f in "$WORK/postgres.log" "$WORK/salgate.err"; do
+            for f in "${CLUSTER_DIR:-$WORK}/postgres.log" "$WORK/db-start.err" "$WORK/salgate.err"; do
                 if [[ -s $f ]]; then
                     echo "---- last lines of $(basename "$f") ----" >&2
                     tail -n 20 "$f" >&2 || true
@@ -253,12 +253,10 @@ trap 'say "terminated"; exit 143' TERM
 
 # Mode 700 (mktemp's default): the service's stdout there holds the admin token.
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/salgate-bench.XXXXXX")
-PGDATA=$WORK/pgdata
-mkdir -p "$PGDATA"
-chmod 700 "$PGDATA"
-if [[ -n $PG_USER ]]; then
-    chown -R "$PG_USER:" "$WORK"
-fi
+# The cluster's parent: 0755, so that as root the `postgres` user can reach the cluster (which
+# salgate makes 0700).
+PG_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/salgate-bench-pg.XXXXXX")
+chmod 755 "$PG_ROOT"
 
 # A TCP port on 127.0.0.1 nobody listens on (bounded search, never 5432).
 free_port() {
@@ -275,67 +273,46 @@ free_port() {
 }
 
 # ---------------------------------------------------------------------------------------------
-# Throwaway PostgreSQL cluster
+# Throwaway PostgreSQL cluster: the service's embedded one (`salgate db start`)
 # ---------------------------------------------------------------------------------------------
-PG_PORT=$(free_port) || die "no free TCP port found for PostgreSQL"
 PG_VERSION=$("$PG_BIN/postgres" --version | sed 's/^postgres (PostgreSQL) //')
-# Password (SCRAM) authentication, no trust even for a throwaway cluster: other local users
-# can reach 127.0.0.1. The password is generated per run; psql and pgbench read it from a 0600
-# password file ($PGPASSFILE), initdb from a file of the server's user removed right after.
-PG_PASSWORD=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
-(umask 077 && printf '%s\n' "$PG_PASSWORD" >"$WORK/pwfile" && printf '*:*:*:postgres:%s\n' "$PG_PASSWORD" >"$WORK/pgpass")
-if [[ -n $PG_USER ]]; then
-    chown "$PG_USER:" "$WORK/pwfile"
-fi
-export PGPASSFILE=$WORK/pgpass
-say "initdb ($PG_BIN, PostgreSQL $PG_VERSION) in $PGDATA"
-as_pg "$PG_BIN/initdb" -D "$PGDATA" -U postgres -E UTF8 --locale=C --auth=scram-sha-256 \
-    --pwfile="$WORK/pwfile" >"$WORK/initdb.log" 2>&1 ||
-    { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-rm -f "$WORK/pwfile"
-
 MAX_CONN=$((CONNECTIONS + 60))
 ((MAX_CONN >= 100)) || MAX_CONN=100
-# Production-like durability: fsync and synchronous_commit stay on (they are the defaults; set
-# explicitly so nothing inherited can turn them off). TCP on 127.0.0.1 only, no Unix socket.
-cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# ---- salgate bench ----
-listen_addresses = '127.0.0.1'
-port = $PG_PORT
-unix_socket_directories = ''
-max_connections = $MAX_CONN
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-wal_sync_method = fdatasync
-shared_buffers = '256MB'
-max_wal_size = '2GB'
-logging_collector = off
-log_min_messages = warning
-EOF
-if ((STATEMENTS)); then
-    echo "shared_preload_libraries = 'pg_stat_statements'" >>"$PGDATA/postgresql.conf"
-fi
-if [[ $(uname -s) != Linux ]]; then
-    sed -i.bak '/^wal_sync_method/d' "$PGDATA/postgresql.conf"
-fi
-
-say "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-as_pg "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgres.log" -w -t 60 start >/dev/null ||
-    die "PostgreSQL did not start (see the log above)"
-
 DB=salgate_bench
-PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U postgres)
-"${PSQL[@]}" -d postgres -c "CREATE DATABASE $DB" || die "could not create database $DB"
+# Production-like durability: fsync and synchronous_commit stay on (they are the defaults; set
+# explicitly so nothing inherited can turn them off). salgate adds TCP on 127.0.0.1 only, no
+# Unix socket, password (SCRAM) authentication.
+PG_SETTINGS=(fsync=on synchronous_commit=on full_page_writes=on shared_buffers=256MB
+    max_wal_size=2GB log_min_messages=warning)
+[[ $(uname -s) == Linux ]] && PG_SETTINGS+=(wal_sync_method=fdatasync)
+((STATEMENTS)) && PG_SETTINGS+=(shared_preload_libraries=pg_stat_statements)
+set_args=()
+for setting in "${PG_SETTINGS[@]}"; do set_args+=(--set "$setting"); done
+say "starting PostgreSQL $PG_VERSION ($PG_BIN) with salgate db start"
+"$SALGATE_BIN" db start --dir "$PG_ROOT/cluster" --database "$DB" --max-connections "$MAX_CONN" \
+    "${set_args[@]}" >"$WORK/db-start.out" 2>"$WORK/db-start.err" ||
+    { cat "$WORK/db-start.err" >&2; die "salgate db start failed"; }
+db_value() { sed -n "s/^$1=//p" "$WORK/db-start.out"; }
+PG_PORT=$(db_value port)
+CLUSTER_DIR=$(db_value cluster_dir)
+APP_URL=$(db_value app_url)
+is_uint "$PG_PORT" && [[ -n $CLUSTER_DIR && -n $APP_URL ]] ||
+    die "unexpected output of salgate db start: $(cat "$WORK/db-start.out")"
+say "PostgreSQL on 127.0.0.1:$PG_PORT, cluster in $CLUSTER_DIR"
+
+# psql and pgbench connect as the cluster's superuser; its password is in the cluster's own
+# libpq password file, never on a command line (`ps` shows arguments to every user).
+export PGPASSFILE=$CLUSTER_DIR/passwords
+PSQL=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U salgate_admin)
 sql() { "${PSQL[@]}" -d "$DB" -At -c "$1"; }
 [[ $(sql "SHOW fsync") == on && $(sql "SHOW synchronous_commit") == on ]] ||
     die "fsync/synchronous_commit are not on"
 if ((STATEMENTS)); then
     sql "CREATE EXTENSION pg_stat_statements" >/dev/null || die "could not create extension pg_stat_statements"
 fi
-# Exported, not on a command line: `ps` shows arguments to every user.
-export DATABASE_URL="postgres://postgres:$PG_PASSWORD@127.0.0.1:$PG_PORT/$DB"
+# The service connects as its own role (not a superuser), as with the embedded cluster.
+# Exported, not on a command line.
+export DATABASE_URL=$APP_URL
 
 # ---------------------------------------------------------------------------------------------
 # salgate
@@ -417,7 +394,7 @@ load() {
     return "$rc"
 }
 
-PGBENCH=("$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U postgres -n -M prepared
+PGBENCH=("$PG_BIN/pgbench" -h 127.0.0.1 -p "$PG_PORT" -U salgate_admin -n -M prepared
     -c "$CONNECTIONS" -j "$THREADS" -f "$BENCH_DIR/ingest.sql")
 
 # Transactions committed or rolled back in the bench database: a server-side view of how much
@@ -783,7 +760,7 @@ OUT=$RESULTS_DIR/ingest-$STAMP.txt
     echo "---- wrk output ----"
     cat "$WORK/wrk.out"
 } >"$OUT"
-if [[ -n $PG_USER ]] && [[ -n ${SUDO_UID:-} ]]; then
+if [[ $(id -u) -eq 0 ]] && [[ -n ${SUDO_UID:-} ]]; then
     chown "$SUDO_UID:${SUDO_GID:-$SUDO_UID}" "$RESULTS_DIR" "$OUT" 2>/dev/null || true
 fi
 

@@ -4,7 +4,10 @@ use clap::{Parser, Subcommand};
 use salgate::{
     clock::{Clock, SystemClock},
     config::Settings,
-    db,
+    db::{
+        self,
+        embedded::{EmbeddedOptions, EmbeddedPostgres},
+    },
     domain::{slug::SlugKind, Role},
     startup::{self, Application, Database},
     telemetry,
@@ -32,6 +35,38 @@ enum Cmd {
     Keys {
         #[command(subcommand)]
         command: KeysCmd,
+    },
+    /// Run an embedded PostgreSQL cluster on its own, for tools such as the benchmarks.
+    Db {
+        #[command(subcommand)]
+        command: DbCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCmd {
+    /// Start the cluster under --dir (or attach to the one running there) and leave it running;
+    /// prints port=, cluster_dir=, admin_url= and app_url= lines.
+    Start {
+        /// The directory of the cluster (as SALGATE_DATA_DIR/postgres for the service).
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// The database created for the application role.
+        #[arg(long, default_value = "salgate")]
+        database: String,
+        #[arg(long, default_value_t = 100)]
+        max_connections: u32,
+        /// The port to listen on (127.0.0.1); a free one by default.
+        #[arg(long)]
+        port: Option<u16>,
+        /// A server setting, `name=value` (repeatable), e.g. shared_buffers=256MB.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        settings: Vec<String>,
+    },
+    /// Stop the cluster under --dir (fast shutdown) and wait for it to exit.
+    Stop {
+        #[arg(long)]
+        dir: std::path::PathBuf,
     },
 }
 
@@ -93,6 +128,7 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
             });
             app.run_until_stopped().await
         }
+        Cmd::Db { command } => tokio::task::spawn_blocking(move || db_command(command)).await?,
         Cmd::Migrate => {
             let database = Database::open(&settings).await?;
             println!("migrations applied");
@@ -122,4 +158,41 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `salgate db start|stop`: blocking (the cluster's programs run one after another).
+fn db_command(command: DbCmd) -> anyhow::Result<()> {
+    match command {
+        DbCmd::Start {
+            dir,
+            database,
+            max_connections,
+            port,
+            settings,
+        } => {
+            // It is written into SQL as an identifier.
+            let plain = database.starts_with(|c: char| c.is_ascii_lowercase())
+                && database
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            anyhow::ensure!(plain, "--database must be lowercase letters, digits and _");
+            let opts = EmbeddedOptions {
+                dir,
+                ephemeral: false,
+                database: database.clone(),
+                max_connections,
+                port,
+            };
+            let pg = EmbeddedPostgres::start_detached(opts, &settings)?;
+            println!("port={}", pg.port());
+            println!("cluster_dir={}", pg.cluster_dir().display());
+            println!("admin_url={}", pg.admin_url_for(&database));
+            println!("app_url={}", pg.database_url());
+        }
+        DbCmd::Stop { dir } => {
+            let stopped = EmbeddedPostgres::stop_detached(&dir)?;
+            println!("{}", if stopped { "stopped" } else { "not running" });
+        }
+    }
+    Ok(())
 }

@@ -31,6 +31,7 @@ use crate::{
         pg_supervisor::{PgSupervisor, SharedCluster},
         retention::{Retention, RetentionJob},
         sla_scanner::SlaScanner,
+        Tasks,
     },
     outbound,
     policy_cache::{PolicyCache, QueueCache, RepCache},
@@ -94,6 +95,23 @@ impl Database {
     pub async fn close(self) {
         self.lane.close();
         self.pool.close().await;
+        self.stop_embedded().await;
+    }
+
+    /// As [`Database::close`], but connections still held at `deadline` (by a task that did not
+    /// stop) are not waited for: the cluster is stopped anyway.
+    pub async fn close_by(self, deadline: tokio::time::Instant) {
+        self.lane.close();
+        if tokio::time::timeout_at(deadline, self.pool.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections were still in use after 10 s");
+        }
+        self.stop_embedded().await;
+    }
+
+    async fn stop_embedded(self) {
         let Some(cluster) = self.embedded else {
             return;
         };
@@ -115,22 +133,27 @@ impl Database {
     }
 }
 
-pub struct Application {
-    listener: TcpListener,
-    state: AppState,
-    database: Database,
-    shutdown: CancellationToken,
+/// How the periodic jobs run.
+struct JobSettings {
     sla_scan_interval: Duration,
     sla_scan_batch: i64,
     metrics_compact_interval: Duration,
     outbox_poll_interval: Duration,
     webhook_concurrency: usize,
     webhook_pause: PauseAfter,
+    retention: Retention,
+    retention_interval: Duration,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    database: Database,
+    shutdown: CancellationToken,
+    jobs: JobSettings,
     /// Whether the periodic jobs run (scanner, dispatcher, compactor, idempotency purge); tests
     /// turn them off and drive each job themselves.
     periodic_jobs: bool,
-    retention: Retention,
-    retention_interval: Duration,
     /// The admin token created on first start (no keys existed), shown once.
     pub bootstrap_admin_token: Option<String>,
 }
@@ -194,18 +217,20 @@ impl Application {
             state,
             database,
             shutdown: CancellationToken::new(),
-            sla_scan_interval: settings.sla_scan_interval,
-            sla_scan_batch: settings.sla_scan_batch,
-            metrics_compact_interval: settings.metrics_compact_interval,
-            outbox_poll_interval: settings.outbox_poll_interval,
-            webhook_concurrency: settings.webhook_concurrency,
-            webhook_pause: PauseAfter {
-                failures: settings.webhook_pause_after_failures,
-                failing_for: settings.webhook_pause_after,
+            jobs: JobSettings {
+                sla_scan_interval: settings.sla_scan_interval,
+                sla_scan_batch: settings.sla_scan_batch,
+                metrics_compact_interval: settings.metrics_compact_interval,
+                outbox_poll_interval: settings.outbox_poll_interval,
+                webhook_concurrency: settings.webhook_concurrency,
+                webhook_pause: PauseAfter {
+                    failures: settings.webhook_pause_after_failures,
+                    failing_for: settings.webhook_pause_after,
+                },
+                retention: settings.retention,
+                retention_interval: settings.retention_interval,
             },
             periodic_jobs: true,
-            retention: settings.retention,
-            retention_interval: settings.retention_interval,
             bootstrap_admin_token,
         })
     }
@@ -230,101 +255,87 @@ impl Application {
         self.shutdown.clone()
     }
 
-    /// Serves until the shutdown token is cancelled, drains for at most [`DRAIN_TIMEOUT`], then
-    /// closes the database (stopping the embedded cluster).
+    /// Serves until the shutdown token is cancelled, then gives in-flight requests and the
+    /// background tasks [`DRAIN_TIMEOUT`] in total to finish, then closes the database (stopping
+    /// the embedded cluster).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let Application {
-            listener,
-            state,
-            database,
-            shutdown,
-            sla_scan_interval,
-            sla_scan_batch,
-            metrics_compact_interval,
-            outbox_poll_interval,
-            webhook_concurrency,
-            webhook_pause,
-            periodic_jobs,
-            retention,
-            retention_interval,
-            ..
-        } = self;
-        let outbound = state.outbound;
+        let mut tasks = Tasks::default();
+        let shutdown = self.shutdown.clone();
+        let listener = self.listener;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "salgate listening");
-        let app = http::router(state.clone());
-        let jobs = periodic_jobs.then(|| {
-            let mut scanner = SlaScanner::new(state.db.clone(), state.clock.clone());
-            scanner.batch = sla_scan_batch;
-            let dispatcher = Dispatcher::new(state.db.clone(), state.clock.clone())
-                .with_policy(outbound)
-                .with_concurrency(webhook_concurrency)
-                .with_pause(webhook_pause);
-            let compactor = CycleCompactor::new(state.db.clone(), state.clock.clone());
-            let purge = RetentionJob::new(state.db.clone(), state.clock.clone(), retention);
-            [
-                (
-                    "the SLA scanner",
-                    tokio::spawn(scanner.run(sla_scan_interval, shutdown.clone())),
-                ),
-                (
-                    "the webhook dispatcher",
-                    tokio::spawn(dispatcher.run(outbox_poll_interval, shutdown.clone())),
-                ),
-                (
-                    "the cycle compactor",
-                    tokio::spawn(compactor.run(metrics_compact_interval, shutdown.clone())),
-                ),
-                (
-                    "the retention purge",
-                    tokio::spawn(purge.run(retention_interval, shutdown.clone())),
-                ),
-            ]
-        });
-        let revocations = KeyListener::new(&state.db, state.keys.clone());
-        let key_listener = tokio::spawn(revocations.run(shutdown.clone()));
-        let supervisor = database.embedded.clone().map(|cluster| {
-            tokio::spawn(PgSupervisor::new(cluster).run(SUPERVISE_INTERVAL, shutdown.clone()))
-        });
+        let app = http::router(self.state.clone());
+        if self.periodic_jobs {
+            spawn_periodic_jobs(&mut tasks, &self.state, &self.jobs, &shutdown);
+        }
+        let revocations = KeyListener::new(&self.state.db, self.state.keys.clone());
+        tasks.spawn(
+            "the API key revocation listener",
+            revocations.run(shutdown.clone()),
+        );
+        // It stops between checks; a restart in flight may take longer (crash recovery).
+        if let Some(cluster) = self.database.embedded.clone() {
+            let supervisor = PgSupervisor::new(cluster).run(SUPERVISE_INTERVAL, shutdown.clone());
+            tasks.spawn("the embedded PostgreSQL supervisor", supervisor);
+        }
         let stopped = shutdown.clone();
         // With the peer address: per-address limits and the Salesforce network allow-list.
         let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             stopped.cancelled().await;
         });
-        let server = tokio::spawn(async move { server.await });
+        let server = tasks.spawn_joined(async move { server.await });
         shutdown.cancelled().await;
-        match tokio::time::timeout(DRAIN_TIMEOUT, server).await {
+        let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+        let served = tokio::time::timeout_at(deadline, server).await;
+        for what in tasks.drain(deadline).await {
+            tracing::warn!("{what} did not stop within 10 s");
+        }
+        self.database.close_by(deadline).await;
+        match served {
             Ok(result) => result
                 .context("server task panicked")?
                 .context("server failed")?,
             Err(_) => tracing::warn!("in-flight requests did not finish within 10 s"),
         }
-        if tokio::time::timeout(DRAIN_TIMEOUT, key_listener)
-            .await
-            .is_err()
-        {
-            tracing::warn!("the API key revocation listener did not stop within 10 s");
-        }
-        // It stops between checks; a restart in flight may take longer (crash recovery).
-        if let Some(supervisor) = supervisor {
-            if tokio::time::timeout(DRAIN_TIMEOUT, supervisor)
-                .await
-                .is_err()
-            {
-                tracing::warn!("the embedded PostgreSQL supervisor did not stop within 10 s");
-            }
-        }
-        // The scanner stops between batches (a batch is one transaction); a delivery in flight
-        // finishes (5 s timeout) or is sent again later.
-        for (what, job) in jobs.into_iter().flatten() {
-            if tokio::time::timeout(DRAIN_TIMEOUT, job).await.is_err() {
-                tracing::warn!("{what} did not stop within 10 s");
-            }
-        }
-        database.close().await;
         Ok(())
     }
+}
+
+/// The periodic jobs. The scanner stops between batches (a batch is one transaction); a
+/// delivery in flight finishes (5 s timeout) or is sent again later.
+fn spawn_periodic_jobs(
+    tasks: &mut Tasks,
+    state: &AppState,
+    jobs: &JobSettings,
+    shutdown: &CancellationToken,
+) {
+    let (db, clock) = (&state.db, &state.clock);
+    let mut scanner = SlaScanner::new(db.clone(), clock.clone());
+    scanner.batch = jobs.sla_scan_batch;
+    let dispatcher = Dispatcher::new(db.clone(), clock.clone())
+        .with_policy(state.outbound)
+        .with_concurrency(jobs.webhook_concurrency)
+        .with_pause(jobs.webhook_pause);
+    let compactor = CycleCompactor::new(db.clone(), clock.clone());
+    let purge = RetentionJob::new(db.clone(), clock.clone(), jobs.retention);
+    let cancel = || shutdown.clone();
+    tasks.spawn(
+        "the SLA scanner",
+        scanner.run(jobs.sla_scan_interval, cancel()),
+    );
+    tasks.spawn(
+        "the webhook dispatcher",
+        dispatcher.run(jobs.outbox_poll_interval, cancel()),
+    );
+    tasks.spawn(
+        "the cycle compactor",
+        compactor.run(jobs.metrics_compact_interval, cancel()),
+    );
+    tasks.spawn(
+        "the retention purge",
+        purge.run(jobs.retention_interval, cancel()),
+    );
 }
 
 /// Resolves on SIGTERM or SIGINT.

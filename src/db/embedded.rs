@@ -13,6 +13,7 @@
 //! programs run as the `postgres` user, and the cluster may live elsewhere (see [`location`]).
 
 mod auth;
+mod detached;
 mod location;
 mod log;
 #[cfg(test)]
@@ -82,6 +83,15 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> EmbeddedError {
     move |e| EmbeddedError::Io(what, e)
 }
 
+/// How postgres is run.
+enum Launch {
+    /// Under the watchdog: it stops when we exit.
+    Watched,
+    /// On its own, with these extra `name=value` server settings: it outlives us (see
+    /// [`detached`]).
+    Detached(Vec<String>),
+}
+
 pub struct EmbeddedPostgres {
     port: u16,
     database: String,
@@ -140,6 +150,15 @@ impl EmbeddedPostgres {
         opts: EmbeddedOptions,
         fallback_root: &Path,
     ) -> Result<Self, EmbeddedError> {
+        Self::launch(opts, fallback_root, Launch::Watched)
+    }
+
+    /// Starts (or attaches to) the cluster, postgres run as `launch` says.
+    fn launch(
+        opts: EmbeddedOptions,
+        fallback_root: &Path,
+        launch: Launch,
+    ) -> Result<Self, EmbeddedError> {
         let bin = server::bin_dir()?;
         let user = location::run_as()?;
         let dir = location::cluster_dir(&opts.dir, user, fallback_root)?;
@@ -179,13 +198,25 @@ impl EmbeddedPostgres {
             Some(p) => p,
             None => free_port()?,
         };
-        let (child, stdin, pump) = server::spawn(&bin, &pg.dir, user, pg.port, &pg.opts)?;
-        pg.owned = Some((child, stdin));
-        pg.log_pump = Some(pump);
+        match &launch {
+            Launch::Watched => {
+                let (child, stdin, pump) = server::spawn(&bin, &pg.dir, user, pg.port, &pg.opts)?;
+                pg.owned = Some((child, stdin));
+                pg.log_pump = Some(pump);
+            }
+            Launch::Detached(settings) => {
+                let started = detached::spawn(&bin, &pg.dir, user, pg.port, &pg.opts, settings)?;
+                pg.owned = Some(started);
+            }
+        }
         pg.wait_ready(&bin)?;
         pg.admin_psql(&bin, "postgres", &auth::app_role_sql(&pg.passwords))?;
         pg.ensure_database(&bin)?;
         pg.admin_psql(&bin, &pg.database, &auth::transfer_sql())?;
+        if matches!(launch, Launch::Detached(_)) {
+            // Left running: not ours to stop, on drop or otherwise.
+            pg.owned = None;
+        }
         Ok(pg)
     }
 

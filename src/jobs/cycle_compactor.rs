@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clock::Clock,
     db::cycle_hours::{self, Compacted},
+    jobs::{self, Job, Schedule},
 };
 
 /// Hours rebuilt per transaction.
@@ -51,18 +52,17 @@ impl CycleCompactor {
 
     /// Compacts every `interval` until `cancel` fires; errors are logged and retried.
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            match self.drain(&cancel).await {
-                Ok(hours) if hours > 0 => tracing::debug!(hours, "cycle hours compacted"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cycle compaction failed; retrying"),
-            }
+        jobs::run(self, Schedule::every(interval), cancel).await
+    }
+}
+
+impl Job for CycleCompactor {
+    async fn step(&mut self, cancel: &CancellationToken) -> Option<Duration> {
+        match self.drain(cancel).await {
+            Ok(hours) if hours > 0 => tracing::debug!(hours, "cycle hours compacted"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cycle compaction failed; retrying"),
         }
+        None
     }
 }

@@ -21,6 +21,7 @@ use crate::{
     clock::Clock,
     db::webhook_dispatch::{self as queue, AttemptResult, Claimed, PauseAfter},
     domain::{signature, webhook::next_attempt},
+    jobs::{self, Job, Schedule},
     outbound::Policy,
 };
 
@@ -156,40 +157,15 @@ impl Dispatcher {
     /// Every `interval`, starts a lane for each active subscription that has none running, until
     /// `cancel` fires; then waits for the lanes, which stop claiming and finish their POSTs.
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut lanes: HashMap<Uuid, tokio::task::JoinHandle<_>> = HashMap::new();
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = tick.tick() => {}
-            }
-            let finished: Vec<Uuid> = lanes
-                .iter()
-                .filter(|(_, h)| h.is_finished())
-                .map(|(id, _)| *id)
-                .collect();
-            for id in finished {
-                if let Some(h) = lanes.remove(&id) {
-                    log_lane(id, h.await);
-                }
-            }
-            let subs = match queue::active_subscriptions(&self.db).await {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook dispatch failed; retrying");
-                    continue;
-                }
-            };
-            for sub in subs {
-                lanes
-                    .entry(sub)
-                    .or_insert_with(|| tokio::spawn(self.clone().lane(sub, cancel.clone())));
-            }
-        }
-        for (id, h) in lanes {
-            log_lane(id, h.await);
-        }
+        let schedule = Schedule {
+            first: Duration::ZERO,
+            every: interval,
+        };
+        let job = Lanes {
+            dispatcher: self,
+            running: HashMap::new(),
+        };
+        jobs::run(job, schedule, cancel).await
     }
 
     /// Sends one subscription's due deliveries, as many at once as its lane may, until none is
@@ -338,6 +314,48 @@ fn causes(e: &dyn std::error::Error) -> String {
         cur = c.source();
     }
     out
+}
+
+/// The dispatcher's loop: the lanes it has started, by subscription.
+struct Lanes {
+    dispatcher: Dispatcher,
+    running: HashMap<Uuid, tokio::task::JoinHandle<Result<Totals, sqlx::Error>>>,
+}
+
+impl Job for Lanes {
+    async fn step(&mut self, cancel: &CancellationToken) -> Option<Duration> {
+        let finished: Vec<Uuid> = self
+            .running
+            .iter()
+            .filter(|(_, h)| h.is_finished())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in finished {
+            if let Some(h) = self.running.remove(&id) {
+                log_lane(id, h.await);
+            }
+        }
+        let subs = match queue::active_subscriptions(&self.dispatcher.db).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook dispatch failed; retrying");
+                return None;
+            }
+        };
+        for sub in subs {
+            let d = &self.dispatcher;
+            self.running
+                .entry(sub)
+                .or_insert_with(|| tokio::spawn(d.clone().lane(sub, cancel.clone())));
+        }
+        None
+    }
+
+    async fn finish(self) {
+        for (id, h) in self.running {
+            log_lane(id, h.await);
+        }
+    }
 }
 
 fn lane_result<T>(

@@ -11,7 +11,11 @@ use sqlx::{
 };
 use tokio_util::sync::CancellationToken;
 
-use crate::{db::api_keys::REVOKED_CHANNEL, http::auth::KeyCache};
+use crate::{
+    db::api_keys::REVOKED_CHANNEL,
+    http::auth::KeyCache,
+    jobs::{self, Job, Schedule},
+};
 
 /// Waits between attempts to connect again: doubling from the first to the last.
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
@@ -21,6 +25,8 @@ pub struct KeyListener {
     /// A pool of one connection of its own, so the listener takes none from the service's.
     db: PgPool,
     keys: Arc<KeyCache>,
+    /// The wait before the next connection attempt.
+    backoff: Duration,
 }
 
 impl KeyListener {
@@ -28,33 +34,20 @@ impl KeyListener {
         let db = PgPoolOptions::new()
             .max_connections(1)
             .connect_lazy_with((*pool.connect_options()).clone());
-        KeyListener { db, keys }
+        KeyListener {
+            db,
+            keys,
+            backoff: MIN_BACKOFF,
+        }
     }
 
     /// Listens until cancelled, connecting again after any failure.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = MIN_BACKOFF;
-        loop {
-            let started = std::time::Instant::now();
-            let result = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                r = self.listen() => r,
-            };
-            self.keys.clear();
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "API key revocation listener lost its connection");
-            }
-            // A connection that lasted a while was good: the next attempt is quick again.
-            if started.elapsed() > MAX_BACKOFF * 2 {
-                backoff = MIN_BACKOFF;
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
-        self.db.close().await;
+        let schedule = Schedule {
+            first: Duration::ZERO,
+            every: MAX_BACKOFF,
+        };
+        jobs::run(self, schedule, shutdown).await
     }
 
     /// One connection's life: returns when it is lost.
@@ -69,5 +62,32 @@ impl KeyListener {
             self.keys.clear();
         }
         Ok(())
+    }
+}
+
+/// A step is one connection's life; the wait before the next one doubles from the first to the
+/// last backoff.
+impl Job for KeyListener {
+    async fn step(&mut self, shutdown: &CancellationToken) -> Option<Duration> {
+        let started = std::time::Instant::now();
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            r = self.listen() => r,
+        };
+        self.keys.clear();
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "API key revocation listener lost its connection");
+        }
+        // A connection that lasted a while was good: the next attempt is quick again.
+        if started.elapsed() > MAX_BACKOFF * 2 {
+            self.backoff = MIN_BACKOFF;
+        }
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+        Some(wait)
+    }
+
+    async fn finish(self) {
+        self.db.close().await;
     }
 }

@@ -13,7 +13,10 @@ use std::{
 
 use tokio_util::sync::CancellationToken;
 
-use crate::db::embedded::EmbeddedPostgres;
+use crate::{
+    db::embedded::EmbeddedPostgres,
+    jobs::{self, Job, Schedule},
+};
 
 /// The longest wait between two restart attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -34,11 +37,18 @@ pub enum Check {
 
 pub struct PgSupervisor {
     cluster: SharedCluster,
+    /// The period of the checks, and the wait before the next one (longer after a failure).
+    interval: Duration,
+    wait: Duration,
 }
 
 impl PgSupervisor {
     pub fn new(cluster: SharedCluster) -> Self {
-        PgSupervisor { cluster }
+        PgSupervisor {
+            cluster,
+            interval: Duration::from_secs(1),
+            wait: Duration::from_secs(1),
+        }
     }
 
     /// Checks the cluster once and starts it again if it stopped. Blocks a blocking-pool
@@ -69,30 +79,33 @@ impl PgSupervisor {
 
     /// Checks every `interval` until `cancel` fires; after a failed restart, waits twice as
     /// long as the last time (at most 30 s) before trying again.
-    pub async fn run(self, interval: Duration, cancel: CancellationToken) {
-        let mut wait = interval;
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
+    pub async fn run(mut self, interval: Duration, cancel: CancellationToken) {
+        self.interval = interval;
+        self.wait = interval;
+        jobs::run(self, Schedule::every(interval), cancel).await
+    }
+}
+
+impl Job for PgSupervisor {
+    async fn step(&mut self, _: &CancellationToken) -> Option<Duration> {
+        match self.run_once().await {
+            Check::Running => {}
+            Check::Restarted => {
+                metrics::counter!("salgate_embedded_postgres_restarts_total").increment(1);
+                tracing::warn!("the embedded PostgreSQL cluster is running again");
             }
-            match self.run_once().await {
-                Check::Running => wait = interval,
-                Check::Restarted => {
-                    metrics::counter!("salgate_embedded_postgres_restarts_total").increment(1);
-                    tracing::warn!("the embedded PostgreSQL cluster is running again");
-                    wait = interval;
-                }
-                Check::RestartFailed(e) => {
-                    wait = (wait * 2).min(MAX_BACKOFF.max(interval));
-                    tracing::error!(
-                        error = %e,
-                        retry_in_ms = wait.as_millis() as u64,
-                        "could not start the embedded PostgreSQL cluster again"
-                    );
-                }
+            Check::RestartFailed(e) => {
+                self.wait = (self.wait * 2).min(MAX_BACKOFF.max(self.interval));
+                tracing::error!(
+                    error = %e,
+                    retry_in_ms = self.wait.as_millis() as u64,
+                    "could not start the embedded PostgreSQL cluster again"
+                );
+                return Some(self.wait);
             }
         }
+        self.wait = self.interval;
+        None
     }
 }
 

@@ -16,6 +16,7 @@ use crate::{
         idempotency,
         retention::{purge_batch, Purge},
     },
+    jobs::{self, Job, Schedule},
 };
 
 /// Rows per delete statement: short locks, short transactions.
@@ -104,23 +105,25 @@ impl RetentionJob {
     /// are logged and retried on the next tick.
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
         // Not at once: a replica that restarts does not purge on every start.
-        let first = tokio::time::Instant::now() + interval.min(Duration::from_secs(60));
-        let mut tick = tokio::time::interval_at(first, interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            match self.run_once(&cancel).await {
-                Ok(purged) => {
-                    for (table, rows) in purged.into_iter().filter(|(_, n)| *n > 0) {
-                        tracing::info!(table, rows, "retention: old rows deleted");
-                    }
+        let schedule = Schedule {
+            first: interval.min(Duration::from_secs(60)),
+            every: interval,
+        };
+        jobs::run(self, schedule, cancel).await
+    }
+}
+
+impl Job for RetentionJob {
+    async fn step(&mut self, cancel: &CancellationToken) -> Option<Duration> {
+        match self.run_once(cancel).await {
+            Ok(purged) => {
+                for (table, rows) in purged.into_iter().filter(|(_, n)| *n > 0) {
+                    tracing::info!(table, rows, "retention: old rows deleted");
                 }
-                Err(e) => tracing::warn!(error = %e, "retention purge failed; retrying"),
             }
+            Err(e) => tracing::warn!(error = %e, "retention purge failed; retrying"),
         }
+        None
     }
 }
 

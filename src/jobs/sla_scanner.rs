@@ -14,6 +14,7 @@ use crate::{
         routing::{self, Escalated},
         sla::{self, ScanCounts},
     },
+    jobs::{self, Job, Schedule},
     policy_cache::PolicyCache,
 };
 
@@ -101,38 +102,36 @@ impl SlaScanner {
     /// Scans every `interval`, the first one `interval` after start, until `cancel` fires.
     /// Errors are logged and retried next tick.
     pub async fn run(self, interval: Duration, cancel: CancellationToken) {
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            let drained = self.drain(&cancel).await;
-            if let Ok(t) = &drained {
-                for (kind, n) in [
-                    ("sla_at_risk", t.at_risk),
-                    ("sla_breached", t.breached),
-                    ("first_touch_breached", t.first_touch_breached),
-                    ("returned_to_queue", t.returned_to_queue),
-                    ("reassigned", t.reassigned),
-                ] {
-                    metrics::counter!("salgate_sla_events_total", "kind" => kind)
-                        .increment(n as u64);
-                }
-            }
-            match drained {
-                Ok(t) if t.leads > 0 => tracing::info!(
-                    leads = t.leads,
-                    at_risk = t.at_risk,
-                    breached = t.breached,
-                    first_touch_breached = t.first_touch_breached,
-                    returned_to_queue = t.returned_to_queue,
-                    "sla scan flagged leads"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "sla scan failed; retrying next interval"),
+        jobs::run(self, Schedule::every(interval), cancel).await
+    }
+}
+
+impl Job for SlaScanner {
+    async fn step(&mut self, cancel: &CancellationToken) -> Option<Duration> {
+        let drained = self.drain(cancel).await;
+        if let Ok(t) = &drained {
+            for (kind, n) in [
+                ("sla_at_risk", t.at_risk),
+                ("sla_breached", t.breached),
+                ("first_touch_breached", t.first_touch_breached),
+                ("returned_to_queue", t.returned_to_queue),
+                ("reassigned", t.reassigned),
+            ] {
+                metrics::counter!("salgate_sla_events_total", "kind" => kind).increment(n as u64);
             }
         }
+        match drained {
+            Ok(t) if t.leads > 0 => tracing::info!(
+                leads = t.leads,
+                at_risk = t.at_risk,
+                breached = t.breached,
+                first_touch_breached = t.first_touch_breached,
+                returned_to_queue = t.returned_to_queue,
+                "sla scan flagged leads"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sla scan failed; retrying next interval"),
+        }
+        None
     }
 }

@@ -138,7 +138,7 @@ pub(super) fn prepare_data(
 }
 
 /// The postmaster's arguments: loopback TCP only, no Unix socket, passwords stored as SCRAM.
-fn server_args(dir: &Path, port: u16, opts: &EmbeddedOptions) -> Vec<String> {
+pub(super) fn server_args(dir: &Path, port: u16, opts: &EmbeddedOptions) -> Vec<String> {
     let mut args = vec![
         "-D".to_string(),
         dir.join("pgdata").display().to_string(),

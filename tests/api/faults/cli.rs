@@ -1,13 +1,14 @@
 //! The operator's side of the binary (docs/api.md §8): `keys create` prints the token alone on its last
-//! line, `migrate` builds the schema, the first start prints an admin key once, and SIGTERM lets
-//! an in-flight request finish before the service exits.
+//! line, `migrate` builds the schema, the first start prints an admin key once, SIGTERM lets
+//! an in-flight request finish before the service exits, and `db start`/`db stop` run a cluster
+//! for tools.
 
 use std::{process::Output, time::Duration};
 
 use salgate::domain::Role;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use super::{free_port, wait_ready, Service};
+use super::{cluster_dir, free_port, wait_ready, Service};
 use crate::helpers::{empty_database, fresh_database, lead};
 
 fn salgate(url: &str, args: &[&str]) -> Output {
@@ -217,4 +218,81 @@ async fn sigterm_lets_an_in_flight_request_finish_then_the_service_exits_cleanly
     );
     let stored = "SELECT count(*) FROM leads WHERE external_id = 'drain-1'";
     assert_eq!(scalar(&pool, stored).await, 1);
+}
+
+/// `salgate db …`, with no database configured.
+fn salgate_db(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_salgate"))
+        .arg("db")
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("SALGATE_CONFIG")
+        .env("SALGATE_LOG", "error")
+        .output()
+        .expect("run the salgate binary");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let said = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "salgate db {args:?}: {said}");
+    stdout
+}
+
+#[tokio::test]
+async fn db_start_leaves_a_cluster_running_that_its_printed_urls_reach_and_db_stop_stops_it() {
+    let tmp = cluster_dir("salgate-db-cli-");
+    let dir = tmp.path().join("pg").display().to_string();
+    let start = [
+        "start",
+        "--dir",
+        &dir,
+        "--database",
+        "bench",
+        "--set",
+        "work_mem=8MB",
+    ];
+    let stdout = salgate_db(&start);
+    let printed: std::collections::HashMap<&str, &str> =
+        stdout.lines().filter_map(|l| l.split_once('=')).collect();
+    assert_eq!(
+        printed.len(),
+        4,
+        "port, cluster_dir, admin_url, app_url: {stdout}"
+    );
+    assert_eq!(
+        printed.len(),
+        stdout.lines().count(),
+        "only key=value lines: {stdout}"
+    );
+
+    // The command has exited; the cluster runs on, with the setting asked for.
+    let app = PgPool::connect(printed["app_url"]).await.unwrap();
+    let who: (String, String, bool, String) = sqlx::query_as(
+        "SELECT current_user::text, current_database()::text, rolsuper, current_setting('work_mem') \
+         FROM pg_roles WHERE rolname = current_user",
+    )
+    .fetch_one(&app)
+    .await
+    .unwrap();
+    assert_eq!(who, ("salgate".into(), "bench".into(), false, "8MB".into()));
+    app.close().await;
+    let admin = PgPool::connect(printed["admin_url"]).await.unwrap();
+    let superuser = "SELECT count(*) FROM pg_roles WHERE rolname = current_user AND rolsuper";
+    assert_eq!(scalar(&admin, superuser).await, 1);
+    admin.close().await;
+
+    // Started again, it attaches to the running cluster.
+    let again = salgate_db(&start);
+    assert!(
+        again.contains(&format!("port={}", printed["port"])),
+        "{again}"
+    );
+
+    let stopped = salgate_db(&["stop", "--dir", &dir]);
+    assert_eq!(stopped.trim(), "stopped");
+    let port: u16 = printed["port"].parse().unwrap();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens on {port} after db stop"
+    );
+    let again = salgate_db(&["stop", "--dir", &dir]);
+    assert_eq!(again.trim(), "not running");
 }

@@ -30,13 +30,20 @@ use crate::{
     },
     domain::{
         lead::{decide, route, LeadFacts, Routing},
-        lead_input::{LeadInput, NewLead, MAX_ROUTED_AT_SKEW},
+        lead_input::{LeadInput, NewLead},
         routing::{pick, Strategy},
         sla::SlaStatus,
-        slug::opt_id_schema,
-        validation::{FieldError, Fields, SlugKind},
+        validation::{FieldError, Fields},
         Command, LeadState, Role,
     },
+};
+
+// The request bodies of the decision, touch and assign routes.
+#[path = "leads_bodies.rs"]
+mod bodies;
+use bodies::{
+    parse_assign, parse_decision, parse_touch, AcceptInput, AssignInput, RecycleInput, RejectInput,
+    TouchInput,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -544,82 +551,6 @@ pub async fn get_lead_history(
     }))
 }
 
-/// Body of `accept`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct AcceptInput {
-    pub note: Option<String>,
-    /// What the rep will do next, e.g. "call Tuesday".
-    pub next_action: Option<String>,
-    /// Rep the decision is for (revops/admin keys only; required for them).
-    #[schema(schema_with = opt_id_schema)]
-    pub on_behalf_of: Option<String>,
-}
-
-/// Body of `reject`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct RejectInput {
-    /// An active rejection code; `other` needs a note.
-    pub code: String,
-    pub note: Option<String>,
-    #[schema(schema_with = opt_id_schema)]
-    pub on_behalf_of: Option<String>,
-}
-
-/// Body of `recycle`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct RecycleInput {
-    /// An active recycle reason.
-    pub reason: String,
-    /// Required when recycling an accepted lead.
-    pub note: Option<String>,
-    #[schema(schema_with = opt_id_schema)]
-    pub on_behalf_of: Option<String>,
-}
-
-/// A decision request after parsing.
-struct DecisionInput {
-    command: Command,
-    note: Option<String>,
-    next_action: Option<String>,
-    on_behalf_of: Option<String>,
-}
-
-fn parse_decision(kind: &str, body: &Value) -> Result<DecisionInput, Vec<FieldError>> {
-    let mut f = Fields::root(body)?;
-    let note = f.opt_str("note", 2000);
-    let on_behalf_of = f.opt_slug("on_behalf_of", SlugKind::Id);
-    let (command, next_action) = match kind {
-        "accept" => (Some(Command::Accept), f.opt_str("next_action", 500)),
-        "reject" => (
-            f.req_str("code", 64).map(|code| Command::Reject {
-                code,
-                note: note.clone(),
-            }),
-            None,
-        ),
-        _ => (
-            f.req_str("reason", 64).map(|reason| Command::Recycle {
-                reason,
-                note: note.clone(),
-            }),
-            None,
-        ),
-    };
-    let errors = f.finish();
-    match command {
-        Some(command) if errors.is_empty() => Ok(DecisionInput {
-            command,
-            note,
-            next_action,
-            on_behalf_of,
-        }),
-        _ => Err(errors),
-    }
-}
-
 /// `If-Match: "3"` (or `W/"3"`, or `*`). `Some(None)` is `*`.
 fn if_match(headers: &HeaderMap) -> Option<Option<String>> {
     let v = headers.get(header::IF_MATCH)?.to_str().unwrap_or("").trim();
@@ -786,17 +717,6 @@ pub async fn recycle_lead(
     decide_lead(state, principal, id, headers, "recycle", body).await
 }
 
-/// Body of `touches`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct TouchInput {
-    /// How the rep reached out: `call`, `email`, `linkedin`, `meeting`, … (lowercase slug).
-    #[schema(schema_with = crate::domain::slug::key_schema)]
-    pub channel: String,
-    /// When it happened (default now; not before the cycle was routed, not in the future).
-    pub at: Option<DateTime<Utc>>,
-}
-
 /// Log a touch (call, email, …) on a routed or accepted lead. The first touch of a cycle meets
 /// (or misses) its first-touch SLA.
 #[utoipa::path(post, path = "/v1/leads/{id}/touches", tag = "decisions", request_body = TouchInput,
@@ -816,30 +736,7 @@ pub async fn create_lead_touch(
     principal.require(DECIDERS)?;
     let id = lead_id(&id)?;
     let now = state.clock.now();
-    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let channel = f.req_slug("channel", SlugKind::Key);
-    let at = match f.raw("at") {
-        None => Some(now),
-        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-            Ok(t) if t.with_timezone(&Utc) > now + MAX_ROUTED_AT_SKEW => {
-                f.error("at", "must not be in the future");
-                None
-            }
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(_) => {
-                f.error("at", "must be an RFC 3339 time like 2026-01-31T09:00:00Z");
-                None
-            }
-        },
-        Some(_) => {
-            f.error("at", "must be an RFC 3339 time string");
-            None
-        }
-    };
-    let errors = f.finish();
-    let (Some(channel), Some(at), true) = (channel, at, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
+    let (channel, at) = parse_touch(&body, now).map_err(ApiError::Validation)?;
     let label = principal.label();
     let actor = principal.actor();
     let who = Who::new(&label, &actor);
@@ -873,18 +770,6 @@ pub async fn create_lead_touch(
     })
 }
 
-/// Body of `assign`: exactly one of `owner` and `queue`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct AssignInput {
-    /// Give the lead to this rep (registered if salgate has never seen it).
-    #[schema(schema_with = opt_id_schema)]
-    pub owner: Option<String>,
-    /// Move the lead to this queue; its strategy picks the owner (none for `claim`).
-    #[schema(schema_with = opt_id_schema)]
-    pub queue: Option<String>,
-}
-
 /// Reassign a routed lead (revops, admin). The cycle's SLA due time does not move.
 #[utoipa::path(post, path = "/v1/leads/{id}/assign", tag = "routing", request_body = AssignInput,
     params(("id" = Uuid, Path)),
@@ -902,16 +787,7 @@ pub async fn assign_lead(
 ) -> ApiResult<Response> {
     principal.require(&[Role::Revops, Role::Admin])?;
     let id = lead_id(&id)?;
-    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let owner = f.opt_slug("owner", SlugKind::Id);
-    let queue = f.opt_slug("queue", SlugKind::Id);
-    if f.errors.is_empty() && owner.is_some() == queue.is_some() {
-        f.error("owner", "give exactly one of owner and queue");
-    }
-    let errors = f.finish();
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let (owner, queue) = parse_assign(&body).map_err(ApiError::Validation)?;
     let now = state.clock.now();
     let label = principal.label();
     if let Some(owner) = &owner {

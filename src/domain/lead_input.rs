@@ -411,6 +411,29 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_company_size_is_what_the_parser_takes() {
+        use utoipa::PartialSchema;
+        let doc = serde_json::to_value(CompanyInput::schema()).unwrap();
+        let kinds: Vec<&Value> = doc["properties"]["size"]["oneOf"]
+            .as_array()
+            .map(|a| a.iter().map(|s| &s["type"]).collect())
+            .unwrap_or_default();
+        assert_eq!(kinds, [&json!("integer"), &json!("string"), &json!("null")]);
+        let company = |size: Value| json!({"source": "s", "external_id": "1", "lead_type": "t", "company": {"size": size}});
+        for (size, ok) in [
+            (json!(12), true),
+            (json!("51-200"), true),
+            (json!({}), false),
+        ] {
+            assert_eq!(
+                NewLead::parse(&company(size.clone()), window()).is_ok(),
+                ok,
+                "{size}"
+            );
+        }
+    }
+
+    #[test]
     fn a_body_that_is_not_an_object_is_refused() {
         assert_eq!(
             fields(&NewLead::parse(&json!([1, 2]), window()).unwrap_err()),

@@ -107,20 +107,21 @@ impl Check {
         prefix: String,
         value: &Value,
     ) -> Result<(T, Check), FieldError> {
-        let not_object = |prefix: &str| FieldError {
+        let fail = |message: String| FieldError {
             field: if prefix.is_empty() {
                 "body".into()
             } else {
-                prefix.into()
+                prefix.clone()
             },
-            message: if prefix.is_empty() {
-                "must be a JSON object".into()
-            } else {
-                "must be an object".into()
-            },
+            message,
         };
         let Value::Object(obj) = value else {
-            return Err(not_object(&prefix));
+            let what = if prefix.is_empty() {
+                "a JSON object"
+            } else {
+                "an object"
+            };
+            return Err(fail(format!("must be {what}")));
         };
         let known = member_names::<T>();
         let mut unknown: Vec<String> = obj
@@ -130,22 +131,13 @@ impl Check {
             .collect();
         unknown.sort();
         // Every member is a `Field`, which takes any value: only a non-object fails here.
-        let body = T::deserialize(value).map_err(|e| FieldError {
-            field: if prefix.is_empty() {
-                "body".into()
-            } else {
-                prefix.clone()
-            },
-            message: e.to_string(),
-        })?;
-        Ok((
-            body,
-            Check {
-                prefix,
-                unknown,
-                errors: Vec::new(),
-            },
-        ))
+        let body = T::deserialize(value).map_err(|e| fail(e.to_string()))?;
+        let check = Check {
+            prefix,
+            unknown,
+            errors: Vec::new(),
+        };
+        Ok((body, check))
     }
 
     /// A check of a body whose members were read some other way (`unknown`: the keys sent

@@ -2,15 +2,19 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 pub use super::routed_at::{RoutedAtWindow, MAX_ROUTED_AT_SKEW};
+mod company;
 use super::slug::{key_schema, opt_id_schema};
 use super::{
+    body::{Check, Field},
     lead_size::{self, Attributes},
-    validation::{contains_nul, FieldError, Fields, SlugKind},
+    validation::{contains_nul, FieldError, SlugKind},
 };
+use company::parse_company;
+pub use company::CompanyInput;
 
 /// The company a lead works for.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -31,51 +35,53 @@ pub struct Company {
     pub region: Option<String>,
 }
 
-/// The request body of `POST /v1/leads` (documentation shape; parsing is done by [`NewLead::parse`]
-/// so that every bad field is reported at once). Unknown fields are refused: put custom data in
+// Read by `NewLead::parse` (see `super::body`).
+/// The request body of `POST /v1/leads`. Unknown fields are refused: put custom data in
 /// `attributes`.
 #[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct LeadInput {
     /// CRM or system the lead comes from, e.g. `hubspot`. Lowercase letters, digits, `_-.`.
-    #[schema(schema_with = key_schema)]
-    pub source: String,
+    #[schema(value_type = String, schema_with = key_schema)]
+    pub source: Field,
     /// The lead's id in that source (string or integer).
-    #[schema(max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
-    pub external_id: String,
+    #[schema(value_type = String, max_length = 255, pattern = r"^[^\u0000]*[^\s\u0000][^\u0000]*$")]
+    pub external_id: Field,
     /// e.g. `demo_request`, `pricing_request`, `content_download`; selects the SLA policy.
-    #[schema(schema_with = key_schema)]
-    pub lead_type: String,
-    #[schema(format = Email, max_length = 320)]
-    pub email: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
-    pub first_name: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
-    pub last_name: Option<String>,
-    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
-    pub title: Option<String>,
-    #[schema(max_length = 50, pattern = r"^[^\u0000]*$")]
-    pub phone: Option<String>,
-    pub company: Option<Company>,
-    pub score: Option<f64>,
-    #[schema(max_length = 200, pattern = r"^[^\u0000]*$")]
-    pub campaign: Option<String>,
-    #[schema(max_length = 100, pattern = r"^[^\u0000]*$")]
-    pub channel: Option<String>,
+    #[schema(value_type = String, schema_with = key_schema)]
+    pub lead_type: Field,
+    #[schema(value_type = Option<String>, format = Email, max_length = 320)]
+    pub email: Field,
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000]*$")]
+    pub first_name: Field,
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000]*$")]
+    pub last_name: Field,
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000]*$")]
+    pub title: Field,
+    #[schema(value_type = Option<String>, max_length = 50, pattern = r"^[^\u0000]*$")]
+    pub phone: Field,
+    #[schema(value_type = Option<CompanyInput>)]
+    pub company: Field,
+    #[schema(value_type = Option<f64>)]
+    pub score: Field,
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\u0000]*$")]
+    pub campaign: Field,
+    #[schema(value_type = Option<String>, max_length = 100, pattern = r"^[^\u0000]*$")]
+    pub channel: Field,
     /// Queue the lead is routed to.
-    #[schema(schema_with = opt_id_schema)]
-    pub queue: Option<String>,
+    #[schema(value_type = Option<String>, schema_with = opt_id_schema)]
+    pub queue: Field,
     /// Rep id chosen by the CRM (e.g. its owner id); wins over the queue's strategy.
-    #[schema(schema_with = opt_id_schema)]
-    pub owner: Option<String>,
+    #[schema(value_type = Option<String>, schema_with = opt_id_schema)]
+    pub owner: Field,
     /// When the CRM routed the lead (default now; at most 5 minutes in the future, not older
     /// than `SALGATE_ROUTED_AT_MAX_AGE`, default 400 days).
-    pub routed_at: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub routed_at: Field,
     /// Free-form JSON object kept with the lead. The whole lead, attributes included, may be at
     /// most 32 KiB of JSON (whitespace outside strings not counted); over it is a 422 naming
     /// the largest field.
     #[schema(value_type = Option<Object>)]
-    pub attributes: Option<Map<String, Value>>,
+    pub attributes: Field,
 }
 
 /// A lead that passed validation.
@@ -103,140 +109,127 @@ impl NewLead {
     /// Parses a request body; `window` holds the injected clock reading (the default
     /// `routed_at`) and the accepted `routed_at` times.
     pub fn parse(body: &Value, window: RoutedAtWindow) -> Result<NewLead, Vec<FieldError>> {
-        let mut f = Fields::root(body)?;
+        let (input, mut f) = Check::read::<LeadInput>(body)?;
         lead_size::check_value(body)?;
-        let source = f.req_slug("source", SlugKind::Key);
-        let external_id = external_id(&mut f);
-        let lead_type = f.req_slug("lead_type", SlugKind::Key);
-        let email = f.opt_str("email", 320).map(|e| e.to_lowercase());
-        if let Some(e) = &email {
-            if !looks_like_email(e) {
-                f.error("email", "is not an email address");
-            }
+        let lead = NewLead::check(&mut f, input, window);
+        f.done(lead)
+    }
+
+    /// Every member of `input` checked in order, problems in `f`; `None` when one is bad.
+    fn check(f: &mut Check, input: LeadInput, window: RoutedAtWindow) -> Option<NewLead> {
+        let LeadInput {
+            source,
+            external_id,
+            lead_type,
+            email,
+            first_name,
+            last_name,
+            title,
+            phone,
+            company,
+            score,
+            campaign,
+            channel,
+            queue,
+            owner,
+            routed_at,
+            attributes,
+        } = input;
+        let source = f.req_slug("source", source, SlugKind::Key);
+        let external_id = parse_external_id(f, external_id);
+        let lead_type = f.req_slug("lead_type", lead_type, SlugKind::Key);
+        let email = f.opt_str("email", email, 320).map(|e| e.to_lowercase());
+        if email.as_deref().is_some_and(|e| !looks_like_email(e)) {
+            f.error("email", "is not an email address");
         }
-        let first_name = f.opt_str("first_name", 200);
-        let last_name = f.opt_str("last_name", 200);
-        let title = f.opt_str("title", 200);
-        let phone = f.opt_str("phone", 50);
-        let company = f.child("company").map(|mut c| {
-            let company = Company {
-                name: c.opt_str("name", 200),
-                domain: c.opt_str("domain", 253).map(|d| d.to_lowercase()),
-                size: company_size(&mut c),
-                industry: c.opt_str("industry", 100),
-                country: c.opt_str("country", 100),
-                region: c.opt_str("region", 100),
-            };
-            if let Some(d) = &company.domain {
-                if d.contains(char::is_whitespace) || !d.contains('.') || d.contains('/') {
-                    c.error("domain", "is not a domain name like example.com");
-                }
-            }
-            f.finish_child(c);
-            company
-        });
-        let score = f.opt_f64("score");
-        let campaign = f.opt_str("campaign", 200);
-        let channel = f.opt_str("channel", 100);
-        let queue = f.opt_slug("queue", SlugKind::Id);
-        let owner = f.opt_slug("owner", SlugKind::Id);
-        let routed_at = match f.raw("routed_at") {
-            None => Some(window.now),
-            Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-                Ok(t) => {
-                    let t = t.with_timezone(&Utc);
-                    window
-                        .check(t)
-                        .map_err(|message| f.error("routed_at", message))
-                        .ok()
-                        .map(|()| t)
-                }
-                Err(_) => {
-                    f.error(
-                        "routed_at",
-                        "must be an RFC 3339 time like 2026-01-31T09:00:00Z",
-                    );
-                    None
-                }
-            },
-            Some(_) => {
-                f.error("routed_at", "must be an RFC 3339 time string");
-                None
-            }
-        };
-        let attributes = match f.raw("attributes") {
-            None => Some(Attributes::default()),
-            Some(v @ Value::Object(_)) if contains_nul(v) => {
-                f.error("attributes", "must not contain NUL characters");
-                None
-            }
-            Some(Value::Object(m)) => {
-                let a = Attributes::from_map(m);
-                if a.is_none() {
-                    f.error("attributes", "could not be serialized");
-                }
-                a
-            }
-            Some(_) => {
-                f.error("attributes", "must be a JSON object");
-                None
-            }
-        };
-        let errors = f.finish();
-        match (source, external_id, lead_type, routed_at, attributes) {
-            (
-                Some(source),
-                Some(external_id),
-                Some(lead_type),
-                Some(routed_at),
-                Some(attributes),
-            ) if errors.is_empty() => Ok(NewLead {
-                source,
-                external_id,
-                lead_type,
-                email,
-                first_name,
-                last_name,
-                title,
-                phone,
-                company,
-                score,
-                campaign,
-                channel,
-                queue,
-                owner,
-                routed_at,
-                attributes,
-            }),
-            _ => Err(errors),
-        }
+        let first_name = f.opt_str("first_name", first_name, 200);
+        let last_name = f.opt_str("last_name", last_name, 200);
+        let title = f.opt_str("title", title, 200);
+        let phone = f.opt_str("phone", phone, 50);
+        let company = parse_company(f, company);
+        let score = f.opt_f64("score", score);
+        let campaign = f.opt_str("campaign", campaign, 200);
+        let channel = f.opt_str("channel", channel, 100);
+        let queue = f.opt_slug("queue", queue, SlugKind::Id);
+        let owner = f.opt_slug("owner", owner, SlugKind::Id);
+        let routed_at = parse_routed_at(f, routed_at, window);
+        let attributes = parse_attributes(f, attributes);
+        Some(NewLead {
+            source: source?,
+            external_id: external_id?,
+            lead_type: lead_type?,
+            email,
+            first_name,
+            last_name,
+            title,
+            phone,
+            company,
+            score,
+            campaign,
+            channel,
+            queue,
+            owner,
+            routed_at: routed_at?,
+            attributes: attributes?,
+        })
     }
 }
 
-fn external_id(f: &mut Fields<'_>) -> Option<String> {
-    match f.raw("external_id") {
+fn parse_external_id(f: &mut Check, v: Field) -> Option<String> {
+    match v.get() {
         // CRMs such as HubSpot use numeric ids; keep them as their decimal text.
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Some(n.to_string()),
         Some(Value::Number(_)) => {
             f.error("external_id", "must be a string or an integer");
             None
         }
-        _ => f.req_str("external_id", 255),
+        _ => f.req_str("external_id", v, 255),
     }
 }
 
-fn company_size(c: &mut Fields<'_>) -> Option<Value> {
-    match c.raw("size") {
-        None => None,
-        Some(Value::Number(n)) if n.is_u64() => Some(Value::Number(n.clone())),
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 50 && !s.contains('\0') => {
-            Some(Value::String(s.trim().to_string()))
+fn parse_routed_at(f: &mut Check, v: Field, window: RoutedAtWindow) -> Option<DateTime<Utc>> {
+    match v.get() {
+        None => Some(window.now),
+        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => {
+                let t = t.with_timezone(&Utc);
+                window
+                    .check(t)
+                    .map_err(|message| f.error("routed_at", message))
+                    .ok()
+                    .map(|()| t)
+            }
+            Err(_) => {
+                f.error(
+                    "routed_at",
+                    "must be an RFC 3339 time like 2026-01-31T09:00:00Z",
+                );
+                None
+            }
+        },
+        Some(_) => {
+            f.error("routed_at", "must be an RFC 3339 time string");
+            None
+        }
+    }
+}
+
+fn parse_attributes(f: &mut Check, v: Field) -> Option<Attributes> {
+    match v.get() {
+        None => Some(Attributes::default()),
+        Some(v @ Value::Object(_)) if contains_nul(v) => {
+            f.error("attributes", "must not contain NUL characters");
+            None
+        }
+        Some(Value::Object(m)) => {
+            let a = Attributes::from_map(m);
+            if a.is_none() {
+                f.error("attributes", "could not be serialized");
+            }
+            a
         }
         Some(_) => {
-            c.error(
-                "size",
-                "must be a non-negative integer or a band like 51-200",
-            );
+            f.error("attributes", "must be a JSON object");
             None
         }
     }
@@ -265,7 +258,7 @@ mod tests {
         "2026-03-02T10:00:00Z".parse().unwrap()
     }
 
-    fn window() -> RoutedAtWindow {
+    pub(super) fn window() -> RoutedAtWindow {
         RoutedAtWindow::new(now(), crate::domain::routed_at::DEFAULT_MAX_AGE)
     }
 

@@ -1,10 +1,12 @@
 //! Pure domain logic: no I/O, no clock of its own. Persistence and HTTP call into it.
 
 pub mod actor;
+pub mod body;
 pub mod dates;
 pub mod lead;
 pub mod lead_input;
 pub mod lead_size;
+mod members;
 pub mod metrics;
 pub mod network;
 pub mod routed_at;

@@ -3,13 +3,55 @@
 
 use chrono::{Duration, NaiveDate, Weekday};
 use chrono_tz::Tz;
+use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use super::{
+    body::{Check, Field},
     sla::OnBreach,
-    validation::{FieldError, Fields},
+    validation::FieldError,
     working_time::{format_iso_duration, parse_iso_duration, Calendar, WorkingWindow},
 };
+
+// Read by `parse_policy` (see `super::body`).
+/// Body of `PUT /v1/sla-policies/{lead_type}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = PolicyInputDoc)]
+pub struct PolicyBody {
+    /// ISO 8601 working-time duration, e.g. `PT1H`.
+    #[schema(value_type = String)]
+    pub accept_within: Field,
+    #[schema(value_type = String)]
+    pub first_touch_within: Field,
+    /// Share of `accept_within` after which an open lead is at risk; default 0.75.
+    #[schema(value_type = Option<f64>, exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
+    pub at_risk_ratio: Field,
+    /// `notify` (default), `return_to_queue` or `reassign`.
+    #[schema(value_type = Option<String>, pattern = r"^\s*(notify|return_to_queue|reassign)\s*$")]
+    pub on_breach: Field,
+    /// Calendar id; null or absent = 24×7.
+    #[schema(value_type = Option<String>, schema_with = super::slug::opt_key_schema)]
+    pub calendar: Field,
+}
+
+// Read by `parse_calendar` (see `super::body`).
+/// Body of `PUT /v1/calendars/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = CalendarInputDoc)]
+pub struct CalendarBody {
+    #[schema(value_type = Option<String>)]
+    pub name: Field,
+    /// IANA zone, e.g. `Europe/Berlin`.
+    #[schema(value_type = String)]
+    pub time_zone: Field,
+    /// `[{"weekday": "mon", "start": "09:00", "end": "17:00"}]`; several per day allowed.
+    #[schema(value_type = Vec<Object>)]
+    pub windows: Field,
+    /// Local dates: `["2026-12-25"]`.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub holidays: Field,
+}
 
 const WEEKDAYS: [(&str, Weekday); 7] = [
     ("mon", Weekday::Mon),
@@ -109,11 +151,21 @@ pub fn build_calendar(
 }
 
 pub fn parse_calendar(id: &str, body: &Value) -> Result<CalendarInput, Vec<FieldError>> {
-    let mut f = Fields::root(body)?;
-    let name = f.opt_str("name", 200).unwrap_or_else(|| id.to_string());
-    let time_zone = f.req_str("time_zone", 64);
-    let windows = f.raw("windows").cloned().unwrap_or(Value::Null);
-    let holidays = f.raw("holidays").cloned().unwrap_or_else(|| json!([]));
+    let (
+        CalendarBody {
+            name,
+            time_zone,
+            windows,
+            holidays,
+        },
+        mut f,
+    ) = Check::read(body)?;
+    let name = f
+        .opt_str("name", name, 200)
+        .unwrap_or_else(|| id.to_string());
+    let time_zone = f.req_str("time_zone", time_zone, 64);
+    let windows = windows.into_value().unwrap_or(Value::Null);
+    let holidays = holidays.into_value().unwrap_or_else(|| json!([]));
     let mut errors = f.finish();
     let Some(time_zone) = time_zone else {
         return Err(errors);
@@ -183,9 +235,18 @@ impl PolicyInput {
 }
 
 pub fn parse_policy(body: &Value) -> Result<PolicyInput, Vec<FieldError>> {
-    let mut f = Fields::root(body)?;
-    let duration = |f: &mut Fields<'_>, key: &'static str| {
-        let text = f.req_str(key, 40)?;
+    let (
+        PolicyBody {
+            accept_within,
+            first_touch_within,
+            at_risk_ratio,
+            on_breach,
+            calendar,
+        },
+        mut f,
+    ) = Check::read(body)?;
+    let duration = |f: &mut Check, key: &'static str, v: Field| {
+        let text = f.req_str(key, v, 40)?;
         match parse_iso_duration(&text) {
             Ok(d) if d > Duration::zero() => Some(d),
             Ok(_) => {
@@ -198,13 +259,13 @@ pub fn parse_policy(body: &Value) -> Result<PolicyInput, Vec<FieldError>> {
             }
         }
     };
-    let accept_within = duration(&mut f, "accept_within");
-    let first_touch_within = duration(&mut f, "first_touch_within");
-    let at_risk_ratio = f.opt_f64("at_risk_ratio").unwrap_or(0.75);
+    let accept_within = duration(&mut f, "accept_within", accept_within);
+    let first_touch_within = duration(&mut f, "first_touch_within", first_touch_within);
+    let at_risk_ratio = f.opt_f64("at_risk_ratio", at_risk_ratio).unwrap_or(0.75);
     if !(at_risk_ratio > 0.0 && at_risk_ratio < 1.0) {
         f.error("at_risk_ratio", "must be between 0 and 1 (exclusive)");
     }
-    let on_breach = match f.opt_str("on_breach", 30).as_deref() {
+    let on_breach = match f.opt_str("on_breach", on_breach, 30).as_deref() {
         None => Some(OnBreach::Notify),
         Some(s) => {
             let v = OnBreach::parse(s);
@@ -214,20 +275,18 @@ pub fn parse_policy(body: &Value) -> Result<PolicyInput, Vec<FieldError>> {
             v
         }
     };
-    let calendar = f.opt_str("calendar", 100);
-    let errors = f.finish();
-    match (accept_within, first_touch_within, on_breach) {
-        (Some(accept_within), Some(first_touch_within), Some(on_breach)) if errors.is_empty() => {
-            Ok(PolicyInput {
-                accept_within,
-                first_touch_within,
-                at_risk_ratio,
-                on_breach,
-                calendar,
-            })
-        }
-        _ => Err(errors),
-    }
+    let calendar = f.opt_str("calendar", calendar, 100);
+    let policy = match (accept_within, first_touch_within, on_breach) {
+        (Some(accept_within), Some(first_touch_within), Some(on_breach)) => Some(PolicyInput {
+            accept_within,
+            first_touch_within,
+            at_risk_ratio,
+            on_breach,
+            calendar,
+        }),
+        _ => None,
+    };
+    f.done(policy)
 }
 
 #[cfg(test)]

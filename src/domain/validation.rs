@@ -1,12 +1,12 @@
-//! Reading untyped JSON into domain types while collecting every problem, so that a 422 names
-//! all bad fields at once (serde stops at the first).
+//! The error of one bad field, and checks shared by the request parsers (see
+//! [`super::body`] for how bodies are read).
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::body::{Check, Field};
 pub use super::slug::SlugKind;
-use super::slug::MAX_LEN;
 
 /// One bad field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -16,19 +16,23 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// Walks one JSON object, remembering which keys were read so unknown ones can be reported.
+/// Walks a JSON object of query parameters (for the listing, whose parameters have no body
+/// struct), with the checks of [`Check`].
 pub struct Fields<'a> {
-    prefix: String,
     obj: &'a Map<String, Value>,
     seen: Vec<&'static str>,
-    pub errors: Vec<FieldError>,
+    check: Check,
 }
 
 impl<'a> Fields<'a> {
-    /// Starts on the request body; a body that is not an object is itself an error.
+    /// Starts on the parameters; a value that is not an object is itself an error.
     pub fn root(value: &'a Value) -> Result<Self, Vec<FieldError>> {
         match value {
-            Value::Object(obj) => Ok(Fields::new(String::new(), obj)),
+            Value::Object(obj) => Ok(Fields {
+                obj,
+                seen: Vec::new(),
+                check: Check::with_unknown(Vec::new()),
+            }),
             _ => Err(vec![FieldError {
                 field: "body".into(),
                 message: "must be a JSON object".into(),
@@ -36,149 +40,34 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn new(prefix: String, obj: &'a Map<String, Value>) -> Self {
-        Fields {
-            prefix,
-            obj,
-            seen: Vec::new(),
-            errors: Vec::new(),
-        }
-    }
-
-    pub fn path(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}.{key}", self.prefix)
-        }
-    }
-
     pub fn error(&mut self, key: &str, message: impl Into<String>) {
-        let field = self.path(key);
-        self.errors.push(FieldError {
-            field,
-            message: message.into(),
-        });
+        self.check.error(key, message);
     }
 
-    /// The raw value of `key`, treating JSON `null` as absent.
-    pub fn raw(&mut self, key: &'static str) -> Option<&'a Value> {
-        self.seen.push(key);
-        self.obj.get(key).filter(|v| !v.is_null())
-    }
-
-    /// An optional string, trimmed, at most `max` characters; empty counts as absent.
+    /// An optional string, as [`Check::opt_str`].
     pub fn opt_str(&mut self, key: &'static str, max: usize) -> Option<String> {
-        match self.raw(key) {
-            None => None,
-            Some(Value::String(s)) => {
-                let s = s.trim();
-                if s.chars().count() > max {
-                    self.error(key, format!("must be at most {max} characters"));
-                    None
-                } else if s.contains('\0') {
-                    // PostgreSQL text cannot hold NUL; refuse it here rather than fail there.
-                    self.error(key, "must not contain NUL characters");
-                    None
-                } else if s.is_empty() {
-                    None
-                } else {
-                    Some(s.to_string())
-                }
-            }
-            Some(_) => {
-                self.error(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// A required, non-empty string.
-    pub fn req_str(&mut self, key: &'static str, max: usize) -> Option<String> {
-        let before = self.errors.len();
-        let v = self.opt_str(key, max);
-        if v.is_none() && self.errors.len() == before {
-            self.error(key, "is required");
-        }
-        v
-    }
-
-    /// An optional id following `kind`'s rule (see [`SlugKind`]).
-    pub fn opt_slug(&mut self, key: &'static str, kind: SlugKind) -> Option<String> {
-        let v = self.opt_str(key, MAX_LEN)?;
-        match kind.parse(&v) {
-            Ok(_) => Some(v),
-            Err(message) => {
-                self.error(key, message);
-                None
-            }
-        }
-    }
-
-    /// A required id following `kind`'s rule.
-    pub fn req_slug(&mut self, key: &'static str, kind: SlugKind) -> Option<String> {
-        let before = self.errors.len();
-        let v = self.opt_slug(key, kind);
-        if v.is_none() && self.errors.len() == before {
-            self.error(key, "is required");
-        }
-        v
-    }
-
-    pub fn opt_bool(&mut self, key: &'static str) -> Option<bool> {
-        match self.raw(key) {
-            None => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(_) => {
-                self.error(key, "must be true or false");
-                None
-            }
-        }
-    }
-
-    pub fn opt_f64(&mut self, key: &'static str) -> Option<f64> {
-        match self.raw(key) {
-            None => None,
-            Some(Value::Number(n)) => n.as_f64(),
-            Some(_) => {
-                self.error(key, "must be a number");
-                None
-            }
-        }
-    }
-
-    /// A nested object, walked with its own `Fields` whose errors are merged by `finish_child`.
-    pub fn child(&mut self, key: &'static str) -> Option<Fields<'a>> {
-        match self.raw(key) {
-            None => None,
-            Some(Value::Object(obj)) => Some(Fields::new(self.path(key), obj)),
-            Some(_) => {
-                self.error(key, "must be an object");
-                None
-            }
-        }
-    }
-
-    pub fn finish_child(&mut self, child: Fields<'a>) {
-        self.errors.extend(child.finish());
+        self.seen.push(key);
+        let v = Field::from(self.obj.get(key));
+        self.check.opt_str(key, v, max)
     }
 
     /// Reports keys that were never read, and returns all errors.
-    pub fn finish(mut self) -> Vec<FieldError> {
-        let mut unknown: Vec<&String> = self
+    pub fn finish(self) -> Vec<FieldError> {
+        let mut unknown: Vec<String> = self
             .obj
             .keys()
             .filter(|k| !self.seen.contains(&k.as_str()))
+            .cloned()
             .collect();
         unknown.sort();
-        for k in unknown {
-            let field = self.path(k);
-            self.errors.push(FieldError {
+        let mut check = self.check;
+        check
+            .errors
+            .extend(unknown.into_iter().map(|field| FieldError {
                 field,
                 message: "is not a known field".into(),
-            });
-        }
-        self.errors
+            }));
+        check.errors
     }
 }
 

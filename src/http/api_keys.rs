@@ -18,7 +18,8 @@ use super::{
 use crate::{
     db::api_keys::{self, ApiKey},
     domain::{
-        validation::{Fields, SlugKind},
+        body::{Check, Field},
+        validation::SlugKind,
         Role,
     },
 };
@@ -29,15 +30,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_api_key, delete_api_key))
 }
 
+// Read as `domain::body` describes.
 /// Body to create a key.
 #[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct NewApiKey {
-    pub role: Role,
+    #[schema(value_type = Role)]
+    pub role: Field,
     /// Required for `sdr` keys (the rep they act as); refused for others.
-    #[schema(schema_with = crate::domain::slug::opt_id_schema)]
-    pub rep: Option<String>,
-    pub name: Option<String>,
+    #[schema(value_type = Option<String>, schema_with = crate::domain::slug::opt_id_schema)]
+    pub rep: Field,
+    #[schema(value_type = Option<String>)]
+    pub name: Field,
 }
 
 /// A created key with its token: the only time the token is shown.
@@ -63,8 +66,9 @@ pub async fn create_api_key(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     principal.require(&[Role::Admin])?;
-    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let role = f.req_str("role", 20).and_then(|r| {
+    let (NewApiKey { role, rep, name }, mut f) =
+        Check::read(&body).map_err(ApiError::Validation)?;
+    let role = f.req_str("role", role, 20).and_then(|r| {
         let role = Role::parse(&r);
         if role.is_none() {
             f.error("role", "must be one of ingest, sdr, revops, admin");
@@ -72,18 +76,15 @@ pub async fn create_api_key(
         role
     });
     let before = f.errors.len();
-    let rep = f.opt_slug("rep", SlugKind::Id);
+    let rep = f.opt_slug("rep", rep, SlugKind::Id);
     let rep_refused = f.errors.len() > before;
-    let name = f.opt_str("name", 200);
+    let name = f.opt_str("name", name, 200);
     match (role, &rep) {
         (Some(Role::Sdr), None) if !rep_refused => f.error("rep", "is required for an sdr key"),
         (Some(r), Some(_)) if r != Role::Sdr => f.error("rep", "only sdr keys are bound to a rep"),
         _ => {}
     }
-    let errors = f.finish();
-    let (Some(role), true) = (role, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
+    let role = f.done(role).map_err(ApiError::Validation)?;
     let name = name.unwrap_or_else(|| format!("{role} key"));
     let (key, token) =
         api_keys::create(&state.db, role, rep.as_deref(), &name, state.clock.now()).await?;

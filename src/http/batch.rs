@@ -13,6 +13,7 @@ use axum::{
     Json,
 };
 use chrono::{DateTime, Utc};
+use serde::de::IgnoredAny;
 use serde::Serialize;
 use serde_json::{value::RawValue, Value};
 use tokio::sync::OwnedSemaphorePermit;
@@ -27,6 +28,7 @@ use super::{
 use crate::{
     db::leads::{InsertedLead, Lead, Who},
     domain::{
+        body::{member_names, Check},
         lead_input::{NewLead, RoutedAtWindow},
         lead_size,
         validation::FieldError,
@@ -100,12 +102,15 @@ pub fn router() -> utoipa_axum::router::OpenApiRouter<AppState> {
     utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(create_lead_batch))
 }
 
+// Read as `domain::body` describes, except that each lead is kept as its text (a 16 MiB body
+// is never one JSON tree) and parsed on its own.
 /// Body of `POST /v1/leads/batch`.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documents the body; it is read through `Fields`
-pub struct BatchInput {
+#[derive(Debug, serde::Deserialize, ToSchema)]
+pub struct BatchInput<'a> {
     /// 1 to 1,000 leads, each as for `POST /v1/leads`.
-    leads: Vec<crate::domain::lead_input::LeadInput>,
+    #[serde(borrow)]
+    #[schema(value_type = Vec<crate::domain::lead_input::LeadInput>)]
+    leads: Option<&'a RawValue>,
 }
 
 /// The outcome of one item, in request order.
@@ -277,8 +282,7 @@ fn parse_item(item: &RawValue, window: RoutedAtWindow) -> Result<NewLead, Vec<Fi
     NewLead::parse(&value, window)
 }
 
-/// The `leads` array of a batch body, each item as its text (a slice of `body`): a 16 MiB
-/// body is never one JSON tree.
+/// The `leads` array of a batch body, each item as its text (a slice of `body`).
 fn batch_items(body: &[u8]) -> ApiResult<Vec<&RawValue>> {
     let malformed = |e: serde_json::Error| ApiError::MalformedJson(e.to_string());
     let root: &RawValue = serde_json::from_slice(body).map_err(malformed)?;
@@ -288,32 +292,19 @@ fn batch_items(body: &[u8]) -> ApiResult<Vec<&RawValue>> {
             message: "must be a JSON object".into(),
         }]));
     }
-    let fields: BTreeMap<String, &RawValue> =
-        serde_json::from_str(root.get()).map_err(malformed)?;
-    let leads = fields
-        .get("leads")
+    let sent: BTreeMap<String, IgnoredAny> = serde_json::from_str(root.get()).map_err(malformed)?;
+    let known = member_names::<BatchInput>();
+    let unknown = sent.into_keys().filter(|k| !known.contains(&k.as_str()));
+    let mut f = Check::with_unknown(unknown.collect());
+    let BatchInput { leads } = serde_json::from_str(root.get()).map_err(malformed)?;
+    let leads = leads
         .and_then(|l| serde_json::from_str::<Vec<&RawValue>>(l.get()).ok())
         .filter(|l| (1..=MAX_LEADS).contains(&l.len()));
-    let mut errors: Vec<FieldError> = fields
-        .keys()
-        .filter(|k| *k != "leads")
-        .map(|k| FieldError {
-            field: k.clone(),
-            message: "is not a known field".into(),
-        })
-        .collect();
-    match leads {
-        Some(leads) if errors.is_empty() => Ok(leads),
-        Some(_) => Err(ApiError::Validation(errors)),
-        None => {
-            errors.insert(
-                0,
-                FieldError {
-                    field: "leads".into(),
-                    message: format!("must be an array of 1 to {MAX_LEADS} leads"),
-                },
-            );
-            Err(ApiError::Validation(errors))
-        }
+    if leads.is_none() {
+        f.error(
+            "leads",
+            format!("must be an array of 1 to {MAX_LEADS} leads"),
+        );
     }
+    f.done(leads).map_err(ApiError::Validation)
 }

@@ -17,7 +17,8 @@ use super::{
 use crate::{
     db::reason_codes::{self, ReasonCode, ReasonKind},
     domain::{
-        validation::{Fields, SlugKind},
+        body::{Check, Field},
+        validation::SlugKind,
         Role,
     },
 };
@@ -37,24 +38,27 @@ pub struct ReasonCodeList {
     pub items: Vec<ReasonCode>,
 }
 
+// Read as `domain::body` describes, as is the patch.
 /// Body to create a code.
 #[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct NewReasonCode {
     /// Lowercase letters, digits, `_-.`; at most 64 characters.
-    #[schema(schema_with = crate::domain::slug::key_schema)]
-    pub code: String,
-    pub label: String,
+    #[schema(value_type = String, schema_with = crate::domain::slug::key_schema)]
+    pub code: Field,
+    #[schema(value_type = String)]
+    pub label: Field,
     /// Default true.
-    pub active: Option<bool>,
+    #[schema(value_type = Option<bool>)]
+    pub active: Field,
 }
 
 /// Body to change a code: label and/or active (retire with `false`).
 #[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct ReasonCodePatch {
-    pub label: Option<String>,
-    pub active: Option<bool>,
+    #[schema(value_type = Option<String>)]
+    pub label: Field,
+    #[schema(value_type = Option<bool>)]
+    pub active: Field,
 }
 
 async fn list(state: AppState, kind: ReasonKind) -> ApiResult<Json<ReasonCodeList>> {
@@ -70,14 +74,18 @@ async fn create(
     body: serde_json::Value,
 ) -> ApiResult<(StatusCode, Json<ReasonCode>)> {
     principal.require(WRITERS)?;
-    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let code = f.req_slug("code", SlugKind::Key);
-    let label = f.req_str("label", 200);
-    let active = f.opt_bool("active").unwrap_or(true);
-    let errors = f.finish();
-    let (Some(code), Some(label), true) = (code, label, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
+    let (
+        NewReasonCode {
+            code,
+            label,
+            active,
+        },
+        mut f,
+    ) = Check::read(&body).map_err(ApiError::Validation)?;
+    let code = f.req_slug("code", code, SlugKind::Key);
+    let label = f.req_str("label", label, 200);
+    let active = f.opt_bool("active", active).unwrap_or(true);
+    let (code, label) = f.done(code.zip(label)).map_err(ApiError::Validation)?;
     let created = reason_codes::create(&state.db, kind, &code, &label, active, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::Conflict {
@@ -98,13 +106,11 @@ async fn update(
     if !SlugKind::Key.matches(&code) {
         return Err(ApiError::NotFound("no such code"));
     }
-    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let label = f.opt_str("label", 200);
-    let active = f.opt_bool("active");
-    let errors = f.finish();
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let (ReasonCodePatch { label, active }, mut f) =
+        Check::read(&body).map_err(ApiError::Validation)?;
+    let label = f.opt_str("label", label, 200);
+    let active = f.opt_bool("active", active);
+    f.done(Some(())).map_err(ApiError::Validation)?;
     reason_codes::update(
         &state.db,
         kind,

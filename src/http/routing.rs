@@ -22,8 +22,9 @@ use crate::{
         sla,
     },
     domain::{
+        body::{Check, Field},
         slug::{opt_id_list_schema, opt_key_schema},
-        validation::{check_slug, FieldError, Fields, SlugKind},
+        validation::{check_slug, FieldError, SlugKind},
         Role,
     },
 };
@@ -73,33 +74,38 @@ pub struct RepList {
     pub items: Vec<Rep>,
 }
 
+// Read as `domain::body` describes, as is the rep body.
 /// Body of `PUT /v1/queues/{id}`.
 #[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct QueueInput {
-    pub name: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub name: Field,
     /// `round_robin`, `least_loaded` or `claim`.
-    #[schema(pattern = r"^\s*(round_robin|least_loaded|claim)\s*$")]
-    pub strategy: String,
+    #[schema(value_type = String, pattern = r"^\s*(round_robin|least_loaded|claim)\s*$")]
+    pub strategy: Field,
     /// Calendar id used when the lead's SLA policy has none.
-    #[schema(schema_with = opt_key_schema)]
-    pub calendar: Option<String>,
+    #[schema(value_type = Option<String>, schema_with = opt_key_schema)]
+    pub calendar: Field,
 }
 
 /// Body of `PUT /v1/reps/{id}`.
 #[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct RepInput {
-    pub name: Option<String>,
-    pub email: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub name: Field,
+    #[schema(value_type = Option<String>)]
+    pub email: Field,
     /// Queue ids (replaces the rep's memberships).
-    #[schema(schema_with = opt_id_list_schema)]
-    pub queues: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>, schema_with = opt_id_list_schema)]
+    pub queues: Field,
     /// Default true.
-    pub active: Option<bool>,
+    #[schema(value_type = Option<bool>)]
+    pub active: Field,
     /// Maximum open leads; null = no cap.
-    pub capacity: Option<i32>,
-    pub away_until: Option<DateTime<Utc>>,
+    #[schema(value_type = Option<i32>)]
+    pub capacity: Field,
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub away_until: Field,
 }
 
 /// A queue or rep id in the path.
@@ -148,16 +154,23 @@ pub async fn put_queue(
 ) -> ApiResult<Json<Queue>> {
     principal.require(WRITERS)?;
     check_id(&id)?;
-    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let name = f.opt_str("name", 200).unwrap_or_else(|| id.clone());
-    let strategy = f.req_str("strategy", 20);
+    let (
+        QueueInput {
+            name,
+            strategy,
+            calendar,
+        },
+        mut f,
+    ) = Check::read(&body).map_err(ApiError::Validation)?;
+    let name = f.opt_str("name", name, 200).unwrap_or_else(|| id.clone());
+    let strategy = f.req_str("strategy", strategy, 20);
     if strategy
         .as_deref()
         .is_some_and(|s| !STRATEGIES.contains(&s))
     {
         f.error("strategy", "must be round_robin, least_loaded or claim");
     }
-    let calendar = f.opt_slug("calendar", SlugKind::Key);
+    let calendar = f.opt_slug("calendar", calendar, SlugKind::Key);
     if let Some(c) = &calendar {
         if !sla::calendars(&state.db)
             .await?
@@ -167,10 +180,7 @@ pub async fn put_queue(
             f.error("calendar", format!("no calendar `{c}`"));
         }
     }
-    let errors = f.finish();
-    let (Some(strategy), true) = (strategy, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
+    let strategy = f.done(strategy).map_err(ApiError::Validation)?;
     let queue = routing::upsert_queue(
         &state.db,
         &id,
@@ -223,11 +233,19 @@ pub async fn put_rep(
 ) -> ApiResult<Json<Rep>> {
     principal.require(WRITERS)?;
     check_id(&id)?;
-    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let name = f.opt_str("name", 200).unwrap_or_else(|| id.clone());
-    let email = f.opt_str("email", 320);
-    let active = f.opt_bool("active").unwrap_or(true);
-    let capacity = match f.raw("capacity") {
+    let (input, mut f) = Check::read::<RepInput>(&body).map_err(ApiError::Validation)?;
+    let RepInput {
+        name,
+        email,
+        queues,
+        active,
+        capacity,
+        away_until,
+    } = input;
+    let name = f.opt_str("name", name, 200).unwrap_or_else(|| id.clone());
+    let email = f.opt_str("email", email, 320);
+    let active = f.opt_bool("active", active).unwrap_or(true);
+    let capacity = match capacity.get() {
         None => None,
         Some(Value::Number(n)) if n.as_u64().is_some_and(|c| c <= i32::MAX as u64) => {
             n.as_u64().map(|c| c as i32)
@@ -240,7 +258,7 @@ pub async fn put_rep(
             None
         }
     };
-    let away_until = match f.raw("away_until") {
+    let away_until = match away_until.get() {
         None => None,
         Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
             Ok(t) => Some(t.with_timezone(&Utc)),
@@ -254,31 +272,8 @@ pub async fn put_rep(
             None
         }
     };
-    let mut queues: Vec<String> = Vec::new();
-    match f.raw("queues") {
-        None => {}
-        Some(Value::Array(list)) => {
-            let known: Vec<String> = routing::queues(&state.db)
-                .await?
-                .into_iter()
-                .map(|q| q.id)
-                .collect();
-            for (i, q) in list.iter().enumerate() {
-                match q.as_str() {
-                    Some(q) if known.iter().any(|k| k == q) => queues.push(q.to_string()),
-                    Some(q) => f.error("queues", format!("queues[{i}]: no queue `{q}`")),
-                    None => f.error("queues", format!("queues[{i}] must be a queue id")),
-                }
-            }
-            queues.sort();
-            queues.dedup();
-        }
-        Some(_) => f.error("queues", "must be a list of queue ids"),
-    }
-    let errors = f.finish();
-    if !errors.is_empty() {
-        return Err(ApiError::Validation(errors));
-    }
+    let queues = rep_queues(&state, &mut f, queues).await?;
+    f.done(Some(())).map_err(ApiError::Validation)?;
     let write = RepWrite {
         id: &id,
         name: &name,
@@ -302,4 +297,30 @@ pub async fn put_rep(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The `queues` of a rep body: known queue ids, sorted, each once.
+async fn rep_queues(state: &AppState, f: &mut Check, v: Field) -> ApiResult<Vec<String>> {
+    let mut queues: Vec<String> = Vec::new();
+    match v.get() {
+        None => {}
+        Some(Value::Array(list)) => {
+            let known: Vec<String> = routing::queues(&state.db)
+                .await?
+                .into_iter()
+                .map(|q| q.id)
+                .collect();
+            for (i, q) in list.iter().enumerate() {
+                match q.as_str() {
+                    Some(q) if known.iter().any(|k| k == q) => queues.push(q.to_string()),
+                    Some(q) => f.error("queues", format!("queues[{i}]: no queue `{q}`")),
+                    None => f.error("queues", format!("queues[{i}] must be a queue id")),
+                }
+            }
+            queues.sort();
+            queues.dedup();
+        }
+        Some(_) => f.error("queues", "must be a list of queue ids"),
+    }
+    Ok(queues)
 }

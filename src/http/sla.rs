@@ -16,7 +16,7 @@ use super::{
 use crate::{
     db::sla::{self, CalendarRow, PolicyRow},
     domain::{
-        sla_input::{parse_calendar, parse_policy},
+        sla_input::{parse_calendar, parse_policy, CalendarBody, PolicyBody},
         validation::{check_slug, FieldError, SlugKind},
         Role,
     },
@@ -40,38 +40,6 @@ pub struct PolicyList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CalendarList {
     pub items: Vec<CalendarRow>,
-}
-
-/// Body of `PUT /v1/sla-policies/{lead_type}`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct PolicyInputDoc {
-    /// ISO 8601 working-time duration, e.g. `PT1H`.
-    pub accept_within: String,
-    pub first_touch_within: String,
-    /// Share of `accept_within` after which an open lead is at risk; default 0.75.
-    #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
-    pub at_risk_ratio: Option<f64>,
-    /// `notify` (default), `return_to_queue` or `reassign`.
-    #[schema(pattern = r"^\s*(notify|return_to_queue|reassign)\s*$")]
-    pub on_breach: Option<String>,
-    /// Calendar id; null or absent = 24×7.
-    #[schema(schema_with = crate::domain::slug::opt_key_schema)]
-    pub calendar: Option<String>,
-}
-
-/// Body of `PUT /v1/calendars/{id}`.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-#[allow(dead_code)]
-pub struct CalendarInputDoc {
-    pub name: Option<String>,
-    /// IANA zone, e.g. `Europe/Berlin`.
-    pub time_zone: String,
-    /// `[{"weekday": "mon", "start": "09:00", "end": "17:00"}]`; several per day allowed.
-    #[schema(value_type = Vec<Object>)]
-    pub windows: serde_json::Value,
-    /// Local dates: `["2026-12-25"]`.
-    pub holidays: Option<Vec<String>>,
 }
 
 /// Every SLA policy (`default` applies to lead types without their own).
@@ -108,7 +76,7 @@ pub async fn get_sla_policy(
 /// Create or replace the policy of a lead type (revops, admin). Applies to cycles routed
 /// from now on; deadlines already stored do not move.
 #[utoipa::path(put, path = "/v1/sla-policies/{lead_type}", tag = "sla", params(("lead_type" = String, Path)),
-    request_body = PolicyInputDoc,
+    request_body = PolicyBody,
     responses((status = 200, body = PolicyRow), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn put_sla_policy(
@@ -189,7 +157,7 @@ pub async fn get_calendar(
 
 /// Create or replace a calendar (revops, admin).
 #[utoipa::path(put, path = "/v1/calendars/{id}", tag = "sla", params(("id" = String, Path)),
-    request_body = CalendarInputDoc,
+    request_body = CalendarBody,
     responses((status = 200, body = CalendarRow), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn put_calendar(

@@ -20,7 +20,10 @@ use super::{
 };
 use crate::{
     db::webhooks::{self, Delivery, Subscription},
-    domain::{validation::Fields, Role},
+    domain::{
+        body::{Check, Field},
+        Role,
+    },
 };
 
 const MANAGERS: &[Role] = &[Role::Admin, Role::Revops];
@@ -53,16 +56,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(redeliver_delivery))
 }
 
+// Read as `domain::body` describes.
 /// Body to create a subscription.
-#[derive(Debug, ToSchema)]
-#[allow(dead_code)] // documents the body; it is read through `Fields`
+#[derive(Debug, serde::Deserialize, ToSchema)]
 pub struct NewSubscription {
     /// `https://…` endpoint receiving POSTs, on a public address (`http://` and private or
     /// loopback addresses only with `SALGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true`).
-    url: String,
+    #[schema(value_type = String)]
+    url: Field,
     /// Event types to send (default: all).
-    events: Option<Vec<String>>,
-    description: Option<String>,
+    #[schema(value_type = Option<Vec<String>>)]
+    events: Field,
+    #[schema(value_type = Option<String>)]
+    description: Field,
 }
 
 /// A created subscription with its signing secret: the only time the secret is shown.
@@ -94,8 +100,15 @@ pub async fn create_webhook_subscription(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<CreatedSubscription>)> {
     principal.require(MANAGERS)?;
-    let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
-    let url = f.req_str("url", 2000);
+    let (
+        NewSubscription {
+            url,
+            events,
+            description,
+        },
+        mut f,
+    ) = Check::read(&body).map_err(ApiError::Validation)?;
+    let url = f.req_str("url", url, 2000);
     // Statically bad targets are refused here; names are checked when each request connects.
     if let Err(why) = url
         .as_deref()
@@ -104,7 +117,7 @@ pub async fn create_webhook_subscription(
     {
         f.error("url", why);
     }
-    let events = match f.raw("events") {
+    let events = match events.get() {
         None => Vec::new(),
         Some(Value::Array(items)) => {
             let mut out = Vec::new();
@@ -127,11 +140,8 @@ pub async fn create_webhook_subscription(
             Vec::new()
         }
     };
-    let description = f.opt_str("description", 500);
-    let errors = f.finish();
-    let (Some(url), true) = (url, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
-    };
+    let description = f.opt_str("description", description, 500);
+    let url = f.done(url).map_err(ApiError::Validation)?;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = format!("whsec_{}", hex::encode(bytes));

@@ -5,21 +5,20 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use serde_json::Value;
 
-use super::{bodies::AssignInput, headers::with_etag, lead_id};
+use super::{
+    bodies::{parse_assign, AssignInput},
+    headers::with_etag,
+    lead_id,
+};
 use crate::{
     db::leads::Lead,
-    domain::{
-        validation::{FieldError, Fields, SlugKind},
-        Role,
-    },
+    domain::Role,
     http::{
         error::{ApiError, ApiResult, Problem},
         extract::{JsonBody, Principal},
         AppState,
     },
-    service::Assignment,
 };
 
 /// Reassign a routed lead (revops, admin). The cycle's SLA due time does not move.
@@ -39,23 +38,7 @@ pub async fn assign_lead(
 ) -> ApiResult<Response> {
     principal.require(&[Role::Revops, Role::Admin])?;
     let id = lead_id(&id)?;
-    let to = parse_assignment(&body).map_err(ApiError::Validation)?;
+    let to = parse_assign(&body).map_err(ApiError::Validation)?;
     let lead = state.service.assign(&principal.caller(), id, &to).await?;
     Ok(with_etag(StatusCode::OK, lead))
-}
-
-/// Exactly one of `owner` and `queue`.
-fn parse_assignment(body: &Value) -> Result<Assignment, Vec<FieldError>> {
-    let mut f = Fields::root(body)?;
-    let owner = f.opt_slug("owner", SlugKind::Id);
-    let queue = f.opt_slug("queue", SlugKind::Id);
-    if f.errors.is_empty() && owner.is_some() == queue.is_some() {
-        f.error("owner", "give exactly one of owner and queue");
-    }
-    let errors = f.finish();
-    match (owner, queue) {
-        (Some(owner), None) if errors.is_empty() => Ok(Assignment::Owner(owner)),
-        (None, Some(queue)) if errors.is_empty() => Ok(Assignment::Queue(queue)),
-        _ => Err(errors),
-    }
 }

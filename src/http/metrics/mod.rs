@@ -23,8 +23,9 @@ use super::{
 use crate::{
     db::metrics::{GroupBy, Scope},
     domain::{
+        body::{Check, Field},
         metrics::{bucket_key, Period},
-        validation::{FieldError, Fields},
+        validation::FieldError,
         Role,
     },
 };
@@ -45,27 +46,37 @@ const READERS: &[Role] = &[Role::Revops, Role::Admin];
 /// Longest period a report may cover (bounds the number of day buckets).
 const MAX_RANGE_DAYS: i64 = 3_660;
 
+// Read as `domain::body` describes.
 /// Query parameters shared by every report. Every figure counts cycles routed in
 /// `[from, to)`.
-#[derive(Debug, IntoParams)]
+#[derive(Debug, serde::Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documents the parameters; they are read through `Fields`
 pub struct ReportQuery {
     /// RFC 3339 instant, or a date (`YYYY-MM-DD`, midnight in `tz`). Default: 30 days before `to`.
-    from: Option<String>,
+    #[param(value_type = Option<String>)]
+    from: Field,
     /// RFC 3339 instant or date, exclusive. Default: now.
-    to: Option<String>,
+    #[param(value_type = Option<String>)]
+    to: Field,
     /// IANA time zone of dates and of day, week and month buckets. Default `UTC`.
-    tz: Option<String>,
+    #[param(value_type = Option<String>)]
+    tz: Field,
     /// source, campaign, channel, lead_type, queue, owner, day, week (ISO, from Monday) or month.
-    group_by: Option<String>,
-    source: Option<String>,
-    campaign: Option<String>,
-    channel: Option<String>,
-    lead_type: Option<String>,
-    queue: Option<String>,
+    #[param(value_type = Option<String>)]
+    group_by: Field,
+    #[param(value_type = Option<String>)]
+    source: Field,
+    #[param(value_type = Option<String>)]
+    campaign: Field,
+    #[param(value_type = Option<String>)]
+    channel: Field,
+    #[param(value_type = Option<String>)]
+    lead_type: Field,
+    #[param(value_type = Option<String>)]
+    queue: Field,
     /// The cycle's owner: the rep that decided it, else its current owner.
-    owner: Option<String>,
+    #[param(value_type = Option<String>)]
+    owner: Field,
 }
 
 /// A parsed report request.
@@ -91,40 +102,51 @@ impl ReportRequest {
                 .map(|(k, v)| (k, Value::String(v)))
                 .collect(),
         );
-        let mut f = Fields::root(&value).map_err(ApiError::Validation)?;
-        let tz = match f.opt_str("tz", 64) {
+        let (query, mut f) = Check::read::<ReportQuery>(&value).map_err(ApiError::Validation)?;
+        let ReportQuery {
+            from,
+            to,
+            tz,
+            group_by,
+            source,
+            campaign,
+            channel,
+            lead_type,
+            queue,
+            owner,
+        } = query;
+        let tz = match f.opt_str("tz", tz, 64) {
             None => chrono_tz::UTC,
             Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
                 f.error("tz", "must be an IANA time zone such as Europe/Berlin");
                 chrono_tz::UTC
             }),
         };
-        let instant = |f: &mut Fields, key: &'static str| {
-            let raw = f.opt_str(key, 40)?;
+        let instant = |f: &mut Check, key: &'static str, v: Field| {
+            let raw = f.opt_str(key, v, 40)?;
             bound::parse(&raw, tz)
                 .map_err(|message| f.error(key, message))
                 .ok()
         };
         let before = f.errors.len();
-        let from = instant(&mut f, "from");
-        let to = instant(&mut f, "to");
+        let from = instant(&mut f, "from", from);
+        let to = instant(&mut f, "to", to);
         // The order of the ends is checked only when both are usable.
         let ends_ok = f.errors.len() == before;
-        let group = f.opt_str("group_by", 20).and_then(|g| {
+        let group = f.opt_str("group_by", group_by, 20).and_then(|g| {
             let parsed = GroupBy::parse(&g);
             if parsed.is_none() {
                 f.error("group_by", format!("must be one of {}", GroupBy::NAMES));
             }
             parsed
         });
-        let dim = |f: &mut Fields, key: &'static str| f.opt_str(key, 200);
         let scope_dims = (
-            dim(&mut f, "source"),
-            dim(&mut f, "campaign"),
-            dim(&mut f, "channel"),
-            dim(&mut f, "lead_type"),
-            dim(&mut f, "queue"),
-            dim(&mut f, "owner"),
+            f.opt_str("source", source, 200),
+            f.opt_str("campaign", campaign, 200),
+            f.opt_str("channel", channel, 200),
+            f.opt_str("lead_type", lead_type, 200),
+            f.opt_str("queue", queue, 200),
+            f.opt_str("owner", owner, 200),
         );
         let to = to.unwrap_or(now);
         let from = from.unwrap_or(to - Duration::days(30));
@@ -136,10 +158,7 @@ impl ReportRequest {
                 format!("the period may be at most {MAX_RANGE_DAYS} days"),
             );
         }
-        let errors = f.finish();
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
+        f.done(Some(())).map_err(ApiError::Validation)?;
         let (source, campaign, channel, lead_type, queue, owner) = scope_dims;
         Ok(ReportRequest {
             scope: Scope {

@@ -10,3 +10,4 @@ pub mod outbound;
 pub mod policy_cache;
 pub mod startup;
 pub mod telemetry;
+pub mod views;

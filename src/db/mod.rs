@@ -13,6 +13,7 @@ pub mod reason_codes;
 pub mod retention;
 pub mod routing;
 pub mod sla;
+mod text_enum;
 pub mod webhook_dispatch;
 pub mod webhooks;
 

@@ -17,7 +17,8 @@ pub struct Queue {
     #[serde(rename = "calendar")]
     pub calendar_id: Option<String>,
     /// `round_robin`, `least_loaded` or `claim`.
-    pub strategy: String,
+    #[schema(value_type = String)]
+    pub strategy: Strategy,
     /// Rep ids of the members.
     pub members: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -72,7 +73,7 @@ pub async fn upsert_queue(
     id: &str,
     name: &str,
     calendar: Option<&str>,
-    strategy: &str,
+    strategy: Strategy,
     now: DateTime<Utc>,
 ) -> Result<Queue, sqlx::Error> {
     // The queue's round-robin sequence; its name derives from the id (ids are free text).
@@ -219,11 +220,11 @@ pub enum QueuePick {
     UnknownQueue,
     /// A claim queue, or nobody eligible: the lead waits unassigned in the queue.
     Nobody {
-        strategy: String,
+        strategy: Strategy,
     },
     Rep {
         rep: String,
-        strategy: String,
+        strategy: Strategy,
     },
 }
 
@@ -244,7 +245,7 @@ pub async fn take_turn(pool: &PgPool, queue: &str) -> Result<Option<i64>, sqlx::
 /// A queue's strategy, its members, and (for round robin) a fresh turn, read in one statement.
 #[derive(Debug, Clone)]
 pub struct QueueSnapshot {
-    pub strategy: String,
+    pub strategy: Strategy,
     pub turn: Option<i64>,
     pub members: Vec<Candidate>,
 }
@@ -273,7 +274,7 @@ fn members(
 /// A queue as routing needs it: strategy, round-robin sequence, members in id order.
 #[derive(Debug, Clone)]
 pub struct QueueInfo {
-    pub strategy: String,
+    pub strategy: Strategy,
     pub rr_seq: Option<String>,
     pub members: Vec<Candidate>,
 }
@@ -281,7 +282,7 @@ pub struct QueueInfo {
 /// Reads a queue and its members (no turn taken); `None` for an unknown queue.
 pub async fn queue_info(pool: &PgPool, queue: &str) -> Result<Option<QueueInfo>, sqlx::Error> {
     type Row = (
-        String,
+        Strategy,
         Option<String>,
         Vec<String>,
         Vec<bool>,
@@ -320,7 +321,7 @@ pub async fn snapshot(
     external_id: &str,
 ) -> Result<Option<QueueSnapshot>, sqlx::Error> {
     type Row = (
-        String,
+        Strategy,
         Option<i64>,
         Vec<String>,
         Vec<bool>,
@@ -367,21 +368,18 @@ pub async fn pick_from_queue(
     now: DateTime<Utc>,
     exclude: &[String],
 ) -> Result<QueuePick, sqlx::Error> {
-    let strategy_text: Option<String> =
+    let strategy: Option<Strategy> =
         sqlx::query_scalar("SELECT strategy FROM queues WHERE id = $1")
             .bind(queue)
             .fetch_optional(&mut *tx)
             .await?;
-    let Some(strategy_text) = strategy_text else {
+    let Some(strategy) = strategy else {
         return Ok(QueuePick::UnknownQueue);
     };
-    let nobody = |s: &str| QueuePick::Nobody {
-        strategy: s.to_string(),
-    };
-    let strategy = match Strategy::parse(&strategy_text) {
-        Some(Strategy::Claim) | None => return Ok(nobody(&strategy_text)),
-        Some(s) => s,
-    };
+    let nobody = QueuePick::Nobody { strategy };
+    if strategy == Strategy::Claim {
+        return Ok(nobody);
+    }
     let members: Vec<Member> = sqlx::query_as(
         "SELECT r.id, r.active, r.away_until, r.capacity FROM queue_members m \
          JOIN reps r ON r.id = m.rep_id WHERE m.queue_id = $1 ORDER BY r.id",
@@ -402,7 +400,7 @@ pub async fn pick_from_queue(
         .filter(|c| c.eligible(now))
         .collect();
     if candidates.is_empty() {
-        return Ok(nobody(&strategy_text));
+        return Ok(nobody);
     }
     let chosen = match strategy {
         Strategy::RoundRobin => {
@@ -430,11 +428,8 @@ pub async fn pick_from_queue(
         }
     };
     Ok(match chosen {
-        Some(rep) => QueuePick::Rep {
-            rep,
-            strategy: strategy_text,
-        },
-        None => nobody(&strategy_text),
+        Some(rep) => QueuePick::Rep { rep, strategy },
+        None => nobody,
     })
 }
 
@@ -482,7 +477,7 @@ pub async fn claim(
     rep: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Option<crate::db::leads::Lead>, sqlx::Error> {
+) -> Result<Option<crate::db::leads::LeadRow>, sqlx::Error> {
     sqlx::query_as(
         "WITH c AS ( \
            SELECT id FROM leads WHERE queue = $1 AND state = 'routed' AND owner IS NULL \
@@ -617,14 +612,14 @@ pub async fn escalate(
 #[allow(clippy::too_many_arguments)]
 pub async fn assign<'e>(
     db: impl sqlx::PgExecutor<'e>,
-    current: &crate::db::leads::Lead,
+    current: &crate::db::leads::LeadRow,
     owner: Option<&str>,
     queue: Option<&str>,
     data: &serde_json::Value,
     actor: &str,
-    role: &str,
+    role: crate::domain::Role,
     now: DateTime<Utc>,
-) -> Result<Option<crate::db::leads::Lead>, sqlx::Error> {
+) -> Result<Option<crate::db::leads::LeadRow>, sqlx::Error> {
     sqlx::query_as(
         "WITH u AS ( \
            UPDATE leads SET owner = $3, queue = COALESCE($4, queue), \

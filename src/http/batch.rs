@@ -29,12 +29,12 @@ use super::{
     AppState,
 };
 use crate::{
-    db::leads::{self, BatchItem, CycleSla, InsertedLead, Lead, Who},
+    db::leads::{self, BatchItem, CycleSla, InsertedLead, LeadRow, Who},
     domain::{
         lead_input::{NewLead, RoutedAtWindow},
         lead_size,
         validation::FieldError,
-        Role,
+        LeadState, Role,
     },
 };
 
@@ -124,7 +124,8 @@ pub struct ItemResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cycle: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub state: Option<LeadState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     /// The problem of a failed item (as `POST /v1/leads` would return it).
@@ -133,13 +134,13 @@ pub struct ItemResult {
 }
 
 impl ItemResult {
-    fn stored(index: usize, status: StatusCode, lead: &Lead) -> Self {
+    fn stored(index: usize, status: StatusCode, lead: &LeadRow) -> Self {
         ItemResult {
             index,
             status: status.as_u16(),
             id: Some(lead.id),
             cycle: Some(lead.cycle),
-            state: Some(lead.state.clone()),
+            state: Some(lead.state),
             owner: lead.owner.clone(),
             problem: None,
         }

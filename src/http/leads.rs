@@ -24,7 +24,7 @@ use super::{
 use crate::{
     db::{
         history::{self, HistoryEntry},
-        leads::{self, CycleSla, DecisionWrite, Lead, LeadFilter, Who},
+        leads::{self, CycleSla, DecisionWrite, LeadFilter, LeadRow, Who},
         reason_codes::{self, ReasonKind},
         routing::{self, QueuePick},
     },
@@ -37,6 +37,7 @@ use crate::{
         validation::{FieldError, Fields, SlugKind},
         Command, LeadState, Role,
     },
+    views::lead::Lead,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -57,8 +58,8 @@ const DECIDERS: &[Role] = &[Role::Sdr, Role::Revops, Role::Admin];
 /// row the request gives up with 409 rather than spin.
 const MAX_ATTEMPTS: usize = 5;
 
-fn with_etag(status: StatusCode, lead: Lead, now: DateTime<Utc>) -> Response {
-    let lead = lead.with_sla(now);
+fn with_etag(status: StatusCode, lead: LeadRow, now: DateTime<Utc>) -> Response {
+    let lead = lead.into_view(now);
     let mut res = (status, Json(&lead)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", lead.version)) {
         res.headers_mut().insert(header::ETAG, v);
@@ -66,7 +67,7 @@ fn with_etag(status: StatusCode, lead: Lead, now: DateTime<Utc>) -> Response {
     res
 }
 
-fn created(lead: Lead, now: DateTime<Utc>) -> Response {
+fn created(lead: LeadRow, now: DateTime<Utc>) -> Response {
     let result = if lead.cycle == 1 { "new" } else { "new_cycle" };
     metrics::counter!("salgate_leads_routed_total", "result" => result).increment(1);
     let location = format!("/v1/leads/{}", lead.id);
@@ -111,9 +112,9 @@ pub async fn create_lead(
 /// What ingesting one lead did.
 pub enum Ingested {
     /// A new lead, or a new cycle of a rejected or recycled one.
-    Created(Lead),
+    Created(LeadRow),
     /// The lead is open or accepted: nothing changed.
-    Unchanged(Lead),
+    Unchanged(LeadRow),
 }
 
 impl Ingested {
@@ -205,13 +206,13 @@ async fn ingest_through_queue(
             .map(|m| m.id.as_str())
             .collect();
         if let (true, true, Some(seq), false) = (
-            info.strategy == "round_robin",
+            info.strategy == Strategy::RoundRobin,
             uncapped,
             &info.rr_seq,
             eligible.is_empty(),
         ) {
             let mut note = note.clone();
-            note.insert("assigned_by".into(), "round_robin".into());
+            note.insert("assigned_by".into(), Strategy::RoundRobin.as_str().into());
             sla.routing_note = Some(Value::Object(note));
             let mut conn = state.lane.acquire().await?;
             let inserted = leads::insert_new_round_robin_cached(
@@ -231,17 +232,17 @@ async fn ingest_through_queue(
         };
         // Round robin over reps without a capacity needs no lock: the turn decides.
         let uncapped = snapshot.members.iter().all(|m| m.capacity.is_none());
-        if snapshot.strategy == "round_robin" && uncapped {
+        if snapshot.strategy == Strategy::RoundRobin && uncapped {
             let mut note = note.clone();
             let turn = snapshot.turn.unwrap_or(0);
             match pick(Strategy::RoundRobin, &snapshot.members, turn, now, &[]) {
                 Some(p) => {
                     lead.owner = Some(p.rep);
-                    note.insert("assigned_by".into(), "round_robin".into());
+                    note.insert("assigned_by".into(), Strategy::RoundRobin.as_str().into());
                 }
                 None => {
                     lead.owner = None;
-                    note.insert("assigned_by".into(), "round_robin".into());
+                    note.insert("assigned_by".into(), Strategy::RoundRobin.as_str().into());
                     note.insert("unassigned".into(), "no eligible rep".into());
                 }
             }
@@ -257,11 +258,11 @@ async fn ingest_through_queue(
         match routing::pick_from_queue(&mut tx, &queue, turn, now, &[]).await? {
             QueuePick::Rep { rep, strategy } => {
                 lead.owner = Some(rep);
-                note.insert("assigned_by".into(), strategy.into());
+                note.insert("assigned_by".into(), strategy.as_str().into());
             }
             QueuePick::Nobody { strategy } => {
                 lead.owner = None;
-                note.insert("assigned_by".into(), strategy.into());
+                note.insert("assigned_by".into(), strategy.as_str().into());
                 note.insert(
                     "unassigned".into(),
                     "no eligible rep or a claim queue".into(),
@@ -282,7 +283,7 @@ async fn ingest_through_queue(
         else {
             continue;
         };
-        match route(Some(current.state())) {
+        match route(Some(current.state)) {
             // Rolling back leaves the round-robin position where it was.
             Routing::Unchanged => return Ok(Ingested::Unchanged(current)),
             Routing::New | Routing::NewCycle => {
@@ -320,7 +321,7 @@ async fn store_once(
     else {
         return Ok(None);
     };
-    Ok(match route(Some(current.state())) {
+    Ok(match route(Some(current.state)) {
         Routing::Unchanged => Some(Ingested::Unchanged(current)),
         Routing::New | Routing::NewCycle => {
             leads::reroute(&state.db, &current, lead, sla, who, now)
@@ -460,7 +461,7 @@ pub async fn list_leads(
     } else {
         None
     };
-    let items = items.into_iter().map(|l| l.with_sla(now)).collect();
+    let items = items.into_iter().map(|l| l.into_view(now)).collect();
     Ok(Json(LeadPage { items, next_cursor }))
 }
 
@@ -480,7 +481,11 @@ fn lead_id(raw: &str) -> ApiResult<Uuid> {
 }
 
 /// Whether the SDR key's rep belongs to the queue of an unassigned lead.
-async fn sdr_of_its_queue(state: &AppState, principal: &Principal, lead: &Lead) -> ApiResult<bool> {
+async fn sdr_of_its_queue(
+    state: &AppState,
+    principal: &Principal,
+    lead: &LeadRow,
+) -> ApiResult<bool> {
     match (principal.role, &principal.rep, &lead.owner, &lead.queue) {
         (Role::Sdr, Some(rep), None, Some(queue)) => {
             Ok(routing::is_member(&state.db, queue, rep).await?)
@@ -491,7 +496,7 @@ async fn sdr_of_its_queue(state: &AppState, principal: &Principal, lead: &Lead) 
 
 /// Loads a lead the caller may see: 404 if missing; an SDR sees its own leads and the
 /// unassigned leads of its queues (403 otherwise).
-async fn visible_lead(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<Lead> {
+async fn visible_lead(state: &AppState, principal: &Principal, id: Uuid) -> ApiResult<LeadRow> {
     let lead = leads::get(&state.db, id)
         .await?
         .ok_or(ApiError::NotFound("no lead with this id"))?;
@@ -662,7 +667,7 @@ async fn decide_lead(
             }
         }
         let facts = LeadFacts {
-            state: lead.state(),
+            state: lead.state,
             owner: lead.owner.as_deref(),
             queue_member: sdr_of_its_queue(&state, &principal, &lead).await?,
         };
@@ -845,7 +850,7 @@ pub async fn create_lead_touch(
     let who = Who::new(&label, &actor);
     for _ in 0..MAX_ATTEMPTS {
         let lead = visible_lead(&state, &principal, id).await?;
-        if !matches!(lead.state(), LeadState::Routed | LeadState::Accepted) {
+        if !matches!(lead.state, LeadState::Routed | LeadState::Accepted) {
             return Err(ApiError::Conflict {
                 code: "lead_closed",
                 detail: format!(
@@ -919,7 +924,7 @@ pub async fn assign_lead(
     }
     for _ in 0..MAX_ATTEMPTS {
         let lead = visible_lead(&state, &principal, id).await?;
-        if lead.state() != LeadState::Routed {
+        if lead.state != LeadState::Routed {
             return Err(ApiError::Conflict {
                 code: "lead_not_routed",
                 detail: format!("the lead is {}; only routed leads are assigned", lead.state),
@@ -958,7 +963,6 @@ pub async fn assign_lead(
                 }]))
             }
         };
-        let role = principal.role.as_str();
         if let Some(updated) = routing::assign(
             &mut *tx,
             &lead,
@@ -966,7 +970,7 @@ pub async fn assign_lead(
             queue.as_deref(),
             &note,
             &label,
-            role,
+            principal.role,
             now,
         )
         .await?

@@ -22,6 +22,7 @@ use crate::{
         sla,
     },
     domain::{
+        routing::Strategy,
         slug::{opt_id_list_schema, opt_key_schema},
         validation::{check_slug, FieldError, Fields, SlugKind},
         Role,
@@ -41,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// the queue. Concurrent claimers never receive the same lead; 204 when none is waiting.
 #[utoipa::path(post, path = "/v1/queues/{id}/claim", tag = "routing", params(("id" = String, Path)),
     responses(
-        (status = 200, body = crate::db::leads::Lead),
+        (status = 200, body = crate::views::lead::Lead),
         (status = 204, description = "no unassigned lead is waiting"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
@@ -62,13 +63,12 @@ pub async fn claim_lead(
     }
     let now = state.clock.now();
     match routing::claim(&state.db, &id, &rep, &principal.label(), now).await? {
-        Some(lead) => Ok(Json(lead.with_sla(now)).into_response()),
+        Some(lead) => Ok(Json(lead.into_view(now)).into_response()),
         None => Ok(axum::http::StatusCode::NO_CONTENT.into_response()),
     }
 }
 
 const WRITERS: &[Role] = &[Role::Revops, Role::Admin];
-const STRATEGIES: [&str; 3] = ["round_robin", "least_loaded", "claim"];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueList {
@@ -157,13 +157,13 @@ pub async fn put_queue(
     check_id(&id)?;
     let mut f = Fields::root(&body).map_err(ApiError::Validation)?;
     let name = f.opt_str("name", 200).unwrap_or_else(|| id.clone());
-    let strategy = f.req_str("strategy", 20);
-    if strategy
-        .as_deref()
-        .is_some_and(|s| !STRATEGIES.contains(&s))
-    {
-        f.error("strategy", "must be round_robin, least_loaded or claim");
-    }
+    let strategy = f.req_str("strategy", 20).and_then(|s| {
+        let strategy = Strategy::parse(&s);
+        if strategy.is_none() {
+            f.error("strategy", "must be round_robin, least_loaded or claim");
+        }
+        strategy
+    });
     let calendar = f.opt_slug("calendar", SlugKind::Key);
     if let Some(c) = &calendar {
         if !sla::calendars(&state.db)
@@ -183,7 +183,7 @@ pub async fn put_queue(
         &id,
         &name,
         calendar.as_deref(),
-        &strategy,
+        strategy,
         state.clock.now(),
     )
     .await?;

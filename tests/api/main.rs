@@ -19,4 +19,5 @@ mod routing;
 mod signatures;
 mod sla;
 mod taxonomy;
+mod text_columns;
 mod webhooks;

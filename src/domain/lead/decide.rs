@@ -1,6 +1,6 @@
 //! The decision and ingest rules of the state machine (docs/api.md §2).
 
-use super::{Action, Command, DecisionError, Decided, LeadFacts, LeadState};
+use super::{Action, Command, Decided, DecisionError, LeadFacts, LeadState};
 use crate::domain::{Actor, Role};
 
 fn has_text(note: &Option<String>) -> bool {

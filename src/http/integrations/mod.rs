@@ -16,7 +16,10 @@ use super::{
     leads::{ingest, Ingested},
     AppState,
 };
-use crate::{db::leads::Who, domain::lead_input::NewLead};
+use crate::{
+    db::leads::Who,
+    domain::{lead_input::NewLead, Role},
+};
 
 /// What the adapters need from the configuration.
 #[derive(Debug, Clone, Default)]
@@ -83,7 +86,7 @@ async fn ingest_from(
     let lead = NewLead::parse(&input, state.routed_at_window(now)).map_err(ApiError::Validation)?;
     let who = Who {
         actor,
-        role: "ingest",
+        role: Role::Ingest,
     };
     ingest(state, lead, &who, now).await
 }

@@ -11,3 +11,4 @@ pub mod policy_cache;
 pub mod service;
 pub mod startup;
 pub mod telemetry;
+pub mod views;

@@ -16,8 +16,7 @@ use crate::domain::Role;
 pub struct ApiKey {
     pub id: Uuid,
     pub name: String,
-    #[schema(value_type = Role)]
-    pub role: String,
+    pub role: Role,
     /// The rep an `sdr` key acts as.
     #[serde(rename = "rep")]
     pub rep_id: Option<String>,
@@ -25,13 +24,6 @@ pub struct ApiKey {
     pub token_prefix: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
-}
-
-impl ApiKey {
-    pub fn role(&self) -> Role {
-        // The CHECK constraint keeps the column within the known roles.
-        Role::parse(&self.role).unwrap_or(Role::Ingest)
-    }
 }
 
 /// A new token: `sg_` and 256 random bits.
@@ -78,7 +70,7 @@ pub async fn create(
     ))
     .bind(Uuid::now_v7())
     .bind(name)
-    .bind(role.as_str())
+    .bind(role)
     .bind(rep)
     .bind(hash_token(&token))
     .bind(&token[..10])

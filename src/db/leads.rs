@@ -4,23 +4,20 @@
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use sqlx::{Connection, FromRow, PgPool, Postgres, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::{
-    lead::Decided,
-    lead_input::NewLead,
-    sla::{self, SlaFacts, SlaStatus},
-    Actor, Command, LeadState,
+    lead::Decided, lead_input::NewLead, sla::SlaStatus, Actor, Command, LeadState, Role,
 };
 
-/// A lead as stored and as returned by the API (and as the outbox trigger snapshots it, read
-/// back with `Deserialize`).
-#[derive(Debug, Clone, Serialize, Deserialize, FromRow, ToSchema)]
-pub struct Lead {
+/// A row of `leads`, as queries return it and as the outbox trigger snapshots it
+/// (`to_jsonb(leads)`, read back with `Deserialize`). The API's view of it is
+/// `crate::views::lead::Lead` (`into_view`).
+#[derive(Debug, Clone, Deserialize, FromRow)]
+pub struct LeadRow {
     pub id: Uuid,
     pub source: String,
     pub external_id: String,
@@ -30,23 +27,18 @@ pub struct Lead {
     pub last_name: Option<String>,
     pub title: Option<String>,
     pub phone: Option<String>,
-    #[schema(value_type = Option<crate::domain::lead_input::Company>)]
     pub company: Option<Value>,
     pub score: Option<f64>,
     pub campaign: Option<String>,
     pub channel: Option<String>,
     pub queue: Option<String>,
     pub owner: Option<String>,
-    #[schema(value_type = Object)]
     pub attributes: Value,
-    #[schema(value_type = LeadState)]
-    pub state: String,
-    /// 1 for the first routing; each re-routing of a rejected or recycled lead adds one.
+    pub state: LeadState,
     pub cycle: i32,
     pub routed_at: DateTime<Utc>,
     pub accepted_by: Option<String>,
     pub accepted_at: Option<DateTime<Utc>>,
-    /// Whether the accept came before the cycle's SLA due time (null until SLA policies apply).
     pub accepted_within_sla: Option<bool>,
     pub rejected_by: Option<String>,
     pub rejected_at: Option<DateTime<Utc>>,
@@ -54,90 +46,18 @@ pub struct Lead {
     pub recycled_by: Option<String>,
     pub recycled_at: Option<DateTime<Utc>>,
     pub recycle_reason: Option<String>,
-    /// The note of the latest decision.
     pub decision_note: Option<String>,
     pub next_action: Option<String>,
-    /// Increases with every change; the ETag.
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    /// The cycle's SLA, computed at read time from the stored deadlines and the clock.
-    #[sqlx(skip)]
-    #[serde(skip_deserializing)]
-    pub sla: Option<SlaView>,
-    #[serde(skip_serializing, default)]
     pub sla_policy: Option<String>,
-    #[serde(skip_serializing, default)]
     pub sla_due_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing, default)]
     pub sla_at_risk_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing, default)]
     pub sla_breached_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing, default)]
     pub first_touch_due_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing, default)]
     pub first_touched_at: Option<DateTime<Utc>>,
-    #[serde(skip_serializing, default)]
     pub first_touch_breached_at: Option<DateTime<Utc>>,
-}
-
-/// The `sla` object of a lead.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct SlaView {
-    /// The policy that set the deadlines (a lead type or `default`).
-    pub policy: String,
-    pub due_at: DateTime<Utc>,
-    pub at_risk_at: DateTime<Utc>,
-    /// When the cycle's SLA was breached (flagged by the scanner).
-    pub breached_at: Option<DateTime<Utc>>,
-    pub status: SlaStatus,
-    pub first_touch: FirstTouchView,
-}
-
-/// First-touch SLA of an accepted lead.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct FirstTouchView {
-    /// Set at acceptance.
-    pub due_at: Option<DateTime<Utc>>,
-    pub touched_at: Option<DateTime<Utc>>,
-    pub breached_at: Option<DateTime<Utc>>,
-}
-
-impl Lead {
-    pub fn state(&self) -> LeadState {
-        // The CHECK constraint keeps the column within the known states.
-        LeadState::parse(&self.state).unwrap_or(LeadState::Routed)
-    }
-
-    /// Fills `sla` as of `now`.
-    pub fn with_sla(mut self, now: DateTime<Utc>) -> Lead {
-        if let (Some(policy), Some(due_at), Some(at_risk_at)) =
-            (&self.sla_policy, self.sla_due_at, self.sla_at_risk_at)
-        {
-            // The cycle's decision: the accept if there was one, else the reject or recycle.
-            let decided_at = self.accepted_at.or(self.rejected_at).or(self.recycled_at);
-            let facts = SlaFacts {
-                state: self.state(),
-                due_at,
-                at_risk_at,
-                breached_at: self.sla_breached_at,
-                decided_at,
-            };
-            self.sla = Some(SlaView {
-                policy: policy.clone(),
-                due_at,
-                at_risk_at,
-                breached_at: self.sla_breached_at,
-                status: sla::status(facts, now),
-                first_touch: FirstTouchView {
-                    due_at: self.first_touch_due_at,
-                    touched_at: self.first_touched_at,
-                    breached_at: self.first_touch_breached_at,
-                },
-            });
-        }
-        self
-    }
 }
 
 /// What a new cycle starts with besides the lead's data: its deadlines from the policy, and a
@@ -153,14 +73,14 @@ pub struct CycleSla {
 /// The actor columns of a history row.
 pub struct Who<'a> {
     pub actor: &'a str,
-    pub role: &'a str,
+    pub role: Role,
 }
 
 impl<'a> Who<'a> {
-    pub fn new(actor: &'a str, a: &'a Actor) -> Self {
+    pub fn new(actor: &'a str, a: &Actor) -> Self {
         Who {
             actor,
-            role: a.role.as_str(),
+            role: a.role,
         }
     }
 }
@@ -233,7 +153,7 @@ pub async fn insert_new<'e>(
     sla: &CycleSla,
     who: &Who<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<Lead>, sqlx::Error> {
+) -> Result<Option<LeadRow>, sqlx::Error> {
     let query = sqlx::query_as(INSERT_NEW_SQL.as_str())
         .bind(Uuid::now_v7())
         .bind(&lead.source)
@@ -260,7 +180,7 @@ pub struct InsertedLead {
     pub source: String,
     pub external_id: String,
     pub cycle: i32,
-    pub state: String,
+    pub state: LeadState,
     pub owner: Option<String>,
 }
 
@@ -379,7 +299,7 @@ pub async fn insert_new_round_robin_cached<'e>(
     now: DateTime<Utc>,
     rr_seq: &str,
     eligible: &[&str],
-) -> Result<Option<Lead>, sqlx::Error> {
+) -> Result<Option<LeadRow>, sqlx::Error> {
     let query = sqlx::query_as(&INSERT_RR_CACHED_SQL)
         .bind(Uuid::now_v7())
         .bind(&lead.source)
@@ -414,7 +334,10 @@ static INSERT_RR_CACHED_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-pub async fn get<'e>(db: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<Option<Lead>, sqlx::Error> {
+pub async fn get<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<Option<LeadRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM leads WHERE id = $1")
         .bind(id)
         .fetch_optional(db)
@@ -425,7 +348,7 @@ pub async fn get_by_external<'e>(
     db: impl sqlx::PgExecutor<'e>,
     source: &str,
     external_id: &str,
-) -> Result<Option<Lead>, sqlx::Error> {
+) -> Result<Option<LeadRow>, sqlx::Error> {
     sqlx::query_as("SELECT * FROM leads WHERE source = $1 AND external_id = $2")
         .bind(source)
         .bind(external_id)
@@ -438,22 +361,22 @@ pub async fn get_by_external<'e>(
 /// the state and version that were read; `None` when someone changed the lead meanwhile.
 pub async fn reroute<'e>(
     db: impl sqlx::PgExecutor<'e>,
-    current: &Lead,
+    current: &LeadRow,
     lead: &NewLead,
     sla: &CycleSla,
     who: &Who<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<Lead>, sqlx::Error> {
+) -> Result<Option<LeadRow>, sqlx::Error> {
     let query = sqlx::query_as(REROUTE_SQL.as_str())
         .bind(current.id)
-        .bind(&current.state)
+        .bind(current.state)
         .bind(current.version);
     bind_cycle(query, lead, sla, who, now)
         .fetch_optional(db)
         .await
 }
 
-type LeadQuery<'q> = sqlx::query::QueryAs<'q, Postgres, Lead, sqlx::postgres::PgArguments>;
+type LeadQuery<'q> = sqlx::query::QueryAs<'q, Postgres, LeadRow, sqlx::postgres::PgArguments>;
 
 /// Binds `$4`…`$24`, the parameters that `insert_new` and `reroute` share: the lead's data,
 /// the times, the actor and the cycle's deadlines.
@@ -502,11 +425,11 @@ pub struct DecisionWrite<'a> {
 /// lead changed in between (the caller re-reads and decides again).
 pub async fn apply_decision<'e>(
     db: impl sqlx::PgExecutor<'e>,
-    current: &Lead,
+    current: &LeadRow,
     write: &DecisionWrite<'_>,
     who: &Who<'_>,
     now: DateTime<Utc>,
-) -> Result<Option<Lead>, sqlx::Error> {
+) -> Result<Option<LeadRow>, sqlx::Error> {
     let DecisionWrite {
         decided,
         command,
@@ -550,14 +473,14 @@ pub async fn apply_decision<'e>(
     let data = next_action.map(|n| serde_json::json!({ "next_action": n }));
     sqlx::query_as(&sql)
         .bind(current.id)
-        .bind(decided.from.as_str())
+        .bind(decided.from)
         .bind(current.version)
         .bind(&decided.rep)
         .bind(now)
         .bind(code)
         .bind(note)
         .bind(next_action)
-        .bind(decided.to.as_str())
+        .bind(decided.to)
         .bind(who.actor)
         .bind(who.role)
         .bind(data)
@@ -570,13 +493,13 @@ pub async fn apply_decision<'e>(
 /// Guarded by the version read; `None` when the lead changed meanwhile.
 pub async fn record_touch(
     pool: &PgPool,
-    current: &Lead,
+    current: &LeadRow,
     channel: &str,
     at: DateTime<Utc>,
     who: &Who<'_>,
     rep: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Option<Lead>, sqlx::Error> {
+) -> Result<Option<LeadRow>, sqlx::Error> {
     sqlx::query_as(
         "WITH u AS ( \
            UPDATE leads SET first_touched_at = COALESCE(first_touched_at, $3), \
@@ -624,7 +547,7 @@ pub async fn list(
     filter: &LeadFilter,
     limit: i64,
     now: DateTime<Utc>,
-) -> Result<Vec<Lead>, sqlx::Error> {
+) -> Result<Vec<LeadRow>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM leads WHERE true");
     if let Some(status) = filter.sla_status {
         super::sla_status::push_filter(&mut q, status, now);
@@ -633,7 +556,7 @@ pub async fn list(
         super::visibility::push_visible_to(&mut q, actor);
     }
     if let Some(s) = filter.state {
-        q.push(" AND state = ").push_bind(s.as_str());
+        q.push(" AND state = ").push_bind(s);
     }
     if let Some(v) = &filter.owner {
         q.push(" AND owner = ").push_bind(v);

@@ -16,6 +16,7 @@ pub mod retention;
 pub mod routing;
 pub mod sla;
 pub mod sla_status;
+mod text_enum;
 pub mod visibility;
 pub mod webhook_dispatch;
 pub mod webhooks;

@@ -5,6 +5,7 @@
 mod escalation;
 mod pick;
 
+use crate::domain::routing::Strategy;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::Digest;
@@ -25,7 +26,8 @@ pub struct Queue {
     #[serde(rename = "calendar")]
     pub calendar_id: Option<String>,
     /// `round_robin`, `least_loaded` or `claim`.
-    pub strategy: String,
+    #[schema(value_type = String)]
+    pub strategy: Strategy,
     /// Rep ids of the members.
     pub members: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -80,7 +82,7 @@ pub async fn upsert_queue(
     id: &str,
     name: &str,
     calendar: Option<&str>,
-    strategy: &str,
+    strategy: Strategy,
     now: DateTime<Utc>,
 ) -> Result<Queue, sqlx::Error> {
     // The queue's round-robin sequence; its name derives from the id (ids are free text).
@@ -230,7 +232,7 @@ pub async fn claim(
     rep: &str,
     actor: &str,
     now: DateTime<Utc>,
-) -> Result<Option<crate::db::leads::Lead>, sqlx::Error> {
+) -> Result<Option<crate::db::leads::LeadRow>, sqlx::Error> {
     sqlx::query_as(
         "WITH c AS ( \
            SELECT id FROM leads WHERE queue = $1 AND state = 'routed' AND owner IS NULL \
@@ -258,14 +260,14 @@ pub async fn claim(
 #[allow(clippy::too_many_arguments)]
 pub async fn assign<'e>(
     db: impl sqlx::PgExecutor<'e>,
-    current: &crate::db::leads::Lead,
+    current: &crate::db::leads::LeadRow,
     owner: Option<&str>,
     queue: Option<&str>,
     data: &serde_json::Value,
     actor: &str,
-    role: &str,
+    role: crate::domain::Role,
     now: DateTime<Utc>,
-) -> Result<Option<crate::db::leads::Lead>, sqlx::Error> {
+) -> Result<Option<crate::db::leads::LeadRow>, sqlx::Error> {
     sqlx::query_as(
         "WITH u AS ( \
            UPDATE leads SET owner = $3, queue = COALESCE($4, queue), \

@@ -31,11 +31,6 @@ impl Role {
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
     }
-
-    /// RevOps and admin keys may act for any rep.
-    pub fn is_manager(self) -> bool {
-        matches!(self, Role::Revops | Role::Admin)
-    }
 }
 
 impl std::fmt::Display for Role {

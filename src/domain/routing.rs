@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a queue picks an owner; stored as the text `as_str` gives (`queues.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Strategy {
     RoundRobin,
     LeastLoaded,
@@ -11,13 +13,24 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    pub fn parse(s: &str) -> Option<Strategy> {
-        match s {
-            "round_robin" => Some(Strategy::RoundRobin),
-            "least_loaded" => Some(Strategy::LeastLoaded),
-            "claim" => Some(Strategy::Claim),
-            _ => None,
+    pub const ALL: [Strategy; 3] = [Strategy::RoundRobin, Strategy::LeastLoaded, Strategy::Claim];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::RoundRobin => "round_robin",
+            Strategy::LeastLoaded => "least_loaded",
+            Strategy::Claim => "claim",
         }
+    }
+
+    pub fn parse(s: &str) -> Option<Strategy> {
+        Strategy::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

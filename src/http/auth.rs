@@ -74,7 +74,7 @@ async fn principal_for(
     };
     let principal = Principal {
         key_id: key.id,
-        role: key.role(),
+        role: key.role,
         rep: key.rep_id,
     };
     state.keys.put(hash, principal.clone());

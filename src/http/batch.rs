@@ -26,15 +26,16 @@ use super::{
     AppState,
 };
 use crate::{
-    db::leads::{InsertedLead, Lead, Who},
+    db::leads::{InsertedLead, Who},
     domain::{
         body::{member_names, Check},
         lead_input::{NewLead, RoutedAtWindow},
         lead_size,
         validation::FieldError,
-        Role,
+        LeadState, Role,
     },
     service::{BatchOutcome, Ingested},
+    views::lead::Lead,
 };
 
 /// Most leads per batch (docs/api.md §5).
@@ -126,7 +127,8 @@ pub struct ItemResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cycle: Option<i32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub state: Option<LeadState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
     /// The problem of a failed item (as `POST /v1/leads` would return it).
@@ -141,7 +143,7 @@ impl ItemResult {
             status: status.as_u16(),
             id: Some(lead.id),
             cycle: Some(lead.cycle),
-            state: Some(lead.state.clone()),
+            state: Some(lead.state),
             owner: lead.owner.clone(),
             problem: None,
         }

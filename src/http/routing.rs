@@ -23,6 +23,7 @@ use crate::{
     },
     domain::{
         body::{Check, Field},
+        routing::Strategy,
         slug::{opt_id_list_schema, opt_key_schema},
         validation::{check_slug, FieldError, SlugKind},
         Role,
@@ -42,7 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// the queue. Concurrent claimers never receive the same lead; 204 when none is waiting.
 #[utoipa::path(post, path = "/v1/queues/{id}/claim", tag = "routing", params(("id" = String, Path)),
     responses(
-        (status = 200, body = crate::db::leads::Lead),
+        (status = 200, body = crate::views::lead::Lead),
         (status = 204, description = "no unassigned lead is waiting"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
     ),
@@ -62,7 +63,6 @@ pub async fn claim_lead(
 }
 
 const WRITERS: &[Role] = &[Role::Revops, Role::Admin];
-const STRATEGIES: [&str; 3] = ["round_robin", "least_loaded", "claim"];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QueueList {
@@ -163,13 +163,13 @@ pub async fn put_queue(
         mut f,
     ) = Check::read(&body).map_err(ApiError::Validation)?;
     let name = f.opt_str("name", name, 200).unwrap_or_else(|| id.clone());
-    let strategy = f.req_str("strategy", strategy, 20);
-    if strategy
-        .as_deref()
-        .is_some_and(|s| !STRATEGIES.contains(&s))
-    {
-        f.error("strategy", "must be round_robin, least_loaded or claim");
-    }
+    let strategy = f.req_str("strategy", strategy, 20).and_then(|s| {
+        let strategy = Strategy::parse(&s);
+        if strategy.is_none() {
+            f.error("strategy", "must be round_robin, least_loaded or claim");
+        }
+        strategy
+    });
     let calendar = f.opt_slug("calendar", calendar, SlugKind::Key);
     if let Some(c) = &calendar {
         if !sla::calendars(&state.db)
@@ -186,7 +186,7 @@ pub async fn put_queue(
         &id,
         &name,
         calendar.as_deref(),
-        &strategy,
+        strategy,
         state.clock.now(),
     )
     .await?;

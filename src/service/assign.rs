@@ -6,11 +6,9 @@ use uuid::Uuid;
 
 use super::{retry_on_race, Caller, Error, Result, Service};
 use crate::{
-    db::{
-        leads::Lead,
-        routing::{self, QueuePick},
-    },
+    db::routing::{self, QueuePick},
     domain::LeadState,
+    views::lead::Lead,
 };
 
 /// Where an assigned lead goes.
@@ -31,7 +29,7 @@ impl Service {
         }
         retry_on_race("it was being assigned", || async move {
             let lead = self.visible(caller, id).await?;
-            if lead.state() != LeadState::Routed {
+            if lead.state != LeadState::Routed {
                 return Err(Error::Conflict {
                     code: "lead_not_routed",
                     detail: format!("the lead is {}; only routed leads are assigned", lead.state),
@@ -61,7 +59,6 @@ impl Service {
                     (owner, Some(q.as_str()), note)
                 }
             };
-            let role = caller.actor.role.as_str();
             let assigned = routing::assign(
                 &mut *tx,
                 &lead,
@@ -69,14 +66,14 @@ impl Service {
                 queue,
                 &note,
                 &caller.label,
-                role,
+                caller.actor.role,
                 now,
             )
             .await?;
             if assigned.is_some() {
                 tx.commit().await?;
             }
-            Ok(assigned.map(|l| l.with_sla(now)))
+            Ok(assigned.map(|l| l.into_view(now)))
         })
         .await
     }

@@ -2,7 +2,7 @@
 //! unassigned lead; concurrent claimers never receive the same one.
 
 use super::{Caller, Error, Result, Service};
-use crate::db::{leads::Lead, routing};
+use crate::{db::routing, views::lead::Lead};
 
 impl Service {
     /// The lead the caller's rep took from `queue`; `None` when none is waiting.
@@ -15,6 +15,6 @@ impl Service {
         }
         let now = self.clock.now();
         let claimed = routing::claim(&self.db, queue, &rep, &caller.label, now).await?;
-        Ok(claimed.map(|l| l.with_sla(now)))
+        Ok(claimed.map(|l| l.into_view(now)))
     }
 }

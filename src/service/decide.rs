@@ -6,13 +6,14 @@ use uuid::Uuid;
 use super::{retry_on_race, Caller, Error, Result, Service};
 use crate::{
     db::{
-        leads::{self, DecisionWrite, Lead},
+        leads::{self, DecisionWrite},
         reason_codes::{self, ReasonKind},
     },
     domain::{
         lead::{decide, LeadFacts},
         Command,
     },
+    views::lead::Lead,
 };
 
 /// A decision request, parsed.
@@ -64,7 +65,7 @@ impl Service {
             }
         }
         let facts = LeadFacts {
-            state: lead.state(),
+            state: lead.state,
             owner: lead.owner.as_deref(),
             queue_member: self.rep_in_queue(&caller.actor, &lead).await?,
         };
@@ -100,7 +101,7 @@ impl Service {
             return Ok(None);
         };
         metrics::counter!("salgate_decisions_total", "outcome" => decided.to.as_str()).increment(1);
-        Ok(Some(updated.with_sla(now)))
+        Ok(Some(updated.into_view(now)))
     }
 
     /// A reject's code and a recycle's reason must be active in the taxonomy.

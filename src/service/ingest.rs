@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use super::{retry_on_race, Result, Service};
 use crate::{
     db::{
-        leads::{self, CycleSla, Lead, Who},
+        leads::{self, CycleSla, LeadRow, Who},
         routing::{self, QueuePick, QueueSnapshot},
     },
     domain::{
@@ -17,27 +17,31 @@ use crate::{
         routing::{pick, Strategy},
     },
     policy_cache::Snapshot,
+    views::lead::Lead,
 };
 
-/// What ingesting one lead did.
-pub enum Ingested {
+/// What ingesting one lead did: the lead as a response shows it (`L`: the stored row while the
+/// use case works on it).
+pub enum Ingested<L = Lead> {
     /// A new lead, or a new cycle of a rejected or recycled one.
-    Created(Lead),
+    Created(L),
     /// The lead is open or accepted: nothing changed.
-    Unchanged(Lead),
+    Unchanged(L),
 }
 
-impl Ingested {
-    pub fn lead(&self) -> &Lead {
+impl<L> Ingested<L> {
+    pub fn lead(&self) -> &L {
         match self {
             Ingested::Created(l) | Ingested::Unchanged(l) => l,
         }
     }
+}
 
-    fn with_sla(self, now: DateTime<Utc>) -> Ingested {
+impl Ingested<LeadRow> {
+    fn into_view(self, now: DateTime<Utc>) -> Ingested {
         match self {
-            Ingested::Created(l) => Ingested::Created(l.with_sla(now)),
-            Ingested::Unchanged(l) => Ingested::Unchanged(l.with_sla(now)),
+            Ingested::Created(l) => Ingested::Created(l.into_view(now)),
+            Ingested::Unchanged(l) => Ingested::Unchanged(l.into_view(now)),
         }
     }
 }
@@ -100,7 +104,7 @@ impl Service {
             let (lead, sla) = (&lead, &sla);
             retry_on_race(INGESTING, || self.store_once(lead, sla, who, now)).await?
         };
-        Ok(ingested.with_sla(now))
+        Ok(ingested.into_view(now))
     }
 
     /// Ingest whose owner comes from the lead's queue: the pick, the round-robin position and
@@ -113,7 +117,7 @@ impl Service {
         note: Map<String, Value>,
         who: &Who<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Ingested> {
+    ) -> Result<Ingested<LeadRow>> {
         let queue = lead.queue.clone().unwrap_or_default();
         if let Some(done) = self
             .round_robin_from_cache(&lead, &sla, &note, &queue, who, now)
@@ -130,7 +134,7 @@ impl Service {
             };
             // Round robin over reps without a capacity needs no lock: the turn decides.
             let uncapped = snapshot.members.iter().all(|m| m.capacity.is_none());
-            if snapshot.strategy == "round_robin" && uncapped {
+            if snapshot.strategy == Strategy::RoundRobin && uncapped {
                 let stored = self
                     .store_round_robin(lead, sla, note, &snapshot, who, now)
                     .await?;
@@ -169,11 +173,11 @@ impl Service {
         snapshot: &QueueSnapshot,
         who: &Who<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Ingested>> {
+    ) -> Result<Option<Ingested<LeadRow>>> {
         let mut note = note.clone();
         let mut lead = lead.clone();
         let turn = snapshot.turn.unwrap_or(0);
-        note.insert("assigned_by".into(), "round_robin".into());
+        note.insert("assigned_by".into(), Strategy::RoundRobin.as_str().into());
         lead.owner = pick(Strategy::RoundRobin, &snapshot.members, turn, now, &[]).map(|p| p.rep);
         if lead.owner.is_none() {
             note.insert("unassigned".into(), "no eligible rep".into());
@@ -195,7 +199,7 @@ impl Service {
         queue: &str,
         who: &Who<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Ingested>> {
+    ) -> Result<Option<Ingested<LeadRow>>> {
         let Some(info) = self.queues.get(&self.db, queue).await? else {
             return Ok(None);
         };
@@ -207,7 +211,7 @@ impl Service {
             .map(|m| m.id.as_str())
             .collect();
         let (true, true, Some(seq), false) = (
-            info.strategy == "round_robin",
+            info.strategy == Strategy::RoundRobin,
             uncapped,
             &info.rr_seq,
             eligible.is_empty(),
@@ -215,7 +219,7 @@ impl Service {
             return Ok(None);
         };
         let mut note = note.clone();
-        note.insert("assigned_by".into(), "round_robin".into());
+        note.insert("assigned_by".into(), Strategy::RoundRobin.as_str().into());
         let sla = CycleSla {
             routing_note: Some(Value::Object(note)),
             ..sla.clone()
@@ -240,18 +244,18 @@ impl Service {
         turn: Option<i64>,
         who: &Who<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Ingested>> {
+    ) -> Result<Option<Ingested<LeadRow>>> {
         let mut tx = self.db.begin().await?;
         let mut lead = lead.clone();
         let mut note = note.clone();
         match routing::pick_from_queue(&mut tx, queue, turn, now, &[]).await? {
             QueuePick::Rep { rep, strategy } => {
                 lead.owner = Some(rep);
-                note.insert("assigned_by".into(), strategy.into());
+                note.insert("assigned_by".into(), strategy.as_str().into());
             }
             QueuePick::Nobody { strategy } => {
                 lead.owner = None;
-                note.insert("assigned_by".into(), strategy.into());
+                note.insert("assigned_by".into(), strategy.as_str().into());
                 note.insert(
                     "unassigned".into(),
                     "no eligible rep or a claim queue".into(),
@@ -275,7 +279,7 @@ impl Service {
         else {
             return Ok(None);
         };
-        match route(Some(current.state())) {
+        match route(Some(current.state)) {
             // Rolling back leaves the round-robin position where it was.
             Routing::Unchanged => Ok(Some(Ingested::Unchanged(current))),
             Routing::New | Routing::NewCycle => {
@@ -299,7 +303,7 @@ impl Service {
         sla: &CycleSla,
         who: &Who<'_>,
         now: DateTime<Utc>,
-    ) -> Result<Option<Ingested>> {
+    ) -> Result<Option<Ingested<LeadRow>>> {
         let mut conn = self.lane.acquire().await?;
         let inserted = leads::insert_new(&mut *conn, lead, sla, who, now).await;
         if let Some(created) = conn.release_after(inserted)? {
@@ -310,7 +314,7 @@ impl Service {
         else {
             return Ok(None);
         };
-        Ok(match route(Some(current.state())) {
+        Ok(match route(Some(current.state)) {
             Routing::Unchanged => Some(Ingested::Unchanged(current)),
             Routing::New | Routing::NewCycle => {
                 leads::reroute(&self.db, &current, lead, sla, who, now)
@@ -325,7 +329,7 @@ impl Service {
 // Returned once per lead and moved on at once: boxing the lead would only add an allocation.
 #[allow(clippy::large_enum_variant)]
 enum QueueOutcome {
-    Done(Ingested),
+    Done(Ingested<LeadRow>),
     /// The queue does not exist: the lead is stored unassigned instead.
     UnknownQueue,
 }

@@ -7,13 +7,14 @@ use super::{cursor, Caller, Error, Result, Service};
 use crate::{
     db::{
         history::{self, HistoryEntry},
-        leads::{self, Lead, LeadFilter},
+        leads::{self, LeadFilter, LeadRow},
         routing,
     },
     domain::{
         visibility::{may_see, needs_membership, Audience},
         Actor, Role,
     },
+    views::lead::Lead,
 };
 
 /// A page of leads, oldest first.
@@ -28,7 +29,7 @@ impl Service {
     /// visible to the caller.
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Lead> {
         let lead = self.visible(caller, id).await?;
-        Ok(lead.with_sla(self.clock.now()))
+        Ok(lead.into_view(self.clock.now()))
     }
 
     /// Every transition and event of a lead the caller may see, oldest first.
@@ -58,12 +59,12 @@ impl Service {
         } else {
             None
         };
-        let items = items.into_iter().map(|l| l.with_sla(now)).collect();
+        let items = items.into_iter().map(|l| l.into_view(now)).collect();
         Ok(LeadPage { items, next_cursor })
     }
 
     /// The lead (without its `sla` view) if the caller may see it.
-    pub(super) async fn visible(&self, caller: &Caller, id: Uuid) -> Result<Lead> {
+    pub(super) async fn visible(&self, caller: &Caller, id: Uuid) -> Result<LeadRow> {
         let lead = leads::get(&self.db, id)
             .await?
             .ok_or(Error::NotFound("no lead with this id"))?;
@@ -81,7 +82,7 @@ impl Service {
 
     /// Whether the actor's rep belongs to the lead's queue, looked up only when the rule
     /// depends on it (an SDR and an unassigned lead in a queue).
-    pub(super) async fn rep_in_queue(&self, actor: &Actor, lead: &Lead) -> Result<bool> {
+    pub(super) async fn rep_in_queue(&self, actor: &Actor, lead: &LeadRow) -> Result<bool> {
         let (Some(rep), Some(queue)) = (&actor.rep, &lead.queue) else {
             return Ok(false);
         };

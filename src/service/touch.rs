@@ -5,10 +5,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{retry_on_race, Caller, Error, Result, Service};
-use crate::{
-    db::leads::{self, Lead},
-    domain::LeadState,
-};
+use crate::{db::leads, domain::LeadState, views::lead::Lead};
 
 impl Service {
     /// Records a touch by `channel` at `at` (not before the cycle was routed) on a lead the
@@ -25,7 +22,7 @@ impl Service {
         let who = &who;
         retry_on_race("the touch was being logged", || async move {
             let lead = self.visible(caller, id).await?;
-            if !matches!(lead.state(), LeadState::Routed | LeadState::Accepted) {
+            if !matches!(lead.state, LeadState::Routed | LeadState::Accepted) {
                 return Err(Error::Conflict {
                     code: "lead_closed",
                     detail: format!(
@@ -39,7 +36,7 @@ impl Service {
             }
             let rep = caller.actor.rep.as_deref().or(lead.owner.as_deref());
             let touched = leads::record_touch(&self.db, &lead, channel, at, who, rep, now).await?;
-            Ok(touched.map(|l| l.with_sla(now)))
+            Ok(touched.map(|l| l.into_view(now)))
         })
         .await
     }

@@ -20,5 +20,6 @@ mod rules;
 mod signatures;
 mod sla;
 mod taxonomy;
+mod text_columns;
 mod visibility;
 mod webhooks;

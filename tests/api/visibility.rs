@@ -40,7 +40,7 @@ async fn setup(app: &TestApp) -> Vec<(Uuid, Option<&'static str>, Option<&'stati
     let now = app.clock.now();
     let who = Who {
         actor: "test",
-        role: "ingest",
+        role: salgate::domain::Role::Ingest,
     };
     let mut stored = Vec::new();
     for owner in OWNERS {

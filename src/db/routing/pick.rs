@@ -34,11 +34,11 @@ pub enum QueuePick {
     UnknownQueue,
     /// A claim queue, or nobody eligible: the lead waits unassigned in the queue.
     Nobody {
-        strategy: String,
+        strategy: Strategy,
     },
     Rep {
         rep: String,
-        strategy: String,
+        strategy: Strategy,
     },
 }
 
@@ -59,7 +59,7 @@ pub async fn take_turn(pool: &PgPool, queue: &str) -> Result<Option<i64>, sqlx::
 /// A queue's strategy, its members, and (for round robin) a fresh turn, read in one statement.
 #[derive(Debug, Clone)]
 pub struct QueueSnapshot {
-    pub strategy: String,
+    pub strategy: Strategy,
     pub turn: Option<i64>,
     pub members: Vec<Candidate>,
 }
@@ -88,7 +88,7 @@ fn members(
 /// A queue as routing needs it: strategy, round-robin sequence, members in id order.
 #[derive(Debug, Clone)]
 pub struct QueueInfo {
-    pub strategy: String,
+    pub strategy: Strategy,
     pub rr_seq: Option<String>,
     pub members: Vec<Candidate>,
 }
@@ -96,7 +96,7 @@ pub struct QueueInfo {
 /// Reads a queue and its members (no turn taken); `None` for an unknown queue.
 pub async fn queue_info(pool: &PgPool, queue: &str) -> Result<Option<QueueInfo>, sqlx::Error> {
     type Row = (
-        String,
+        Strategy,
         Option<String>,
         Vec<String>,
         Vec<bool>,
@@ -135,7 +135,7 @@ pub async fn snapshot(
     external_id: &str,
 ) -> Result<Option<QueueSnapshot>, sqlx::Error> {
     type Row = (
-        String,
+        Strategy,
         Option<i64>,
         Vec<String>,
         Vec<bool>,
@@ -203,19 +203,18 @@ pub(super) async fn choose(
     now: DateTime<Utc>,
     exclude: &[String],
 ) -> Result<QueuePick, sqlx::Error> {
-    let strategy_text: Option<String> =
+    let strategy: Option<Strategy> =
         sqlx::query_scalar("SELECT strategy FROM queues WHERE id = $1")
             .bind(queue)
             .fetch_optional(&mut *tx)
             .await?;
-    let Some(strategy_text) = strategy_text else {
+    let Some(strategy) = strategy else {
         return Ok(QueuePick::UnknownQueue);
     };
-    let nobody = |s: String| QueuePick::Nobody { strategy: s };
-    let strategy = match Strategy::parse(&strategy_text) {
-        Some(Strategy::Claim) | None => return Ok(nobody(strategy_text)),
-        Some(s) => s,
-    };
+    let nobody = QueuePick::Nobody { strategy };
+    if strategy == Strategy::Claim {
+        return Ok(nobody);
+    }
     let mut candidates: Vec<Candidate> = sqlx::query_as::<_, Member>(
         "SELECT r.id, r.active, r.away_until, r.capacity FROM queue_members m \
          JOIN reps r ON r.id = m.rep_id WHERE m.queue_id = $1 ORDER BY r.id",
@@ -234,7 +233,7 @@ pub(super) async fn choose(
         .map(|c| c.id.clone())
         .collect();
     if eligible(&candidates, now, exclude).is_empty() {
-        return Ok(nobody(strategy_text));
+        return Ok(nobody);
     }
     if !to_count.is_empty() {
         lock_and_count(tx, &mut candidates, &to_count).await?;
@@ -250,11 +249,8 @@ pub(super) async fn choose(
         (_, Rule::NextAfter(_)) => pick(strategy, &candidates, 0, now, exclude).map(|p| p.rep),
     };
     Ok(match chosen {
-        Some(rep) => QueuePick::Rep {
-            rep,
-            strategy: strategy_text,
-        },
-        None => nobody(strategy_text),
+        Some(rep) => QueuePick::Rep { rep, strategy },
+        None => nobody,
     })
 }
 

@@ -1,10 +1,11 @@
-//! The state machine against SPEC §2's transition table written out here as a literal, not
+//! The state machine against docs/api.md §2's transition table written out here as a literal, not
 //! against `allowed_actions()`: every single decision (all states, owned or unassigned, every
 //! actor, command and note) exhaustively, and random lives of a lead with proptest.
 
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::{Actor, Role};
 
 /// "allowed actor" of a row.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +28,7 @@ enum Needs {
     ReasonAndNote,
 }
 
-/// SPEC §2: from (None = a new lead) → to, allowed actor, required input.
+/// docs/api.md §2: from (None = a new lead) → to, allowed actor, required input.
 const TABLE: [(Option<&str>, &str, May, Needs); 7] = [
     (None, "routed", May::Ingest, Needs::Nothing),
     (Some("routed"), "accepted", May::Deciders, Needs::Nothing),

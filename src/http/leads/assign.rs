@@ -12,13 +12,13 @@ use super::{
     lead_id,
 };
 use crate::{
-    db::leads::Lead,
     domain::Role,
     http::{
         error::{ApiError, ApiResult, Problem},
         extract::{JsonBody, Principal},
         AppState,
     },
+    views::lead::Lead,
 };
 
 /// Reassign a routed lead (revops, admin). The cycle's SLA due time does not move.

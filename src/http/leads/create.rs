@@ -8,7 +8,6 @@ use axum::{
 
 use super::headers::{created, with_etag};
 use crate::{
-    db::leads::Lead,
     domain::{
         lead_input::{LeadInput, NewLead},
         Role,
@@ -19,6 +18,7 @@ use crate::{
         inbound_signature, AppState,
     },
     service::Ingested,
+    views::lead::Lead,
 };
 
 /// Ingest a routed MQL.

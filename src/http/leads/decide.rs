@@ -13,12 +13,12 @@ use super::{
     lead_id, DECIDERS,
 };
 use crate::{
-    db::leads::Lead,
     http::{
         error::{ApiError, ApiResult, Problem},
         extract::{JsonBody, Principal},
         AppState,
     },
+    views::lead::Lead,
 };
 
 async fn decide_lead(

@@ -8,12 +8,12 @@ use axum::{
 
 use super::{headers::with_etag, lead_id, READERS};
 use crate::{
-    db::leads::Lead,
     http::{
         error::{ApiResult, Problem},
         extract::Principal,
         AppState,
     },
+    views::lead::Lead,
 };
 
 /// Get one lead; the `ETag` is its version.

@@ -7,7 +7,7 @@ use axum::{
     Json,
 };
 
-use crate::db::leads::Lead;
+use crate::views::lead::Lead;
 
 /// `lead` (its `sla` view filled by the use case) with its version as the `ETag`.
 pub fn with_etag(status: StatusCode, lead: Lead) -> Response {

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::READERS;
 use crate::{
-    db::leads::{Lead, LeadFilter},
+    db::leads::LeadFilter,
     domain::{
         sla::SlaStatus,
         validation::{FieldError, Fields},
@@ -24,6 +24,7 @@ use crate::{
         AppState,
     },
     service::cursor,
+    views::lead::Lead,
 };
 
 /// A page of leads.

@@ -12,12 +12,12 @@ use super::{
     lead_id, DECIDERS,
 };
 use crate::{
-    db::leads::Lead,
     http::{
         error::{ApiError, ApiResult, Problem},
         extract::{JsonBody, Principal},
         AppState,
     },
+    views::lead::Lead,
 };
 
 /// Log a touch (call, email, …) on a routed or accepted lead. The first touch of a cycle meets

@@ -226,7 +226,7 @@ mod tests {
             let reps: Vec<Candidate> = reps.into_iter().enumerate().map(|(i, (active, away, capacity, open, _))| Candidate {
                 id: format!("r{i}"), active, away_until: away.map(|h| now() + chrono::Duration::hours(h)), capacity, open,
             }).collect();
-            // SPEC §4 in plain code: active, not away (back at `away_until`), under capacity,
+            // docs/api.md §4 in plain code: active, not away (back at `away_until`), under capacity,
             // not excluded; the fewest open leads (ties: any of them, the spec does not say).
             let mut fewest: Option<i64> = None;
             let mut least: Vec<&str> = Vec::new();

@@ -46,3 +46,30 @@ pub struct Actor {
     /// The rep an `sdr` key is bound to; `None` for other roles.
     pub rep: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The roles of docs/api.md §5, written out here: `as_str`, `parse`, `Display` and serde
+    /// agree with these names, and nothing else parses.
+    #[test]
+    fn roles_have_their_documented_names() {
+        let roles = [
+            (Role::Ingest, "ingest", false),
+            (Role::Sdr, "sdr", false),
+            (Role::Revops, "revops", true),
+            (Role::Admin, "admin", true),
+        ];
+        for (role, name, manager) in roles {
+            assert_eq!(role.as_str(), name);
+            assert_eq!(role.to_string(), name);
+            assert_eq!(serde_json::to_value(role).unwrap(), name);
+            assert_eq!(Role::parse(name), Some(role));
+            assert_eq!(role.is_manager(), manager, "{name}");
+        }
+        for other in ["Admin", "", "xyzzy", "admin "] {
+            assert_eq!(Role::parse(other), None, "{other:?}");
+        }
+    }
+}

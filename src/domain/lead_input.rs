@@ -335,4 +335,55 @@ mod tests {
             ["body"]
         );
     }
+
+    fn with(extra: Value) -> Result<NewLead, Vec<FieldError>> {
+        let mut body = json!({"source": "s", "external_id": "1", "lead_type": "t"});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        NewLead::parse(&body, window())
+    }
+
+    #[test]
+    fn a_company_size_is_a_count_or_a_short_band() {
+        let size = |v: Value| with(json!({"company": {"size": v}}));
+        let ok = |v: Value| size(v).unwrap().company.unwrap().size.unwrap();
+        assert_eq!(ok(json!(40)), json!(40));
+        assert_eq!(ok(json!(" 51-200 ")), json!("51-200"), "trimmed");
+        assert_eq!(ok(json!("x".repeat(50))), json!("x".repeat(50)));
+        for bad in [
+            json!(""),
+            json!("   "),
+            json!("x".repeat(51)),
+            json!("51\u{0}200"),
+            json!(-3),
+            json!(1.5),
+        ] {
+            let e = size(bad.clone()).unwrap_err();
+            assert_eq!(fields(&e), ["company.size"], "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_email_has_one_at_a_local_part_and_a_dotted_domain() {
+        for good in ["ada@example.com", "a.b+c@mail.example.co.uk"] {
+            assert!(looks_like_email(good), "{good}");
+        }
+        for bad in [
+            "nope",
+            "@example.com",
+            "ada@",
+            "ada@localhost",
+            ".@.",
+            "ada@.example.com",
+            "ada@example.com.",
+            "a da@example.com",
+            "ada@example.com ",
+            "ada@b@example.com",
+        ] {
+            assert!(!looks_like_email(bad), "{bad}");
+        }
+        let e = with(json!({"email": "ada@localhost"})).unwrap_err();
+        assert_eq!(fields(&e), ["email"]);
+    }
 }

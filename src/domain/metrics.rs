@@ -297,4 +297,15 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 3, 8, 5, 0, 0).unwrap()
         );
     }
+
+    /// The SQL groups with `date_trunc(unit, …)`: the units are PostgreSQL's field names, whose
+    /// weeks start on Monday as `start_of`'s do.
+    #[test]
+    fn periods_truncate_with_postgresqls_units() {
+        let units = [Period::Day, Period::Week, Period::Month].map(Period::unit);
+        assert_eq!(units, ["day", "week", "month"]);
+        let sunday = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
+        let monday = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+        assert_eq!(Period::Week.start_of(sunday), monday);
+    }
 }

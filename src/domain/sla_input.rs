@@ -337,4 +337,30 @@ mod tests {
         );
         assert_eq!(p.on_breach, OnBreach::Notify);
     }
+
+    #[test]
+    fn a_valid_calendar_is_stored_in_canonical_form_unless_another_field_is_bad() {
+        let mut body = json!({
+            "time_zone": "Europe/Berlin",
+            "windows": [{"weekday": "MON", "start": "09:00", "end": "17:00", "x": 1}],
+            "holidays": ["2026-12-26", "2026-12-25", "2026-12-25"]
+        });
+        let c = parse_calendar("berlin", &body).unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.time_zone.as_str()),
+            ("berlin", "Europe/Berlin")
+        );
+        assert_eq!(
+            c.windows,
+            json!([{"weekday": "mon", "start": "09:00", "end": "17:00"}])
+        );
+        assert_eq!(c.holidays, json!(["2026-12-25", "2026-12-26"]));
+        body["name"] = json!("x".repeat(201));
+        let fields: Vec<String> = parse_calendar("berlin", &body)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["name"]);
+    }
 }

@@ -89,3 +89,53 @@ pub fn contains_nul(v: &Value) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_boolean_field_is_true_false_or_absent() {
+        let body = json!({"a": true, "b": false, "c": "yes", "d": 1});
+        let mut f = Fields::root(&body).unwrap();
+        let read = [
+            f.opt_bool("a"),
+            f.opt_bool("b"),
+            f.opt_bool("c"),
+            f.opt_bool("d"),
+        ];
+        assert_eq!(read, [Some(true), Some(false), None, None]);
+        assert_eq!(f.opt_bool("absent"), None);
+        let errors = f.finish();
+        let named: Vec<(&str, &str)> = errors
+            .iter()
+            .map(|e| (e.field.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("c", "must be true or false"),
+                ("d", "must be true or false")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lone_id_is_checked_against_its_kinds_rule_naming_the_field() {
+        assert_eq!(check_slug("id", "emea-1", SlugKind::Key), Ok(()));
+        assert_eq!(check_slug("id", "005Ab@x.com", SlugKind::Id), Ok(()));
+        for (value, kind) in [
+            ("EMEA", SlugKind::Key),
+            (".", SlugKind::Id),
+            ("", SlugKind::Id),
+        ] {
+            let e = check_slug("lead_type", value, kind).unwrap_err();
+            assert_eq!(
+                (e.field.as_str(), e.message.as_str()),
+                ("lead_type", kind.rule())
+            );
+        }
+    }
+}

@@ -459,3 +459,43 @@ async fn a_hubspot_event_older_than_the_routed_at_window_stores_nothing() {
     assert_eq!(res.status(), 200);
     assert_eq!(app.count("leads").await, 1);
 }
+
+/// Salesforce's limit, 100 notifications per Outbound Message (docs/api.md §7): a message of 100
+/// is stored and acknowledged; one of 101 (or none) is a 400 fault and nothing is stored.
+#[tokio::test]
+async fn salesforce_takes_up_to_100_notifications_in_one_message_and_refuses_101() {
+    let app = salesforce_app().await;
+    let ids: Vec<(String, String, String)> = (1..=101)
+        .map(|i| {
+            (
+                format!("04l{i:012}"),
+                format!("00Q{i:012}"),
+                format!("lead-{i}@example.com"),
+            )
+        })
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = ids
+        .iter()
+        .map(|(n, l, e)| (n.as_str(), l.as_str(), e.as_str()))
+        .collect();
+    let (status, body) = post_salesforce(&app, salesforce_message(ORG, &refs)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("<soapenv:Fault>"), "{body}");
+    assert!(body.contains("1 to 100 notifications"), "{body}");
+    assert!(!body.contains("<Ack>"), "{body}");
+    let (status, body) = post_salesforce(&app, salesforce_message(ORG, &[])).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(app.count("leads").await, 0);
+    assert_eq!(app.count("integration_receipts").await, 0);
+
+    let (status, body) = post_salesforce(&app, salesforce_message(ORG, &refs[..100])).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<Ack>true</Ack>"), "{body}");
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT external_id FROM leads WHERE source = 'salesforce' ORDER BY 1")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    let expected: Vec<&str> = refs[..100].iter().map(|(_, l, _)| *l).collect();
+    assert_eq!(stored, expected);
+}

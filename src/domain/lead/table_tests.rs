@@ -322,3 +322,34 @@ proptest! {
         }
     }
 }
+
+/// The names the API shows for states and transitions (docs/api.md §2: a lead's `state`,
+/// `allowed_transitions`, a history entry's `kind`), written out here: `as_str`, `Display` and
+/// serde agree with them.
+#[test]
+fn states_and_actions_have_their_documented_names() {
+    let states = [
+        (LeadState::Routed, "routed"),
+        (LeadState::Accepted, "accepted"),
+        (LeadState::Rejected, "rejected"),
+        (LeadState::Recycled, "recycled"),
+    ];
+    for (state, name) in states {
+        assert_eq!(state.as_str(), name);
+        assert_eq!(state.to_string(), name);
+        assert_eq!(serde_json::to_value(state).unwrap(), name);
+        assert_eq!(LeadState::parse(name), Some(state));
+    }
+    let actions = [
+        (Action::Route, "route", "routed"),
+        (Action::Accept, "accept", "accepted"),
+        (Action::Reject, "reject", "rejected"),
+        (Action::Recycle, "recycle", "recycled"),
+    ];
+    for (action, name, kind) in actions {
+        assert_eq!(action.as_str(), name);
+        assert_eq!(action.to_string(), name);
+        assert_eq!(serde_json::to_value(action).unwrap(), name);
+        assert_eq!(action.history_kind(), kind);
+    }
+}

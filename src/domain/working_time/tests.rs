@@ -299,3 +299,17 @@ proptest! {
         prop_assert_eq!(add_working(None, t, d), t + d);
     }
 }
+
+#[test]
+fn days_and_a_part_of_an_hour_format_with_the_part() {
+    for (d, s) in [
+        (h(24) + Duration::minutes(30), "P1DT30M"),
+        (h(24) + Duration::seconds(5), "P1DT5S"),
+        (h(25), "P1DT1H"),
+        (h(24) + Duration::seconds(61), "P1DT1M1S"),
+        (Duration::zero(), "PT0S"),
+        (Duration::seconds(-5), "PT0S"),
+    ] {
+        assert_eq!(format_iso_duration(d), s);
+    }
+}

@@ -25,8 +25,10 @@ use tokio::sync::Notify;
 use crate::helpers::{fields, lead, problem, spawn_app, TestApp};
 
 mod background;
+mod events;
 mod isolation;
 mod safety;
+mod timeout;
 
 /// A CRM endpoint: records what it gets; can fail, be down, or hang.
 #[derive(Clone, Default)]
@@ -416,9 +418,24 @@ async fn subscriptions_are_validated_listed_without_secret_and_deleted() {
         .unwrap();
     assert_eq!(list["items"][0]["id"], id.as_str());
     assert!(list["items"][0].get("secret").is_none());
-    // Filtered: a routed lead sends nothing to a lead.accepted subscription.
-    app.ingest(&lead("s-1")).await;
+    // Filtered: a routed lead sends nothing to a lead.accepted subscription; its acceptance
+    // is sent.
+    let l = app.ingest(&lead("s-1")).await;
     assert_eq!(dispatcher(&app).run_once().await.unwrap(), None);
+    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
+    let lead_id = l["id"].as_str().unwrap();
+    let accepted = app.decide(lead_id, "accept", &sdr, &json!({})).await;
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(
+        dispatcher(&app).run_once().await.unwrap(),
+        Some(salgate::jobs::dispatcher::Sent::Delivered)
+    );
+    let got: Vec<Value> = receiver
+        .bodies()
+        .iter()
+        .map(|b| b["type"].clone())
+        .collect();
+    assert_eq!(got, [json!("lead.accepted")]);
     let res = app
         .request(
             reqwest::Method::DELETE,
@@ -428,8 +445,6 @@ async fn subscriptions_are_validated_listed_without_secret_and_deleted() {
         )
         .await;
     assert_eq!(res.status(), 204);
-    assert!(receiver.bodies().is_empty());
-    let sdr = app.key(Role::Sdr, Some("rep-1")).await;
     problem(
         app.get("/v1/webhook-subscriptions", &sdr).await,
         403,

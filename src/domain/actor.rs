@@ -56,17 +56,16 @@ mod tests {
     #[test]
     fn roles_have_their_documented_names() {
         let roles = [
-            (Role::Ingest, "ingest", false),
-            (Role::Sdr, "sdr", false),
-            (Role::Revops, "revops", true),
-            (Role::Admin, "admin", true),
+            (Role::Ingest, "ingest"),
+            (Role::Sdr, "sdr"),
+            (Role::Revops, "revops"),
+            (Role::Admin, "admin"),
         ];
-        for (role, name, manager) in roles {
+        for (role, name) in roles {
             assert_eq!(role.as_str(), name);
             assert_eq!(role.to_string(), name);
             assert_eq!(serde_json::to_value(role).unwrap(), name);
             assert_eq!(Role::parse(name), Some(role));
-            assert_eq!(role.is_manager(), manager, "{name}");
         }
         for other in ["Admin", "", "xyzzy", "admin "] {
             assert_eq!(Role::parse(other), None, "{other:?}");

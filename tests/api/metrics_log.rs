@@ -237,7 +237,7 @@ fn seconds(later: DateTime<Utc>, earlier: DateTime<Utc>) -> f64 {
     (later - earlier).num_microseconds().unwrap() as f64 / 1e6
 }
 
-// SPEC §6's figures in plain code of their own (not the product's metrics functions): rates in
+// docs/api.md §6's figures in plain code of their own (not the product's metrics functions): rates in
 // whole basis points, so rounding, bands and trends are integer comparisons.
 
 /// `num / den` in basis points, rounded half up; none for an empty group.

@@ -169,67 +169,13 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
-        let state = AppState::new(Shared {
-            service: Service {
-                db: database.pool.clone(),
-                lane: database.lane.clone(),
-                clock,
-                policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
-                reps: Arc::new(RepCache::new(settings.cache_ttl)),
-                queues: Arc::new(QueueCache::new(settings.cache_ttl)),
-                // Longer than chrono can count means "no limit but 1970".
-                routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
-                    .unwrap_or(chrono::Duration::MAX),
-            },
-            keys: Arc::new(KeyCache::new(settings.cache_ttl)),
-            rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
-                .map(Arc::new),
-            unauthenticated_limit: RateLimiter::new(
-                settings.unauthenticated_rate_limit_per_second,
-                settings.unauthenticated_rate_limit_burst,
-            )
-            .map(Arc::new),
-            integration_limit: RateLimiter::new(
-                settings.rate_limit_per_second,
-                settings.rate_limit_burst,
-            )
-            .map(Arc::new),
-            inbound_secrets: Arc::new(settings.inbound_secrets.clone()),
-            integrations: Arc::new(IntegrationSettings {
-                public_url: settings.public_url.clone(),
-                hubspot_client_secret: settings.hubspot_client_secret.clone(),
-                salesforce_org_id: settings.salesforce_org_id.clone(),
-                salesforce_token: settings.salesforce_token.clone(),
-                salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
-            }),
-            acceptance_bands: settings.acceptance_bands,
-            outbound: outbound::Policy {
-                allow_private: settings.webhook_allow_private_networks,
-            },
-            batch_gate: Arc::new(tokio::sync::Semaphore::new(
-                settings.batch_concurrency
-                    * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),
-            )),
-            batch_wait: settings.batch_wait,
-        });
+        let state = app_state(&settings, &database, clock);
         Ok(Application {
             listener,
             state,
             database,
             shutdown: CancellationToken::new(),
-            jobs: JobSettings {
-                sla_scan_interval: settings.sla_scan_interval,
-                sla_scan_batch: settings.sla_scan_batch,
-                metrics_compact_interval: settings.metrics_compact_interval,
-                outbox_poll_interval: settings.outbox_poll_interval,
-                webhook_concurrency: settings.webhook_concurrency,
-                webhook_pause: PauseAfter {
-                    failures: settings.webhook_pause_after_failures,
-                    failing_for: settings.webhook_pause_after,
-                },
-                retention: settings.retention,
-                retention_interval: settings.retention_interval,
-            },
+            jobs: JobSettings::from_settings(&settings),
             periodic_jobs: true,
             bootstrap_admin_token,
         })
@@ -358,4 +304,68 @@ pub async fn stop_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// The request handlers' shared state, from the settings and the open database.
+fn app_state(settings: &Settings, database: &Database, clock: Arc<dyn Clock>) -> AppState {
+    AppState::new(Shared {
+        service: Service {
+            db: database.pool.clone(),
+            lane: database.lane.clone(),
+            clock,
+            policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
+            reps: Arc::new(RepCache::new(settings.cache_ttl)),
+            queues: Arc::new(QueueCache::new(settings.cache_ttl)),
+            // Longer than chrono can count means "no limit but 1970".
+            routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
+                .unwrap_or(chrono::Duration::MAX),
+        },
+        keys: Arc::new(KeyCache::new(settings.cache_ttl)),
+        rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
+            .map(Arc::new),
+        unauthenticated_limit: RateLimiter::new(
+            settings.unauthenticated_rate_limit_per_second,
+            settings.unauthenticated_rate_limit_burst,
+        )
+        .map(Arc::new),
+        integration_limit: RateLimiter::new(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+        )
+        .map(Arc::new),
+        inbound_secrets: Arc::new(settings.inbound_secrets.clone()),
+        integrations: Arc::new(IntegrationSettings {
+            public_url: settings.public_url.clone(),
+            hubspot_client_secret: settings.hubspot_client_secret.clone(),
+            salesforce_org_id: settings.salesforce_org_id.clone(),
+            salesforce_token: settings.salesforce_token.clone(),
+            salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
+        }),
+        acceptance_bands: settings.acceptance_bands,
+        outbound: outbound::Policy {
+            allow_private: settings.webhook_allow_private_networks,
+        },
+        batch_gate: Arc::new(tokio::sync::Semaphore::new(
+            settings.batch_concurrency * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),
+        )),
+        batch_wait: settings.batch_wait,
+    })
+}
+
+impl JobSettings {
+    fn from_settings(settings: &Settings) -> JobSettings {
+        JobSettings {
+            sla_scan_interval: settings.sla_scan_interval,
+            sla_scan_batch: settings.sla_scan_batch,
+            metrics_compact_interval: settings.metrics_compact_interval,
+            outbox_poll_interval: settings.outbox_poll_interval,
+            webhook_concurrency: settings.webhook_concurrency,
+            webhook_pause: PauseAfter {
+                failures: settings.webhook_pause_after_failures,
+                failing_for: settings.webhook_pause_after,
+            },
+            retention: settings.retention,
+            retention_interval: settings.retention_interval,
+        }
+    }
 }

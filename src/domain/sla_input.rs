@@ -94,33 +94,23 @@ pub fn build_calendar(
             "is not an IANA time zone like Europe/Berlin",
         ));
     }
+    let parsed = parse_windows(windows, &mut errors);
+    let dates = parse_holidays(holidays, &mut errors);
+    let (Some(tz), true) = (tz, errors.is_empty()) else {
+        return Err(errors);
+    };
+    Calendar::new(tz, parsed, dates).map_err(|e| vec![field_error("windows".into(), e.to_string())])
+}
+
+/// The working windows; each bad one adds an error naming `windows[i]…`.
+fn parse_windows(windows: &Value, errors: &mut Vec<FieldError>) -> Vec<WorkingWindow> {
     let mut parsed = Vec::new();
     match windows.as_array() {
         Some(list) if !list.is_empty() => {
             for (i, w) in list.iter().enumerate() {
-                let day = w["weekday"].as_str().and_then(|d| {
-                    WEEKDAYS
-                        .iter()
-                        .find(|(n, _)| *n == d.to_ascii_lowercase())
-                        .map(|(_, wd)| *wd)
-                });
-                let Some(day) = day else {
-                    errors.push(field_error(
-                        format!("windows[{i}].weekday"),
-                        "must be one of mon, tue, wed, thu, fri, sat, sun",
-                    ));
-                    continue;
-                };
-                let (Some(start), Some(end)) = (w["start"].as_str(), w["end"].as_str()) else {
-                    errors.push(field_error(
-                        format!("windows[{i}]"),
-                        "needs start and end times like 09:00",
-                    ));
-                    continue;
-                };
-                match WorkingWindow::parse(day, start, end) {
+                match parse_window(i, w) {
                     Ok(win) => parsed.push(win),
-                    Err(e) => errors.push(field_error(format!("windows[{i}]"), e.to_string())),
+                    Err(e) => errors.push(e),
                 }
             }
         }
@@ -129,6 +119,35 @@ pub fn build_calendar(
             "must be a non-empty list of {weekday, start, end}",
         )),
     }
+    parsed
+}
+
+/// Window `i`: `{weekday, start, end}`.
+fn parse_window(i: usize, w: &Value) -> Result<WorkingWindow, FieldError> {
+    let day = w["weekday"].as_str().and_then(|d| {
+        WEEKDAYS
+            .iter()
+            .find(|(n, _)| *n == d.to_ascii_lowercase())
+            .map(|(_, wd)| *wd)
+    });
+    let Some(day) = day else {
+        return Err(field_error(
+            format!("windows[{i}].weekday"),
+            "must be one of mon, tue, wed, thu, fri, sat, sun",
+        ));
+    };
+    let (Some(start), Some(end)) = (w["start"].as_str(), w["end"].as_str()) else {
+        return Err(field_error(
+            format!("windows[{i}]"),
+            "needs start and end times like 09:00",
+        ));
+    };
+    WorkingWindow::parse(day, start, end)
+        .map_err(|e| field_error(format!("windows[{i}]"), e.to_string()))
+}
+
+/// The holiday dates; each bad one adds an error naming `holidays[i]`.
+fn parse_holidays(holidays: &Value, errors: &mut Vec<FieldError>) -> Vec<NaiveDate> {
     let mut dates = Vec::new();
     match holidays.as_array() {
         Some(list) => {
@@ -144,10 +163,7 @@ pub fn build_calendar(
         }
         None => errors.push(field_error("holidays".into(), "must be a list of dates")),
     }
-    let (Some(tz), true) = (tz, errors.is_empty()) else {
-        return Err(errors);
-    };
-    Calendar::new(tz, parsed, dates).map_err(|e| vec![field_error("windows".into(), e.to_string())])
+    dates
 }
 
 pub fn parse_calendar(id: &str, body: &Value) -> Result<CalendarInput, Vec<FieldError>> {

@@ -6,7 +6,7 @@
 use axum::{
     body::{to_bytes, Body},
     extract::{Request, State},
-    http::{header, HeaderName, HeaderValue, Method, StatusCode},
+    http::{header, request::Parts, HeaderName, HeaderValue, Method, StatusCode},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -57,13 +57,7 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
     let limit = body_limit(req.uri().path());
     let (parts, body) = req.into_parts();
     let bytes = read_body(&parts.headers, body, limit).await?;
-    let mut hasher = Sha256::new();
-    hasher.update(parts.method.as_str());
-    hasher.update(b" ");
-    hasher.update(parts.uri.to_string());
-    hasher.update(b"\n");
-    hasher.update(&bytes);
-    let hash = hasher.finalize().to_vec();
+    let hash = request_hash(&parts, &bytes);
 
     let now = state.clock.now();
     if let Some(stored) = idempotency::claim(&state.db, principal.key_id, &key, &hash, now).await? {
@@ -93,6 +87,17 @@ async fn handle(state: AppState, req: Request, next: Next) -> Result<Response, A
     })
     .await
     .map_err(|e| ApiError::Internal(anyhow::anyhow!("the request's task failed: {e}")))?
+}
+
+/// What a key is bound to: method, URI and body; a reuse with another request is refused.
+fn request_hash(parts: &Parts, body: &[u8]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(parts.method.as_str());
+    hasher.update(b" ");
+    hasher.update(parts.uri.to_string());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hasher.finalize().to_vec()
 }
 
 /// A key this request holds in flight.

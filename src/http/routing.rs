@@ -245,33 +245,8 @@ pub async fn put_rep(
     let name = f.opt_str("name", name, 200).unwrap_or_else(|| id.clone());
     let email = f.opt_str("email", email, 320);
     let active = f.opt_bool("active", active).unwrap_or(true);
-    let capacity = match capacity.get() {
-        None => None,
-        Some(Value::Number(n)) if n.as_u64().is_some_and(|c| c <= i32::MAX as u64) => {
-            n.as_u64().map(|c| c as i32)
-        }
-        Some(_) => {
-            f.error(
-                "capacity",
-                "must be a whole number of leads, or null for no cap",
-            );
-            None
-        }
-    };
-    let away_until = match away_until.get() {
-        None => None,
-        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(_) => {
-                f.error("away_until", "must be an RFC 3339 time");
-                None
-            }
-        },
-        Some(_) => {
-            f.error("away_until", "must be an RFC 3339 time string or null");
-            None
-        }
-    };
+    let capacity = rep_capacity(&mut f, capacity);
+    let away_until = rep_away_until(&mut f, away_until);
     let queues = rep_queues(&state, &mut f, queues).await?;
     f.done(Some(())).map_err(ApiError::Validation)?;
     let write = RepWrite {
@@ -286,17 +261,53 @@ pub async fn put_rep(
     let stored = routing::upsert_rep(&state.db, &write, state.clock.now()).await;
     state.reps.forget(&id);
     state.queues.clear();
-    match stored {
-        Ok(rep) => Ok(Json(rep)),
-        // A queue that vanished between the check and the write.
-        Err(e) if db::is_constraint(&e, "queue_members_queue_id_fkey") => {
-            Err(ApiError::Validation(vec![FieldError {
-                field: "queues".into(),
-                message: "names a queue that does not exist".into(),
-            }]))
+    stored.map(Json).map_err(rep_write_error)
+}
+
+/// `capacity`: a whole number of leads up to `i32::MAX`; null or absent for no cap.
+fn rep_capacity(f: &mut Check, capacity: Field) -> Option<i32> {
+    match capacity.get() {
+        None => None,
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|c| c <= i32::MAX as u64) => {
+            n.as_u64().map(|c| c as i32)
         }
-        Err(e) => Err(e.into()),
+        Some(_) => {
+            f.error(
+                "capacity",
+                "must be a whole number of leads, or null for no cap",
+            );
+            None
+        }
     }
+}
+
+/// `away_until`: an RFC 3339 time, or null or absent.
+fn rep_away_until(f: &mut Check, away_until: Field) -> Option<DateTime<Utc>> {
+    match away_until.get() {
+        None => None,
+        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                f.error("away_until", "must be an RFC 3339 time");
+                None
+            }
+        },
+        Some(_) => {
+            f.error("away_until", "must be an RFC 3339 time string or null");
+            None
+        }
+    }
+}
+
+fn rep_write_error(e: sqlx::Error) -> ApiError {
+    // A queue that vanished between the check and the write.
+    if db::is_constraint(&e, "queue_members_queue_id_fkey") {
+        return ApiError::Validation(vec![FieldError {
+            field: "queues".into(),
+            message: "names a queue that does not exist".into(),
+        }]);
+    }
+    e.into()
 }
 
 /// The `queues` of a rep body: known queue ids, sorted, each once.

@@ -117,7 +117,31 @@ pub async fn create_webhook_subscription(
     {
         f.error("url", why);
     }
-    let events = match events.get() {
+    let events = subscription_events(&mut f, events);
+    let description = f.opt_str("description", description, 500);
+    let url = f.done(url).map_err(ApiError::Validation)?;
+    let secret = new_secret();
+    let subscription = webhooks::create(
+        &state.db,
+        &url,
+        &events,
+        description.as_deref(),
+        &secret,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedSubscription {
+            subscription,
+            secret,
+        }),
+    ))
+}
+
+/// `events`: known event types; absent gives the empty list, which means all.
+fn subscription_events(f: &mut Check, events: Field) -> Vec<String> {
+    match events.get() {
         None => Vec::new(),
         Some(Value::Array(items)) => {
             let mut out = Vec::new();
@@ -139,28 +163,14 @@ pub async fn create_webhook_subscription(
             f.error("events", "must be an array of event types");
             Vec::new()
         }
-    };
-    let description = f.opt_str("description", description, 500);
-    let url = f.done(url).map_err(ApiError::Validation)?;
+    }
+}
+
+/// A fresh signing secret: 32 random bytes, hex, prefixed `whsec_`.
+fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    let secret = format!("whsec_{}", hex::encode(bytes));
-    let subscription = webhooks::create(
-        &state.db,
-        &url,
-        &events,
-        description.as_deref(),
-        &secret,
-        state.clock.now(),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedSubscription {
-            subscription,
-            secret,
-        }),
-    ))
+    format!("whsec_{}", hex::encode(bytes))
 }
 
 /// List subscriptions (secrets are not shown).

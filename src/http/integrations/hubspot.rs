@@ -8,7 +8,7 @@ use axum::{
     Json,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
-use chrono::{TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -79,41 +79,13 @@ pub async fn receive_hubspot_events(
         ));
     };
     let now = state.clock.now();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (Some(given), Some(timestamp)) = (
-        header("x-hubspot-signature-v3"),
-        header("x-hubspot-request-timestamp"),
-    ) else {
-        return Err(ApiError::Unauthorized(
-            "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp",
-        ));
+    let signed = Signed {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
     };
-    let fresh = timestamp
-        .parse::<i64>()
-        .is_ok_and(|ms| (now.timestamp_millis() - ms).abs() <= TOLERANCE_MS);
-    if !fresh {
-        return Err(ApiError::Unauthorized(
-            "X-HubSpot-Request-Timestamp is more than 5 minutes away",
-        ));
-    }
-    let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
-    let full_uri = match &state.integrations.public_url {
-        Some(base) => format!("{base}{path_and_query}"),
-        None => {
-            let scheme = header("x-forwarded-proto").unwrap_or("https");
-            let host = header("host").unwrap_or("");
-            format!("{scheme}://{host}{path_and_query}")
-        }
-    };
-    let expected = signature_v3(secret, method.as_str(), &full_uri, &body, timestamp);
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        expected.as_bytes(),
-        given.as_bytes(),
-    )) {
-        return Err(ApiError::Unauthorized(
-            "the HubSpot signature does not match",
-        ));
-    }
+    verify(&state, secret, &signed, now)?;
     let events: Vec<Value> = serde_json::from_slice(&body)
         .map_err(|e| ApiError::MalformedJson(format!("expected an array of events: {e}")))?;
     let mut result = HubspotResult::default();
@@ -121,53 +93,10 @@ pub async fn receive_hubspot_events(
     // (HubSpot retries it) and stores nothing.
     let mut mqls = Vec::new();
     for (i, event) in events.iter().enumerate() {
-        let kind = event["subscriptionType"]
-            .as_str()
-            .or(event["eventType"].as_str())
-            .unwrap_or("");
-        let is_mql = kind == "contact.propertyChange"
-            && event["propertyName"] == "lifecyclestage"
-            && event["propertyValue"] == "marketingqualifiedlead";
-        let object_id = id_text(&event["objectId"]);
-        let (true, Some(object_id)) = (is_mql, object_id) else {
-            result.ignored += 1;
-            continue;
-        };
-        let key = ["portalId", "subscriptionId", "eventId"]
-            .iter()
-            .map(|k| id_text(&event[*k]).unwrap_or_default())
-            .chain([object_id.clone()])
-            .collect::<Vec<_>>()
-            .join(":");
-        let routed_at = event["occurredAt"]
-            .as_i64()
-            .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
-            .filter(|t| *t <= now)
-            .unwrap_or(now);
-        let input = json!({
-            "source": "hubspot", "external_id": object_id, "lead_type": "mql",
-            "routed_at": routed_at.to_rfc3339(),
-            "attributes": {"hubspot": {"portal_id": event["portalId"], "event_id": event["eventId"]}},
-        });
-        let lead = match NewLead::parse(&input, state.routed_at_window(now)) {
-            Ok(lead) => lead,
-            Err(errors) => {
-                return Err(ApiError::Validation(
-                    errors
-                        .into_iter()
-                        .map(|e| FieldError {
-                            // Named as HubSpot sent it.
-                            field: match e.field.as_str() {
-                                "routed_at" => format!("[{i}].occurredAt"),
-                                f => format!("[{i}].{f}"),
-                            },
-                            message: e.message,
-                        })
-                        .collect(),
-                ));
-            }
-        };
-        mqls.push((key, lead));
+        match mql_lead(&state, i, event, now)? {
+            Some(mql) => mqls.push(mql),
+            None => result.ignored += 1,
+        }
     }
     for (key, lead) in mqls {
         match state
@@ -181,6 +110,116 @@ pub async fn receive_hubspot_events(
         }
     }
     Ok(Json(result))
+}
+
+/// The parts of a request that its v3 signature covers.
+struct Signed<'a> {
+    method: &'a Method,
+    uri: &'a Uri,
+    headers: &'a HeaderMap,
+    body: &'a [u8],
+}
+
+impl Signed<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The URI HubSpot signed: the public URL when configured, else what the request says.
+    fn full_uri(&self, public_url: Option<&str>) -> String {
+        let path_and_query = self.uri.path_and_query().map_or("/", |p| p.as_str());
+        match public_url {
+            Some(base) => format!("{base}{path_and_query}"),
+            None => {
+                let scheme = self.header("x-forwarded-proto").unwrap_or("https");
+                let host = self.header("host").unwrap_or("");
+                format!("{scheme}://{host}{path_and_query}")
+            }
+        }
+    }
+}
+
+/// Refuses a request without a fresh timestamp and a matching v3 signature.
+fn verify(state: &AppState, secret: &str, req: &Signed, now: DateTime<Utc>) -> ApiResult<()> {
+    let (Some(given), Some(timestamp)) = (
+        req.header("x-hubspot-signature-v3"),
+        req.header("x-hubspot-request-timestamp"),
+    ) else {
+        return Err(ApiError::Unauthorized(
+            "missing X-HubSpot-Signature-v3 or X-HubSpot-Request-Timestamp",
+        ));
+    };
+    let fresh = timestamp
+        .parse::<i64>()
+        .is_ok_and(|ms| (now.timestamp_millis() - ms).abs() <= TOLERANCE_MS);
+    if !fresh {
+        return Err(ApiError::Unauthorized(
+            "X-HubSpot-Request-Timestamp is more than 5 minutes away",
+        ));
+    }
+    let full_uri = req.full_uri(state.integrations.public_url.as_deref());
+    let expected = signature_v3(secret, req.method.as_str(), &full_uri, req.body, timestamp);
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        expected.as_bytes(),
+        given.as_bytes(),
+    )) {
+        return Err(ApiError::Unauthorized(
+            "the HubSpot signature does not match",
+        ));
+    }
+    Ok(())
+}
+
+/// Event `i` as a dedup key and a lead when it is an MQL change; `None` for other events.
+fn mql_lead(
+    state: &AppState,
+    i: usize,
+    event: &Value,
+    now: DateTime<Utc>,
+) -> ApiResult<Option<(String, NewLead)>> {
+    let kind = event["subscriptionType"]
+        .as_str()
+        .or(event["eventType"].as_str())
+        .unwrap_or("");
+    let is_mql = kind == "contact.propertyChange"
+        && event["propertyName"] == "lifecyclestage"
+        && event["propertyValue"] == "marketingqualifiedlead";
+    let object_id = id_text(&event["objectId"]);
+    let (true, Some(object_id)) = (is_mql, object_id) else {
+        return Ok(None);
+    };
+    let key = ["portalId", "subscriptionId", "eventId"]
+        .iter()
+        .map(|k| id_text(&event[*k]).unwrap_or_default())
+        .chain([object_id.clone()])
+        .collect::<Vec<_>>()
+        .join(":");
+    let routed_at = event["occurredAt"]
+        .as_i64()
+        .and_then(|ms| Utc.timestamp_millis_opt(ms).single())
+        .filter(|t| *t <= now)
+        .unwrap_or(now);
+    let input = json!({
+        "source": "hubspot", "external_id": object_id, "lead_type": "mql",
+        "routed_at": routed_at.to_rfc3339(),
+        "attributes": {"hubspot": {"portal_id": event["portalId"], "event_id": event["eventId"]}},
+    });
+    let lead = NewLead::parse(&input, state.routed_at_window(now)).map_err(|errors| {
+        ApiError::Validation(
+            errors
+                .into_iter()
+                .map(|e| FieldError {
+                    // Named as HubSpot sent it.
+                    field: match e.field.as_str() {
+                        "routed_at" => format!("[{i}].occurredAt"),
+                        f => format!("[{i}].{f}"),
+                    },
+                    message: e.message,
+                })
+                .collect(),
+        )
+    })?;
+    Ok(Some((key, lead)))
 }
 
 /// HubSpot sends ids as numbers; keys and external ids are their decimal text.

@@ -12,6 +12,7 @@ use axum::{
     http::{header, Extensions, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
+use chrono::{DateTime, Utc};
 use quick_xml::{events::Event, Reader};
 use serde_json::{json, Map, Value};
 
@@ -185,67 +186,108 @@ pub async fn receive_salesforce_message(
     query: Result<Query<HashMap<String, String>>, axum::extract::rejection::QueryRejection>,
     body: Bytes,
 ) -> Response {
-    let Some(org) = state.integrations.salesforce_org_id.clone() else {
-        return fault(
-            StatusCode::NOT_FOUND,
-            "Client",
-            "the Salesforce integration is not enabled (SALGATE_SALESFORCE_ORG_ID)",
-        );
-    };
     let query = query.map(|q| q.0).unwrap_or_default();
-    let peer = crate::http::client::ip(&extensions);
-    if let Err((status, why)) = super::salesforce_gate::admit(&state.integrations, peer, &query) {
-        return fault(status, "Client", why);
-    }
-    let msg = match parse(&body) {
-        Ok(m) => m,
-        Err(e) => return fault(StatusCode::BAD_REQUEST, "Client", &e),
+    let accepted = async {
+        let msg = admitted_message(&state, &extensions, &query, &body)?;
+        let now = state.clock.now();
+        let leads = checked_leads(&state, &msg, now)?;
+        store(&state, leads, now).await
     };
+    match accepted.await {
+        Ok(()) => xml(StatusCode::OK, ACK.to_string()),
+        Err(f) => fault(f.status, f.code, &f.message),
+    }
+}
+
+/// Why a message is refused, before it becomes a SOAP [`fault`].
+struct Fault {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Fault {
+    fn client(status: StatusCode, message: impl Into<String>) -> Self {
+        Fault {
+            status,
+            code: "Client",
+            message: message.into(),
+        }
+    }
+}
+
+/// The message, once the integration is on, the sender admitted, the envelope parsed, the
+/// organization the configured one and the notification count within bounds.
+fn admitted_message(
+    state: &AppState,
+    extensions: &Extensions,
+    query: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<OutboundMessage, Fault> {
+    let Some(org) = state.integrations.salesforce_org_id.as_deref() else {
+        return Err(Fault::client(
+            StatusCode::NOT_FOUND,
+            "the Salesforce integration is not enabled (SALGATE_SALESFORCE_ORG_ID)",
+        ));
+    };
+    let peer = crate::http::client::ip(extensions);
+    super::salesforce_gate::admit(&state.integrations, peer, query)
+        .map_err(|(status, why)| Fault::client(status, why))?;
+    let msg = parse(body).map_err(|e| Fault::client(StatusCode::BAD_REQUEST, e))?;
     // Compared exactly in the 18-character form (start-up converted the setting to it); a
     // 15-character id in the message stands for its 18-character form.
-    if crate::domain::salesforce_id::to_18(&msg.organization_id).as_deref() != Some(org.as_str()) {
-        return fault(
+    if crate::domain::salesforce_id::to_18(&msg.organization_id).as_deref() != Some(org) {
+        return Err(Fault::client(
             StatusCode::FORBIDDEN,
-            "Client",
             "messages are accepted only from the configured organization",
-        );
+        ));
     }
     if msg.notifications.is_empty() || msg.notifications.len() > MAX_NOTIFICATIONS {
-        return fault(
+        return Err(Fault::client(
             StatusCode::BAD_REQUEST,
-            "Client",
-            &format!("a message holds 1 to {MAX_NOTIFICATIONS} notifications"),
-        );
+            format!("a message holds 1 to {MAX_NOTIFICATIONS} notifications"),
+        ));
     }
-    let now = state.clock.now();
-    // Everything is checked before anything is stored.
-    let mut inputs = Vec::with_capacity(msg.notifications.len());
+    Ok(msg)
+}
+
+/// Every notification as (notification id, lead); the first invalid one refuses them all.
+fn checked_leads(
+    state: &AppState,
+    msg: &OutboundMessage,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, NewLead)>, Fault> {
+    let mut leads = Vec::with_capacity(msg.notifications.len());
     for (i, n) in msg.notifications.iter().enumerate() {
         if n.id.is_empty() || n.object_type != "Lead" {
-            return fault(
+            return Err(Fault::client(
                 StatusCode::BAD_REQUEST,
-                "Client",
-                &format!("notification {i}: needs an Id and a Lead sObject"),
-            );
+                format!("notification {i}: needs an Id and a Lead sObject"),
+            ));
         }
         let input = lead_input(n);
-        let lead = match NewLead::parse(&input, state.routed_at_window(now)) {
-            Ok(lead) => lead,
-            Err(errors) => {
-                let fields: Vec<String> = errors
-                    .iter()
-                    .map(|e| format!("{} {}", e.field, e.message))
-                    .collect();
-                return fault(
-                    StatusCode::BAD_REQUEST,
-                    "Client",
-                    &format!("notification {} ({}): {}", i, n.id, fields.join("; ")),
-                );
-            }
-        };
-        inputs.push((n.id.clone(), lead));
+        let lead = NewLead::parse(&input, state.routed_at_window(now)).map_err(|errors| {
+            let fields: Vec<String> = errors
+                .iter()
+                .map(|e| format!("{} {}", e.field, e.message))
+                .collect();
+            Fault::client(
+                StatusCode::BAD_REQUEST,
+                format!("notification {} ({}): {}", i, n.id, fields.join("; ")),
+            )
+        })?;
+        leads.push((n.id.clone(), lead));
     }
-    for (id, lead) in inputs {
+    Ok(leads)
+}
+
+/// Stores each lead, deduplicated on its notification id; stops at the first failure.
+async fn store(
+    state: &AppState,
+    leads: Vec<(String, NewLead)>,
+    now: DateTime<Utc>,
+) -> Result<(), Fault> {
+    for (id, lead) in leads {
         let stored = state
             .service
             .ingest_delivery("salesforce", &id, lead, now)
@@ -254,14 +296,14 @@ pub async fn receive_salesforce_message(
             if let service::Error::Internal(err) = &e {
                 tracing::error!(error = ?err, "salesforce notification could not be stored");
             }
-            return fault(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Server",
-                "the message could not be stored; send it again",
-            );
+            return Err(Fault {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "Server",
+                message: "the message could not be stored; send it again".into(),
+            });
         }
     }
-    xml(StatusCode::OK, ACK.to_string())
+    Ok(())
 }
 
 #[cfg(test)]

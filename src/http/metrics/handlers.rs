@@ -14,8 +14,8 @@ use serde::Serialize;
 use super::{
     csv,
     report::{
-        self, AcceptanceReport, RecyclingReport, RejectionFigures, RejectionGroup, RejectionReport,
-        SlaReport,
+        self, AcceptanceReport, CodeTable, RecyclingReport, RejectionFigures, RejectionGroup,
+        RejectionReport, SlaReport,
     },
     ReportQuery, ReportRequest, READERS,
 };
@@ -153,41 +153,23 @@ pub async fn get_rejection_metrics(
         &report::code_totals(&current),
         &report::code_totals(&before),
     );
-    let empty = BTreeMap::new();
     let groups = match (req.group, req.buckets()) {
         (Some(GroupBy::Time(_)), Some(buckets)) => {
-            // Each bucket against the one before; the first against as long a stretch just
-            // before `from` (buckets are cut by the period's ends).
-            let first_end = req
-                .bucket_starts()
-                .and_then(|starts| starts.get(1).copied())
-                .map_or(scope.to, |t| t.min(scope.to));
-            let lead_in = scope.with_range(scope.from - (first_end - scope.from), scope.from);
-            let lead_in = report::code_totals(&report::code_table(
-                &db::rejections(&state.db, &lead_in, None).await?,
-            ));
-            let mut prev = &lead_in;
-            let mut out = Vec::with_capacity(buckets.len());
-            for key in buckets {
-                let now = current.get(&Some(key.clone())).unwrap_or(&empty);
-                out.push(RejectionGroup {
-                    key: Some(key),
-                    figures: RejectionFigures::new(now, prev),
-                });
-                prev = now;
-            }
-            out
+            rejection_time_groups(&state, &req, &current, buckets).await?
         }
-        (Some(_), _) => report::group_keys(None, current.keys())
-            .into_iter()
-            .map(|key| RejectionGroup {
-                figures: RejectionFigures::new(
-                    current.get(&key).unwrap_or(&empty),
-                    before.get(&key).unwrap_or(&empty),
-                ),
-                key,
-            })
-            .collect(),
+        (Some(_), _) => {
+            let empty = BTreeMap::new();
+            report::group_keys(None, current.keys())
+                .into_iter()
+                .map(|key| RejectionGroup {
+                    figures: RejectionFigures::new(
+                        current.get(&key).unwrap_or(&empty),
+                        before.get(&key).unwrap_or(&empty),
+                    ),
+                    key,
+                })
+                .collect()
+        }
         (None, _) => Vec::new(),
     };
     let report = RejectionReport {
@@ -197,6 +179,37 @@ pub async fn get_rejection_metrics(
         groups,
     };
     Ok(respond(&headers, report, csv::rejections))
+}
+
+/// Time buckets of the rejection report: each against the one before; the first against as
+/// long a stretch just before `from` (buckets are cut by the period's ends).
+async fn rejection_time_groups(
+    state: &AppState,
+    req: &ReportRequest,
+    current: &CodeTable,
+    buckets: Vec<String>,
+) -> ApiResult<Vec<RejectionGroup>> {
+    let scope = &req.scope;
+    let first_end = req
+        .bucket_starts()
+        .and_then(|starts| starts.get(1).copied())
+        .map_or(scope.to, |t| t.min(scope.to));
+    let lead_in = scope.with_range(scope.from - (first_end - scope.from), scope.from);
+    let lead_in = report::code_totals(&report::code_table(
+        &db::rejections(&state.db, &lead_in, None).await?,
+    ));
+    let empty = BTreeMap::new();
+    let mut prev = &lead_in;
+    let mut out = Vec::with_capacity(buckets.len());
+    for key in buckets {
+        let now = current.get(&Some(key.clone())).unwrap_or(&empty);
+        out.push(RejectionGroup {
+            key: Some(key),
+            figures: RejectionFigures::new(now, prev),
+        });
+        prev = now;
+    }
+    Ok(out)
 }
 
 /// SLA: breaches and breach rate, cycles open past due now (silent non-acceptance),

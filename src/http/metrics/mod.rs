@@ -90,18 +90,7 @@ impl ReportRequest {
         params: Result<Query<HashMap<String, String>>, QueryRejection>,
         now: DateTime<Utc>,
     ) -> ApiResult<ReportRequest> {
-        let Query(params) = params.map_err(|e| {
-            ApiError::Validation(vec![FieldError {
-                field: "query".into(),
-                message: e.body_text(),
-            }])
-        })?;
-        let value = Value::Object(
-            params
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect(),
-        );
+        let value = query_object(params)?;
         let (query, mut f) = Check::read::<ReportQuery>(&value).map_err(ApiError::Validation)?;
         let ReportQuery {
             from,
@@ -115,31 +104,13 @@ impl ReportRequest {
             queue,
             owner,
         } = query;
-        let tz = match f.opt_str("tz", tz, 64) {
-            None => chrono_tz::UTC,
-            Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
-                f.error("tz", "must be an IANA time zone such as Europe/Berlin");
-                chrono_tz::UTC
-            }),
-        };
-        let instant = |f: &mut Check, key: &'static str, v: Field| {
-            let raw = f.opt_str(key, v, 40)?;
-            bound::parse(&raw, tz)
-                .map_err(|message| f.error(key, message))
-                .ok()
-        };
+        let tz = read_tz(&mut f, tz);
         let before = f.errors.len();
-        let from = instant(&mut f, "from", from);
-        let to = instant(&mut f, "to", to);
+        let from = read_instant(&mut f, "from", from, tz);
+        let to = read_instant(&mut f, "to", to, tz);
         // The order of the ends is checked only when both are usable.
         let ends_ok = f.errors.len() == before;
-        let group = f.opt_str("group_by", group_by, 20).and_then(|g| {
-            let parsed = GroupBy::parse(&g);
-            if parsed.is_none() {
-                f.error("group_by", format!("must be one of {}", GroupBy::NAMES));
-            }
-            parsed
-        });
+        let group = read_group(&mut f, group_by);
         let scope_dims = (
             f.opt_str("source", source, 200),
             f.opt_str("campaign", campaign, 200),
@@ -150,13 +121,8 @@ impl ReportRequest {
         );
         let to = to.unwrap_or(now);
         let from = from.unwrap_or(to - Duration::days(30));
-        if ends_ok && from >= to {
-            f.error("to", "must be after `from`");
-        } else if ends_ok && to - from > Duration::days(MAX_RANGE_DAYS) {
-            f.error(
-                "from",
-                format!("the period may be at most {MAX_RANGE_DAYS} days"),
-            );
+        if ends_ok {
+            check_period(&mut f, from, to);
         }
         f.done(Some(())).map_err(ApiError::Validation)?;
         let (source, campaign, channel, lead_type, queue, owner) = scope_dims;
@@ -221,5 +187,64 @@ impl ReportRequest {
             }
             _ => None,
         }
+    }
+}
+
+/// The query string as a JSON object of strings, for [`Check::read`].
+fn query_object(
+    params: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> ApiResult<Value> {
+    let Query(params) = params.map_err(|e| {
+        ApiError::Validation(vec![FieldError {
+            field: "query".into(),
+            message: e.body_text(),
+        }])
+    })?;
+    Ok(Value::Object(
+        params
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect(),
+    ))
+}
+
+/// `tz`, UTC when absent (and, after recording the error, when unknown).
+fn read_tz(f: &mut Check, tz: Field) -> Tz {
+    match f.opt_str("tz", tz, 64) {
+        None => chrono_tz::UTC,
+        Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
+            f.error("tz", "must be an IANA time zone such as Europe/Berlin");
+            chrono_tz::UTC
+        }),
+    }
+}
+
+/// An end of the period (`from` or `to`), dates read as midnight in `tz`.
+fn read_instant(f: &mut Check, key: &'static str, v: Field, tz: Tz) -> Option<DateTime<Utc>> {
+    let raw = f.opt_str(key, v, 40)?;
+    bound::parse(&raw, tz)
+        .map_err(|message| f.error(key, message))
+        .ok()
+}
+
+fn read_group(f: &mut Check, group_by: Field) -> Option<GroupBy> {
+    f.opt_str("group_by", group_by, 20).and_then(|g| {
+        let parsed = GroupBy::parse(&g);
+        if parsed.is_none() {
+            f.error("group_by", format!("must be one of {}", GroupBy::NAMES));
+        }
+        parsed
+    })
+}
+
+/// `[from, to)` must be non-empty and at most [`MAX_RANGE_DAYS`] long.
+fn check_period(f: &mut Check, from: DateTime<Utc>, to: DateTime<Utc>) {
+    if from >= to {
+        f.error("to", "must be after `from`");
+    } else if to - from > Duration::days(MAX_RANGE_DAYS) {
+        f.error(
+            "from",
+            format!("the period may be at most {MAX_RANGE_DAYS} days"),
+        );
     }
 }

@@ -1,4 +1,4 @@
--- pgbench script: the one statement salgate runs per `POST /v1/leads` (src/db/leads.rs,
+-- pgbench script: the one statement salgate runs per `POST /v1/leads` (src/db/leads/cycle.rs,
 -- `insert_new`), issued straight to PostgreSQL. This is the ceiling the HTTP service is
 -- compared with.
 --
@@ -18,7 +18,7 @@
 --   same append-mostly insert pattern;
 -- * the external id is `'pg-' || gen_random_uuid()`, unique per transaction;
 -- * the `routed` entry's data (the cycle's facts, read by the lead_cycles projection trigger)
---   is built by the same expression (`CYCLE_FACTS` in src/db/leads.rs); the routing note the
+--   is built by the same expression (`cycle_facts!` in src/db/leads/cycle.rs); the routing note the
 --   service merges in is NULL for a lead with an owner, as here;
 -- * the history actor is `key:pgbench`, spelled `'key' || chr(58) || 'pgbench'` because pgbench
 --   would read a colon followed by a name as a variable even inside a string literal.

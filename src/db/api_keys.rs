@@ -53,7 +53,17 @@ pub fn hash_token(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-const COLUMNS: &str = "id, name, role, rep_id, token_prefix, created_at, revoked_at";
+macro_rules! columns {
+    () => {
+        "id, name, role, rep_id, token_prefix, created_at, revoked_at"
+    };
+}
+
+const CREATE: &str = concat!(
+    "INSERT INTO api_keys (id, name, role, rep_id, token_hash, token_prefix, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+    columns!()
+);
 
 /// Creates a key and returns it with its token (the only time the token exists in clear).
 pub async fn create(
@@ -64,47 +74,54 @@ pub async fn create(
     now: DateTime<Utc>,
 ) -> Result<(ApiKey, String), sqlx::Error> {
     let token = generate_token();
-    let key = sqlx::query_as(&format!(
-        "INSERT INTO api_keys (id, name, role, rep_id, token_hash, token_prefix, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(name)
-    .bind(role)
-    .bind(rep)
-    .bind(hash_token(&token))
-    .bind(&token[..10])
-    .bind(now)
-    .fetch_one(pool)
-    .await?;
+    let key = sqlx::query_as(CREATE)
+        .bind(Uuid::now_v7())
+        .bind(name)
+        .bind(role)
+        .bind(rep)
+        .bind(hash_token(&token))
+        .bind(&token[..10])
+        .bind(now)
+        .fetch_one(pool)
+        .await?;
     Ok((key, token))
 }
+
+const FIND_ACTIVE_BY_TOKEN: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL"
+);
 
 /// The active key with this token, if any.
 pub async fn find_active_by_token(
     pool: &PgPool,
     token: &str,
 ) -> Result<Option<ApiKey>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE token_hash = $1 AND revoked_at IS NULL"
-    ))
-    .bind(hash_token(token))
-    .fetch_optional(pool)
-    .await
-}
-
-pub async fn list(pool: &PgPool) -> Result<Vec<ApiKey>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys ORDER BY id"))
-        .fetch_all(pool)
-        .await
-}
-
-pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ApiKey>, sqlx::Error> {
-    sqlx::query_as(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
-        .bind(id)
+    sqlx::query_as(FIND_ACTIVE_BY_TOKEN)
+        .bind(hash_token(token))
         .fetch_optional(pool)
         .await
 }
+
+const LIST: &str = concat!("SELECT ", columns!(), " FROM api_keys ORDER BY id");
+
+pub async fn list(pool: &PgPool) -> Result<Vec<ApiKey>, sqlx::Error> {
+    sqlx::query_as(LIST).fetch_all(pool).await
+}
+
+const GET: &str = concat!("SELECT ", columns!(), " FROM api_keys WHERE id = $1");
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<ApiKey>, sqlx::Error> {
+    sqlx::query_as(GET).bind(id).fetch_optional(pool).await
+}
+
+const NOTIFY_REVOKED: &str = "SELECT pg_notify($1, $2)";
+
+const REVOKE: &str = concat!(
+    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING ",
+    columns!()
+);
 
 /// Revokes a key; `None` when there is no such key. Revoking twice keeps the first time.
 /// Every replica is told on [`REVOKED_CHANNEL`] when the transaction commits.
@@ -114,15 +131,13 @@ pub async fn revoke(
     now: DateTime<Utc>,
 ) -> Result<Option<ApiKey>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let key: Option<ApiKey> = sqlx::query_as(&format!(
-        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING {COLUMNS}"
-    ))
-    .bind(id)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let key: Option<ApiKey> = sqlx::query_as(REVOKE)
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
     if key.is_some() {
-        sqlx::query("SELECT pg_notify($1, $2)")
+        sqlx::query(NOTIFY_REVOKED)
             .bind(REVOKED_CHANNEL)
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -132,6 +147,12 @@ pub async fn revoke(
     Ok(key)
 }
 
+const BOOTSTRAP_LOCK: &str = "SELECT pg_advisory_xact_lock(hashtext('salgate.bootstrap_admin'))";
+const ANY_KEY_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM api_keys)";
+const INSERT_BOOTSTRAP_ADMIN: &str =
+    "INSERT INTO api_keys (id, name, role, rep_id, token_hash, token_prefix, created_at) \
+         VALUES ($1, 'bootstrap admin', 'admin', NULL, $2, $3, $4)";
+
 /// On first start, creates an admin key if no key exists at all. Safe when several replicas
 /// start at once: a transaction-scoped advisory lock makes the check-and-insert exclusive.
 pub async fn bootstrap_admin(
@@ -139,43 +160,33 @@ pub async fn bootstrap_admin(
     now: DateTime<Utc>,
 ) -> Result<Option<String>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('salgate.bootstrap_admin'))")
-        .execute(&mut *tx)
-        .await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys)")
+    sqlx::query(BOOTSTRAP_LOCK).execute(&mut *tx).await?;
+    let exists: bool = sqlx::query_scalar(ANY_KEY_EXISTS)
         .fetch_one(&mut *tx)
         .await?;
     if exists {
         return Ok(None);
     }
     let token = generate_token();
-    sqlx::query(
-        "INSERT INTO api_keys (id, name, role, rep_id, token_hash, token_prefix, created_at) \
-         VALUES ($1, 'bootstrap admin', 'admin', NULL, $2, $3, $4)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(hash_token(&token))
-    .bind(&token[..10])
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(INSERT_BOOTSTRAP_ADMIN)
+        .bind(Uuid::now_v7())
+        .bind(hash_token(&token))
+        .bind(&token[..10])
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Some(token))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn generated_tokens_are_well_formed_and_others_are_not() {
-        let t = generate_token();
-        assert!(is_well_formed(&t), "{t}");
-        assert!(!is_well_formed("sg_not-a-real-key"));
-        assert!(!is_well_formed(&t[..t.len() - 1]));
-        assert!(!is_well_formed(&format!("{t}A")));
-        assert!(!is_well_formed(&t.replacen("sg_", "sk_", 1)));
-        assert!(!is_well_formed(&format!("sg_{}", "+".repeat(43))));
-        assert!(!is_well_formed(&format!("sg_{}", "é".repeat(21))));
-    }
-}
+statements!(
+    CREATE,
+    FIND_ACTIVE_BY_TOKEN,
+    LIST,
+    GET,
+    REVOKE,
+    NOTIFY_REVOKED,
+    BOOTSTRAP_LOCK,
+    ANY_KEY_EXISTS,
+    INSERT_BOOTSTRAP_ADMIN
+);

@@ -19,42 +19,14 @@ pub struct Compacted {
     pub busy: bool,
 }
 
-/// Rebuilds up to `limit` marked hours before the hour of `now` and deletes their marks, in one
-/// REPEATABLE READ transaction: the rebuild sees exactly the changes whose marks it deletes.
-pub async fn compact(
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> Result<Compacted, sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        .execute(&mut *tx)
-        .await?;
-    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock($1)")
-        .bind(COMPACTOR_LOCK)
-        .fetch_one(&mut *tx)
-        .await?;
-    if !locked {
-        return Ok(Compacted {
-            hours: 0,
-            busy: true,
-        });
-    }
-    let mut hours: Vec<DateTime<Utc>> = sqlx::query_scalar(
-        "DELETE FROM cycle_hour_marks WHERE hour IN ( \
+const REPEATABLE_READ: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ";
+const TRY_COMPACTOR_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";
+const TAKE_MARKS: &str = "DELETE FROM cycle_hour_marks WHERE hour IN ( \
            SELECT DISTINCT hour FROM cycle_hour_marks \
            WHERE hour < date_trunc('hour', $1::timestamptz, 'UTC') ORDER BY hour LIMIT $2) \
-         RETURNING hour",
-    )
-    .bind(now)
-    .bind(limit)
-    .fetch_all(&mut *tx)
-    .await?;
-    hours.sort();
-    hours.dedup();
-    if !hours.is_empty() {
-        sqlx::query(
-            "INSERT INTO cycle_hours (hour, routed, accepted, rejected, recycled, within_sla, \
+         RETURNING hour";
+const REBUILD_HOURS: &str =
+    "INSERT INTO cycle_hours (hour, routed, accepted, rejected, recycled, within_sla, \
                decision_s, compacted_at) \
              SELECT h.hour, count(c.lead_id), \
                count(*) FILTER (WHERE c.outcome = 'accepted'), \
@@ -70,12 +42,40 @@ pub async fn compact(
              ON CONFLICT (hour) DO UPDATE SET routed = EXCLUDED.routed, \
                accepted = EXCLUDED.accepted, rejected = EXCLUDED.rejected, \
                recycled = EXCLUDED.recycled, within_sla = EXCLUDED.within_sla, \
-               decision_s = EXCLUDED.decision_s, compacted_at = EXCLUDED.compacted_at",
-        )
-        .bind(&hours)
-        .bind(now)
-        .execute(&mut *tx)
+               decision_s = EXCLUDED.decision_s, compacted_at = EXCLUDED.compacted_at";
+
+/// Rebuilds up to `limit` marked hours before the hour of `now` and deletes their marks, in one
+/// REPEATABLE READ transaction: the rebuild sees exactly the changes whose marks it deletes.
+pub async fn compact(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Compacted, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(REPEATABLE_READ).execute(&mut *tx).await?;
+    let locked: bool = sqlx::query_scalar(TRY_COMPACTOR_LOCK)
+        .bind(COMPACTOR_LOCK)
+        .fetch_one(&mut *tx)
         .await?;
+    if !locked {
+        return Ok(Compacted {
+            hours: 0,
+            busy: true,
+        });
+    }
+    let mut hours: Vec<DateTime<Utc>> = sqlx::query_scalar(TAKE_MARKS)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+    hours.sort();
+    hours.dedup();
+    if !hours.is_empty() {
+        sqlx::query(REBUILD_HOURS)
+            .bind(&hours)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(Compacted {
@@ -115,18 +115,7 @@ pub fn whole_hours(
     (first < last).then_some((first, last))
 }
 
-/// The cycles routed in `[from, to)` as compacted hours where an hour is clean, raw cycles
-/// elsewhere, read in one statement. `None` when the period spans no whole hour.
-pub async fn pieces(
-    pool: &PgPool,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Option<Vec<Piece>>, sqlx::Error> {
-    let Some((first, last)) = whole_hours(from, to) else {
-        return Ok(None);
-    };
-    sqlx::query_as(
-        "WITH clean AS ( \
+const PIECES: &str = "WITH clean AS ( \
            SELECT h.* FROM cycle_hours h WHERE h.hour >= $3 AND h.hour < $4 \
              AND NOT EXISTS (SELECT 1 FROM cycle_hour_marks m WHERE m.hour = h.hour)), \
          gaps AS ( \
@@ -145,15 +134,26 @@ pub async fn pieces(
            COALESCE(c.outcome = 'accepted' AND c.accepted_within_sla, false)::int, \
            CASE WHEN c.decided_at IS NULL THEN '{}'::float8[] \
                 ELSE ARRAY[extract(epoch FROM c.decided_at - c.routed_at)::float8] END \
-         FROM gaps JOIN lead_cycles c ON c.routed_at >= gaps.start AND c.routed_at < gaps.stop",
-    )
-    .bind(from)
-    .bind(to)
-    .bind(first)
-    .bind(last)
-    .fetch_all(pool)
-    .await
-    .map(Some)
+         FROM gaps JOIN lead_cycles c ON c.routed_at >= gaps.start AND c.routed_at < gaps.stop";
+
+/// The cycles routed in `[from, to)` as compacted hours where an hour is clean, raw cycles
+/// elsewhere, read in one statement. `None` when the period spans no whole hour.
+pub async fn pieces(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Option<Vec<Piece>>, sqlx::Error> {
+    let Some((first, last)) = whole_hours(from, to) else {
+        return Ok(None);
+    };
+    sqlx::query_as(PIECES)
+        .bind(from)
+        .bind(to)
+        .bind(first)
+        .bind(last)
+        .fetch_all(pool)
+        .await
+        .map(Some)
 }
 
 /// Folds pieces into acceptance rows: one per bucket (`starts` are the buckets' first
@@ -226,3 +226,11 @@ fn percentiles(times: &mut [f64]) -> Option<Vec<f64>> {
         percentile_disc_select(times, 0.9)?,
     ])
 }
+
+statements!(
+    REPEATABLE_READ,
+    TRY_COMPACTOR_LOCK,
+    TAKE_MARKS,
+    REBUILD_HOURS,
+    PIECES
+);

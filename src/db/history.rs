@@ -30,12 +30,12 @@ pub struct HistoryEntry {
     pub recorded_at: DateTime<Utc>,
 }
 
+const FOR_LEAD: &str =
+    "SELECT id, cycle, kind, from_state, to_state, actor, actor_role, rep_id AS rep, code, \
+         note, data, occurred_at, recorded_at FROM lead_history WHERE lead_id = $1 ORDER BY id";
+
 pub async fn for_lead(pool: &PgPool, lead_id: Uuid) -> Result<Vec<HistoryEntry>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, cycle, kind, from_state, to_state, actor, actor_role, rep_id AS rep, code, \
-         note, data, occurred_at, recorded_at FROM lead_history WHERE lead_id = $1 ORDER BY id",
-    )
-    .bind(lead_id)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(FOR_LEAD).bind(lead_id).fetch_all(pool).await
 }
+
+statements!(FOR_LEAD);

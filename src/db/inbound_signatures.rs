@@ -3,6 +3,10 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
+const REMEMBER: &str =
+    "INSERT INTO inbound_signatures (source, t, mac, seen_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING";
+
 /// Records the signature `(source, t, mac)`; `false` when it was recorded before (a replay).
 pub async fn remember(
     db: &PgPool,
@@ -11,15 +15,14 @@ pub async fn remember(
     mac: &[u8],
     now: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO inbound_signatures (source, t, mac, seen_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(source)
-    .bind(t)
-    .bind(mac)
-    .bind(now)
-    .execute(db)
-    .await?;
+    let inserted = sqlx::query(REMEMBER)
+        .bind(source)
+        .bind(t)
+        .bind(mac)
+        .bind(now)
+        .execute(db)
+        .await?;
     Ok(inserted.rows_affected() == 1)
 }
+
+statements!(REMEMBER);

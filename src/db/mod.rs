@@ -1,5 +1,22 @@
 //! Persistence: one module per table family. Queries run here; constraint violations are
 //! mapped to domain errors where the query runs.
+//!
+//! Every static statement is a named `const` listed in its module's `STATEMENTS` (the
+//! `statements!` macro), and [`statements`] walks them all: a test prepares each one against
+//! the migrated database, so a renamed column fails `cargo test` naming the statement, and a
+//! source scan fails when a `sqlx::query*` call takes anything but a registered const.
+
+/// Declares the module's `STATEMENTS`: each named const with its path, e.g.
+/// `salgate::db::leads::GET`.
+macro_rules! statements {
+    ($($name:ident),* $(,)?) => {
+        /// This module's static statements, for the test that prepares each one.
+        pub const STATEMENTS: &[$crate::db::Statement] = &[$($crate::db::Statement {
+            name: concat!(module_path!(), "::", stringify!($name)),
+            sql: $name,
+        }),*];
+    };
+}
 
 pub mod api_keys;
 pub mod cycle_hours;
@@ -28,9 +45,11 @@ use sqlx::{
     Connection, PgPool,
 };
 
+const PING: &str = "SELECT 1";
+
 /// One round trip: whether the database answers (the readiness probe).
 pub async fn ping(pool: &PgPool) -> Result<(), sqlx::Error> {
-    sqlx::query_scalar::<_, i32>("SELECT 1")
+    sqlx::query_scalar::<_, i32>(PING)
         .fetch_one(pool)
         .await
         .map(|_| ())
@@ -94,3 +113,41 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
 pub fn is_constraint(err: &sqlx::Error, constraint: &str) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.constraint() == Some(constraint))
 }
+
+statements!(PING);
+
+/// A static SQL statement and the path of the const that holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct Statement {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Every module's static statements (see the module doc).
+pub fn statements() -> impl Iterator<Item = &'static Statement> {
+    [
+        STATEMENTS,
+        api_keys::STATEMENTS,
+        cycle_hours::STATEMENTS,
+        history::STATEMENTS,
+        idempotency::STATEMENTS,
+        inbound_signatures::STATEMENTS,
+        integrations::STATEMENTS,
+        leads::STATEMENTS,
+        leads::cycle::STATEMENTS,
+        reason_codes::STATEMENTS,
+        retention::STATEMENTS,
+        routing::STATEMENTS,
+        routing::escalation::STATEMENTS,
+        routing::pick::STATEMENTS,
+        sla::STATEMENTS,
+        sla_status::STATEMENTS,
+        webhook_dispatch::STATEMENTS,
+        webhooks::STATEMENTS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+#[cfg(test)]
+mod registry_tests;

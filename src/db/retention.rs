@@ -54,32 +54,14 @@ pub async fn purge_batch(
     limit: i64,
 ) -> Result<Deleted, sqlx::Error> {
     let sql = match what {
-        Purge::DeliveredWebhooks => deliveries(
-            "d.status = 'delivered' AND d.delivered_at < $1",
-        ),
-        Purge::DeadWebhooks => deliveries(
-            "d.status = 'dead' AND d.created_at < $1 AND NOT EXISTS \
-             (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.attempted_at >= $1)",
-        ),
-        Purge::Receipts => simple(
-            "integration_receipts",
-            "provider, key",
-            "received_at < $1",
-        ),
-        Purge::IdempotencyKeys => simple("idempotency_keys", "api_key_id, key", "created_at < $1"),
-        Purge::InboundSignatures => simple("inbound_signatures", "source, t, mac", "seen_at < $1"),
-        Purge::AutoRegisteredReps => simple(
-            "reps",
-            "id",
-            "auto_registered AND updated_at < $1 \
-             AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.owner = t.id) \
-             AND NOT EXISTS (SELECT 1 FROM lead_history h WHERE h.rep_id = t.id) \
-             AND NOT EXISTS (SELECT 1 FROM lead_cycles c WHERE c.owner = t.id) \
-             AND NOT EXISTS (SELECT 1 FROM queue_members m WHERE m.rep_id = t.id) \
-             AND NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.rep_id = t.id)",
-        ),
+        Purge::DeliveredWebhooks => DELIVERED_WEBHOOKS,
+        Purge::DeadWebhooks => DEAD_WEBHOOKS,
+        Purge::Receipts => RECEIPTS,
+        Purge::IdempotencyKeys => IDEMPOTENCY_KEYS,
+        Purge::InboundSignatures => INBOUND_SIGNATURES,
+        Purge::AutoRegisteredReps => AUTO_REGISTERED_REPS,
     };
-    let (rows, attempts): (i64, i64) = sqlx::query_as(&sql)
+    let (rows, attempts): (i64, i64) = sqlx::query_as(sql)
         .bind(cutoff)
         .bind(limit)
         .fetch_one(pool)
@@ -92,23 +74,63 @@ pub async fn purge_batch(
 
 /// Deliveries matching `filter` (over `d`) and their attempts, in one statement (the foreign
 /// key is checked at its end, when both are gone).
-fn deliveries(filter: &str) -> String {
-    format!(
-        "WITH d AS (SELECT d.id FROM webhook_deliveries d WHERE {filter} \
-                    LIMIT $2 FOR UPDATE SKIP LOCKED), \
+macro_rules! deliveries {
+    ($filter:literal) => {
+        concat!(
+            "WITH d AS (SELECT d.id FROM webhook_deliveries d WHERE ",
+            $filter,
+            " LIMIT $2 FOR UPDATE SKIP LOCKED), \
               a AS (DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM d) \
                     RETURNING 1), \
               x AS (DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM d) RETURNING 1) \
-         SELECT (SELECT count(*) FROM x), (SELECT count(*) FROM a)"
-    )
+             SELECT (SELECT count(*) FROM x), (SELECT count(*) FROM a)"
+        )
+    };
 }
 
 /// Rows of `table` (as `t`, keyed by `key`) matching `filter`.
-fn simple(table: &str, key: &str, filter: &str) -> String {
-    format!(
-        "WITH x AS (DELETE FROM {table} WHERE ({key}) IN \
-                      (SELECT {key} FROM {table} t WHERE {filter} LIMIT $2 FOR UPDATE SKIP LOCKED) \
-                    RETURNING 1) \
-         SELECT count(*), 0::bigint FROM x"
-    )
+macro_rules! simple {
+    ($table:literal, $key:literal, $filter:literal) => {
+        concat!(
+            "WITH x AS (DELETE FROM ",
+            $table,
+            " WHERE (",
+            $key,
+            ") IN (SELECT ",
+            $key,
+            " FROM ",
+            $table,
+            " t WHERE ",
+            $filter,
+            " LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING 1) SELECT count(*), 0::bigint FROM x"
+        )
+    };
 }
+
+const DELIVERED_WEBHOOKS: &str = deliveries!("d.status = 'delivered' AND d.delivered_at < $1");
+const DEAD_WEBHOOKS: &str = deliveries!(
+    "d.status = 'dead' AND d.created_at < $1 AND NOT EXISTS \
+     (SELECT 1 FROM webhook_attempts a WHERE a.delivery_id = d.id AND a.attempted_at >= $1)"
+);
+const RECEIPTS: &str = simple!("integration_receipts", "provider, key", "received_at < $1");
+const IDEMPOTENCY_KEYS: &str = simple!("idempotency_keys", "api_key_id, key", "created_at < $1");
+const INBOUND_SIGNATURES: &str = simple!("inbound_signatures", "source, t, mac", "seen_at < $1");
+const AUTO_REGISTERED_REPS: &str = simple!(
+    "reps",
+    "id",
+    "auto_registered AND updated_at < $1 \
+     AND NOT EXISTS (SELECT 1 FROM leads l WHERE l.owner = t.id) \
+     AND NOT EXISTS (SELECT 1 FROM lead_history h WHERE h.rep_id = t.id) \
+     AND NOT EXISTS (SELECT 1 FROM lead_cycles c WHERE c.owner = t.id) \
+     AND NOT EXISTS (SELECT 1 FROM queue_members m WHERE m.rep_id = t.id) \
+     AND NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.rep_id = t.id)"
+);
+
+statements!(
+    DELIVERED_WEBHOOKS,
+    DEAD_WEBHOOKS,
+    RECEIPTS,
+    IDEMPOTENCY_KEYS,
+    INBOUND_SIGNATURES,
+    AUTO_REGISTERED_REPS,
+);

@@ -2,8 +2,8 @@
 //! [`pick`] (the rules themselves are `domain::routing`'s); the escalation ladder's steps are in
 //! [`escalation`].
 
-mod escalation;
-mod pick;
+pub(super) mod escalation;
+pub(super) mod pick;
 
 use crate::domain::routing::Strategy;
 use chrono::{DateTime, Utc};
@@ -54,28 +54,40 @@ pub struct Rep {
     pub updated_at: DateTime<Utc>,
 }
 
-const QUEUE_SELECT: &str = "SELECT q.id, q.name, q.calendar_id, q.strategy, q.created_at, q.updated_at, \
+macro_rules! queue_select {
+    () => {
+        "SELECT q.id, q.name, q.calendar_id, q.strategy, q.created_at, q.updated_at, \
      COALESCE(ARRAY(SELECT m.rep_id FROM queue_members m WHERE m.queue_id = q.id ORDER BY m.rep_id), '{}') AS members \
-     FROM queues q";
+     FROM queues q"
+    };
+}
 
-const REP_SELECT: &str = "SELECT r.id, r.name, r.email, r.active, r.capacity, r.away_until, r.auto_registered, \
+macro_rules! rep_select {
+    () => {
+        "SELECT r.id, r.name, r.email, r.active, r.capacity, r.away_until, r.auto_registered, \
      r.created_at, r.updated_at, \
      COALESCE(ARRAY(SELECT m.queue_id FROM queue_members m WHERE m.rep_id = r.id ORDER BY m.queue_id), '{}') AS queues, \
      (SELECT count(*) FROM leads l WHERE l.owner = r.id AND l.state = 'routed') AS open_leads \
-     FROM reps r";
+     FROM reps r"
+    };
+}
+
+const QUEUES: &str = concat!(queue_select!(), " ORDER BY q.id");
 
 pub async fn queues(pool: &PgPool) -> Result<Vec<Queue>, sqlx::Error> {
-    sqlx::query_as(&format!("{QUEUE_SELECT} ORDER BY q.id"))
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(QUEUES).fetch_all(pool).await
 }
 
+const QUEUE: &str = concat!(queue_select!(), " WHERE q.id = $1");
+
 pub async fn queue(pool: &PgPool, id: &str) -> Result<Option<Queue>, sqlx::Error> {
-    sqlx::query_as(&format!("{QUEUE_SELECT} WHERE q.id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(QUEUE).bind(id).fetch_optional(pool).await
 }
+
+const UPSERT_QUEUE: &str = "INSERT INTO queues (id, name, calendar_id, strategy, rr_seq, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $6, $5, $5) \
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, calendar_id = EXCLUDED.calendar_id, \
+           strategy = EXCLUDED.strategy, rr_seq = EXCLUDED.rr_seq, updated_at = EXCLUDED.updated_at";
 
 pub async fn upsert_queue(
     pool: &PgPool,
@@ -88,40 +100,32 @@ pub async fn upsert_queue(
     // The queue's round-robin sequence; its name derives from the id (ids are free text).
     let digest = sha2::Sha256::digest(id.as_bytes());
     let seq = format!("queue_rr_{}", hex::encode(&digest[..12]));
-    sqlx::query(&format!(
-        "CREATE SEQUENCE IF NOT EXISTS {seq} MINVALUE 0 START 0"
-    ))
-    .execute(pool)
-    .await?;
-    sqlx::query(
-        "INSERT INTO queues (id, name, calendar_id, strategy, rr_seq, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $6, $5, $5) \
-         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, calendar_id = EXCLUDED.calendar_id, \
-           strategy = EXCLUDED.strategy, rr_seq = EXCLUDED.rr_seq, updated_at = EXCLUDED.updated_at",
-    )
-    .bind(id)
-    .bind(name)
-    .bind(calendar)
-    .bind(strategy)
-    .bind(now)
-    .bind(&seq)
-    .execute(pool)
-    .await?;
+    // Dynamic: an identifier cannot be a bind parameter. Run by every queue-creating test.
+    let create_sequence = format!("CREATE SEQUENCE IF NOT EXISTS {seq} MINVALUE 0 START 0");
+    sqlx::query(&create_sequence).execute(pool).await?;
+    sqlx::query(UPSERT_QUEUE)
+        .bind(id)
+        .bind(name)
+        .bind(calendar)
+        .bind(strategy)
+        .bind(now)
+        .bind(&seq)
+        .execute(pool)
+        .await?;
     // Nothing deletes queues; should one vanish in between, that is an error, not a panic.
     queue(pool, id).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
+const REPS: &str = concat!(rep_select!(), " ORDER BY r.id");
+
 pub async fn reps(pool: &PgPool) -> Result<Vec<Rep>, sqlx::Error> {
-    sqlx::query_as(&format!("{REP_SELECT} ORDER BY r.id"))
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(REPS).fetch_all(pool).await
 }
 
+const REP: &str = concat!(rep_select!(), " WHERE r.id = $1");
+
 pub async fn rep(pool: &PgPool, id: &str) -> Result<Option<Rep>, sqlx::Error> {
-    sqlx::query_as(&format!("{REP_SELECT} WHERE r.id = $1"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_as(REP).bind(id).fetch_optional(pool).await
 }
 
 /// What `PUT /v1/reps/{id}` writes.
@@ -135,6 +139,15 @@ pub struct RepWrite<'a> {
     pub away_until: Option<DateTime<Utc>>,
 }
 
+const UPSERT_REP: &str = "INSERT INTO reps (id, name, email, active, capacity, away_until, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, \
+           active = EXCLUDED.active, capacity = EXCLUDED.capacity, \
+           away_until = EXCLUDED.away_until, auto_registered = false, updated_at = EXCLUDED.updated_at";
+const CLEAR_MEMBERSHIPS: &str = "DELETE FROM queue_members WHERE rep_id = $1";
+const ADD_MEMBERSHIPS: &str =
+    "INSERT INTO queue_members (queue_id, rep_id) SELECT unnest($2::text[]), $1";
+
 /// Creates or replaces a rep and its queue memberships in one transaction.
 pub async fn upsert_rep(
     pool: &PgPool,
@@ -142,27 +155,21 @@ pub async fn upsert_rep(
     now: DateTime<Utc>,
 ) -> Result<Rep, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO reps (id, name, email, active, capacity, away_until, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
-         ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, \
-           active = EXCLUDED.active, capacity = EXCLUDED.capacity, \
-           away_until = EXCLUDED.away_until, auto_registered = false, updated_at = EXCLUDED.updated_at",
-    )
-    .bind(r.id)
-    .bind(r.name)
-    .bind(r.email)
-    .bind(r.active)
-    .bind(r.capacity)
-    .bind(r.away_until)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("DELETE FROM queue_members WHERE rep_id = $1")
+    sqlx::query(UPSERT_REP)
+        .bind(r.id)
+        .bind(r.name)
+        .bind(r.email)
+        .bind(r.active)
+        .bind(r.capacity)
+        .bind(r.away_until)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(CLEAR_MEMBERSHIPS)
         .bind(r.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO queue_members (queue_id, rep_id) SELECT unnest($2::text[]), $1")
+    sqlx::query(ADD_MEMBERSHIPS)
         .bind(r.id)
         .bind(r.queues)
         .execute(&mut *tx)
@@ -180,6 +187,14 @@ pub struct OwnerStatus {
     pub available: bool,
 }
 
+const REGISTER_OWNER: &str = "WITH ins AS ( \
+               INSERT INTO reps (id, name, auto_registered, created_at, updated_at) \
+               VALUES ($1, $1, true, $2, $2) ON CONFLICT (id) DO NOTHING RETURNING id) \
+             SELECT true, true FROM ins \
+             UNION ALL \
+             SELECT false, active AND (away_until IS NULL OR away_until <= $2) FROM reps \
+             WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ins)";
+
 /// Registers `rep` as an active rep if salgate has never seen it (CRM owner ids arrive before
 /// anyone describes them) and says whether it is available; one statement.
 pub async fn register_owner(
@@ -191,19 +206,11 @@ pub async fn register_owner(
     // nothing, but this statement's snapshot predates that commit and sees no row: ask again
     // (the next statement's snapshot sees it).
     for _ in 0..3 {
-        let row: Option<(bool, bool)> = sqlx::query_as(
-            "WITH ins AS ( \
-               INSERT INTO reps (id, name, auto_registered, created_at, updated_at) \
-               VALUES ($1, $1, true, $2, $2) ON CONFLICT (id) DO NOTHING RETURNING id) \
-             SELECT true, true FROM ins \
-             UNION ALL \
-             SELECT false, active AND (away_until IS NULL OR away_until <= $2) FROM reps \
-             WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
-        )
-        .bind(rep)
-        .bind(now)
-        .fetch_optional(pool)
-        .await?;
+        let row: Option<(bool, bool)> = sqlx::query_as(REGISTER_OWNER)
+            .bind(rep)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
         if let Some((registered, available)) = row {
             return Ok(OwnerStatus {
                 registered,
@@ -214,27 +221,18 @@ pub async fn register_owner(
     Err(sqlx::Error::RowNotFound)
 }
 
+const IS_MEMBER: &str =
+    "SELECT EXISTS (SELECT 1 FROM queue_members WHERE queue_id = $1 AND rep_id = $2)";
+
 pub async fn is_member(pool: &PgPool, queue: &str, rep: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM queue_members WHERE queue_id = $1 AND rep_id = $2)",
-    )
-    .bind(queue)
-    .bind(rep)
-    .fetch_one(pool)
-    .await
+    sqlx::query_scalar(IS_MEMBER)
+        .bind(queue)
+        .bind(rep)
+        .fetch_one(pool)
+        .await
 }
 
-/// Gives `rep` the most urgent unassigned routed lead of `queue` (earliest due), skipping
-/// leads another claimer holds, with an `assigned` history entry; `None` when there is none.
-pub async fn claim(
-    pool: &PgPool,
-    queue: &str,
-    rep: &str,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<crate::db::leads::LeadRow>, sqlx::Error> {
-    sqlx::query_as(
-        "WITH c AS ( \
+const CLAIM: &str = "WITH c AS ( \
            SELECT id FROM leads WHERE queue = $1 AND state = 'routed' AND owner IS NULL \
            ORDER BY sla_due_at NULLS LAST, id LIMIT 1 FOR UPDATE SKIP LOCKED), \
          u AS ( \
@@ -245,15 +243,37 @@ pub async fn claim(
              occurred_at, recorded_at) \
            SELECT id, cycle, 'assigned', $3, 'sdr', $2, jsonb_build_object('via', 'claim'), $4, $4 \
            FROM u) \
-         SELECT * FROM u",
-    )
-    .bind(queue)
-    .bind(rep)
-    .bind(actor)
-    .bind(now)
-    .fetch_optional(pool)
-    .await
+         SELECT * FROM u";
+
+/// Gives `rep` the most urgent unassigned routed lead of `queue` (earliest due), skipping
+/// leads another claimer holds, with an `assigned` history entry; `None` when there is none.
+pub async fn claim(
+    pool: &PgPool,
+    queue: &str,
+    rep: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::db::leads::LeadRow>, sqlx::Error> {
+    sqlx::query_as(CLAIM)
+        .bind(queue)
+        .bind(rep)
+        .bind(actor)
+        .bind(now)
+        .fetch_optional(pool)
+        .await
 }
+
+const ASSIGN: &str = "WITH u AS ( \
+           UPDATE leads SET owner = $3, queue = COALESCE($4, queue), \
+             tried_reps = CASE WHEN owner IS NULL OR owner = ANY(tried_reps) THEN tried_reps \
+                               ELSE tried_reps || owner END, \
+             version = version + 1, updated_at = $5 \
+           WHERE id = $1 AND version = $2 AND state = 'routed' RETURNING *), \
+         h AS ( \
+           INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, data, \
+             occurred_at, recorded_at) \
+           SELECT id, cycle, 'assigned', $6, $7, $3, $8, $5, $5 FROM u) \
+         SELECT * FROM u";
 
 /// Gives a routed lead a new owner (or none) and maybe a new queue, with an `assigned` history
 /// entry. Guarded by the version read; `None` when the lead changed or is no longer routed.
@@ -268,27 +288,30 @@ pub async fn assign<'e>(
     role: crate::domain::Role,
     now: DateTime<Utc>,
 ) -> Result<Option<crate::db::leads::LeadRow>, sqlx::Error> {
-    sqlx::query_as(
-        "WITH u AS ( \
-           UPDATE leads SET owner = $3, queue = COALESCE($4, queue), \
-             tried_reps = CASE WHEN owner IS NULL OR owner = ANY(tried_reps) THEN tried_reps \
-                               ELSE tried_reps || owner END, \
-             version = version + 1, updated_at = $5 \
-           WHERE id = $1 AND version = $2 AND state = 'routed' RETURNING *), \
-         h AS ( \
-           INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, data, \
-             occurred_at, recorded_at) \
-           SELECT id, cycle, 'assigned', $6, $7, $3, $8, $5, $5 FROM u) \
-         SELECT * FROM u",
-    )
-    .bind(current.id)
-    .bind(current.version)
-    .bind(owner)
-    .bind(queue)
-    .bind(now)
-    .bind(actor)
-    .bind(role)
-    .bind(data)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(ASSIGN)
+        .bind(current.id)
+        .bind(current.version)
+        .bind(owner)
+        .bind(queue)
+        .bind(now)
+        .bind(actor)
+        .bind(role)
+        .bind(data)
+        .fetch_optional(db)
+        .await
 }
+
+statements!(
+    QUEUES,
+    QUEUE,
+    REPS,
+    REP,
+    UPSERT_QUEUE,
+    UPSERT_REP,
+    CLEAR_MEMBERSHIPS,
+    ADD_MEMBERSHIPS,
+    REGISTER_OWNER,
+    IS_MEMBER,
+    CLAIM,
+    ASSIGN
+);

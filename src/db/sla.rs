@@ -47,21 +47,20 @@ pub struct CalendarRow {
     pub updated_at: DateTime<Utc>,
 }
 
+const POLICIES: &str = "SELECT * FROM sla_policies ORDER BY lead_type";
+
 pub async fn policies(pool: &PgPool) -> Result<Vec<PolicyRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM sla_policies ORDER BY lead_type")
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(POLICIES).fetch_all(pool).await
 }
+
+const CALENDARS: &str = "SELECT * FROM calendars ORDER BY id";
 
 pub async fn calendars(pool: &PgPool) -> Result<Vec<CalendarRow>, sqlx::Error> {
-    sqlx::query_as("SELECT * FROM calendars ORDER BY id")
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(CALENDARS).fetch_all(pool).await
 }
 
-pub async fn upsert_policy(pool: &PgPool, p: &PolicyRow) -> Result<PolicyRow, sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO sla_policies (lead_type, accept_within, accept_within_s, first_touch_within, \
+const UPSERT_POLICY: &str =
+    "INSERT INTO sla_policies (lead_type, accept_within, accept_within_s, first_touch_within, \
            first_touch_within_s, at_risk_ratio, on_breach, calendar_id, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (lead_type) DO UPDATE SET accept_within = EXCLUDED.accept_within, \
@@ -70,37 +69,39 @@ pub async fn upsert_policy(pool: &PgPool, p: &PolicyRow) -> Result<PolicyRow, sq
            first_touch_within_s = EXCLUDED.first_touch_within_s, \
            at_risk_ratio = EXCLUDED.at_risk_ratio, on_breach = EXCLUDED.on_breach, \
            calendar_id = EXCLUDED.calendar_id, updated_at = EXCLUDED.updated_at \
-         RETURNING *",
-    )
-    .bind(&p.lead_type)
-    .bind(&p.accept_within)
-    .bind(p.accept_within_s)
-    .bind(&p.first_touch_within)
-    .bind(p.first_touch_within_s)
-    .bind(p.at_risk_ratio)
-    .bind(&p.on_breach)
-    .bind(&p.calendar_id)
-    .bind(p.updated_at)
-    .fetch_one(pool)
-    .await
+         RETURNING *";
+
+pub async fn upsert_policy(pool: &PgPool, p: &PolicyRow) -> Result<PolicyRow, sqlx::Error> {
+    sqlx::query_as(UPSERT_POLICY)
+        .bind(&p.lead_type)
+        .bind(&p.accept_within)
+        .bind(p.accept_within_s)
+        .bind(&p.first_touch_within)
+        .bind(p.first_touch_within_s)
+        .bind(p.at_risk_ratio)
+        .bind(&p.on_breach)
+        .bind(&p.calendar_id)
+        .bind(p.updated_at)
+        .fetch_one(pool)
+        .await
 }
 
-pub async fn upsert_calendar(pool: &PgPool, c: &CalendarRow) -> Result<CalendarRow, sqlx::Error> {
-    sqlx::query_as(
-        "INSERT INTO calendars (id, name, time_zone, windows, holidays, created_at, updated_at) \
+const UPSERT_CALENDAR: &str = "INSERT INTO calendars (id, name, time_zone, windows, holidays, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $6) \
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, time_zone = EXCLUDED.time_zone, \
            windows = EXCLUDED.windows, holidays = EXCLUDED.holidays, updated_at = EXCLUDED.updated_at \
-         RETURNING *",
-    )
-    .bind(&c.id)
-    .bind(&c.name)
-    .bind(&c.time_zone)
-    .bind(&c.windows)
-    .bind(&c.holidays)
-    .bind(c.updated_at)
-    .fetch_one(pool)
-    .await
+         RETURNING *";
+
+pub async fn upsert_calendar(pool: &PgPool, c: &CalendarRow) -> Result<CalendarRow, sqlx::Error> {
+    sqlx::query_as(UPSERT_CALENDAR)
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.time_zone)
+        .bind(&c.windows)
+        .bind(&c.holidays)
+        .bind(c.updated_at)
+        .fetch_one(pool)
+        .await
 }
 
 /// What one scanner step did.
@@ -193,3 +194,11 @@ SELECT
     count(*) FILTER (WHERE kind = 'returned_to_queue') AS returned_to_queue
 FROM events
 "#;
+
+statements!(
+    SCAN_SQL,
+    POLICIES,
+    CALENDARS,
+    UPSERT_POLICY,
+    UPSERT_CALENDAR
+);

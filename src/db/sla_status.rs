@@ -32,10 +32,7 @@ pub struct OpenLeads {
     pub dirty_hours: i64,
 }
 
-pub async fn open_leads(pool: &PgPool, now: DateTime<Utc>) -> Result<OpenLeads, sqlx::Error> {
-    // Routed leads only (an index on state); the lag reads the scanner's own index.
-    sqlx::query_as(
-        "SELECT \
+const OPEN_LEADS: &str = "SELECT \
            count(*) FILTER (WHERE status = 'on_track') AS on_track, \
            count(*) FILTER (WHERE status = 'at_risk') AS at_risk, \
            count(*) FILTER (WHERE status = 'breached') AS breached, \
@@ -44,9 +41,11 @@ pub async fn open_leads(pool: &PgPool, now: DateTime<Utc>) -> Result<OpenLeads, 
              WHERE sla_next_check_at <= $1), 0) AS scan_lag, \
            (SELECT count(DISTINCT hour) FROM cycle_hour_marks) AS dirty_hours \
          FROM (SELECT lead_sla_status(leads, $1) AS status, owner FROM leads \
-           WHERE state = 'routed') routed",
-    )
-    .bind(now)
-    .fetch_one(pool)
-    .await
+           WHERE state = 'routed') routed";
+
+pub async fn open_leads(pool: &PgPool, now: DateTime<Utc>) -> Result<OpenLeads, sqlx::Error> {
+    // Routed leads only (an index on state); the lag reads the scanner's own index.
+    sqlx::query_as(OPEN_LEADS).bind(now).fetch_one(pool).await
 }
+
+statements!(OPEN_LEADS);

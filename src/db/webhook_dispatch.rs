@@ -7,14 +7,14 @@ use serde_json::Value;
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
+const ACTIVE_SUBSCRIPTIONS: &str = "SELECT id FROM webhook_subscriptions \
+         WHERE deleted_at IS NULL AND paused_at IS NULL ORDER BY id";
+
 /// Subscriptions deliveries are sent to: not deleted, not paused.
 pub async fn active_subscriptions(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT id FROM webhook_subscriptions \
-         WHERE deleted_at IS NULL AND paused_at IS NULL ORDER BY id",
-    )
-    .fetch_all(pool)
-    .await
+    sqlx::query_scalar(ACTIVE_SUBSCRIPTIONS)
+        .fetch_all(pool)
+        .await
 }
 
 /// A claimed delivery: what the dispatcher needs to send it, and the lease to record it with.
@@ -84,6 +84,9 @@ pub struct PauseAfter {
     pub failing_for: std::time::Duration,
 }
 
+const RECORD: &str = "SELECT webhook_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+           make_interval(secs => $11))";
+
 /// What became of the delivery: `delivered`, `pending` (retried later), `dead`, or `lost`
 /// (the lease ran out and a newer claim owns it; the attempt is recorded all the same).
 pub async fn record(
@@ -92,21 +95,20 @@ pub async fn record(
     r: &AttemptResult<'_>,
     pause: PauseAfter,
 ) -> Result<String, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT webhook_record($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-           make_interval(secs => $11))",
-    )
-    .bind(d.subscription_id)
-    .bind(d.lead_id)
-    .bind(d.id)
-    .bind(d.lease)
-    .bind(r.at)
-    .bind(r.status_code.map(i32::from))
-    .bind(r.error)
-    .bind(r.duration_ms)
-    .bind(r.retry_at)
-    .bind(i32::try_from(pause.failures).unwrap_or(i32::MAX))
-    .bind(pause.failing_for.as_secs_f64())
-    .fetch_one(pool)
-    .await
+    sqlx::query_scalar(RECORD)
+        .bind(d.subscription_id)
+        .bind(d.lead_id)
+        .bind(d.id)
+        .bind(d.lease)
+        .bind(r.at)
+        .bind(r.status_code.map(i32::from))
+        .bind(r.error)
+        .bind(r.duration_ms)
+        .bind(r.retry_at)
+        .bind(i32::try_from(pause.failures).unwrap_or(i32::MAX))
+        .bind(pause.failing_for.as_secs_f64())
+        .fetch_one(pool)
+        .await
 }
+
+statements!(CLAIM, ACTIVE_SUBSCRIPTIONS, RECORD);

@@ -19,6 +19,7 @@ mod routing;
 mod rules;
 mod signatures;
 mod sla;
+mod statements;
 mod taxonomy;
 mod text_columns;
 mod visibility;

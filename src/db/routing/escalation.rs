@@ -19,19 +19,20 @@ pub struct EscalationDue {
     pub tried_reps: Vec<String>,
 }
 
+const ESCALATIONS_DUE: &str =
+    "SELECT id, version, cycle, lead_type, sla_policy, queue, owner, tried_reps FROM leads \
+         WHERE state = 'routed' AND escalation_due_at <= $1 ORDER BY escalation_due_at LIMIT $2";
+
 pub async fn escalations_due(
     pool: &PgPool,
     now: DateTime<Utc>,
     batch: i64,
 ) -> Result<Vec<EscalationDue>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, version, cycle, lead_type, sla_policy, queue, owner, tried_reps FROM leads \
-         WHERE state = 'routed' AND escalation_due_at <= $1 ORDER BY escalation_due_at LIMIT $2",
-    )
-    .bind(now)
-    .bind(batch)
-    .fetch_all(pool)
-    .await
+    sqlx::query_as(ESCALATIONS_DUE)
+        .bind(now)
+        .bind(batch)
+        .fetch_all(pool)
+        .await
 }
 
 /// What one escalation step did.
@@ -42,6 +43,17 @@ pub enum Escalated {
     /// Someone else handled or changed the lead first; nothing was written.
     Skipped,
 }
+
+const LOCK_DUE: &str =
+    "SELECT version FROM leads WHERE id = $1 AND state = 'routed' AND escalation_due_at <= $2 \
+         FOR UPDATE SKIP LOCKED";
+const ESCALATE: &str = "WITH u AS ( \
+           UPDATE leads SET owner = $2, tried_reps = $3, escalation_due_at = $4, \
+             version = version + 1, updated_at = $5 WHERE id = $1 RETURNING id, cycle) \
+         INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, data, \
+           occurred_at, recorded_at) \
+         SELECT id, cycle, $6, 'system', 'system', $2, \
+           jsonb_build_object('from', $7::text, 'escalation_due_at', $4), $5, $5 FROM u";
 
 /// One rung of the ladder, in its own transaction. Locks in the same order as ingest (queue,
 /// then reps, then the lead), so the two never deadlock; the lead is re-checked under its lock
@@ -61,14 +73,11 @@ pub async fn escalate(
         }
     }
     let pick = next_rung(&mut tx, due, now, &tried).await?;
-    let locked: Option<i32> = sqlx::query_scalar(
-        "SELECT version FROM leads WHERE id = $1 AND state = 'routed' AND escalation_due_at <= $2 \
-         FOR UPDATE SKIP LOCKED",
-    )
-    .bind(due.id)
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let locked: Option<i32> = sqlx::query_scalar(LOCK_DUE)
+        .bind(due.id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
     if locked != Some(due.version) {
         return Ok(Escalated::Skipped);
     }
@@ -84,24 +93,16 @@ pub async fn escalate(
         }
         _ => ("returned_to_queue", None, None, Escalated::ReturnedToQueue),
     };
-    sqlx::query(
-        "WITH u AS ( \
-           UPDATE leads SET owner = $2, tried_reps = $3, escalation_due_at = $4, \
-             version = version + 1, updated_at = $5 WHERE id = $1 RETURNING id, cycle) \
-         INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, data, \
-           occurred_at, recorded_at) \
-         SELECT id, cycle, $6, 'system', 'system', $2, \
-           jsonb_build_object('from', $7::text, 'escalation_due_at', $4), $5, $5 FROM u",
-    )
-    .bind(due.id)
-    .bind(owner)
-    .bind(&tried)
-    .bind(next)
-    .bind(now)
-    .bind(kind)
-    .bind(&due.owner)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(ESCALATE)
+        .bind(due.id)
+        .bind(owner)
+        .bind(&tried)
+        .bind(next)
+        .bind(now)
+        .bind(kind)
+        .bind(&due.owner)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -119,3 +120,5 @@ async fn next_rung(
         None => Ok(QueuePick::UnknownQueue),
     }
 }
+
+statements!(ESCALATIONS_DUE, LOCK_DUE, ESCALATE);

@@ -42,18 +42,19 @@ pub enum QueuePick {
     },
 }
 
+const TAKE_TURN: &str =
+    "SELECT nextval(rr_seq::regclass) FROM queues WHERE id = $1 AND strategy = 'round_robin'";
+
 /// Takes the next round-robin turn of `queue` (`None` unless it is a round-robin queue) from the
 /// queue's sequence: no row lock, no commit to wait for, so concurrent ingests stay concurrent
 /// and every one gets a distinct turn. Call it before opening the transaction that assigns (it
 /// uses a connection of its own). Turns taken by requests that then fail are skipped: that costs
 /// a little fairness, never correctness.
 pub async fn take_turn(pool: &PgPool, queue: &str) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT nextval(rr_seq::regclass) FROM queues WHERE id = $1 AND strategy = 'round_robin'",
-    )
-    .bind(queue)
-    .fetch_optional(pool)
-    .await
+    sqlx::query_scalar(TAKE_TURN)
+        .bind(queue)
+        .fetch_optional(pool)
+        .await
 }
 
 /// A queue's strategy, its members, and (for round robin) a fresh turn, read in one statement.
@@ -93,6 +94,14 @@ pub struct QueueInfo {
     pub members: Vec<Candidate>,
 }
 
+const QUEUE_INFO: &str = "SELECT q.strategy, q.rr_seq, \
+           COALESCE(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.active ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.away_until ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.capacity ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') \
+         FROM queues q LEFT JOIN queue_members m ON m.queue_id = q.id \
+         LEFT JOIN reps r ON r.id = m.rep_id WHERE q.id = $1 GROUP BY q.strategy, q.rr_seq";
+
 /// Reads a queue and its members (no turn taken); `None` for an unknown queue.
 pub async fn queue_info(pool: &PgPool, queue: &str) -> Result<Option<QueueInfo>, sqlx::Error> {
     type Row = (
@@ -103,18 +112,10 @@ pub async fn queue_info(pool: &PgPool, queue: &str) -> Result<Option<QueueInfo>,
         Vec<Option<DateTime<Utc>>>,
         Vec<Option<i32>>,
     );
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT q.strategy, q.rr_seq, \
-           COALESCE(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
-           COALESCE(array_agg(r.active ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
-           COALESCE(array_agg(r.away_until ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
-           COALESCE(array_agg(r.capacity ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') \
-         FROM queues q LEFT JOIN queue_members m ON m.queue_id = q.id \
-         LEFT JOIN reps r ON r.id = m.rep_id WHERE q.id = $1 GROUP BY q.strategy, q.rr_seq",
-    )
-    .bind(queue)
-    .fetch_optional(pool)
-    .await?;
+    let row: Option<Row> = sqlx::query_as(QUEUE_INFO)
+        .bind(queue)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.map(
         |(strategy, rr_seq, ids, active, away, capacity)| QueueInfo {
             strategy,
@@ -123,6 +124,19 @@ pub async fn queue_info(pool: &PgPool, queue: &str) -> Result<Option<QueueInfo>,
         },
     ))
 }
+
+const SNAPSHOT: &str = "WITH q AS (SELECT id, strategy, rr_seq FROM queues WHERE id = $1) \
+         SELECT q.strategy, \
+           CASE WHEN q.strategy = 'round_robin' AND NOT EXISTS ( \
+                  SELECT 1 FROM leads WHERE source = $2 AND external_id = $3 \
+                  AND state IN ('routed', 'accepted')) \
+                THEN nextval(q.rr_seq::regclass) END, \
+           COALESCE(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.active ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.away_until ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
+           COALESCE(array_agg(r.capacity ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') \
+         FROM q LEFT JOIN queue_members m ON m.queue_id = q.id LEFT JOIN reps r ON r.id = m.rep_id \
+         GROUP BY q.strategy, q.rr_seq";
 
 /// [`take_turn`] and the members in one round trip; `None` for an unknown queue. No turn is
 /// taken when the lead `(source, external_id)` exists and is open or accepted (a re-sent MQL
@@ -142,25 +156,12 @@ pub async fn snapshot(
         Vec<Option<DateTime<Utc>>>,
         Vec<Option<i32>>,
     );
-    let row: Option<Row> = sqlx::query_as(
-        "WITH q AS (SELECT id, strategy, rr_seq FROM queues WHERE id = $1) \
-         SELECT q.strategy, \
-           CASE WHEN q.strategy = 'round_robin' AND NOT EXISTS ( \
-                  SELECT 1 FROM leads WHERE source = $2 AND external_id = $3 \
-                  AND state IN ('routed', 'accepted')) \
-                THEN nextval(q.rr_seq::regclass) END, \
-           COALESCE(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
-           COALESCE(array_agg(r.active ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
-           COALESCE(array_agg(r.away_until ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
-           COALESCE(array_agg(r.capacity ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') \
-         FROM q LEFT JOIN queue_members m ON m.queue_id = q.id LEFT JOIN reps r ON r.id = m.rep_id \
-         GROUP BY q.strategy, q.rr_seq",
-    )
-    .bind(queue)
-    .bind(source)
-    .bind(external_id)
-    .fetch_optional(pool)
-    .await?;
+    let row: Option<Row> = sqlx::query_as(SNAPSHOT)
+        .bind(queue)
+        .bind(source)
+        .bind(external_id)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.map(
         |(strategy, turn, ids, active, away, capacity)| QueueSnapshot {
             strategy,
@@ -194,6 +195,10 @@ pub(super) enum Rule<'a> {
     NextAfter(Option<&'a str>),
 }
 
+const QUEUE_STRATEGY: &str = "SELECT strategy FROM queues WHERE id = $1";
+const MEMBERS: &str = "SELECT r.id, r.active, r.away_until, r.capacity FROM queue_members m \
+         JOIN reps r ON r.id = m.rep_id WHERE m.queue_id = $1 ORDER BY r.id";
+
 /// [`pick_from_queue`] with the round-robin rule to follow. A least-loaded queue takes the least
 /// loaded eligible member either way; a claim queue assigns nobody.
 pub(super) async fn choose(
@@ -203,11 +208,10 @@ pub(super) async fn choose(
     now: DateTime<Utc>,
     exclude: &[String],
 ) -> Result<QueuePick, sqlx::Error> {
-    let strategy: Option<Strategy> =
-        sqlx::query_scalar("SELECT strategy FROM queues WHERE id = $1")
-            .bind(queue)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let strategy: Option<Strategy> = sqlx::query_scalar(QUEUE_STRATEGY)
+        .bind(queue)
+        .fetch_optional(&mut *tx)
+        .await?;
     let Some(strategy) = strategy else {
         return Ok(QueuePick::UnknownQueue);
     };
@@ -215,16 +219,13 @@ pub(super) async fn choose(
     if strategy == Strategy::Claim {
         return Ok(nobody);
     }
-    let mut candidates: Vec<Candidate> = sqlx::query_as::<_, Member>(
-        "SELECT r.id, r.active, r.away_until, r.capacity FROM queue_members m \
-         JOIN reps r ON r.id = m.rep_id WHERE m.queue_id = $1 ORDER BY r.id",
-    )
-    .bind(queue)
-    .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .map(Member::candidate)
-    .collect();
+    let mut candidates: Vec<Candidate> = sqlx::query_as::<_, Member>(MEMBERS)
+        .bind(queue)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .map(Member::candidate)
+        .collect();
     // Only members eligible before counting can be given the lead: those with a capacity are
     // locked and counted (least loaded: all of them); the others need neither.
     let to_count: Vec<String> = eligible(&candidates, now, exclude)
@@ -254,6 +255,10 @@ pub(super) async fn choose(
     })
 }
 
+const LOCK_REPS: &str = "SELECT id FROM reps WHERE id = ANY($1) ORDER BY id FOR UPDATE";
+const OPEN_COUNTS: &str =
+    "SELECT owner, count(*) FROM leads WHERE state = 'routed' AND owner = ANY($1) GROUP BY owner";
+
 /// Locks the rows of the reps `ids` (in id order) and fills in their open leads among
 /// `candidates`, counted after the locks are held so that every lead committed by an earlier
 /// holder is seen.
@@ -262,16 +267,11 @@ async fn lock_and_count(
     candidates: &mut [Candidate],
     ids: &[String],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT id FROM reps WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+    sqlx::query(LOCK_REPS).bind(ids).execute(&mut *tx).await?;
+    let loads: Vec<(String, i64)> = sqlx::query_as(OPEN_COUNTS)
         .bind(ids)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-    let loads: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT owner, count(*) FROM leads WHERE state = 'routed' AND owner = ANY($1) GROUP BY owner",
-    )
-    .bind(ids)
-    .fetch_all(&mut *tx)
-    .await?;
     for c in candidates.iter_mut().filter(|c| ids.contains(&c.id)) {
         c.open = loads
             .iter()
@@ -280,3 +280,13 @@ async fn lock_and_count(
     }
     Ok(())
 }
+
+statements!(
+    TAKE_TURN,
+    QUEUE_INFO,
+    SNAPSHOT,
+    QUEUE_STRATEGY,
+    MEMBERS,
+    LOCK_REPS,
+    OPEN_COUNTS
+);

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod http;
 pub mod jobs;
 pub mod outbound;
+pub mod pages;
 pub mod policy_cache;
 pub mod service;
 pub mod startup;

@@ -36,6 +36,11 @@ enum Cmd {
         #[command(subcommand)]
         command: KeysCmd,
     },
+    /// Let people into the pages under /app.
+    Users {
+        #[command(subcommand)]
+        command: UsersCmd,
+    },
     /// Run an embedded PostgreSQL cluster on its own, for tools such as the benchmarks.
     Db {
         #[command(subcommand)]
@@ -83,6 +88,19 @@ enum KeysCmd {
         /// A label for the key.
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsersCmd {
+    /// Make a one-time sign-in link; it is printed alone on the last line of stdout.
+    Invite {
+        /// sdr, revops or admin.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// The rep an sdr signs in as (required for sdr).
+        #[arg(long)]
+        rep: Option<String>,
     },
 }
 
@@ -135,6 +153,36 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
             database.close().await;
             Ok(())
         }
+        Cmd::Users {
+            command: UsersCmd::Invite { role, rep },
+        } => {
+            let (role, rep) = salgate::service::people::person(role, rep.as_deref())
+                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+            let database = Database::open(&settings).await?;
+            let now = clock.now();
+            let expires = now + salgate::service::people::LINK_TTL;
+            let created = db::sessions::create_link(
+                &database.pool,
+                role,
+                rep.as_deref(),
+                "cli",
+                now,
+                expires,
+            )
+            .await;
+            database.close().await;
+            let (link, token) = created?;
+            let who = rep
+                .as_deref()
+                .map_or(role.to_string(), |r| format!("{r} ({role})"));
+            println!(
+                "sign-in link for {who}, usable once until {}:",
+                link.expires_at
+            );
+            let base = salgate::startup::link_base(&settings, None);
+            println!("{base}/app/sign-in/link?token={token}");
+            Ok(())
+        }
         Cmd::Keys {
             command: KeysCmd::Create { role, rep, name },
         } => {
@@ -157,6 +205,18 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
             println!("{token}");
             Ok(())
         }
+    }
+}
+
+/// A refused field as `--rep: an sdr signs in as one rep`.
+fn describe(e: &salgate::service::Error) -> String {
+    match e {
+        salgate::service::Error::Validation(fields) => fields
+            .iter()
+            .map(|f| format!("--{}: {}", f.field, f.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
     }
 }
 

@@ -169,7 +169,8 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
-        let state = app_state(&settings, &database, clock);
+        let link_base = link_base(&settings, listener.local_addr().ok());
+        let state = app_state(&settings, &database, clock, link_base);
         Ok(Application {
             listener,
             state,
@@ -307,7 +308,12 @@ pub async fn stop_signal() {
 }
 
 /// The request handlers' shared state, from the settings and the open database.
-fn app_state(settings: &Settings, database: &Database, clock: Arc<dyn Clock>) -> AppState {
+fn app_state(
+    settings: &Settings,
+    database: &Database,
+    clock: Arc<dyn Clock>,
+    link_base: String,
+) -> AppState {
     AppState::new(Shared {
         service: Service {
             db: database.pool.clone(),
@@ -349,7 +355,27 @@ fn app_state(settings: &Settings, database: &Database, clock: Arc<dyn Clock>) ->
             settings.batch_concurrency * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),
         )),
         batch_wait: settings.batch_wait,
+        pages: http::PageSettings {
+            secure_cookies: settings
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+            link_base,
+        },
     })
+}
+
+/// What sign-in links start with: the public URL when set, else the address served on (a
+/// wildcard address read as the loopback one, which a browser on this machine can open).
+pub fn link_base(settings: &Settings, bound: Option<std::net::SocketAddr>) -> String {
+    if let Some(url) = &settings.public_url {
+        return url.clone();
+    }
+    let mut addr = bound.unwrap_or(settings.listen);
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
 }
 
 impl JobSettings {

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod reason_codes;
 pub mod retention;
 pub mod routing;
+pub mod sessions;
 pub mod sla;
 pub mod sla_status;
 mod text_enum;
@@ -140,6 +141,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         routing::STATEMENTS,
         routing::escalation::STATEMENTS,
         routing::pick::STATEMENTS,
+        sessions::STATEMENTS,
         sla::STATEMENTS,
         sla_status::STATEMENTS,
         webhook_dispatch::STATEMENTS,

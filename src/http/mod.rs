@@ -85,6 +85,16 @@ pub struct Shared {
     /// (configured; see [`batch::gate`]).
     pub batch_gate: Arc<tokio::sync::Semaphore>,
     pub batch_wait: std::time::Duration,
+    /// How the pages under `/app` hand out cookies and links (configured).
+    pub pages: PageSettings,
+}
+
+/// Settings of the pages (`src/pages`).
+pub struct PageSettings {
+    /// Cookies get `Secure`: `SALGATE_PUBLIC_URL` is https.
+    pub secure_cookies: bool,
+    /// What sign-in links start with: `SALGATE_PUBLIC_URL`, else the address served on.
+    pub link_base: String,
 }
 
 /// The pool, the clock and the caches belong to the use cases; handlers that run a single
@@ -174,6 +184,7 @@ pub fn router(state: AppState) -> Router {
         .merge(v1)
         .merge(ops)
         .merge(crm)
+        .merge(crate::pages::router(state.clone()))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", api))
         .fallback(|| async { ApiError::NotFound("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

@@ -2,6 +2,7 @@
 
 mod auth;
 mod batch;
+mod browser;
 mod decisions;
 mod faults;
 mod helpers;

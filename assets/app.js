@@ -1,0 +1,2 @@
+// salgate pages: small enhancements over plain HTML forms (the pages work without this file).
+"use strict";

@@ -138,6 +138,12 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
                 println!("salgate: no API keys existed, so an admin key was created. It is shown only this once:");
                 println!("{token}");
             }
+            if let Some(link) = &app.bootstrap_sign_in_link {
+                println!(
+                    "salgate: open this link to sign in to the pages as admin (once, within 72 h):"
+                );
+                println!("{link}");
+            }
             let stop = app.shutdown_token();
             tokio::spawn(async move {
                 startup::stop_signal().await;

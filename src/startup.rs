@@ -20,6 +20,7 @@ use crate::{
         lane::Lane,
         webhook_dispatch::PauseAfter,
     },
+    domain::Role,
     http::{
         self, auth::KeyCache, integrations::IntegrationSettings, rate_limit::RateLimiter, AppState,
         Shared,
@@ -156,6 +157,9 @@ pub struct Application {
     periodic_jobs: bool,
     /// The admin token created on first start (no keys existed), shown once.
     pub bootstrap_admin_token: Option<String>,
+    /// With the first-start admin key, a one-time link that signs its holder in to the pages
+    /// as admin.
+    pub bootstrap_sign_in_link: Option<String>,
 }
 
 impl Application {
@@ -171,6 +175,20 @@ impl Application {
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
         let link_base = link_base(&settings, listener.local_addr().ok());
         let state = app_state(&settings, &database, clock, link_base);
+        let bootstrap_sign_in_link = match bootstrap_admin_token {
+            Some(_) => {
+                let (_, token) = state
+                    .service
+                    .create_sign_in_link("bootstrap", Role::Admin, None)
+                    .await
+                    .context("could not make the first sign-in link")?;
+                Some(format!(
+                    "{}/app/sign-in/link?token={token}",
+                    state.pages.link_base
+                ))
+            }
+            None => None,
+        };
         Ok(Application {
             listener,
             state,
@@ -179,6 +197,7 @@ impl Application {
             jobs: JobSettings::from_settings(&settings),
             periodic_jobs: true,
             bootstrap_admin_token,
+            bootstrap_sign_in_link,
         })
     }
 

@@ -117,11 +117,27 @@ async fn serve_and_read_stdout(url: &str) -> (Service, String) {
 }
 
 #[tokio::test]
-async fn the_first_start_prints_an_admin_key_once_and_a_restart_prints_none() {
+async fn the_first_start_prints_an_admin_key_and_an_admin_sign_in_link_once_and_a_restart_prints_none(
+) {
     let url = fresh_database().await;
     let (mut first, stdout) = serve_and_read_stdout(&url).await;
-    let token = stdout.lines().last().expect("an admin key on stdout");
-    assert!(!token.contains(char::is_whitespace), "{stdout:?}");
+    let line_after = |marker: &str| {
+        let mut lines = stdout.lines().skip_while(|l| !l.contains(marker));
+        lines
+            .nth(1)
+            .unwrap_or_else(|| panic!("no line after {marker:?}: {stdout:?}"))
+    };
+    let token = line_after("no API keys existed");
+    assert!(
+        token.starts_with("sg_") && !token.contains(char::is_whitespace),
+        "{stdout:?}"
+    );
+    let link = line_after("sign in to the pages as admin");
+    let expected = format!("{}/app/sign-in/link?token=sl_", first.base);
+    assert!(
+        link.starts_with(&expected),
+        "{link} does not start with {expected}"
+    );
     let client = reqwest::Client::new();
     let keys = client
         .get(format!("{}/v1/api-keys", first.base))
@@ -130,13 +146,29 @@ async fn the_first_start_prints_an_admin_key_once_and_a_restart_prints_none() {
         .await
         .unwrap();
     assert_eq!(keys.status(), 200, "the printed key is an admin key");
+    let page = client.get(link).send().await.unwrap();
+    assert_eq!(
+        page.status(),
+        200,
+        "the printed link opens its sign-in page"
+    );
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("signs you in as <strong>admin</strong>"));
     first.kill();
 
     let (_second, again) = serve_and_read_stdout(&url).await;
     assert!(!again.contains(token), "the key is shown only once");
-    assert_eq!(again.trim(), "", "a restart prints no key: {again:?}");
+    assert_eq!(
+        again.trim(),
+        "",
+        "a restart prints no key and no link: {again:?}"
+    );
     let pool = PgPool::connect(&url).await.unwrap();
     assert_eq!(scalar(&pool, "SELECT count(*) FROM api_keys").await, 1);
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM sign_in_links").await, 1);
 }
 
 /// Polls (at most 10 s) until `ready` holds.

@@ -91,3 +91,49 @@ async fn serve(Path((hash, name)): Path<(String, String)>) -> Response {
         None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded third-party files are the ones `assets/vendor/SHA256SUMS` lists (what
+    /// `scripts/vendor-assets.sh` checks against the npm packages).
+    #[test]
+    fn the_embedded_vendor_files_are_the_ones_the_checksums_list() {
+        let sums = include_str!("../../assets/vendor/SHA256SUMS");
+        let listed: Vec<(&str, &str)> = sums
+            .lines()
+            .filter_map(|l| l.split_once("  "))
+            .map(|(sum, name)| (name, sum))
+            .collect();
+        let vendored: Vec<&Asset> = FILES
+            .iter()
+            .filter(|a| !a.name.starts_with("app."))
+            .collect();
+        assert!(!vendored.is_empty());
+        for asset in vendored {
+            let sum = listed
+                .iter()
+                .find(|(n, _)| *n == asset.name)
+                .unwrap_or_else(|| panic!("{} is not in SHA256SUMS", asset.name))
+                .1;
+            assert_eq!(
+                hex::encode(Sha256::digest(asset.bytes)),
+                sum,
+                "{}",
+                asset.name
+            );
+        }
+    }
+
+    #[test]
+    fn an_asset_path_changes_with_its_bytes_and_an_unknown_one_says_missing() {
+        let css = url("app.css");
+        assert!(
+            css.starts_with("/app/assets/") && css.ends_with("/app.css"),
+            "{css}"
+        );
+        assert_eq!(css.len(), "/app/assets//app.css".len() + 16);
+        assert_eq!(url("nope.js"), "/app/assets/missing/nope.js");
+    }
+}

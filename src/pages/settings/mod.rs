@@ -3,14 +3,14 @@
 //! (`service::settings`), so a refused form shows the parser's message next to its field and
 //! changes nothing; an accepted one redirects back to its page (post, redirect, get).
 
-// mod calendars;
+mod calendars;
 mod codes;
 mod keys;
 mod links;
-// mod queues;
+mod queues;
 mod reps;
-// mod sla;
-// mod webhooks;
+mod sla;
+mod webhooks;
 
 use axum::{
     http::{header, StatusCode},
@@ -34,10 +34,10 @@ pub fn router() -> Router<AppState> {
         .route("/app/settings", get(index))
         .merge(codes::router())
         .merge(reps::router())
-        // .merge(queues::router())
-        // .merge(sla::router())
-        // .merge(calendars::router())
-        // .merge(webhooks::router())
+        .merge(queues::router())
+        .merge(sla::router())
+        .merge(calendars::router())
+        .merge(webhooks::router())
         .merge(keys::router())
         .merge(links::router())
 }

@@ -17,30 +17,14 @@ use super::{
 };
 use crate::{
     db::api_keys::{self, ApiKey},
-    domain::{
-        body::{Check, Field},
-        validation::SlugKind,
-        Role,
-    },
+    domain::Role,
+    service::settings::keys::{self, NewApiKey},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_api_key, list_api_keys))
         .routes(routes!(get_api_key, delete_api_key))
-}
-
-// Read as `domain::body` describes.
-/// Body to create a key.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct NewApiKey {
-    #[schema(value_type = Role)]
-    pub role: Field,
-    /// Required for `sdr` keys (the rep they act as); refused for others.
-    #[schema(value_type = Option<String>, schema_with = crate::domain::slug::opt_id_schema)]
-    pub rep: Field,
-    #[schema(value_type = Option<String>)]
-    pub name: Field,
 }
 
 /// A created key with its token: the only time the token is shown.
@@ -66,28 +50,7 @@ pub async fn create_api_key(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     principal.require(&[Role::Admin])?;
-    let (NewApiKey { role, rep, name }, mut f) =
-        Check::read(&body).map_err(ApiError::Validation)?;
-    let role = f.req_str("role", role, 20).and_then(|r| {
-        let role = Role::parse(&r);
-        if role.is_none() {
-            f.error("role", "must be one of ingest, sdr, revops, admin");
-        }
-        role
-    });
-    let before = f.errors.len();
-    let rep = f.opt_slug("rep", rep, SlugKind::Id);
-    let rep_refused = f.errors.len() > before;
-    let name = f.opt_str("name", name, 200);
-    match (role, &rep) {
-        (Some(Role::Sdr), None) if !rep_refused => f.error("rep", "is required for an sdr key"),
-        (Some(r), Some(_)) if r != Role::Sdr => f.error("rep", "only sdr keys are bound to a rep"),
-        _ => {}
-    }
-    let role = f.done(role).map_err(ApiError::Validation)?;
-    let name = name.unwrap_or_else(|| format!("{role} key"));
-    let (key, token) =
-        api_keys::create(&state.db, role, rep.as_deref(), &name, state.clock.now()).await?;
+    let (key, token) = state.service.create_api_key(&body).await?;
     Ok((StatusCode::CREATED, Json(CreatedApiKey { key, token })))
 }
 
@@ -100,13 +63,12 @@ pub async fn list_api_keys(
 ) -> ApiResult<Json<ApiKeyList>> {
     principal.require(&[Role::Admin])?;
     Ok(Json(ApiKeyList {
-        items: api_keys::list(&state.db).await?,
+        items: state.service.api_keys().await?,
     }))
 }
 
 fn key_id(raw: &str) -> ApiResult<Uuid> {
-    raw.parse()
-        .map_err(|_| ApiError::NotFound("no API key with this id"))
+    Ok(keys::key_id(raw)?)
 }
 
 /// Get one API key (without token).
@@ -135,9 +97,7 @@ pub async fn delete_api_key(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.require(&[Role::Admin])?;
-    api_keys::revoke(&state.db, key_id(&id)?, state.clock.now())
-        .await?
-        .ok_or(ApiError::NotFound("no API key with this id"))?;
+    state.service.revoke_api_key(key_id(&id)?).await?;
     state.keys.clear();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,17 +10,14 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiResult, Problem},
     extract::{JsonBody, Principal},
     AppState,
 };
 use crate::{
-    db::reason_codes::{self, ReasonCode, ReasonKind},
-    domain::{
-        body::{Check, Field},
-        validation::SlugKind,
-        Role,
-    },
+    db::reason_codes::{ReasonCode, ReasonKind},
+    domain::Role,
+    service::settings::taxonomy::{NewReasonCode, ReasonCodePatch},
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,32 +35,9 @@ pub struct ReasonCodeList {
     pub items: Vec<ReasonCode>,
 }
 
-// Read as `domain::body` describes, as is the patch.
-/// Body to create a code.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct NewReasonCode {
-    /// Lowercase letters, digits, `_-.`; at most 64 characters.
-    #[schema(value_type = String, schema_with = crate::domain::slug::key_schema)]
-    pub code: Field,
-    #[schema(value_type = String)]
-    pub label: Field,
-    /// Default true.
-    #[schema(value_type = Option<bool>)]
-    pub active: Field,
-}
-
-/// Body to change a code: label and/or active (retire with `false`).
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct ReasonCodePatch {
-    #[schema(value_type = Option<String>)]
-    pub label: Field,
-    #[schema(value_type = Option<bool>)]
-    pub active: Field,
-}
-
 async fn list(state: AppState, kind: ReasonKind) -> ApiResult<Json<ReasonCodeList>> {
     Ok(Json(ReasonCodeList {
-        items: reason_codes::list(&state.db, kind).await?,
+        items: state.service.reason_codes(kind).await?,
     }))
 }
 
@@ -74,24 +48,7 @@ async fn create(
     body: serde_json::Value,
 ) -> ApiResult<(StatusCode, Json<ReasonCode>)> {
     principal.require(WRITERS)?;
-    let (
-        NewReasonCode {
-            code,
-            label,
-            active,
-        },
-        mut f,
-    ) = Check::read(&body).map_err(ApiError::Validation)?;
-    let code = f.req_slug("code", code, SlugKind::Key);
-    let label = f.req_str("label", label, 200);
-    let active = f.opt_bool("active", active).unwrap_or(true);
-    let (code, label) = f.done(code.zip(label)).map_err(ApiError::Validation)?;
-    let created = reason_codes::create(&state.db, kind, &code, &label, active, state.clock.now())
-        .await?
-        .ok_or_else(|| ApiError::Conflict {
-            code: "already_exists",
-            detail: format!("the {} code `{code}` already exists", kind.as_str()),
-        })?;
+    let created = state.service.create_reason_code(kind, &body).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -103,25 +60,9 @@ async fn update(
     body: serde_json::Value,
 ) -> ApiResult<Json<ReasonCode>> {
     principal.require(WRITERS)?;
-    if !SlugKind::Key.matches(&code) {
-        return Err(ApiError::NotFound("no such code"));
-    }
-    let (ReasonCodePatch { label, active }, mut f) =
-        Check::read(&body).map_err(ApiError::Validation)?;
-    let label = f.opt_str("label", label, 200);
-    let active = f.opt_bool("active", active);
-    f.done(Some(())).map_err(ApiError::Validation)?;
-    reason_codes::update(
-        &state.db,
-        kind,
-        &code,
-        label.as_deref(),
-        active,
-        state.clock.now(),
-    )
-    .await?
-    .map(Json)
-    .ok_or(ApiError::NotFound("no such code"))
+    Ok(Json(
+        state.service.update_reason_code(kind, &code, &body).await?,
+    ))
 }
 
 /// All rejection codes, active and retired.

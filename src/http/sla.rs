@@ -16,8 +16,7 @@ use super::{
 use crate::{
     db::sla::{self, CalendarRow, PolicyRow},
     domain::{
-        sla_input::{parse_calendar, parse_policy, CalendarBody, PolicyBody},
-        validation::{check_slug, FieldError, SlugKind},
+        sla_input::{CalendarBody, PolicyBody},
         Role,
     },
 };
@@ -50,7 +49,7 @@ pub async fn list_sla_policies(
     _: Principal,
 ) -> ApiResult<Json<PolicyList>> {
     Ok(Json(PolicyList {
-        items: sla::policies(&state.db).await?,
+        items: state.service.sla_policies().await?,
     }))
 }
 
@@ -86,44 +85,7 @@ pub async fn put_sla_policy(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<PolicyRow>> {
     principal.require(WRITERS)?;
-    let mut errors: Vec<FieldError> = check_slug("lead_type", &lead_type, SlugKind::Key)
-        .err()
-        .into_iter()
-        .collect();
-    let input = match parse_policy(&body) {
-        Ok(p) if errors.is_empty() => p,
-        Ok(_) => return Err(ApiError::Validation(errors)),
-        Err(more) => {
-            errors.extend(more);
-            return Err(ApiError::Validation(errors));
-        }
-    };
-    if let Some(id) = &input.calendar {
-        let exists = sla::calendars(&state.db).await?.iter().any(|c| &c.id == id);
-        if !exists {
-            return Err(ApiError::Validation(vec![FieldError {
-                field: "calendar".into(),
-                message: format!("no calendar `{id}`; create it with PUT /v1/calendars/{id}"),
-            }]));
-        }
-    }
-    let row = PolicyRow {
-        lead_type,
-        accept_within: input.accept_within_text(),
-        accept_within_s: input.accept_within.num_seconds(),
-        first_touch_within: input.first_touch_within_text(),
-        first_touch_within_s: input.first_touch_within.num_seconds(),
-        at_risk_ratio: input.at_risk_ratio,
-        on_breach: serde_json::to_value(input.on_breach)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_else(|| "notify".into()),
-        calendar_id: input.calendar,
-        updated_at: state.clock.now(),
-    };
-    let stored = sla::upsert_policy(&state.db, &row).await?;
-    state.policies.invalidate();
-    Ok(Json(stored))
+    Ok(Json(state.service.put_sla_policy(&lead_type, &body).await?))
 }
 
 /// Every calendar.
@@ -134,7 +96,7 @@ pub async fn list_calendars(
     _: Principal,
 ) -> ApiResult<Json<CalendarList>> {
     Ok(Json(CalendarList {
-        items: sla::calendars(&state.db).await?,
+        items: state.service.calendars().await?,
     }))
 }
 
@@ -167,19 +129,5 @@ pub async fn put_calendar(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<CalendarRow>> {
     principal.require(WRITERS)?;
-    check_slug("id", &id, SlugKind::Key).map_err(|e| ApiError::Validation(vec![e]))?;
-    let input = parse_calendar(&id, &body).map_err(ApiError::Validation)?;
-    let now = state.clock.now();
-    let row = CalendarRow {
-        id,
-        name: input.name,
-        time_zone: input.time_zone,
-        windows: input.windows,
-        holidays: input.holidays,
-        created_at: now,
-        updated_at: now,
-    };
-    let stored = sla::upsert_calendar(&state.db, &row).await?;
-    state.policies.invalidate();
-    Ok(Json(stored))
+    Ok(Json(state.service.put_calendar(&id, &body).await?))
 }

@@ -6,40 +6,25 @@ use axum::{
     http::StatusCode,
     Json,
 };
-use rand::RngCore;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use super::{
-    error::{ApiError, ApiResult, Problem},
+    error::{ApiResult, Problem},
     extract::{JsonBody, Principal},
     AppState,
 };
 use crate::{
-    db::webhooks::{self, Delivery, Subscription},
-    domain::{
-        body::{Check, Field},
-        Role,
+    db::webhooks::{Delivery, Subscription},
+    domain::Role,
+    service::settings::webhooks::{
+        self as settings, NewSubscription, NO_DELIVERY, NO_SUBSCRIPTION,
     },
 };
 
 const MANAGERS: &[Role] = &[Role::Admin, Role::Revops];
-
-/// Event types a subscription may ask for (docs/api.md §7).
-pub const EVENT_TYPES: &[&str] = &[
-    "lead.routed",
-    "lead.assigned",
-    "lead.accepted",
-    "lead.rejected",
-    "lead.recycled",
-    "lead.touched",
-    "lead.sla_at_risk",
-    "lead.sla_breached",
-    "lead.first_touch_breached",
-];
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -54,21 +39,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_webhook_deliveries))
         .routes(routes!(resume_webhook_subscription))
         .routes(routes!(redeliver_delivery))
-}
-
-// Read as `domain::body` describes.
-/// Body to create a subscription.
-#[derive(Debug, serde::Deserialize, ToSchema)]
-pub struct NewSubscription {
-    /// `https://…` endpoint receiving POSTs, on a public address (`http://` and private or
-    /// loopback addresses only with `SALGATE_WEBHOOK_ALLOW_PRIVATE_NETWORKS=true`).
-    #[schema(value_type = String)]
-    url: Field,
-    /// Event types to send (default: all).
-    #[schema(value_type = Option<Vec<String>>)]
-    events: Field,
-    #[schema(value_type = Option<String>)]
-    description: Field,
 }
 
 /// A created subscription with its signing secret: the only time the secret is shown.
@@ -100,36 +70,10 @@ pub async fn create_webhook_subscription(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<CreatedSubscription>)> {
     principal.require(MANAGERS)?;
-    let (
-        NewSubscription {
-            url,
-            events,
-            description,
-        },
-        mut f,
-    ) = Check::read(&body).map_err(ApiError::Validation)?;
-    let url = f.req_str("url", url, 2000);
-    // Statically bad targets are refused here; names are checked when each request connects.
-    if let Err(why) = url
-        .as_deref()
-        .map(|u| state.outbound.check_url(u))
-        .transpose()
-    {
-        f.error("url", why);
-    }
-    let events = subscription_events(&mut f, events);
-    let description = f.opt_str("description", description, 500);
-    let url = f.done(url).map_err(ApiError::Validation)?;
-    let secret = new_secret();
-    let subscription = webhooks::create(
-        &state.db,
-        &url,
-        &events,
-        description.as_deref(),
-        &secret,
-        state.clock.now(),
-    )
-    .await?;
+    let (subscription, secret) = state
+        .service
+        .create_subscription(&state.outbound, &body)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedSubscription {
@@ -137,40 +81,6 @@ pub async fn create_webhook_subscription(
             secret,
         }),
     ))
-}
-
-/// `events`: known event types; absent gives the empty list, which means all.
-fn subscription_events(f: &mut Check, events: Field) -> Vec<String> {
-    match events.get() {
-        None => Vec::new(),
-        Some(Value::Array(items)) => {
-            let mut out = Vec::new();
-            for item in items {
-                match item.as_str() {
-                    Some(e) if EVENT_TYPES.contains(&e) => out.push(e.to_string()),
-                    _ => {
-                        f.error(
-                            "events",
-                            format!("may contain only {}", EVENT_TYPES.join(", ")),
-                        );
-                        break;
-                    }
-                }
-            }
-            out
-        }
-        Some(_) => {
-            f.error("events", "must be an array of event types");
-            Vec::new()
-        }
-    }
-}
-
-/// A fresh signing secret: 32 random bytes, hex, prefixed `whsec_`.
-fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("whsec_{}", hex::encode(bytes))
 }
 
 /// List subscriptions (secrets are not shown).
@@ -182,15 +92,12 @@ pub async fn list_webhook_subscriptions(
 ) -> ApiResult<Json<SubscriptionList>> {
     principal.require(MANAGERS)?;
     Ok(Json(SubscriptionList {
-        items: webhooks::list(&state.db).await?,
+        items: state.service.subscriptions().await?,
     }))
 }
 
-/// The 404 of every route under `/v1/webhook-subscriptions/{id}`.
-const NO_SUBSCRIPTION: &str = "no subscription with this id";
-
 fn parse_id(raw: &str, what: &'static str) -> ApiResult<Uuid> {
-    raw.parse().map_err(|_| ApiError::NotFound(what))
+    Ok(settings::parse_id(raw, what)?)
 }
 
 /// One subscription.
@@ -204,10 +111,7 @@ pub async fn get_webhook_subscription(
 ) -> ApiResult<Json<Subscription>> {
     principal.require(MANAGERS)?;
     let id = parse_id(&id, NO_SUBSCRIPTION)?;
-    webhooks::get(&state.db, id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound(NO_SUBSCRIPTION))
+    Ok(Json(state.service.subscription(id).await?))
 }
 
 /// Delete a subscription: nothing more is sent to it, pending deliveries are dropped. It never
@@ -222,11 +126,8 @@ pub async fn delete_webhook_subscription(
 ) -> ApiResult<StatusCode> {
     principal.require(MANAGERS)?;
     let id = parse_id(&id, NO_SUBSCRIPTION)?;
-    if webhooks::delete(&state.db, id, state.clock.now()).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(NO_SUBSCRIPTION))
-    }
+    state.service.delete_subscription(id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Resume a subscription the circuit breaker paused: its kept deliveries are sent again, in
@@ -241,10 +142,7 @@ pub async fn resume_webhook_subscription(
 ) -> ApiResult<Json<Subscription>> {
     principal.require(MANAGERS)?;
     let id = parse_id(&id, NO_SUBSCRIPTION)?;
-    webhooks::resume(&state.db, id)
-        .await?
-        .map(Json)
-        .ok_or(ApiError::NotFound(NO_SUBSCRIPTION))
+    Ok(Json(state.service.resume_subscription(id).await?))
 }
 
 /// The latest 100 deliveries of a subscription with every attempt, newest first.
@@ -258,11 +156,8 @@ pub async fn list_webhook_deliveries(
 ) -> ApiResult<Json<DeliveryList>> {
     principal.require(MANAGERS)?;
     let id = parse_id(&id, NO_SUBSCRIPTION)?;
-    if webhooks::get(&state.db, id).await?.is_none() {
-        return Err(ApiError::NotFound(NO_SUBSCRIPTION));
-    }
     Ok(Json(DeliveryList {
-        items: webhooks::deliveries(&state.db, id, 100).await?,
+        items: state.service.deliveries(id, 100).await?,
     }))
 }
 
@@ -277,10 +172,7 @@ pub async fn redeliver_delivery(
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
     principal.require(MANAGERS)?;
-    let id = parse_id(&id, "no delivery with this id")?;
-    if webhooks::redeliver(&state.db, id, state.clock.now()).await? {
-        Ok(StatusCode::ACCEPTED)
-    } else {
-        Err(ApiError::NotFound("no delivery with this id"))
-    }
+    let id = parse_id(&id, NO_DELIVERY)?;
+    state.service.redeliver(id).await?;
+    Ok(StatusCode::ACCEPTED)
 }

@@ -12,6 +12,7 @@ pub mod form;
 pub mod layout;
 mod security;
 pub mod session;
+mod settings;
 mod sign_in;
 
 use axum::{middleware, routing::get, Router};
@@ -24,6 +25,7 @@ pub use session::Viewer;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(sign_in::router())
+        .merge(settings::router())
         .merge(assets::router())
         .route("/app", get(home))
         .layer(middleware::from_fn_with_state(state, security::headers))

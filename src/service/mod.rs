@@ -21,6 +21,7 @@ pub mod people;
 mod read;
 mod receipt;
 mod retry;
+pub mod settings;
 mod touch;
 
 use std::sync::Arc;

@@ -1,0 +1,129 @@
+//! Queues: their strategy, calendar and members. Members are set on the reps (as in the
+//! API); this page lists them. One form adds a queue or replaces one (`?edit=<id>`).
+
+use axum::{
+    extract::{Query, State},
+    response::Response,
+    routing::get,
+    Router,
+};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::{body, done, page, refusal, refused, revops, select, text, Entered, Kind};
+use crate::{
+    http::AppState,
+    pages::{
+        form::{csrf_input, form_error, Errors, PageForm},
+        PageError, Viewer,
+    },
+    service::Error,
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/app/settings/queues", get(show).post(save))
+}
+
+const STRATEGIES: &[&str] = &["round_robin", "least_loaded", "claim"];
+
+#[derive(Deserialize)]
+struct Edit {
+    edit: Option<String>,
+}
+
+async fn render(
+    state: &AppState,
+    viewer: &Viewer,
+    entered: &Entered,
+    errors: &Errors,
+) -> Result<Markup, PageError> {
+    let queues = state.service.queues().await?;
+    let calendars: Vec<String> = state
+        .service
+        .calendars()
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut calendar_options = vec![""];
+    calendar_options.extend(calendars.iter().map(String::as_str));
+    let content = html! {
+        table.settings-table {
+            thead { tr { th { "Queue" } th { "Strategy" } th { "Calendar" } th { "Members" } th { "" } } }
+            tbody {
+                @for q in &queues {
+                    tr data-queue=(q.id) {
+                        td { (q.name) " " code { (q.id) } }
+                        td { (q.strategy.as_str()) }
+                        td { (q.calendar_id.as_deref().unwrap_or("—")) }
+                        td { (q.members.join(", ")) }
+                        td { a href=(format!("/app/settings/queues?edit={}#queue-form", q.id)) { "Edit " span.visually-hidden { (q.id) } } }
+                    }
+                }
+            }
+        }
+        p { "Members are set on each rep (" a href="/app/settings/reps" { "Reps" } ")." }
+        h2 id="queue-form" { "Add or change a queue" }
+        (form_error(errors))
+        form.settings-form method="post" action="/app/settings/queues" {
+            (csrf_input(viewer))
+            (text("id", "Queue id", entered.get("id"), errors))
+            (text("name", "Name", entered.get("name"), errors))
+            (select("strategy", "Strategy", STRATEGIES, entered.get("strategy"), errors))
+            (select("calendar", "Calendar (when the lead's SLA policy has none)", &calendar_options, entered.get("calendar"), errors))
+            button type="submit" { "Save queue" }
+        }
+    };
+    Ok(page(viewer, "Queues", content))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<Edit>,
+) -> Result<Markup, PageError> {
+    revops(&viewer)?;
+    let mut entered = Entered::default();
+    if let Some(id) = q.edit {
+        if let Some(queue) = state
+            .service
+            .queues()
+            .await?
+            .into_iter()
+            .find(|x| x.id == id)
+        {
+            entered = entered
+                .with("id", queue.id)
+                .with("name", queue.name)
+                .with("strategy", queue.strategy.as_str())
+                .with("calendar", queue.calendar_id.unwrap_or_default());
+        }
+    }
+    render(&state, &viewer, &entered, &Errors::none()).await
+}
+
+async fn save(State(state): State<AppState>, form: PageForm) -> Result<Response, PageError> {
+    revops(&form.viewer)?;
+    let fields = &[
+        ("name", Kind::Text),
+        ("strategy", Kind::Text),
+        ("calendar", Kind::Text),
+    ];
+    let result = match form.text("id") {
+        None => Err(Error::field("id", "enter the queue's id")),
+        Some(id) => {
+            state
+                .service
+                .put_queue(id, &body(&form.fields, fields))
+                .await
+        }
+    };
+    match result {
+        Ok(_) => Ok(done("/app/settings/queues")),
+        Err(e) => {
+            let errors = refusal(e)?;
+            let markup = render(&state, &form.viewer, &Entered::of(&form.fields), &errors).await?;
+            Ok(refused(markup))
+        }
+    }
+}

@@ -41,7 +41,26 @@ static FILES: &[Asset] = &[
         content_type: JS,
         bytes: include_bytes!("../../assets/vendor/htmx.min.js"),
     },
+    Asset {
+        name: "uPlot.iife.min.js",
+        content_type: JS,
+        bytes: include_bytes!("../../assets/vendor/uPlot.iife.min.js"),
+    },
+    Asset {
+        name: "uPlot.min.css",
+        content_type: CSS,
+        bytes: include_bytes!("../../assets/vendor/uPlot.min.css"),
+    },
+    Asset {
+        name: "dashboard.js",
+        content_type: JS,
+        bytes: include_bytes!("../../assets/dashboard.js"),
+    },
 ];
+
+/// Our own files (the others are vendored and listed in `assets/vendor/SHA256SUMS`).
+#[cfg(test)]
+const OWN: &[&str] = &["app.css", "app.js", "dashboard.js"];
 
 /// Each asset's name with the first 16 hex digits of its SHA-256.
 static HASHES: LazyLock<Vec<(&'static str, String)>> = LazyLock::new(|| {
@@ -89,5 +108,30 @@ async fn serve(Path((hash, name)): Path<(String, String)>) -> Response {
         )
             .into_response(),
         None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The embedded third-party files are the ones `assets/vendor/SHA256SUMS` lists.
+    #[test]
+    fn every_embedded_vendor_file_is_the_one_the_checksums_list() {
+        let sums = include_str!("../../assets/vendor/SHA256SUMS");
+        let vendored: Vec<&Asset> = FILES.iter().filter(|a| !OWN.contains(&a.name)).collect();
+        assert!(vendored.iter().any(|a| a.name == "uPlot.iife.min.js"));
+        for asset in vendored {
+            let line = format!(
+                "{}  {}",
+                hex::encode(Sha256::digest(asset.bytes)),
+                asset.name
+            );
+            assert!(
+                sums.lines().any(|l| l == line),
+                "{} not in SHA256SUMS",
+                asset.name
+            );
+        }
     }
 }

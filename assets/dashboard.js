@@ -6,7 +6,7 @@
   window.__errors = window.__errors || [];
   window.addEventListener("error", function (e) { window.__errors.push(String(e.message)); });
   document.addEventListener("securitypolicyviolation", function (e) {
-    window.__errors.push("csp: " + e.violatedDirective + " " + e.blockedURI);
+    window.__errors.push("csp: " + e.violatedDirective + " " + e.blockedURI + " " + e.sourceFile + ":" + e.lineNumber + " " + e.sample);
   });
 
   var COLOURS = ["#0b5cad", "#cf222e", "#9a6700", "#1a7f37", "#8250df", "#bc4c00",

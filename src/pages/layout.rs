@@ -1,7 +1,7 @@
 //! The page shell: head (our stylesheet and scripts, all from `/app/assets`, none inline),
 //! the navigation for the viewer's role, and the sign-out form.
 
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 
 use super::{assets, form::csrf_input, Viewer};
 
@@ -42,8 +42,10 @@ pub fn page_with(
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                // htmx must not add an inline <style> (the CSP allows none).
-                meta name="htmx-config" content=(PreEscaped(r#"{"includeIndicatorStyles":false,"allowEval":false}"#));
+                // htmx must not add an inline <style> (the CSP allows none). Escaped as any
+                // attribute: unescaped, the JSON's first quote would end the attribute and
+                // htmx would ignore the whole config.
+                meta name="htmx-config" content=(r#"{"includeIndicatorStyles":false,"allowEval":false}"#);
                 title { (title) " · salgate" }
                 @for css in extras.styles {
                     link rel="stylesheet" href=(assets::url(css));

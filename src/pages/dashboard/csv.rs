@@ -31,6 +31,7 @@ pub const TABLES: &[&str] = &[
     "past-due",
 ];
 
+/// One table of the dashboard as CSV; 404 for a table that does not exist.
 pub async fn download(
     State(state): State<AppState>,
     viewer: Viewer,

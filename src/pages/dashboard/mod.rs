@@ -45,6 +45,7 @@ pub const PARAMS: &[&str] = &[
 /// The time groupings the period picker offers.
 pub const TIME_GROUPS: &[&str] = &["day", "week", "month"];
 
+/// The dashboard and its CSV downloads.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/dashboard", get(show))

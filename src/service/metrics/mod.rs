@@ -89,8 +89,12 @@ pub async fn rejections(pool: &PgPool, req: &ReportRequest) -> Result<RejectionR
     let scope = &req.scope;
     let previous_from = scope.from - (scope.to - scope.from);
     let previous = scope.with_range(previous_from, scope.from);
-    let current = report::code_table(&db::rejections(pool, scope, req.group).await?);
-    let before = report::code_table(&db::rejections(pool, &previous, req.group).await?);
+    // Independent reads: at once, on separate connections.
+    let (current, before) = tokio::try_join!(
+        db::rejections(pool, scope, req.group),
+        db::rejections(pool, &previous, req.group)
+    )?;
+    let (current, before) = (report::code_table(&current), report::code_table(&before));
     let total = RejectionFigures::new(
         &report::code_totals(&current),
         &report::code_totals(&before),

@@ -7,100 +7,20 @@
 //! PostgreSQL cluster; the data comes from `bench/metrics_data.sql` through the same
 //! `lead_cycles` trigger as the service's writes.
 
-use std::{sync::Arc, time::Instant};
+mod metrics_seed;
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use salgate::{
-    clock::ManualClock,
-    config::Settings,
-    db::{
-        self,
-        embedded::{EmbeddedOptions, EmbeddedPostgres},
-    },
-    domain::Role,
-    jobs::cycle_compactor::CycleCompactor,
-    startup::Application,
-};
+use std::time::Instant;
 
-fn env_n(name: &str, default: i64) -> i64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
+use chrono::{Duration, SecondsFormat};
+use metrics_seed::{env_n, percentile, seed};
+use salgate::{db, domain::Role};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let leads = env_n("METRICS_BENCH_LEADS", 1_000_000);
     let calls = env_n("METRICS_BENCH_CALLS", 50) as usize;
-    let dir = std::env::temp_dir().join(format!("salgate-metrics-bench-{}", std::process::id()));
-    let pg = tokio::task::spawn_blocking(move || {
-        EmbeddedPostgres::start(EmbeddedOptions {
-            dir,
-            ephemeral: true,
-            database: "bench".into(),
-            max_connections: 40,
-            port: None,
-        })
-    })
-    .await??;
-    let pool = db::connect(&pg.database_url(), 4).await?;
-    db::migrate(&pool).await?;
-
-    let now: DateTime<Utc> = "2026-11-23T00:00:00Z".parse()?;
-    let started = Instant::now();
-    let template = include_str!("metrics_data.sql");
-    let chunk = 100_000;
-    let mut from = 0;
-    while from < leads {
-        let n = chunk.min(leads - from);
-        let sql = template
-            .replace("{FROM}", &from.to_string())
-            .replace("{N}", &n.to_string())
-            .replace("{TOTAL}", &leads.to_string())
-            .replace("{NOW}", &now.to_rfc3339());
-        sqlx::raw_sql(&sql).execute(&pool).await?;
-        from += n;
-    }
-    for table in ["leads", "lead_history", "lead_cycles"] {
-        sqlx::raw_sql(&format!("VACUUM ANALYZE {table}"))
-            .execute(&pool)
-            .await?;
-    }
-    let history: i64 = sqlx::query_scalar("SELECT count(*) FROM lead_history")
-        .fetch_one(&pool)
-        .await?;
-    let cycles: i64 = sqlx::query_scalar("SELECT count(*) FROM lead_cycles")
-        .fetch_one(&pool)
-        .await?;
-    println!(
-        "setup: {leads} leads, {history} history rows, {cycles} cycles in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    // The service compacts changed hours every 10 s; here once, after the load.
-    let t = Instant::now();
-    let clock = Arc::new(ManualClock::new(now));
-    let hours = CycleCompactor::new(pool.clone(), clock.clone())
-        .drain(&Default::default())
-        .await?;
-    println!(
-        "compacted {hours} hours in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-
-    let mut settings = Settings::load()?;
-    settings.listen = "127.0.0.1:0".parse()?;
-    settings.database_url = Some(pg.database_url());
-    settings.sla_scan_interval = std::time::Duration::from_secs(3600);
-    let app = Application::build(settings, clock).await?;
-    let base = format!("http://127.0.0.1:{}", app.port());
-    let shutdown = app.shutdown_token();
-    let server = tokio::spawn(app.run_until_stopped());
-    let (_, token) = db::api_keys::create(&pool, Role::Revops, None, "bench", now).await?;
+    let seeded = seed("metrics").await?;
+    let (pool, now, leads, base) = (&seeded.pool, seeded.now, seeded.leads, &seeded.base);
+    let (_, token) = db::api_keys::create(pool, Role::Revops, None, "bench", now).await?;
     let client = reqwest::Client::new();
 
     let from = (now - Duration::days(90)).to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -150,9 +70,5 @@ async fn main() -> anyhow::Result<()> {
         "| acceptance report, {leads} leads, 90 days grouped by week | p50 {p50:.1} ms, p99 {p99:.1} ms | p50 < 100 ms ({}) |",
         if p50 < 100.0 { "met" } else { "NOT met" }
     );
-    shutdown.cancel();
-    server.await??;
-    pool.close().await;
-    tokio::task::spawn_blocking(move || pg.stop()).await??;
-    Ok(())
+    seeded.stop().await
 }

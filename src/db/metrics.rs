@@ -327,3 +327,35 @@ pub async fn recycling(
     });
     q.build_query_as().fetch_all(pool).await
 }
+
+/// One cycle still undecided past its due time (silent non-acceptance).
+#[derive(Debug, Clone, FromRow)]
+pub struct PastDueRow {
+    pub lead_id: uuid::Uuid,
+    pub owner: Option<String>,
+    pub queue: Option<String>,
+    pub routed_at: DateTime<Utc>,
+    pub sla_due_at: DateTime<Utc>,
+}
+
+/// The cycles of `scope` that the SLA report counts as `open_past_due` at `now`, longest
+/// overdue first, at most `limit` of them.
+pub async fn open_past_due(
+    pool: &PgPool,
+    scope: &Scope,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<PastDueRow>, sqlx::Error> {
+    let mut q = QueryBuilder::new("");
+    push_cycles(
+        &mut q,
+        scope,
+        None,
+        "c.lead_id, c.owner, c.queue, c.routed_at, c.sla_due_at",
+    );
+    q.push(" AND c.outcome IS NULL AND c.sla_due_at <= ")
+        .push_bind(now)
+        .push(" ORDER BY c.sla_due_at, c.lead_id LIMIT ")
+        .push_bind(limit);
+    q.build_query_as().fetch_all(pool).await
+}

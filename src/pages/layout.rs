@@ -1,7 +1,7 @@
 //! The page shell: head (our stylesheet and scripts, all from `/app/assets`, none inline),
 //! the navigation for the viewer's role, and the sign-out form.
 
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, DOCTYPE};
 
 use super::{assets, form::csrf_input, Viewer};
 
@@ -16,18 +16,46 @@ pub enum Nav {
 
 /// A whole page.
 pub fn page(viewer: Option<&Viewer>, title: &str, nav: Nav, content: Markup) -> Markup {
+    page_with(viewer, title, nav, &Extras::default(), content)
+}
+
+/// Assets a page loads besides the shared ones (names in `assets::FILES`).
+#[derive(Debug, Default)]
+pub struct Extras<'a> {
+    /// Stylesheets, after `app.css`… (so `app.css` can not override them).
+    pub styles: &'a [&'a str],
+    /// …and scripts, deferred, after `app.js`, in this order.
+    pub scripts: &'a [&'a str],
+}
+
+/// A whole page that loads `extras` too (the dashboard's chart library).
+pub fn page_with(
+    viewer: Option<&Viewer>,
+    title: &str,
+    nav: Nav,
+    extras: &Extras,
+    content: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                // htmx must not add an inline <style> (the CSP allows none).
-                meta name="htmx-config" content=(PreEscaped(r#"{"includeIndicatorStyles":false,"allowEval":false}"#));
+                // htmx must not add an inline <style> (the CSP allows none). Escaped as any
+                // attribute: unescaped, the JSON's first quote would end the attribute and
+                // htmx would ignore the whole config.
+                meta name="htmx-config" content=(r#"{"includeIndicatorStyles":false,"allowEval":false}"#);
                 title { (title) " · salgate" }
+                @for css in extras.styles {
+                    link rel="stylesheet" href=(assets::url(css));
+                }
                 link rel="stylesheet" href=(assets::url("app.css"));
                 script src=(assets::url("htmx.min.js")) defer {}
                 script src=(assets::url("app.js")) defer {}
+                @for js in extras.scripts {
+                    script src=(assets::url(js)) defer {}
+                }
             }
             body {
                 a.skip href="#main" { "Skip to content" }

@@ -7,6 +7,7 @@
 //! with each message next to its field (`form::Errors`).
 
 pub mod assets;
+mod dashboard;
 mod error;
 pub mod form;
 pub mod layout;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(sign_in::router())
         .merge(settings::router())
         .merge(assets::router())
+        .merge(dashboard::router())
         .route("/app", get(home))
         .layer(middleware::from_fn_with_state(state, security::headers))
 }

@@ -17,6 +17,7 @@ pub mod cursor;
 mod decide;
 mod error;
 mod ingest;
+pub mod metrics;
 pub mod people;
 mod read;
 mod receipt;

@@ -1,7 +1,6 @@
-//! The report handlers: parse the query, read `db::metrics`, build the document, answer JSON
-//! or CSV.
+//! The report handlers: parse the query, call the report's use case, answer JSON or CSV.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::{
     extract::{rejection::QueryRejection, Query, State},
@@ -12,23 +11,16 @@ use axum::{
 use serde::Serialize;
 
 use super::{
-    csv,
-    report::{
-        self, AcceptanceReport, CodeTable, RecyclingReport, RejectionFigures, RejectionGroup,
-        RejectionReport, SlaReport,
-    },
+    report::{AcceptanceReport, RecyclingReport, RejectionReport, SlaReport},
     ReportQuery, ReportRequest, READERS,
 };
 use crate::{
-    db::{
-        cycle_hours,
-        metrics::{self as db, GroupBy},
-    },
     http::{
         error::{ApiResult, Problem},
         extract::Principal,
         AppState,
     },
+    service::metrics::{self, csv},
 };
 
 /// Whether the client asked for CSV.
@@ -79,53 +71,8 @@ pub async fn get_acceptance_metrics(
 ) -> ApiResult<Response> {
     principal.require(READERS)?;
     let req = ReportRequest::parse(params, state.clock.now())?;
-    let buckets = req.buckets();
-    let rows = match compacted_acceptance(&state, &req, buckets.as_deref()).await? {
-        Some(rows) => rows,
-        None => db::acceptance(&state.db, &req.scope, req.group).await?,
-    };
-    let report = report::acceptance(
-        req.meta(),
-        state.acceptance_bands,
-        buckets.as_deref(),
-        &rows,
-    );
+    let report = metrics::acceptance(&state.db, state.acceptance_bands, &req).await?;
     Ok(respond(&headers, report, csv::acceptance))
-}
-
-/// The unfiltered acceptance report, ungrouped or by time, from compacted hours (see
-/// `db::cycle_hours`); `None` when it cannot be: filters, grouping by a field, buckets that do
-/// not start on whole UTC hours (zones offset by :30 or :45), or a period under an hour.
-async fn compacted_acceptance(
-    state: &AppState,
-    req: &ReportRequest,
-    buckets: Option<&[String]>,
-) -> ApiResult<Option<Vec<db::AcceptanceRow>>> {
-    let s = &req.scope;
-    let filtered = [
-        &s.source,
-        &s.campaign,
-        &s.channel,
-        &s.lead_type,
-        &s.queue,
-        &s.owner,
-    ]
-    .iter()
-    .any(|f| f.is_some());
-    if filtered || !matches!(req.group, None | Some(GroupBy::Time(_))) {
-        return Ok(None);
-    }
-    let starts = req.bucket_starts();
-    if let Some(starts) = &starts {
-        if starts.iter().any(|t| t.timestamp() % 3600 != 0) {
-            return Ok(None);
-        }
-    }
-    let Some(pieces) = cycle_hours::pieces(&state.db, s.from, s.to).await? else {
-        return Ok(None);
-    };
-    let keys = buckets.zip(starts.as_deref());
-    Ok(Some(cycle_hours::fold(&pieces, keys)))
 }
 
 /// Rejections: count and share per code, each compared with the previous equal period; codes
@@ -144,72 +91,8 @@ pub async fn get_rejection_metrics(
 ) -> ApiResult<Response> {
     principal.require(READERS)?;
     let req = ReportRequest::parse(params, state.clock.now())?;
-    let scope = &req.scope;
-    let previous_from = scope.from - (scope.to - scope.from);
-    let previous = scope.with_range(previous_from, scope.from);
-    let current = report::code_table(&db::rejections(&state.db, scope, req.group).await?);
-    let before = report::code_table(&db::rejections(&state.db, &previous, req.group).await?);
-    let total = RejectionFigures::new(
-        &report::code_totals(&current),
-        &report::code_totals(&before),
-    );
-    let groups = match (req.group, req.buckets()) {
-        (Some(GroupBy::Time(_)), Some(buckets)) => {
-            rejection_time_groups(&state, &req, &current, buckets).await?
-        }
-        (Some(_), _) => {
-            let empty = BTreeMap::new();
-            report::group_keys(None, current.keys())
-                .into_iter()
-                .map(|key| RejectionGroup {
-                    figures: RejectionFigures::new(
-                        current.get(&key).unwrap_or(&empty),
-                        before.get(&key).unwrap_or(&empty),
-                    ),
-                    key,
-                })
-                .collect()
-        }
-        (None, _) => Vec::new(),
-    };
-    let report = RejectionReport {
-        meta: req.meta(),
-        previous_from,
-        total,
-        groups,
-    };
+    let report = metrics::rejections(&state.db, &req).await?;
     Ok(respond(&headers, report, csv::rejections))
-}
-
-/// Time buckets of the rejection report: each against the one before; the first against as
-/// long a stretch just before `from` (buckets are cut by the period's ends).
-async fn rejection_time_groups(
-    state: &AppState,
-    req: &ReportRequest,
-    current: &CodeTable,
-    buckets: Vec<String>,
-) -> ApiResult<Vec<RejectionGroup>> {
-    let scope = &req.scope;
-    let first_end = req
-        .bucket_starts()
-        .and_then(|starts| starts.get(1).copied())
-        .map_or(scope.to, |t| t.min(scope.to));
-    let lead_in = scope.with_range(scope.from - (first_end - scope.from), scope.from);
-    let lead_in = report::code_totals(&report::code_table(
-        &db::rejections(&state.db, &lead_in, None).await?,
-    ));
-    let empty = BTreeMap::new();
-    let mut prev = &lead_in;
-    let mut out = Vec::with_capacity(buckets.len());
-    for key in buckets {
-        let now = current.get(&Some(key.clone())).unwrap_or(&empty);
-        out.push(RejectionGroup {
-            key: Some(key),
-            figures: RejectionFigures::new(now, prev),
-        });
-        prev = now;
-    }
-    Ok(out)
 }
 
 /// SLA: breaches and breach rate, cycles open past due now (silent non-acceptance),
@@ -229,9 +112,7 @@ pub async fn get_sla_metrics(
     principal.require(READERS)?;
     let now = state.clock.now();
     let req = ReportRequest::parse(params, now)?;
-    let rows = db::sla(&state.db, &req.scope, req.group, now).await?;
-    let buckets = req.buckets();
-    let report = report::sla(req.meta(), now, buckets.as_deref(), &rows);
+    let report = metrics::sla(&state.db, &req, now).await?;
     Ok(respond(&headers, report, csv::sla))
 }
 
@@ -251,9 +132,6 @@ pub async fn get_recycling_metrics(
 ) -> ApiResult<Response> {
     principal.require(READERS)?;
     let req = ReportRequest::parse(params, state.clock.now())?;
-    let rows = db::recycling(&state.db, &req.scope, req.group).await?;
-    let reasons = report::code_table(&db::recycle_reasons(&state.db, &req.scope, req.group).await?);
-    let buckets = req.buckets();
-    let report = report::recycling(req.meta(), buckets.as_deref(), &rows, &reasons);
+    let report = metrics::recycling(&state.db, &req).await?;
     Ok(respond(&headers, report, csv::recycling))
 }

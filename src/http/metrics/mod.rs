@@ -1,36 +1,23 @@
 //! `/v1/metrics/*`: the RevOps reports of docs/api.md §6, as JSON or (`Accept: text/csv`) CSV.
+//! The reports are built by `service::metrics`; this is their HTTP edge.
 
-mod bound;
-mod csv;
 mod handlers;
-pub mod report;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::extract::{rejection::QueryRejection, Query};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use chrono_tz::Tz;
-use serde_json::Value;
-use utoipa::IntoParams;
+use chrono::{DateTime, Utc};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     error::{ApiError, ApiResult},
     AppState,
 };
-use crate::{
-    db::metrics::{GroupBy, Scope},
-    domain::{
-        body::{Check, Field},
-        metrics::{bucket_key, Period},
-        validation::FieldError,
-        Role,
-    },
-};
-use report::ReportMeta;
+use crate::domain::{validation::FieldError, Role};
 
+pub use crate::service::metrics::{report, ReportQuery, ReportRequest};
 pub use handlers::*;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -43,208 +30,18 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const READERS: &[Role] = &[Role::Revops, Role::Admin];
 
-/// Longest period a report may cover (bounds the number of day buckets).
-const MAX_RANGE_DAYS: i64 = 3_660;
-
-// Read as `domain::body` describes.
-/// Query parameters shared by every report. Every figure counts cycles routed in
-/// `[from, to)`.
-#[derive(Debug, serde::Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ReportQuery {
-    /// RFC 3339 instant, or a date (`YYYY-MM-DD`, midnight in `tz`). Default: 30 days before `to`.
-    #[param(value_type = Option<String>)]
-    from: Field,
-    /// RFC 3339 instant or date, exclusive. Default: now.
-    #[param(value_type = Option<String>)]
-    to: Field,
-    /// IANA time zone of dates and of day, week and month buckets. Default `UTC`.
-    #[param(value_type = Option<String>)]
-    tz: Field,
-    /// source, campaign, channel, lead_type, queue, owner, day, week (ISO, from Monday) or month.
-    #[param(value_type = Option<String>)]
-    group_by: Field,
-    #[param(value_type = Option<String>)]
-    source: Field,
-    #[param(value_type = Option<String>)]
-    campaign: Field,
-    #[param(value_type = Option<String>)]
-    channel: Field,
-    #[param(value_type = Option<String>)]
-    lead_type: Field,
-    #[param(value_type = Option<String>)]
-    queue: Field,
-    /// The cycle's owner: the rep that decided it, else its current owner.
-    #[param(value_type = Option<String>)]
-    owner: Field,
-}
-
-/// A parsed report request.
-struct ReportRequest {
-    scope: Scope,
-    group: Option<GroupBy>,
-}
-
 impl ReportRequest {
+    /// Reads the query string of a report request; a malformed one is a 422 on `query`.
     fn parse(
         params: Result<Query<HashMap<String, String>>, QueryRejection>,
         now: DateTime<Utc>,
     ) -> ApiResult<ReportRequest> {
-        let value = query_object(params)?;
-        let (query, mut f) = Check::read::<ReportQuery>(&value).map_err(ApiError::Validation)?;
-        let ReportQuery {
-            from,
-            to,
-            tz,
-            group_by,
-            source,
-            campaign,
-            channel,
-            lead_type,
-            queue,
-            owner,
-        } = query;
-        let tz = read_tz(&mut f, tz);
-        let before = f.errors.len();
-        let from = read_instant(&mut f, "from", from, tz);
-        let to = read_instant(&mut f, "to", to, tz);
-        // The order of the ends is checked only when both are usable.
-        let ends_ok = f.errors.len() == before;
-        let group = read_group(&mut f, group_by);
-        let scope_dims = (
-            f.opt_str("source", source, 200),
-            f.opt_str("campaign", campaign, 200),
-            f.opt_str("channel", channel, 200),
-            f.opt_str("lead_type", lead_type, 200),
-            f.opt_str("queue", queue, 200),
-            f.opt_str("owner", owner, 200),
-        );
-        let to = to.unwrap_or(now);
-        let from = from.unwrap_or(to - Duration::days(30));
-        if ends_ok {
-            check_period(&mut f, from, to);
-        }
-        f.done(Some(())).map_err(ApiError::Validation)?;
-        let (source, campaign, channel, lead_type, queue, owner) = scope_dims;
-        Ok(ReportRequest {
-            scope: Scope {
-                from,
-                to,
-                tz,
-                source,
-                campaign,
-                channel,
-                lead_type,
-                queue,
-                owner,
-            },
-            group,
-        })
-    }
-
-    fn meta(&self) -> ReportMeta {
-        let s = &self.scope;
-        let filters = [
-            ("source", &s.source),
-            ("campaign", &s.campaign),
-            ("channel", &s.channel),
-            ("lead_type", &s.lead_type),
-            ("queue", &s.queue),
-            ("owner", &s.owner),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
-        .collect::<BTreeMap<_, _>>();
-        ReportMeta {
-            from: s.from,
-            to: s.to,
-            time_zone: s.tz.name().to_string(),
-            group_by: self.group.map(|g| g.as_str().to_string()),
-            filters,
-        }
-    }
-
-    /// The keys of every time bucket of the period, when grouped by time.
-    fn buckets(&self) -> Option<Vec<String>> {
-        self.bucket_dates()
-            .map(|dates| dates.into_iter().map(bucket_key).collect())
-    }
-
-    /// The instants every time bucket starts, in the same order as [`Self::buckets`].
-    fn bucket_starts(&self) -> Option<Vec<DateTime<Utc>>> {
-        self.bucket_dates().map(|dates| {
-            dates
-                .into_iter()
-                .map(|d| Period::instant(d, self.scope.tz))
-                .collect()
-        })
-    }
-
-    fn bucket_dates(&self) -> Option<Vec<NaiveDate>> {
-        match self.group {
-            Some(GroupBy::Time(p)) => {
-                Some(p.buckets(self.scope.from, self.scope.to, self.scope.tz))
-            }
-            _ => None,
-        }
-    }
-}
-
-/// The query string as a JSON object of strings, for [`Check::read`].
-fn query_object(
-    params: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> ApiResult<Value> {
-    let Query(params) = params.map_err(|e| {
-        ApiError::Validation(vec![FieldError {
-            field: "query".into(),
-            message: e.body_text(),
-        }])
-    })?;
-    Ok(Value::Object(
-        params
-            .into_iter()
-            .map(|(k, v)| (k, Value::String(v)))
-            .collect(),
-    ))
-}
-
-/// `tz`, UTC when absent (and, after recording the error, when unknown).
-fn read_tz(f: &mut Check, tz: Field) -> Tz {
-    match f.opt_str("tz", tz, 64) {
-        None => chrono_tz::UTC,
-        Some(name) => name.parse::<Tz>().unwrap_or_else(|_| {
-            f.error("tz", "must be an IANA time zone such as Europe/Berlin");
-            chrono_tz::UTC
-        }),
-    }
-}
-
-/// An end of the period (`from` or `to`), dates read as midnight in `tz`.
-fn read_instant(f: &mut Check, key: &'static str, v: Field, tz: Tz) -> Option<DateTime<Utc>> {
-    let raw = f.opt_str(key, v, 40)?;
-    bound::parse(&raw, tz)
-        .map_err(|message| f.error(key, message))
-        .ok()
-}
-
-fn read_group(f: &mut Check, group_by: Field) -> Option<GroupBy> {
-    f.opt_str("group_by", group_by, 20).and_then(|g| {
-        let parsed = GroupBy::parse(&g);
-        if parsed.is_none() {
-            f.error("group_by", format!("must be one of {}", GroupBy::NAMES));
-        }
-        parsed
-    })
-}
-
-/// `[from, to)` must be non-empty and at most [`MAX_RANGE_DAYS`] long.
-fn check_period(f: &mut Check, from: DateTime<Utc>, to: DateTime<Utc>) {
-    if from >= to {
-        f.error("to", "must be after `from`");
-    } else if to - from > Duration::days(MAX_RANGE_DAYS) {
-        f.error(
-            "from",
-            format!("the period may be at most {MAX_RANGE_DAYS} days"),
-        );
+        let Query(params) = params.map_err(|e| {
+            ApiError::Validation(vec![FieldError {
+                field: "query".into(),
+                message: e.body_text(),
+            }])
+        })?;
+        ReportRequest::read(&params, now).map_err(ApiError::Validation)
     }
 }

@@ -3,6 +3,7 @@
 //! and its own browser profile; screenshots land in `target/screenshots/` for a reviewer.
 
 mod settings;
+mod dashboard;
 mod sign_in;
 
 use std::{

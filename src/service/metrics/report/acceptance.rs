@@ -1,11 +1,9 @@
 //! The acceptance report: rates, health band, time to decision.
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{group_keys, Percentiles, ReportMeta};
+use super::{groups, total_row, Percentiles, ReportMeta};
 use crate::db::metrics::AcceptanceRow;
 use crate::domain::metrics::{rate, Band, BandLimits};
 
@@ -85,26 +83,11 @@ pub fn acceptance(
         accepted_within_sla: 0,
         time_to_decision: None,
     };
-    let total = rows.iter().find(|r| r.total).unwrap_or(&empty);
-    let by_key: HashMap<&Option<String>, &AcceptanceRow> = rows
-        .iter()
-        .filter(|r| !r.total)
-        .map(|r| (&r.key, r))
-        .collect();
-    let groups = if meta.group_by.is_none() {
-        Vec::new()
-    } else {
-        group_keys(buckets, by_key.keys().copied())
-            .into_iter()
-            .map(|key| AcceptanceGroup {
-                figures: AcceptanceFigures::new(
-                    by_key.get(&key).copied().unwrap_or(&empty),
-                    &bands,
-                ),
-                key,
-            })
-            .collect()
-    };
+    let total = total_row(rows).unwrap_or(&empty);
+    let groups = groups(&meta, buckets, rows, |key, row| AcceptanceGroup {
+        figures: AcceptanceFigures::new(row.unwrap_or(&empty), &bands),
+        key,
+    });
     AcceptanceReport {
         total: AcceptanceFigures::new(total, &bands),
         meta,

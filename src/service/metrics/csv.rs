@@ -7,7 +7,7 @@ use super::report::{
 
 /// A text cell: quoted when needed, and defused when a spreadsheet would read it as a formula
 /// (keys and codes come from CRM data).
-fn text(s: &str) -> String {
+pub fn text(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

@@ -1,12 +1,10 @@
 //! The SLA report: breaches, cycles open past due, first-touch compliance.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{group_keys, Percentiles, ReportMeta};
+use super::{groups, total_row, Percentiles, ReportMeta};
 use crate::db::metrics::SlaRow;
 use crate::domain::metrics::rate;
 
@@ -71,28 +69,12 @@ pub fn sla(
     buckets: Option<&[String]>,
     rows: &[SlaRow],
 ) -> SlaReport {
-    let by_key: HashMap<&Option<String>, &SlaRow> = rows
-        .iter()
-        .filter(|r| !r.total)
-        .map(|r| (&r.key, r))
-        .collect();
-    let groups = if meta.group_by.is_none() {
-        Vec::new()
-    } else {
-        group_keys(buckets, by_key.keys().copied())
-            .into_iter()
-            .map(|key| SlaGroup {
-                figures: by_key.get(&key).map(|r| (*r).into()).unwrap_or_default(),
-                key,
-            })
-            .collect()
-    };
+    let groups = groups(&meta, buckets, rows, |key, row| SlaGroup {
+        figures: row.map(Into::into).unwrap_or_default(),
+        key,
+    });
     SlaReport {
-        total: rows
-            .iter()
-            .find(|r| r.total)
-            .map(Into::into)
-            .unwrap_or_default(),
+        total: total_row(rows).map(Into::into).unwrap_or_default(),
         meta,
         as_of,
         groups,

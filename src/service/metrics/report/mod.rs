@@ -1,11 +1,13 @@
 //! Report documents: the rows of `db::metrics` turned into figures with rates, bands, trends,
 //! and the empty time buckets filled in. No I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::db::metrics::{AcceptanceRow, RecyclingRow, SlaRow};
 
 mod acceptance;
 mod recycling;
@@ -67,4 +69,56 @@ where
             keys
         }
     }
+}
+
+/// A row of a grouped `db::metrics` query: one group's, or the total's.
+pub trait KeyedRow {
+    /// The group key (null for cycles without one).
+    fn key(&self) -> &Option<String>;
+    /// Whether this is the total row.
+    fn is_total(&self) -> bool;
+}
+
+macro_rules! keyed_row {
+    ($($t:ty),*) => {$(
+        impl KeyedRow for $t {
+            fn key(&self) -> &Option<String> {
+                &self.key
+            }
+            fn is_total(&self) -> bool {
+                self.total
+            }
+        }
+    )*};
+}
+keyed_row!(AcceptanceRow, SlaRow, RecyclingRow);
+
+/// The total row, if the query returned one.
+pub fn total_row<R: KeyedRow>(rows: &[R]) -> Option<&R> {
+    rows.iter().find(|r| r.is_total())
+}
+
+/// The groups of a report, in [`group_keys`] order, each built from its row (`None` for an
+/// empty time bucket); none when the report is ungrouped.
+pub fn groups<'a, R: KeyedRow, G>(
+    meta: &ReportMeta,
+    buckets: Option<&[String]>,
+    rows: &'a [R],
+    mut build: impl FnMut(Option<String>, Option<&'a R>) -> G,
+) -> Vec<G> {
+    if meta.group_by.is_none() {
+        return Vec::new();
+    }
+    let by_key: HashMap<&Option<String>, &R> = rows
+        .iter()
+        .filter(|r| !r.is_total())
+        .map(|r| (r.key(), r))
+        .collect();
+    group_keys(buckets, by_key.keys().copied())
+        .into_iter()
+        .map(|key| {
+            let row = by_key.get(&key).copied();
+            build(key, row)
+        })
+        .collect()
 }

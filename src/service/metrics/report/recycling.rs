@@ -1,11 +1,11 @@
 //! The recycling report: recycled cycles, recycle conversion, reasons.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{code_totals, group_keys, CodeTable, ReportMeta};
+use super::{code_totals, groups, total_row, CodeTable, ReportMeta};
 use crate::db::metrics::RecyclingRow;
 use crate::domain::metrics::rate;
 
@@ -86,25 +86,13 @@ pub fn recycling(
     rows: &[RecyclingRow],
     reasons: &CodeTable,
 ) -> RecyclingReport {
-    let by_key: HashMap<&Option<String>, &RecyclingRow> = rows
-        .iter()
-        .filter(|r| !r.total)
-        .map(|r| (&r.key, r))
-        .collect();
-    let groups = if meta.group_by.is_none() {
-        Vec::new()
-    } else {
-        group_keys(buckets, by_key.keys().copied())
-            .into_iter()
-            .map(|key| RecyclingGroup {
-                figures: RecyclingFigures::new(by_key.get(&key).copied(), reasons.get(&key)),
-                key,
-            })
-            .collect()
-    };
+    let groups = groups(&meta, buckets, rows, |key, row| RecyclingGroup {
+        figures: RecyclingFigures::new(row, reasons.get(&key)),
+        key,
+    });
     let totals = code_totals(reasons);
     RecyclingReport {
-        total: RecyclingFigures::new(rows.iter().find(|r| r.total), Some(&totals)),
+        total: RecyclingFigures::new(total_row(rows), Some(&totals)),
         meta,
         groups,
     }

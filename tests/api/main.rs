@@ -14,6 +14,7 @@ mod listing;
 mod metrics;
 mod metrics_log;
 mod operations;
+mod pages_auth;
 mod race;
 mod retention;
 mod routing;

@@ -21,6 +21,10 @@ pub enum Purge {
     IdempotencyKeys,
     /// Signatures of signed `POST /v1/leads` requests seen before the cutoff.
     InboundSignatures,
+    /// Sessions of the pages that expired or were signed out before the cutoff.
+    Sessions,
+    /// Sign-in links that expired or were used before the cutoff.
+    SignInLinks,
     /// Auto-registered reps untouched since the cutoff that nothing refers to: no lead, no
     /// history entry, no cycle, no queue membership, no API key.
     AutoRegisteredReps,
@@ -35,6 +39,8 @@ impl Purge {
             Purge::IdempotencyKeys => "idempotency_keys",
             Purge::InboundSignatures => "inbound_signatures",
             Purge::AutoRegisteredReps => "reps",
+            Purge::Sessions => "sessions",
+            Purge::SignInLinks => "sign_in_links",
         }
     }
 }
@@ -60,6 +66,8 @@ pub async fn purge_batch(
         Purge::IdempotencyKeys => IDEMPOTENCY_KEYS,
         Purge::InboundSignatures => INBOUND_SIGNATURES,
         Purge::AutoRegisteredReps => AUTO_REGISTERED_REPS,
+        Purge::Sessions => SESSIONS,
+        Purge::SignInLinks => SIGN_IN_LINKS,
     };
     let (rows, attempts): (i64, i64) = sqlx::query_as(sql)
         .bind(cutoff)
@@ -115,6 +123,13 @@ const DEAD_WEBHOOKS: &str = deliveries!(
 const RECEIPTS: &str = simple!("integration_receipts", "provider, key", "received_at < $1");
 const IDEMPOTENCY_KEYS: &str = simple!("idempotency_keys", "api_key_id, key", "created_at < $1");
 const INBOUND_SIGNATURES: &str = simple!("inbound_signatures", "source, t, mac", "seen_at < $1");
+const SESSIONS: &str = simple!(
+    "sessions",
+    "id",
+    "t.expires_at < $1 OR t.signed_out_at < $1"
+);
+// A session keeps pointing at nothing (`ON DELETE SET NULL`) once its link is gone.
+const SIGN_IN_LINKS: &str = simple!("sign_in_links", "id", "t.expires_at < $1 OR t.used_at < $1");
 const AUTO_REGISTERED_REPS: &str = simple!(
     "reps",
     "id",
@@ -133,4 +148,6 @@ statements!(
     IDEMPOTENCY_KEYS,
     INBOUND_SIGNATURES,
     AUTO_REGISTERED_REPS,
+    SESSIONS,
+    SIGN_IN_LINKS,
 );

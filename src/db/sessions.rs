@@ -209,17 +209,6 @@ pub async fn sign_out(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> Result<(),
     Ok(())
 }
 
-const PURGE_EXPIRED: &str = "DELETE FROM sessions WHERE expires_at < $1";
-
-/// Deletes sessions that expired before `before` (the retention job).
-pub async fn purge_expired(pool: &PgPool, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(PURGE_EXPIRED)
-        .bind(before)
-        .execute(pool)
-        .await?
-        .rows_affected())
-}
-
 statements!(
     CREATE_LINK,
     USE_LINK,
@@ -227,6 +216,5 @@ statements!(
     FIND_LINK,
     LIST_LINKS,
     FIND_LIVE,
-    SIGN_OUT,
-    PURGE_EXPIRED
+    SIGN_OUT
 );

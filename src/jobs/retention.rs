@@ -1,6 +1,6 @@
 //! The retention job: deletes what is kept only for a while (delivered and dead webhook
 //! deliveries with their attempts, CRM message receipts, idempotency records, used inbound
-//! signatures, and optionally unused auto-registered reps) in batches of [`BATCH`] rows. Any
+//! signatures, ended sessions and spent sign-in links, and optionally unused auto-registered reps) in batches of [`BATCH`] rows. Any
 //! replica may run it at the same time as others (see `db::retention`). History is never
 //! deleted.
 
@@ -21,6 +21,12 @@ use crate::{
 
 /// Rows per delete statement: short locks, short transactions.
 pub const BATCH: i64 = 5000;
+
+/// How long an ended session (expired or signed out) and a spent sign-in link (used or
+/// expired) are kept: the history names a session (`session:<id>`) and the session its link,
+/// so for a month a decision can be traced to the link and who made it. An ended session's
+/// token opens nothing, so keeping it that long costs only its row.
+pub const SIGN_IN_KEEP: chrono::Duration = chrono::Duration::days(30);
 
 /// How long each kind of row is kept; `None` keeps it forever (configured, `0`/`off`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +68,8 @@ impl RetentionJob {
                 Purge::InboundSignatures,
                 Some(now - chrono::Duration::minutes(10)),
             ),
+            (Purge::Sessions, Some(now - SIGN_IN_KEEP)),
+            (Purge::SignInLinks, Some(now - SIGN_IN_KEEP)),
             (Purge::DeliveredWebhooks, before(r.webhooks)),
             (Purge::DeadWebhooks, before(r.dead_webhooks)),
             (Purge::Receipts, before(r.receipts)),

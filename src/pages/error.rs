@@ -18,11 +18,17 @@ pub enum PageError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(&'static str),
+    /// A page's path with a method it does not take (a GET of a form's target).
+    #[error("this address takes a form, not a visit; go back and use the form")]
+    MethodNotAllowed,
     /// A state-changing form without this session's CSRF token.
     #[error("this form is not from this session; reload the page and try again")]
     Csrf,
     #[error("{0}")]
     BadRequest(String),
+    /// Too many failed sign-ins from this address (the limit of failed API authentication).
+    #[error("too many failed sign-ins from your address; try again in {retry_after} s")]
+    RateLimited { retry_after: u64 },
     #[error(transparent)]
     Service(#[from] service::Error),
 }
@@ -34,7 +40,9 @@ impl PageError {
             PageError::SignIn { .. } => StatusCode::SEE_OTHER,
             PageError::Forbidden(_) | PageError::Csrf => StatusCode::FORBIDDEN,
             PageError::NotFound(_) => StatusCode::NOT_FOUND,
+            PageError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             PageError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PageError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             PageError::Service(e) => match e {
                 S::Validation(_) | S::UnknownCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                 S::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -68,6 +76,11 @@ impl IntoResponse for PageError {
             p { a href="/app" { "Back to the inbox" } }
         };
         let title = status.canonical_reason().unwrap_or("Error");
-        (status, layout::page(None, title, layout::Nav::None, body)).into_response()
+        let mut res = (status, layout::page(None, title, layout::Nav::None, body)).into_response();
+        if let PageError::RateLimited { retry_after } = self {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+        }
+        res
     }
 }

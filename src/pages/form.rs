@@ -5,10 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::{
-    body::Bytes,
-    extract::{FromRequest, FromRequestParts, Request},
-};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use maud::{html, Markup};
 use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
@@ -87,15 +84,11 @@ pub struct AnonForm(pub Map<String, Value>, pub Option<String>);
 impl<S: Send + Sync> FromRequest<S> for AnonForm {
     type Rejection = PageError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
-        let bytes = Bytes::from_request(req, state)
+    async fn from_request(req: Request, _: &S) -> Result<Self, PageError> {
+        // Read no more than the limit: a sign-in form is open to anyone.
+        let bytes = axum::body::to_bytes(req.into_body(), FORM_LIMIT)
             .await
-            .map_err(|_| PageError::BadRequest("the form could not be read".into()))?;
-        if bytes.len() > FORM_LIMIT {
-            return Err(PageError::BadRequest(
-                "the form is larger than 64 KiB".into(),
-            ));
-        }
+            .map_err(|_| PageError::BadRequest("the form is larger than 64 KiB".into()))?;
         let (fields, csrf) = parse_fields(&bytes);
         Ok(AnonForm(fields, csrf))
     }

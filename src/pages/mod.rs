@@ -16,7 +16,11 @@ pub mod session;
 mod settings;
 mod sign_in;
 
-use axum::{middleware, routing::get, Router};
+use axum::{
+    middleware,
+    routing::{any, get},
+    Router,
+};
 
 use crate::http::AppState;
 pub use error::PageError;
@@ -30,7 +34,18 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(assets::router())
         .merge(dashboard::router())
         .route("/app", get(home))
+        // Any other path under /app is a page that does not exist: an HTML 404 with the
+        // pages' headers, not the API's problem+json. Routes of the pages take precedence.
+        .route("/app/", any(not_found))
+        .route("/app/{*rest}", any(not_found))
+        // Set here, before the layer, so that the API's 405 (problem+json, without these
+        // headers) set on the whole router later does not replace it.
+        .method_not_allowed_fallback(|| async { PageError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(state, security::headers))
+}
+
+async fn not_found() -> PageError {
+    PageError::NotFound("there is no such page")
 }
 
 /// Placeholder until the inbox lands: who is signed in.

@@ -98,12 +98,15 @@ impl FromRequestParts<AppState> for Viewer {
         if let Some(viewer) = parts.extensions.get::<Viewer>() {
             return Ok(viewer.clone());
         }
+        // Back to the page after sign-in; a form's target is no page to return to (its GET
+        // is 405), so a refused POST goes back to the inbox.
         let sign_in = || PageError::SignIn {
-            next: parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_else(|| "/app".into()),
+            next: match parts.method {
+                axum::http::Method::GET => {
+                    safe_next(parts.uri.path_and_query().map(|p| p.as_str()))
+                }
+                _ => "/app".into(),
+            },
         };
         let Some(token) = cookie(&parts.headers, COOKIE) else {
             return Err(sign_in());
@@ -117,10 +120,15 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-/// Where a sign-in may send the person back to: a path under `/app` only (never another site).
+/// Where a sign-in may send the person back to: a path under `/app` only (never another
+/// site), in visible ASCII so that it is always a valid `Location` (a form field can hold a
+/// line break or anything else).
 pub fn safe_next(next: Option<&str>) -> String {
+    let under_app = |n: &str| {
+        n == "/app" || n.starts_with("/app/") || n.starts_with("/app?") || n.starts_with("/app#")
+    };
     match next {
-        Some(n) if n.starts_with("/app") && !n.starts_with("//") && !n.contains('\\') => {
+        Some(n) if under_app(n) && !n.contains('\\') && n.bytes().all(|b| b.is_ascii_graphic()) => {
             n.to_string()
         }
         _ => "/app".to_string(),
@@ -149,6 +157,10 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/app")), "/app");
         assert_eq!(safe_next(Some("//evil.example")), "/app");
         assert_eq!(safe_next(Some("/v1/leads")), "/app");
+        assert_eq!(safe_next(Some("/app.evil.example")), "/app");
+        assert_eq!(safe_next(Some("/app/\r\nSet-Cookie: x=1")), "/app");
+        assert_eq!(safe_next(Some("/app/\\evil.example")), "/app");
+        assert_eq!(safe_next(Some("/app?tab=2")), "/app?tab=2");
         assert_eq!(safe_next(None), "/app");
     }
 

@@ -3,10 +3,13 @@
 //! A link opens a page that asks to confirm, and only the confirming POST uses it: link
 //! previews (chat, mail scanners) fetch with GET and must not spend it. The sign-in forms
 //! have no session yet, so their CSRF token is a random cookie the form repeats.
+//!
+//! Failed sign-ins (a wrong key, a spent or unknown link) are limited per client address with
+//! the same bucket as failed API authentication: guessing costs as much here as there.
 
 use axum::{
     extract::{Query, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{header, Extensions, HeaderMap, StatusCode},
     response::{AppendHeaders, IntoResponse, Response},
     routing::{get, post},
     Router,
@@ -21,7 +24,11 @@ use super::{
     session::{cookie, safe_next, set_cookie, COOKIE},
     PageError,
 };
-use crate::{db::sessions::generate_token, http::AppState, service::people::SESSION_TTL};
+use crate::{
+    db::sessions::{generate_token, is_well_formed},
+    http::{client, error::ApiError, AppState},
+    service::people::SESSION_TTL,
+};
 
 const LOGIN_COOKIE: &str = "salgate_login";
 
@@ -64,8 +71,33 @@ fn with_login_cookie(state: &AppState, status: StatusCode, token: &str, body: Ma
         .into_response()
 }
 
-async fn sign_in_page(State(state): State<AppState>, Query(q): Query<Next>) -> Response {
-    let token = generate_token("");
+/// The login CSRF token: the one this browser already holds, so that two sign-in tabs (or
+/// the link page and the key page) do not refuse each other; else a new one.
+fn login_token(headers: &HeaderMap) -> String {
+    match cookie(headers, LOGIN_COOKIE) {
+        Some(c) if is_well_formed(c, "") => c.to_string(),
+        _ => generate_token(""),
+    }
+}
+
+/// Whether `ip` may still try (`take`: a failed attempt spends one of its tries).
+fn attempts_left(
+    state: &AppState,
+    ip: Option<std::net::IpAddr>,
+    take: bool,
+) -> Result<(), PageError> {
+    client::limit(state.unauthenticated_limit.as_deref(), ip, take).map_err(|e| match e {
+        ApiError::RateLimited { retry_after } => PageError::RateLimited { retry_after },
+        _ => PageError::RateLimited { retry_after: 1 },
+    })
+}
+
+async fn sign_in_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> Response {
+    let token = login_token(&headers);
     let next = safe_next(q.next.as_deref());
     let body = key_form(&token, &next, &Errors::none());
     with_login_cookie(&state, StatusCode::OK, &token, body)
@@ -98,12 +130,16 @@ fn login_csrf_ok(headers: &HeaderMap, given: Option<&str>) -> bool {
 
 async fn sign_in_with_key(
     State(state): State<AppState>,
+    extensions: Extensions,
     headers: HeaderMap,
     AnonForm(fields, csrf): AnonForm,
 ) -> Result<Response, PageError> {
     if !login_csrf_ok(&headers, csrf.as_deref()) {
         return Err(PageError::Csrf);
     }
+    let ip = client::ip(&extensions);
+    // An address out of tries gets no query, whatever its key.
+    attempts_left(&state, ip, false)?;
     let next = safe_next(fields.get("next").and_then(|v| v.as_str()));
     let key = fields.get("api_key").and_then(|v| v.as_str()).unwrap_or("");
     let errors = if key.is_empty() {
@@ -113,10 +149,14 @@ async fn sign_in_with_key(
     } else {
         match state.service.sign_in_with_key(key).await {
             Ok((_, token)) => return Ok(signed_in(&state, &token, &next)),
-            Err(e) => Errors::from_service(e)?,
+            Err(e) => {
+                let errors = Errors::from_service(e)?;
+                attempts_left(&state, ip, true)?;
+                errors
+            }
         }
     };
-    let token = generate_token("");
+    let token = login_token(&headers);
     let body = key_form(&token, &next, &errors);
     Ok(with_login_cookie(
         &state,
@@ -142,10 +182,15 @@ fn link_gone() -> Markup {
 
 async fn link_page(
     State(state): State<AppState>,
+    extensions: Extensions,
+    headers: HeaderMap,
     Query(q): Query<LinkQuery>,
 ) -> Result<Response, PageError> {
     let token = q.token.unwrap_or_default();
+    let ip = client::ip(&extensions);
+    attempts_left(&state, ip, false)?;
     let Some(link) = state.service.usable_link(&token).await? else {
+        attempts_left(&state, ip, true)?;
         let page = layout::page(None, "Sign in", Nav::None, link_gone());
         return Ok((StatusCode::NOT_FOUND, page).into_response());
     };
@@ -153,7 +198,7 @@ async fn link_page(
         Some(rep) => format!("{rep} ({})", link.role),
         None => link.role.to_string(),
     };
-    let login = generate_token("");
+    let login = login_token(&headers);
     let body = html! {
         p { "This link signs you in as " strong { (who) } ", once." }
         form method="post" action="/app/sign-in/link" {
@@ -167,16 +212,20 @@ async fn link_page(
 
 async fn sign_in_with_link(
     State(state): State<AppState>,
+    extensions: Extensions,
     headers: HeaderMap,
     AnonForm(fields, csrf): AnonForm,
 ) -> Result<Response, PageError> {
     if !login_csrf_ok(&headers, csrf.as_deref()) {
         return Err(PageError::Csrf);
     }
+    let ip = client::ip(&extensions);
+    attempts_left(&state, ip, false)?;
     let token = fields.get("token").and_then(|v| v.as_str()).unwrap_or("");
     match state.service.sign_in_with_link(token).await? {
         Some((_, session_token)) => Ok(signed_in(&state, &session_token, "/app")),
         None => {
+            attempts_left(&state, ip, true)?;
             let page = layout::page(None, "Sign in", Nav::None, link_gone());
             Ok((StatusCode::GONE, page).into_response())
         }

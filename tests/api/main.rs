@@ -15,6 +15,7 @@ mod metrics;
 mod metrics_log;
 mod operations;
 mod pages_replica;
+mod pages_auth;
 mod race;
 mod retention;
 mod routing;

@@ -9,12 +9,13 @@
 pub mod assets;
 mod error;
 pub mod form;
+mod inbox;
 pub mod layout;
 mod security;
 pub mod session;
 mod sign_in;
 
-use axum::{middleware, routing::get, Router};
+use axum::{middleware, Router};
 
 use crate::http::AppState;
 pub use error::PageError;
@@ -25,16 +26,6 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(sign_in::router())
         .merge(assets::router())
-        .route("/app", get(home))
+        .merge(inbox::router())
         .layer(middleware::from_fn_with_state(state, security::headers))
-}
-
-/// Placeholder until the inbox lands: who is signed in.
-async fn home(viewer: Viewer) -> maud::Markup {
-    layout::page(
-        Some(&viewer),
-        "Inbox",
-        layout::Nav::Inbox,
-        maud::html! { p { "Signed in as " (viewer.describe()) "." } },
-    )
 }

@@ -25,7 +25,7 @@
         badge.classList.remove("sla-on_track", "sla-at_risk", "sla-breached");
         badge.classList.add("sla-" + status);
         var label = badge.querySelector(".sla-status");
-        if (label) label.textContent = status.replace("_", " ");
+        if (label) label.textContent = status === "breached" ? "" : status.replace("_", " ") + " · ";
         var time = badge.querySelector("time.countdown");
         if (time) {
           var left = (due - now) / 1000;

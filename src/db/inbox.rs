@@ -52,11 +52,13 @@ const TOTALS_ALL: &str = "SELECT \
        (SELECT count(*) FROM leads WHERE state = 'accepted' \
           AND first_touched_at IS NULL) AS untouched";
 
-const QUEUED: &str = "SELECT l.*, q.name AS queue_name FROM leads l JOIN queues q ON q.id = l.queue \
+const QUEUED: &str =
+    "SELECT l.*, q.name AS queue_name FROM leads l JOIN queues q ON q.id = l.queue \
      WHERE l.state = 'routed' AND l.owner IS NULL \
        AND l.queue IN (SELECT queue_id FROM queue_members WHERE rep_id = $1) \
      ORDER BY l.sla_due_at, l.id LIMIT $2";
-const QUEUED_ALL: &str = "SELECT l.*, q.name AS queue_name FROM leads l JOIN queues q ON q.id = l.queue \
+const QUEUED_ALL: &str =
+    "SELECT l.*, q.name AS queue_name FROM leads l JOIN queues q ON q.id = l.queue \
      WHERE l.state = 'routed' AND l.owner IS NULL ORDER BY l.sla_due_at, l.id LIMIT $1";
 
 const QUEUES: &str = "SELECT q.id, q.name, q.strategy, \

@@ -66,7 +66,8 @@ pub async fn load(state: &AppState, viewer: &Viewer, id: Uuid) -> Result<LeadPag
 
 /// A lead id from the path; a malformed one names no lead.
 pub fn lead_id(raw: &str) -> Result<Uuid, PageError> {
-    raw.parse().map_err(|_| PageError::NotFound("no lead with this id"))
+    raw.parse()
+        .map_err(|_| PageError::NotFound("no lead with this id"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,7 +103,12 @@ pub fn render(viewer: &Viewer, page: &LeadPage, notice: Markup, submitted: &Subm
             (timeline(&page.history, page.now))
         }
     };
-    layout::page(Some(viewer), &format!("Lead {}", lead_name(lead)), Nav::Inbox, body)
+    layout::page(
+        Some(viewer),
+        &format!("Lead {}", lead_name(lead)),
+        Nav::Inbox,
+        body,
+    )
 }
 
 fn value_text(v: &Value) -> String {
@@ -114,7 +120,9 @@ fn value_text(v: &Value) -> String {
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map(|v| v.to_string()).unwrap_or_else(|| "—".into())
+    v.as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "—".into())
 }
 
 fn fields(lead: &Lead) -> Markup {
@@ -135,16 +143,47 @@ fn fields(lead: &Lead) -> Markup {
         ("State", lead.state.to_string()),
         ("Cycle", lead.cycle.to_string()),
         ("Routed at", lead.routed_at.to_rfc3339()),
-        ("Accepted", format!("{} {}", opt(&lead.accepted_by), opt(&lead.accepted_at))),
+        (
+            "Accepted",
+            format!("{} {}", opt(&lead.accepted_by), opt(&lead.accepted_at)),
+        ),
         ("Accepted within SLA", opt(&lead.accepted_within_sla)),
-        ("Rejected", format!("{} {} {}", opt(&lead.rejected_by), opt(&lead.rejected_at), opt(&lead.rejection_code))),
-        ("Recycled", format!("{} {} {}", opt(&lead.recycled_by), opt(&lead.recycled_at), opt(&lead.recycle_reason))),
+        (
+            "Rejected",
+            format!(
+                "{} {} {}",
+                opt(&lead.rejected_by),
+                opt(&lead.rejected_at),
+                opt(&lead.rejection_code)
+            ),
+        ),
+        (
+            "Recycled",
+            format!(
+                "{} {} {}",
+                opt(&lead.recycled_by),
+                opt(&lead.recycled_at),
+                opt(&lead.recycle_reason)
+            ),
+        ),
         ("Decision note", opt(&lead.decision_note)),
         ("Next action", opt(&lead.next_action)),
-        ("SLA policy", opt(&lead.sla.as_ref().map(|s| s.policy.clone()))),
-        ("Decision due", opt(&lead.sla.as_ref().map(|s| s.due_at.to_rfc3339()))),
-        ("First touch due", opt(&lead.sla.as_ref().and_then(|s| s.first_touch.due_at))),
-        ("First touched", opt(&lead.sla.as_ref().and_then(|s| s.first_touch.touched_at))),
+        (
+            "SLA policy",
+            opt(&lead.sla.as_ref().map(|s| s.policy.clone())),
+        ),
+        (
+            "Decision due",
+            opt(&lead.sla.as_ref().map(|s| s.due_at.to_rfc3339())),
+        ),
+        (
+            "First touch due",
+            opt(&lead.sla.as_ref().and_then(|s| s.first_touch.due_at)),
+        ),
+        (
+            "First touched",
+            opt(&lead.sla.as_ref().and_then(|s| s.first_touch.touched_at)),
+        ),
         ("Version", lead.version.to_string()),
         ("Created", lead.created_at.to_rfc3339()),
         ("Updated", lead.updated_at.to_rfc3339()),
@@ -225,7 +264,13 @@ fn typed<'v>(values: Option<&'v Map<String, Value>>, name: &str) -> Option<&'v s
     values?.get(name)?.as_str()
 }
 
-fn text_input(kind: &str, name: &str, label: &str, errors: &Errors, values: Option<&Map<String, Value>>) -> Markup {
+fn text_input(
+    kind: &str,
+    name: &str,
+    label: &str,
+    errors: &Errors,
+    values: Option<&Map<String, Value>>,
+) -> Markup {
     let id = format!("{kind}-{name}");
     let input = html! {
         input id=(id) name=(name) type="text" value=[typed(values, name)]
@@ -234,7 +279,14 @@ fn text_input(kind: &str, name: &str, label: &str, errors: &Errors, values: Opti
     field(&id, name, label, input, errors)
 }
 
-fn code_select(kind: &str, name: &str, label: &str, codes: &[ReasonCode], errors: &Errors, values: Option<&Map<String, Value>>) -> Markup {
+fn code_select(
+    kind: &str,
+    name: &str,
+    label: &str,
+    codes: &[ReasonCode],
+    errors: &Errors,
+    values: Option<&Map<String, Value>>,
+) -> Markup {
     let id = format!("{kind}-{name}");
     let chosen = typed(values, name);
     let input = html! {
@@ -250,7 +302,13 @@ fn code_select(kind: &str, name: &str, label: &str, codes: &[ReasonCode], errors
 
 /// The common parts of a decision form: CSRF token, the version it was decided on (a stale
 /// page gets a conflict), and for a revops viewer the rep it decides for.
-fn form_head(viewer: &Viewer, page: &LeadPage, kind: &str, errors: &Errors, values: Option<&Map<String, Value>>) -> Markup {
+fn form_head(
+    viewer: &Viewer,
+    page: &LeadPage,
+    kind: &str,
+    errors: &Errors,
+    values: Option<&Map<String, Value>>,
+) -> Markup {
     let owner = page.lead.owner.as_deref();
     html! {
         (csrf_input(viewer))

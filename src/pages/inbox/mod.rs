@@ -72,6 +72,16 @@ fn status_label(status: SlaStatus) -> &'static str {
     }
 }
 
+/// The words before a countdown: "on track · ", "at risk · ", nothing for a breach (the
+/// countdown says "breached … ago"); a decided cycle's status alone.
+fn status_prefix(status: SlaStatus, open: bool) -> String {
+    match (status, open) {
+        (SlaStatus::Breached, true) => String::new(),
+        (s, true) => format!("{} · ", status_label(s)),
+        (s, false) => status_label(s).to_string(),
+    }
+}
+
 /// The decision SLA of a lead: its status in words and colour, and a countdown to its due
 /// time that `app.js` keeps live (it reads `data-due`/`data-risk` and the page's `data-now`).
 pub fn sla_badge(lead: &Lead, now: DateTime<Utc>) -> Markup {
@@ -86,9 +96,8 @@ pub fn sla_badge(lead: &Lead, now: DateTime<Utc>) -> Markup {
         span.sla.(format!("sla-{}", sla.status.as_str()))
             data-due=[open.then(|| sla.due_at.to_rfc3339())]
             data-risk=[open.then(|| sla.at_risk_at.to_rfc3339())] {
-            span.sla-status { (status_label(sla.status)) }
+            span.sla-status { (status_prefix(sla.status, open)) }
             @if open {
-                " · "
                 time.countdown datetime=(sla.due_at.to_rfc3339()) { (due_text(sla.due_at, now)) }
             }
         }
@@ -108,8 +117,7 @@ pub fn first_touch_badge(lead: &Lead, now: DateTime<Utc>) -> Markup {
     };
     html! {
         span.sla.(format!("sla-{}", status.as_str())) data-due=(due.to_rfc3339()) {
-            span.sla-status { (status_label(status)) }
-            " · "
+            span.sla-status { (status_prefix(status, true)) }
             time.countdown datetime=(due.to_rfc3339()) { (due_text(due, now)) }
         }
     }

@@ -2,6 +2,7 @@
 //! the pages over WebDriver (fantoccini). Each test starts its own chromedriver on a free port
 //! and its own browser profile; screenshots land in `target/screenshots/` for a reviewer.
 
+mod inbox;
 mod sign_in;
 
 use std::{

@@ -85,7 +85,10 @@ async fn main() -> anyhow::Result<()> {
 
     // rep-1 is a member of the claim queue `pool`.
     for (path, body) in [
-        ("/v1/queues/pool", json!({"strategy": "claim", "name": "Pool"})),
+        (
+            "/v1/queues/pool",
+            json!({"strategy": "claim", "name": "Pool"}),
+        ),
         ("/v1/reps/rep-1", json!({"queues": ["pool"]})),
     ] {
         let res = client
@@ -205,7 +208,10 @@ async fn main() -> anyhow::Result<()> {
                 .await
         })
         .await??;
-    println!("main query (db::inbox::MINE, rep-1, limit 200):\n  {}", plan.join("\n  "));
+    println!(
+        "main query (db::inbox::MINE, rep-1, limit 200):\n  {}",
+        plan.join("\n  ")
+    );
 
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;

@@ -392,9 +392,13 @@ async fn on_a_phone_the_inbox_and_the_lead_page_fit_the_screen() {
     let b = Browser::sized(&app, 390).await;
     b.sign_in_with_key(&app.key(Role::Sdr, Some("rep-1")).await)
         .await;
-    let overflow = "return document.documentElement.scrollWidth > window.innerWidth";
+    // Nothing wider than the screen, and no badge or button cut off at its edge.
+    let overflow = "return document.documentElement.scrollWidth > window.innerWidth || \
+        [...document.querySelectorAll('.sla, button, input, select')] \
+        .some(e => e.getBoundingClientRect().right > window.innerWidth)";
     b.goto("/app").await;
     b.find("#mine").await;
+    assert_eq!(b.eval("return window.innerWidth").await, json!(390));
     assert_eq!(
         b.eval(overflow).await,
         json!(false),

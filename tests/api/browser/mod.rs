@@ -69,7 +69,12 @@ impl Browser {
                 ],
             }
         });
-        let caps = caps.as_object().cloned().unwrap_or_default();
+        let mut caps = caps.as_object().cloned().unwrap_or_default();
+        // Chromium keeps a window at least ~500 px wide; a phone's width is emulated instead.
+        if width < 500 {
+            caps["goog:chromeOptions"]["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": 844, "pixelRatio": 1}});
+        }
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
         // chromedriver takes a moment to listen.

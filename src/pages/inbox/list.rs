@@ -1,7 +1,10 @@
 //! `GET /app`: the inbox, and `GET /app/inbox/lists`, its lists alone, which htmx fetches
 //! every 10 s so that new leads appear without a reload.
 
-use axum::extract::{Query, State};
+use axum::{
+    extract::{Query, State},
+    response::{IntoResponse, Response},
+};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -46,13 +49,22 @@ pub async fn inbox_page(
     Ok(layout::page(Some(&viewer), "Inbox", Nav::Inbox, body))
 }
 
+/// An ended session sends the whole window to sign-in (`HX-Redirect`) rather than letting
+/// htmx swap the sign-in page into the lists.
 pub async fn lists_fragment(
     State(state): State<AppState>,
-    viewer: Viewer,
+    viewer: Result<Viewer, PageError>,
     Query(q): Query<InboxQuery>,
-) -> Result<Markup, PageError> {
+) -> Result<Response, PageError> {
+    let viewer = match viewer {
+        Ok(v) => v,
+        Err(PageError::SignIn { .. }) => {
+            return Ok(([("hx-redirect", "/app/sign-in?next=/app")], "").into_response())
+        }
+        Err(e) => return Err(e),
+    };
     let inbox = state.service.inbox(&viewer.caller, q.rep()).await?;
-    Ok(lists(&viewer, &inbox))
+    Ok(lists(&viewer, &inbox).into_response())
 }
 
 fn rep_picker(rep: Option<&str>) -> Markup {

@@ -278,7 +278,13 @@ async fn claim_next_takes_the_most_urgent_unassigned_lead_of_my_queue() {
     b.goto("/app").await;
     assert_eq!(row_ids(&b, "#queued").await, vec![id(&older), id(&newer)]);
     assert!(b.text("#queued").await.contains("Pool"));
-    b.click("form.claim button").await;
+    // `c` goes to "Claim next", Enter presses it.
+    press(&b, "c").await;
+    let focused = b
+        .eval("return document.activeElement.hasAttribute('data-claim')")
+        .await;
+    assert_eq!(focused, json!(true));
+    press(&b, &char::from(Key::Enter).to_string()).await;
     assert_eq!(b.text(".notice.ok").await, "Lead claimed: it is yours now.");
     assert_eq!(
         b.path().await,
@@ -415,4 +421,31 @@ async fn on_a_phone_the_inbox_and_the_lead_page_fit_the_screen() {
     assert!(b.unlabelled_inputs().await.is_empty());
     b.screenshot("lead-page-phone").await;
     b.close().await;
+}
+
+#[tokio::test]
+async fn revops_sees_the_inbox_of_a_rep_they_pick_and_an_sdr_only_their_own() {
+    let app = spawn_app().await;
+    let l = routed(&app, "v1", "demo_request", Span::minutes(5)).await;
+    let b = Browser::open(&app).await;
+    b.sign_in_with_key(&app.key(Role::Revops, None).await).await;
+    b.goto("/app").await;
+    assert_eq!(
+        row_ids(&b, "#mine").await,
+        vec![id(&l)],
+        "every owner's by default"
+    );
+    b.fill("#rep", "rep-2").await;
+    b.click(".rep-picker button").await;
+    assert_eq!(b.path().await, "/app?rep=rep-2");
+    assert!(row_ids(&b, "#mine").await.is_empty());
+    assert!(b.text("#mine-h").await.starts_with("rep-2's routed leads"));
+    b.goto("/app?rep=rep-1").await;
+    assert_eq!(row_ids(&b, "#mine").await, vec![id(&l)]);
+    assert!(b.unlabelled_inputs().await.is_empty());
+    b.close().await;
+    let sdr = signed_in(&app, "rep-2").await;
+    sdr.goto("/app?rep=rep-1").await;
+    assert!(sdr.text(".notice.error").await.contains("only their own"));
+    sdr.close().await;
 }

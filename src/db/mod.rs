@@ -24,6 +24,7 @@ pub mod embedded;
 pub mod history;
 pub mod idempotency;
 pub mod inbound_signatures;
+pub mod inbox;
 pub mod integrations;
 pub mod lane;
 pub mod leads;
@@ -132,6 +133,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         cycle_hours::STATEMENTS,
         history::STATEMENTS,
         idempotency::STATEMENTS,
+        inbox::STATEMENTS,
         inbound_signatures::STATEMENTS,
         integrations::STATEMENTS,
         leads::STATEMENTS,

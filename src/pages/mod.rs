@@ -10,17 +10,14 @@ pub mod assets;
 mod dashboard;
 mod error;
 pub mod form;
+mod inbox;
 pub mod layout;
 mod security;
 pub mod session;
 mod settings;
 mod sign_in;
 
-use axum::{
-    middleware,
-    routing::{any, get},
-    Router,
-};
+use axum::{middleware, routing::any, Router};
 
 use crate::http::AppState;
 pub use error::PageError;
@@ -33,7 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(settings::router())
         .merge(assets::router())
         .merge(dashboard::router())
-        .route("/app", get(home))
+        .merge(inbox::router())
         // Any other path under /app is a page that does not exist: an HTML 404 with the
         // pages' headers, not the API's problem+json. Routes of the pages take precedence.
         .route("/app/", any(not_found))
@@ -46,14 +43,4 @@ pub fn router(state: AppState) -> Router<AppState> {
 
 async fn not_found() -> PageError {
     PageError::NotFound("there is no such page")
-}
-
-/// Placeholder until the inbox lands: who is signed in.
-async fn home(viewer: Viewer) -> maud::Markup {
-    layout::page(
-        Some(&viewer),
-        "Inbox",
-        layout::Nav::Inbox,
-        maud::html! { p { "Signed in as " (viewer.describe()) "." } },
-    )
 }

@@ -16,6 +16,7 @@ mod claim;
 pub mod cursor;
 mod decide;
 mod error;
+pub mod inbox;
 mod ingest;
 pub mod metrics;
 pub mod people;

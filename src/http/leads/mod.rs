@@ -16,7 +16,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 pub use assign::assign_lead;
-pub use bodies::{AcceptInput, AssignInput, RecycleInput, RejectInput, TouchInput};
+pub use bodies::{
+    parse_decision, parse_touch, AcceptInput, AssignInput, RecycleInput, RejectInput, TouchInput,
+};
 pub use create::create_lead;
 pub use decide::{accept_lead, recycle_lead, reject_lead};
 pub use get::get_lead;

@@ -2,8 +2,9 @@
 //! the pages over WebDriver (fantoccini). Each test starts its own chromedriver on a free port
 //! and its own browser profile; screenshots land in `target/screenshots/` for a reviewer.
 
-mod settings;
 mod dashboard;
+mod inbox;
+mod settings;
 mod sign_in;
 
 use std::{
@@ -70,7 +71,12 @@ impl Browser {
                 ],
             }
         });
-        let caps = caps.as_object().cloned().unwrap_or_default();
+        let mut caps = caps.as_object().cloned().unwrap_or_default();
+        // Chromium keeps a window at least ~500 px wide; a phone's width is emulated instead.
+        if width < 500 {
+            caps["goog:chromeOptions"]["mobileEmulation"] =
+                json!({"deviceMetrics": {"width": width, "height": 844, "pixelRatio": 1}});
+        }
         let url = format!("http://127.0.0.1:{port}");
         let mut last = None;
         // chromedriver takes a moment to listen.

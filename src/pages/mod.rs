@@ -38,6 +38,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         // Set here, before the layer, so that the API's 405 (problem+json, without these
         // headers) set on the whole router later does not replace it.
         .method_not_allowed_fallback(|| async { PageError::MethodNotAllowed })
+        .layer(middleware::from_fn(session::htmx_sign_in))
         .layer(middleware::from_fn_with_state(state, security::headers))
 }
 

@@ -3,8 +3,10 @@
 //! replica serves it.
 
 use axum::{
-    extract::FromRequestParts,
-    http::{header, request::Parts, HeaderMap, HeaderValue},
+    extract::{FromRequestParts, Request},
+    http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
 };
 use uuid::Uuid;
 
@@ -132,6 +134,44 @@ pub fn safe_next(next: Option<&str>) -> String {
             n.to_string()
         }
         _ => "/app".to_string(),
+    }
+}
+
+/// htmx requests (a poll, a fragment) that find no session: a redirect would be followed by
+/// the browser and the sign-in page swapped into a corner of the page. htmx is told to go to
+/// the sign-in page instead (`HX-Redirect`), and back to the page it is on
+/// (`HX-Current-URL`), not to the fragment.
+pub async fn htmx_sign_in(req: Request, next: Next) -> Response {
+    let htmx = req.headers().contains_key("hx-request");
+    let current = req
+        .headers()
+        .get("hx-current-url")
+        .and_then(|v| v.to_str().ok())
+        .map(path_of)
+        .map(|p| safe_next(Some(&p)));
+    let res = next.run(req).await;
+    let to_sign_in = res
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .is_some_and(|l| l.starts_with("/app/sign-in"));
+    if !htmx || res.status() != StatusCode::SEE_OTHER || !to_sign_in {
+        return res;
+    }
+    let back = current.unwrap_or_else(|| "/app".into());
+    let to = format!("/app/sign-in?next={}", super::layout::query_escape(&back));
+    match HeaderValue::from_str(&to) {
+        Ok(v) => (StatusCode::OK, [("hx-redirect", v)]).into_response(),
+        Err(_) => res,
+    }
+}
+
+/// The path and query of an absolute URL (`http://host/app?x` → `/app?x`).
+fn path_of(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    match rest.find('/') {
+        Some(i) => rest[i..].to_string(),
+        None => "/".into(),
     }
 }
 

@@ -203,3 +203,46 @@ async fn successful_sign_ins_spend_no_tries() {
     }
     assert_eq!(app.count("sessions").await, 10);
 }
+
+#[tokio::test]
+async fn an_htmx_request_without_a_session_sends_the_whole_page_to_sign_in() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let htmx = |method: reqwest::Method, current: String| {
+        // A poll of the page, and a form posted by htmx.
+        let path = if method == reqwest::Method::GET {
+            "/app"
+        } else {
+            "/app/sign-out"
+        };
+        client
+            .request(method, app.url(path))
+            .header("hx-request", "true")
+            .header("hx-current-url", current)
+            .send()
+    };
+    let here = format!("{}/app?view=queue", app.address);
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let res = htmx(method.clone(), here.clone()).await.unwrap();
+        assert_eq!(
+            res.status(),
+            200,
+            "{method}: not a redirect the browser would follow"
+        );
+        assert_eq!(
+            res.headers()["hx-redirect"],
+            "/app/sign-in?next=/app%3Fview%3Dqueue"
+        );
+    }
+    let res = htmx(reqwest::Method::GET, "https://evil.example/".into())
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["hx-redirect"], "/app/sign-in?next=/app");
+    // Without htmx, the plain redirect.
+    let res = client.get(app.url("/app")).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    assert!(res.headers().get("hx-redirect").is_none());
+}

@@ -213,8 +213,20 @@ async fn main() -> anyhow::Result<()> {
         plan.join("\n  ")
     );
 
+    let p50 = percentile(&times, 0.5);
+    println!(
+        "| inbox page, {total} open leads ({mine} of the rep) | p50 {p50:.1} ms, p90 {:.1} ms | p50 < 30 ms ({}) |",
+        percentile(&times, 0.9),
+        if p50 < 30.0 { "met" } else { "NOT met" }
+    );
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
-    drop(pg);
+    service.spawn(async move { pool.close().await }).await?;
+    // Both the service's runtime and the cluster stop with blocking waits.
+    tokio::task::spawn_blocking(move || {
+        drop(service);
+        drop(pg);
+    })
+    .await?;
     Ok(())
 }

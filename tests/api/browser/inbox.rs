@@ -449,3 +449,47 @@ async fn revops_sees_the_inbox_of_a_rep_they_pick_and_an_sdr_only_their_own() {
     assert!(sdr.text(".notice.error").await.contains("only their own"));
     sdr.close().await;
 }
+
+#[tokio::test]
+async fn a_decision_posted_without_the_sessions_csrf_token_is_refused_and_changes_nothing() {
+    let app = spawn_app().await;
+    let l = routed(&app, "f1", "demo_request", Span::minutes(1)).await;
+    let b = signed_in(&app, "rep-1").await;
+    b.goto(&format!("/app/leads/{}", id(&l))).await;
+    let session = b.client.get_named_cookie("salgate_session").await.unwrap();
+    let post = |form: Vec<(&'static str, String)>| {
+        app.client
+            .post(app.url(&format!("/app/leads/{}/accept", id(&l))))
+            .header("cookie", format!("salgate_session={}", session.value()))
+            .form(&form)
+            .send()
+    };
+    let version = l["version"].to_string();
+    let res = post(vec![("version", version.clone())]).await.unwrap();
+    assert_eq!(res.status(), 403);
+    let res = post(vec![
+        ("version", version.clone()),
+        ("_csrf", "forged".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 403);
+    assert_eq!(app.lead(&id(&l)).await["state"], "routed");
+    // The page's own token works, from the same client.
+    let csrf = b
+        .eval("return document.querySelector('#accept-form input[name=_csrf]').value")
+        .await;
+    let res = post(vec![
+        ("version", version),
+        ("_csrf", csrf.as_str().unwrap().into()),
+    ])
+    .await
+    .unwrap();
+    assert!(
+        res.status().is_redirection() || res.status() == 200,
+        "{}",
+        res.status()
+    );
+    assert_eq!(app.lead(&id(&l)).await["state"], "accepted");
+    b.close().await;
+}

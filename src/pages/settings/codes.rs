@@ -72,7 +72,7 @@ fn table(viewer: &Viewer, kinds: &str, codes: &[ReasonCode]) -> Markup {
                             @let change = if c.active { "retire" } else { "restore" };
                             form method="post" action=(format!("/app/settings/{kinds}/{}/{change}", c.code)) {
                                 (csrf_input(viewer))
-                                button type="submit" { @if c.active { "Retire" } @else { "Restore" } }
+                                button type="submit" aria-label=(format!("{} {}", if c.active { "Retire" } else { "Restore" }, c.code)) { @if c.active { "Retire" } @else { "Restore" } }
                             }
                         }
                     }

@@ -73,7 +73,7 @@ fn table(viewer: &Viewer, keys: &[ApiKey]) -> Markup {
                             @if k.revoked_at.is_none() {
                                 form method="post" action=(format!("/app/settings/keys/{}/revoke", k.id)) {
                                     (csrf_input(viewer))
-                                    button type="submit" { "Revoke" }
+                                    button type="submit" aria-label=(format!("Revoke {}", k.name)) { "Revoke" }
                                 }
                             }
                         }

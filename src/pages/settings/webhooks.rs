@@ -87,7 +87,7 @@ fn button(viewer: &Viewer, s: &Subscription, change: &str, label: &str) -> Marku
     html! {
         form method="post" action=(format!("/app/settings/webhooks/{}/{change}", s.id)) {
             (csrf_input(viewer))
-            button type="submit" { (label) }
+            button type="submit" aria-label=(format!("{label} {}", s.url)) { (label) }
         }
     }
 }
@@ -166,7 +166,7 @@ fn delivery_row(viewer: &Viewer, sub: &Subscription, d: &Delivery) -> Markup {
             td {
                 form method="post" action=(format!("/app/settings/webhooks/{}/deliveries/{}/redeliver", sub.id, d.id)) {
                     (csrf_input(viewer))
-                    button type="submit" { "Send again" }
+                    button type="submit" aria-label=(format!("Send {} again", d.event_type)) { "Send again" }
                 }
             }
         }

@@ -440,14 +440,80 @@ async fn calendars_sla_policies_queues_and_webhooks_set_on_their_pages_are_what_
         json!(["lead.accepted", "lead.rejected"])
     );
     b.click("tr[data-subscription] td a").await;
-    b.find("table.settings-table").await;
-    b.screenshot("settings-webhook-deliveries").await;
+    until(&b, "main", |t| {
+        t.contains("Deliveries to https://hooks.example.com")
+    })
+    .await;
     b.goto("/app/settings/webhooks").await;
-    b.click("tr[data-subscription] td.actions button").await;
+    b.click("tr[data-subscription] button[aria-label^='Delete']")
+        .await;
     until(&b, "main", |t| !t.contains("hooks.example.com")).await;
     assert_eq!(
         api(&app, "/v1/webhook-subscriptions").await["items"],
         json!([])
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_dead_delivery_is_sent_again_and_a_paused_subscription_resumed_from_the_page() {
+    let app = spawn_app().await;
+    let res = app
+        .post(
+            "/v1/webhook-subscriptions",
+            &app.admin,
+            &json!({"url": "https://hooks.example.com/in"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let sub: Value = res.json().await.unwrap();
+    let id = sub["id"].as_str().unwrap();
+    app.ingest(&lead("w-1")).await;
+    // No dispatcher runs in this app: make the delivery dead and the subscription paused,
+    // as failing attempts and the circuit breaker would.
+    sqlx::query("UPDATE webhook_deliveries SET status = 'dead'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE webhook_subscriptions SET paused_at = now(), pause_reason = 'test: 5 failures'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let deliveries = format!("/v1/webhook-subscriptions/{id}/deliveries");
+    let statuses = |v: Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(statuses(api(&app, &deliveries).await)
+        .iter()
+        .all(|s| s == "dead"));
+
+    let b = Browser::open(&app).await;
+    b.sign_in_with_key(&app.admin).await;
+    b.goto(&format!("/app/settings/webhooks/{id}")).await;
+    until(&b, "tr[data-delivery] td.status", |t| t == "dead").await;
+    b.screenshot("settings-webhook-deliveries").await;
+    b.click("tr[data-delivery] button").await;
+    until(&b, "tr[data-delivery] td.status", |t| t == "pending").await;
+    assert!(statuses(api(&app, &deliveries).await).contains(&"pending".to_string()));
+
+    b.goto("/app/settings/webhooks").await;
+    let row = format!("tr[data-subscription='{id}'] td.status");
+    assert!(b.text(&row).await.starts_with("paused"));
+    b.click(&format!(
+        "tr[data-subscription='{id}'] button[aria-label^='Resume']"
+    ))
+    .await;
+    until(&b, &row, |t| t == "active").await;
+    assert_eq!(
+        api(&app, &format!("/v1/webhook-subscriptions/{id}")).await["status"],
+        "active"
     );
     b.close().await;
 }

@@ -1,7 +1,7 @@
 //! Rejection codes and recycle reasons: the list, add one, retire or restore one.
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     response::Response,
     routing::{get, post},
     Router,
@@ -9,7 +9,7 @@ use axum::{
 use maud::{html, Markup};
 use serde_json::json;
 
-use super::{body, done, page, refusal, refused, revops, text, when, Entered, Kind};
+use super::{body, done, page, refusal, refused, revops, text, when, Entered, Kind, Shown};
 use crate::{
     db::reason_codes::{ReasonCode, ReasonKind},
     http::AppState,
@@ -54,7 +54,7 @@ async fn render(
             button type="submit" { "Add" }
         }
     };
-    Ok(page(viewer, title, content))
+    Ok(page(viewer, title, entered, content))
 }
 
 fn table(viewer: &Viewer, kinds: &str, codes: &[ReasonCode]) -> Markup {
@@ -86,13 +86,14 @@ async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(kinds): Path<String>,
+    Query(q): Query<Shown>,
 ) -> Result<Markup, PageError> {
     revops(&viewer)?;
     render(
         &state,
         &viewer,
         &kinds,
-        &Entered::default(),
+        &Entered::default().saved(&q),
         &Errors::none(),
     )
     .await

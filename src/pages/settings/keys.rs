@@ -1,14 +1,14 @@
 //! API keys (admin): the list, make one (its token is shown on the answer page only), revoke.
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
 use maud::{html, Markup};
 
-use super::{admin, body, done, page, refusal, refused, select, text, when, Entered, Kind};
+use super::{admin, body, done, page, refusal, refused, select, text, when, Entered, Kind, Shown};
 use crate::{
     db::api_keys::ApiKey,
     http::AppState,
@@ -53,7 +53,7 @@ async fn render(
             button type="submit" { "Make key" }
         }
     };
-    Ok(page(viewer, "API keys", content))
+    Ok(page(viewer, "API keys", entered, content))
 }
 
 fn table(viewer: &Viewer, keys: &[ApiKey]) -> Markup {
@@ -84,9 +84,13 @@ fn table(viewer: &Viewer, keys: &[ApiKey]) -> Markup {
     }
 }
 
-async fn show(State(state): State<AppState>, viewer: Viewer) -> Result<Markup, PageError> {
+async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<Shown>,
+) -> Result<Markup, PageError> {
     admin(&viewer)?;
-    let entered = Entered::default().with("role", "sdr");
+    let entered = Entered::default().with("role", "sdr").saved(&q);
     render(&state, &viewer, None, &entered, &Errors::none()).await
 }
 

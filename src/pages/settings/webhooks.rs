@@ -3,14 +3,14 @@
 //! and sending one again.
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
 use maud::{html, Markup};
 
-use super::{body, done, page, refusal, refused, revops, text, when, Entered, Kind};
+use super::{body, done, page, refusal, refused, revops, text, when, Entered, Kind, Shown};
 use crate::{
     db::webhooks::{Delivery, Subscription},
     http::AppState,
@@ -58,7 +58,7 @@ async fn render(
             button type="submit" { "Subscribe" }
         }
     };
-    Ok(page(viewer, "Webhooks", content))
+    Ok(page(viewer, "Webhooks", entered, content))
 }
 
 fn table(viewer: &Viewer, subs: &[Subscription]) -> Markup {
@@ -92,9 +92,14 @@ fn button(viewer: &Viewer, s: &Subscription, change: &str, label: &str) -> Marku
     }
 }
 
-async fn show(State(state): State<AppState>, viewer: Viewer) -> Result<Markup, PageError> {
+async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<Shown>,
+) -> Result<Markup, PageError> {
     revops(&viewer)?;
-    render(&state, &viewer, None, &Entered::default(), &Errors::none()).await
+    let entered = Entered::default().saved(&q);
+    render(&state, &viewer, None, &entered, &Errors::none()).await
 }
 
 async fn create(State(state): State<AppState>, form: PageForm) -> Result<Response, PageError> {
@@ -177,6 +182,7 @@ async fn deliveries(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
+    Query(q): Query<Shown>,
 ) -> Result<Markup, PageError> {
     revops(&viewer)?;
     let id = parse_id(&id, NO_SUBSCRIPTION)?;
@@ -191,7 +197,12 @@ async fn deliveries(
         }
         @if list.is_empty() { p { "Nothing delivered yet." } }
     };
-    Ok(page(&viewer, "Webhooks", content))
+    Ok(page(
+        &viewer,
+        "Webhooks",
+        &Entered::default().saved(&q),
+        content,
+    ))
 }
 
 async fn redeliver(

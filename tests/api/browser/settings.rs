@@ -66,6 +66,7 @@ async fn a_rejection_code_added_on_the_page_is_taken_by_the_api_and_refused_once
         row.contains("Budget frozen this quarter") && row.contains("active"),
         "{row}"
     );
+    assert_eq!(b.text("main [role=status]").await, "Saved.");
     assert!(b.unlabelled_inputs().await.is_empty());
     b.screenshot("settings-rejection-codes").await;
 
@@ -165,6 +166,7 @@ async fn a_refused_form_shows_the_parsers_message_next_to_its_field_and_changes_
     b.fill("#away_until", "2026-12-24T09:00:00Z").await;
     b.click("form.settings-form button[type=submit]").await;
     let error = b.text("#capacity-error").await;
+    assert!(!page_text(&b).await.contains("Saved."));
     assert!(error.contains("whole number"), "{error}");
     assert_eq!(
         b.find("#capacity")

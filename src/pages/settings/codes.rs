@@ -19,6 +19,7 @@ use crate::{
     },
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/settings/{kinds}", get(show).post(add))

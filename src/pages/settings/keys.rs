@@ -19,6 +19,7 @@ use crate::{
     service::settings::keys::key_id,
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/settings/keys", get(show).post(create))

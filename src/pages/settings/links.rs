@@ -21,6 +21,7 @@ use crate::{
     service::Error,
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new().route("/app/settings/links", get(show).post(create))
 }

@@ -19,6 +19,7 @@ use crate::{
     service::Error,
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new().route("/app/settings/queues", get(show).post(save))
 }

@@ -21,6 +21,7 @@ use crate::{
     },
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new().route("/app/settings/reps", get(show).post(save))
 }

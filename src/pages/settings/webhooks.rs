@@ -21,6 +21,7 @@ use crate::{
     service::settings::webhooks::{parse_id, EVENT_TYPES, NO_DELIVERY, NO_SUBSCRIPTION},
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/settings/webhooks", get(show).post(create))

@@ -299,6 +299,15 @@ async fn revops_gets_settings_without_the_keys_and_links_and_an_sdr_is_refused()
         b.goto(path).await;
         assert_eq!(b.text("main h1").await, "Forbidden", "{path}");
     }
+    let session = b.client.get_named_cookie("salgate_session").await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/app/settings/reps"))
+        .header("cookie", format!("salgate_session={}", session.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     b.close().await;
 }
 

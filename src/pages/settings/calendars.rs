@@ -8,10 +8,9 @@ use axum::{
     Router,
 };
 use maud::{html, Markup};
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{done, list, page, refusal, refused, revops, text, Entered};
+use super::{done, list, page, refusal, refused, revops, text, Entered, Shown};
 use crate::{
     db::sla::CalendarRow,
     http::AppState,
@@ -22,13 +21,9 @@ use crate::{
     service::Error,
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new().route("/app/settings/calendars", get(show).post(save))
-}
-
-#[derive(Deserialize)]
-struct Edit {
-    edit: Option<String>,
 }
 
 /// `mon 09:00-17:00` as the API's window object; another line stays text for the parser
@@ -131,23 +126,23 @@ async fn render(
             button type="submit" { "Save calendar" }
         }
     };
-    Ok(page(viewer, "Calendars", content))
+    Ok(page(viewer, "Calendars", entered, content))
 }
 
 async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(q): Query<Edit>,
+    Query(q): Query<Shown>,
 ) -> Result<Markup, PageError> {
     revops(&viewer)?;
     let mut entered = Entered::default();
-    if let Some(id) = q.edit {
+    if let Some(id) = &q.edit {
         if let Some(c) = state
             .service
             .calendars()
             .await?
             .into_iter()
-            .find(|c| c.id == id)
+            .find(|c| &c.id == id)
         {
             entered = entered
                 .with("id", &c.id)
@@ -157,7 +152,7 @@ async fn show(
                 .with("holidays", holiday_list(&c.holidays));
         }
     }
-    render(&state, &viewer, &entered, &Errors::none()).await
+    render(&state, &viewer, &entered.saved(&q), &Errors::none()).await
 }
 
 async fn save(State(state): State<AppState>, form: PageForm) -> Result<Response, PageError> {

@@ -1,7 +1,7 @@
 //! Rejection codes and recycle reasons: the list, add one, retire or restore one.
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     response::Response,
     routing::{get, post},
     Router,
@@ -9,7 +9,7 @@ use axum::{
 use maud::{html, Markup};
 use serde_json::json;
 
-use super::{body, done, page, refusal, refused, revops, text, when, Entered, Kind};
+use super::{body, done, page, refusal, refused, revops, text, when, Entered, Kind, Shown};
 use crate::{
     db::reason_codes::{ReasonCode, ReasonKind},
     http::AppState,
@@ -19,6 +19,7 @@ use crate::{
     },
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/settings/{kinds}", get(show).post(add))
@@ -54,7 +55,7 @@ async fn render(
             button type="submit" { "Add" }
         }
     };
-    Ok(page(viewer, title, content))
+    Ok(page(viewer, title, entered, content))
 }
 
 fn table(viewer: &Viewer, kinds: &str, codes: &[ReasonCode]) -> Markup {
@@ -72,7 +73,7 @@ fn table(viewer: &Viewer, kinds: &str, codes: &[ReasonCode]) -> Markup {
                             @let change = if c.active { "retire" } else { "restore" };
                             form method="post" action=(format!("/app/settings/{kinds}/{}/{change}", c.code)) {
                                 (csrf_input(viewer))
-                                button type="submit" { @if c.active { "Retire" } @else { "Restore" } }
+                                button type="submit" aria-label=(format!("{} {}", if c.active { "Retire" } else { "Restore" }, c.code)) { @if c.active { "Retire" } @else { "Restore" } }
                             }
                         }
                     }
@@ -86,13 +87,14 @@ async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(kinds): Path<String>,
+    Query(q): Query<Shown>,
 ) -> Result<Markup, PageError> {
     revops(&viewer)?;
     render(
         &state,
         &viewer,
         &kinds,
-        &Entered::default(),
+        &Entered::default().saved(&q),
         &Errors::none(),
     )
     .await

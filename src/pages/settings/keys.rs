@@ -1,14 +1,14 @@
 //! API keys (admin): the list, make one (its token is shown on the answer page only), revoke.
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
 use maud::{html, Markup};
 
-use super::{admin, body, done, page, refusal, refused, select, text, when, Entered, Kind};
+use super::{admin, body, done, page, refusal, refused, select, text, when, Entered, Kind, Shown};
 use crate::{
     db::api_keys::ApiKey,
     http::AppState,
@@ -19,6 +19,7 @@ use crate::{
     service::settings::keys::key_id,
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/settings/keys", get(show).post(create))
@@ -53,7 +54,7 @@ async fn render(
             button type="submit" { "Make key" }
         }
     };
-    Ok(page(viewer, "API keys", content))
+    Ok(page(viewer, "API keys", entered, content))
 }
 
 fn table(viewer: &Viewer, keys: &[ApiKey]) -> Markup {
@@ -73,7 +74,7 @@ fn table(viewer: &Viewer, keys: &[ApiKey]) -> Markup {
                             @if k.revoked_at.is_none() {
                                 form method="post" action=(format!("/app/settings/keys/{}/revoke", k.id)) {
                                     (csrf_input(viewer))
-                                    button type="submit" { "Revoke" }
+                                    button type="submit" aria-label=(format!("Revoke {}", k.name)) { "Revoke" }
                                 }
                             }
                         }
@@ -84,9 +85,13 @@ fn table(viewer: &Viewer, keys: &[ApiKey]) -> Markup {
     }
 }
 
-async fn show(State(state): State<AppState>, viewer: Viewer) -> Result<Markup, PageError> {
+async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<Shown>,
+) -> Result<Markup, PageError> {
     admin(&viewer)?;
-    let entered = Entered::default().with("role", "sdr");
+    let entered = Entered::default().with("role", "sdr").saved(&q);
     render(&state, &viewer, None, &entered, &Errors::none()).await
 }
 

@@ -2,14 +2,14 @@
 //! answer page only; the recent ones with whether they were used or have expired.
 
 use axum::{
-    extract::State,
+    extract::{Query, State},
     response::{IntoResponse, Response},
     routing::get,
     Router,
 };
 use maud::{html, Markup};
 
-use super::{admin, page, refusal, refused, select, text, when, Entered};
+use super::{admin, page, refusal, refused, select, text, when, Entered, Shown};
 use crate::{
     db::sessions::SignInLink,
     domain::Role,
@@ -21,6 +21,7 @@ use crate::{
     service::Error,
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new().route("/app/settings/links", get(show).post(create))
 }
@@ -54,7 +55,7 @@ async fn render(
         h2 { "Recent links" }
         (table(&links, now))
     };
-    Ok(page(viewer, "Sign-in links", content))
+    Ok(page(viewer, "Sign-in links", entered, content))
 }
 
 fn table(links: &[SignInLink], now: chrono::DateTime<chrono::Utc>) -> Markup {
@@ -79,9 +80,13 @@ fn table(links: &[SignInLink], now: chrono::DateTime<chrono::Utc>) -> Markup {
     }
 }
 
-async fn show(State(state): State<AppState>, viewer: Viewer) -> Result<Markup, PageError> {
+async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<Shown>,
+) -> Result<Markup, PageError> {
     admin(&viewer)?;
-    let entered = Entered::default().with("role", "sdr");
+    let entered = Entered::default().with("role", "sdr").saved(&q);
     render(&state, &viewer, None, &entered, &Errors::none()).await
 }
 

@@ -65,8 +65,9 @@ fn admin(viewer: &Viewer) -> Result<(), PageError> {
     viewer.require(&[Role::Admin])
 }
 
-/// A settings page: the areas the viewer may open, then `content`.
-fn page(viewer: &Viewer, title: &str, content: Markup) -> Markup {
+/// A settings page: the areas the viewer may open, "Saved." after an accepted form, then
+/// `content`.
+fn page(viewer: &Viewer, title: &str, entered: &Entered, content: Markup) -> Markup {
     let body = html! {
         nav.settings-nav aria-label="Settings" {
             @for (href, label, admin_only) in AREAS {
@@ -75,6 +76,9 @@ fn page(viewer: &Viewer, title: &str, content: Markup) -> Markup {
                     @else { a href=(href) { (label) } }
                 }
             }
+        }
+        @if entered.saved {
+            div.notice.ok role="status" { p { "Saved." } }
         }
         (content)
     };
@@ -87,27 +91,48 @@ async fn index(viewer: Viewer) -> Result<Markup, PageError> {
         p { "What RevOps owns: the codes people decide with, who leads go to, what on time means, where events are sent"
             @if viewer.role == Role::Admin { ", and who may sign in" } "." }
     };
-    Ok(page(&viewer, "Settings", content))
+    Ok(page(&viewer, "Settings", &Entered::default(), content))
 }
 
-/// What a form's fields held, shown again when it is refused; empty for a fresh form.
+/// What a form's fields held, shown again when it is refused; empty for a fresh form, which
+/// follows an accepted one when `saved`.
 #[derive(Debug, Default)]
-struct Entered(Map<String, Value>);
+struct Entered {
+    fields: Map<String, Value>,
+    saved: bool,
+}
 
 impl Entered {
     fn of(fields: &Map<String, Value>) -> Entered {
-        Entered(fields.clone())
+        Entered {
+            fields: fields.clone(),
+            saved: false,
+        }
     }
 
     /// The entered text of `name`, `""` if none.
     fn get(&self, name: &str) -> &str {
-        self.0.get(name).and_then(Value::as_str).unwrap_or("")
+        self.fields.get(name).and_then(Value::as_str).unwrap_or("")
     }
 
     fn with(mut self, name: &str, value: impl Into<String>) -> Entered {
-        self.0.insert(name.into(), Value::String(value.into()));
+        self.fields.insert(name.into(), Value::String(value.into()));
         self
     }
+
+    /// Shown after an accepted form (the redirect's `?saved=1`).
+    fn saved(mut self, shown: &Shown) -> Entered {
+        self.saved = shown.saved.is_some();
+        self
+    }
+}
+
+/// The query of a settings page: which row fills the form, and whether a form was just
+/// accepted.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Shown {
+    edit: Option<String>,
+    saved: Option<String>,
 }
 
 /// The errors of a refused use case, each on its form field: `windows[1].start` goes with
@@ -210,9 +235,10 @@ enum Kind {
     Bool,
 }
 
-/// 303 to `to` after an accepted form.
+/// 303 to `to` (a path without a query) after an accepted form, which then says "Saved.".
 fn done(to: &str) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+    let to = format!("{to}?saved=1");
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
 /// A refused form's page: 422, the same page with the entered values and the errors.

@@ -8,9 +8,8 @@ use axum::{
     Router,
 };
 use maud::{html, Markup};
-use serde::Deserialize;
 
-use super::{body, done, page, refusal, refused, revops, select, text, Entered, Kind};
+use super::{body, done, page, refusal, refused, revops, select, text, Entered, Kind, Shown};
 use crate::{
     http::AppState,
     pages::{
@@ -20,16 +19,12 @@ use crate::{
     service::Error,
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new().route("/app/settings/queues", get(show).post(save))
 }
 
 const STRATEGIES: &[&str] = &["round_robin", "least_loaded", "claim"];
-
-#[derive(Deserialize)]
-struct Edit {
-    edit: Option<String>,
-}
 
 async fn render(
     state: &AppState,
@@ -74,23 +69,23 @@ async fn render(
             button type="submit" { "Save queue" }
         }
     };
-    Ok(page(viewer, "Queues", content))
+    Ok(page(viewer, "Queues", entered, content))
 }
 
 async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(q): Query<Edit>,
+    Query(q): Query<Shown>,
 ) -> Result<Markup, PageError> {
     revops(&viewer)?;
     let mut entered = Entered::default();
-    if let Some(id) = q.edit {
+    if let Some(id) = &q.edit {
         if let Some(queue) = state
             .service
             .queues()
             .await?
             .into_iter()
-            .find(|x| x.id == id)
+            .find(|x| &x.id == id)
         {
             entered = entered
                 .with("id", queue.id)
@@ -99,7 +94,7 @@ async fn show(
                 .with("calendar", queue.calendar_id.unwrap_or_default());
         }
     }
-    render(&state, &viewer, &entered, &Errors::none()).await
+    render(&state, &viewer, &entered.saved(&q), &Errors::none()).await
 }
 
 async fn save(State(state): State<AppState>, form: PageForm) -> Result<Response, PageError> {

@@ -8,9 +8,10 @@ use axum::{
     Router,
 };
 use maud::{html, Markup};
-use serde::Deserialize;
 
-use super::{body, checkbox, done, page, refusal, refused, revops, text, when, Entered, Kind};
+use super::{
+    body, checkbox, done, page, refusal, refused, revops, text, when, Entered, Kind, Shown,
+};
 use crate::{
     db::routing::Rep,
     http::AppState,
@@ -20,6 +21,7 @@ use crate::{
     },
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new().route("/app/settings/reps", get(show).post(save))
 }
@@ -33,11 +35,6 @@ const FIELDS: &[(&str, Kind)] = &[
     ("capacity", Kind::Number),
     ("away_until", Kind::Text),
 ];
-
-#[derive(Deserialize)]
-struct Edit {
-    edit: Option<String>,
-}
 
 /// The form filled in with a stored rep.
 fn entered_of(rep: &Rep) -> Entered {
@@ -84,7 +81,7 @@ async fn render(
             button type="submit" { "Save rep" }
         }
     };
-    Ok(page(viewer, "Reps", content))
+    Ok(page(viewer, "Reps", entered, content))
 }
 
 fn table(reps: &[Rep]) -> Markup {
@@ -111,17 +108,17 @@ fn table(reps: &[Rep]) -> Markup {
 async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(q): Query<Edit>,
+    Query(q): Query<Shown>,
 ) -> Result<Markup, PageError> {
     revops(&viewer)?;
-    let entered = match q.edit {
+    let entered = match q.edit.clone() {
         Some(id) => match state.service.reps().await?.iter().find(|r| r.id == id) {
             Some(rep) => entered_of(rep),
             None => Entered::default().with("id", id).with("active", "true"),
         },
         None => Entered::default().with("active", "true"),
     };
-    render(&state, &viewer, &entered, &Errors::none()).await
+    render(&state, &viewer, &entered.saved(&q), &Errors::none()).await
 }
 
 async fn save(State(state): State<AppState>, form: PageForm) -> Result<Response, PageError> {

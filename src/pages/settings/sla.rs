@@ -8,9 +8,8 @@ use axum::{
     Router,
 };
 use maud::{html, Markup};
-use serde::Deserialize;
 
-use super::{body, done, page, refusal, refused, revops, select, text, when, Entered, Kind};
+use super::{body, done, page, refusal, refused, revops, select, text, when, Entered, Kind, Shown};
 use crate::{
     http::AppState,
     pages::{
@@ -20,6 +19,7 @@ use crate::{
     service::Error,
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new().route("/app/settings/sla", get(show).post(save))
 }
@@ -34,11 +34,6 @@ const FIELDS: &[(&str, Kind)] = &[
     ("on_breach", Kind::Text),
     ("calendar", Kind::Text),
 ];
-
-#[derive(Deserialize)]
-struct Edit {
-    edit: Option<String>,
-}
 
 async fn render(
     state: &AppState,
@@ -88,23 +83,23 @@ async fn render(
             button type="submit" { "Save policy" }
         }
     };
-    Ok(page(viewer, "SLA policies", content))
+    Ok(page(viewer, "SLA policies", entered, content))
 }
 
 async fn show(
     State(state): State<AppState>,
     viewer: Viewer,
-    Query(q): Query<Edit>,
+    Query(q): Query<Shown>,
 ) -> Result<Markup, PageError> {
     revops(&viewer)?;
     let mut entered = Entered::default().with("at_risk_ratio", "0.75");
-    if let Some(t) = q.edit {
+    if let Some(t) = &q.edit {
         if let Some(p) = state
             .service
             .sla_policies()
             .await?
             .into_iter()
-            .find(|p| p.lead_type == t)
+            .find(|p| &p.lead_type == t)
         {
             entered = entered
                 .with("lead_type", p.lead_type)
@@ -115,7 +110,7 @@ async fn show(
                 .with("calendar", p.calendar_id.unwrap_or_default());
         }
     }
-    render(&state, &viewer, &entered, &Errors::none()).await
+    render(&state, &viewer, &entered.saved(&q), &Errors::none()).await
 }
 
 async fn save(State(state): State<AppState>, form: PageForm) -> Result<Response, PageError> {

@@ -3,14 +3,14 @@
 //! and sending one again.
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
 use maud::{html, Markup};
 
-use super::{body, done, page, refusal, refused, revops, text, when, Entered, Kind};
+use super::{body, done, page, refusal, refused, revops, text, when, Entered, Kind, Shown};
 use crate::{
     db::webhooks::{Delivery, Subscription},
     http::AppState,
@@ -21,6 +21,7 @@ use crate::{
     service::settings::webhooks::{parse_id, EVENT_TYPES, NO_DELIVERY, NO_SUBSCRIPTION},
 };
 
+/// The routes of this settings page.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/app/settings/webhooks", get(show).post(create))
@@ -58,7 +59,7 @@ async fn render(
             button type="submit" { "Subscribe" }
         }
     };
-    Ok(page(viewer, "Webhooks", content))
+    Ok(page(viewer, "Webhooks", entered, content))
 }
 
 fn table(viewer: &Viewer, subs: &[Subscription]) -> Markup {
@@ -87,14 +88,19 @@ fn button(viewer: &Viewer, s: &Subscription, change: &str, label: &str) -> Marku
     html! {
         form method="post" action=(format!("/app/settings/webhooks/{}/{change}", s.id)) {
             (csrf_input(viewer))
-            button type="submit" { (label) }
+            button type="submit" aria-label=(format!("{label} {}", s.url)) { (label) }
         }
     }
 }
 
-async fn show(State(state): State<AppState>, viewer: Viewer) -> Result<Markup, PageError> {
+async fn show(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<Shown>,
+) -> Result<Markup, PageError> {
     revops(&viewer)?;
-    render(&state, &viewer, None, &Entered::default(), &Errors::none()).await
+    let entered = Entered::default().saved(&q);
+    render(&state, &viewer, None, &entered, &Errors::none()).await
 }
 
 async fn create(State(state): State<AppState>, form: PageForm) -> Result<Response, PageError> {
@@ -166,7 +172,7 @@ fn delivery_row(viewer: &Viewer, sub: &Subscription, d: &Delivery) -> Markup {
             td {
                 form method="post" action=(format!("/app/settings/webhooks/{}/deliveries/{}/redeliver", sub.id, d.id)) {
                     (csrf_input(viewer))
-                    button type="submit" { "Send again" }
+                    button type="submit" aria-label=(format!("Send {} again", d.event_type)) { "Send again" }
                 }
             }
         }
@@ -177,6 +183,7 @@ async fn deliveries(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
+    Query(q): Query<Shown>,
 ) -> Result<Markup, PageError> {
     revops(&viewer)?;
     let id = parse_id(&id, NO_SUBSCRIPTION)?;
@@ -191,7 +198,12 @@ async fn deliveries(
         }
         @if list.is_empty() { p { "Nothing delivered yet." } }
     };
-    Ok(page(&viewer, "Webhooks", content))
+    Ok(page(
+        &viewer,
+        "Webhooks",
+        &Entered::default().saved(&q),
+        content,
+    ))
 }
 
 async fn redeliver(

@@ -66,6 +66,7 @@ async fn a_rejection_code_added_on_the_page_is_taken_by_the_api_and_refused_once
         row.contains("Budget frozen this quarter") && row.contains("active"),
         "{row}"
     );
+    assert_eq!(b.text("main [role=status]").await, "Saved.");
     assert!(b.unlabelled_inputs().await.is_empty());
     b.screenshot("settings-rejection-codes").await;
 
@@ -165,6 +166,7 @@ async fn a_refused_form_shows_the_parsers_message_next_to_its_field_and_changes_
     b.fill("#away_until", "2026-12-24T09:00:00Z").await;
     b.click("form.settings-form button[type=submit]").await;
     let error = b.text("#capacity-error").await;
+    assert!(!page_text(&b).await.contains("Saved."));
     assert!(error.contains("whole number"), "{error}");
     assert_eq!(
         b.find("#capacity")
@@ -297,6 +299,15 @@ async fn revops_gets_settings_without_the_keys_and_links_and_an_sdr_is_refused()
         b.goto(path).await;
         assert_eq!(b.text("main h1").await, "Forbidden", "{path}");
     }
+    let session = b.client.get_named_cookie("salgate_session").await.unwrap();
+    let res = app
+        .client
+        .get(app.url("/app/settings/reps"))
+        .header("cookie", format!("salgate_session={}", session.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
     b.close().await;
 }
 
@@ -440,14 +451,82 @@ async fn calendars_sla_policies_queues_and_webhooks_set_on_their_pages_are_what_
         json!(["lead.accepted", "lead.rejected"])
     );
     b.click("tr[data-subscription] td a").await;
-    b.find("table.settings-table").await;
-    b.screenshot("settings-webhook-deliveries").await;
+    until(&b, "main", |t| {
+        t.contains("Deliveries to https://hooks.example.com")
+    })
+    .await;
     b.goto("/app/settings/webhooks").await;
-    b.click("tr[data-subscription] td.actions button").await;
+    b.click("tr[data-subscription] button[aria-label^='Delete']")
+        .await;
     until(&b, "main", |t| !t.contains("hooks.example.com")).await;
     assert_eq!(
         api(&app, "/v1/webhook-subscriptions").await["items"],
         json!([])
+    );
+    b.close().await;
+}
+
+#[tokio::test]
+async fn a_dead_delivery_is_sent_again_and_a_paused_subscription_resumed_from_the_page() {
+    let app = spawn_app().await;
+    let res = app
+        .post(
+            "/v1/webhook-subscriptions",
+            &app.admin,
+            &json!({"url": "https://hooks.example.com/in"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let sub: Value = res.json().await.unwrap();
+    let id = sub["id"].as_str().unwrap();
+    app.ingest(&lead("w-1")).await;
+    // No dispatcher runs in this app: make the delivery dead and the subscription paused,
+    // as failing attempts and the circuit breaker would.
+    sqlx::query("UPDATE webhook_deliveries SET status = 'dead'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE webhook_subscriptions SET paused_at = now(), pause_reason = 'test: 5 failures'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let deliveries = format!("/v1/webhook-subscriptions/{id}/deliveries");
+    let statuses = |v: Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = statuses(api(&app, &deliveries).await);
+    assert!(
+        !before.is_empty() && before.iter().all(|s| s == "dead"),
+        "{before:?}"
+    );
+
+    let b = Browser::open(&app).await;
+    b.sign_in_with_key(&app.admin).await;
+    b.goto(&format!("/app/settings/webhooks/{id}")).await;
+    until(&b, "tr[data-delivery] td.status", |t| t == "dead").await;
+    b.screenshot("settings-webhook-deliveries").await;
+    b.click("tr[data-delivery] button").await;
+    until(&b, "tr[data-delivery] td.status", |t| t == "pending").await;
+    assert!(statuses(api(&app, &deliveries).await).contains(&"pending".to_string()));
+
+    b.goto("/app/settings/webhooks").await;
+    let row = format!("tr[data-subscription='{id}'] td.status");
+    assert!(b.text(&row).await.starts_with("paused"));
+    b.click(&format!(
+        "tr[data-subscription='{id}'] button[aria-label^='Resume']"
+    ))
+    .await;
+    until(&b, &row, |t| t == "active").await;
+    assert_eq!(
+        api(&app, &format!("/v1/webhook-subscriptions/{id}")).await["status"],
+        "active"
     );
     b.close().await;
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::{
-    acceptance, recycling, rejections, sla, AcceptanceReport, RecyclingReport, RejectionReport,
-    ReportRequest, SlaReport,
+    acceptance, acceptance_by_fields, recycling, rejections, sla, AcceptanceReport,
+    RecyclingReport, RejectionReport, ReportRequest, SlaReport,
 };
 use crate::{
     db::metrics::{self as db, GroupBy, PastDueRow},
@@ -58,24 +58,18 @@ pub async fn dashboard(
     req: &ReportRequest,
     now: DateTime<Utc>,
 ) -> Result<Dashboard> {
-    let (owner, queue, campaign) = (
-        regrouped(req, GroupBy::Owner),
-        regrouped(req, GroupBy::Queue),
-        regrouped(req, GroupBy::Campaign),
-    );
-    let (acceptance, rejections, sla, recycling, by_owner, by_queue, by_campaign, past_due) = tokio::try_join!(
+    let (acceptance, rejections, sla, recycling, by_fields, past_due) = tokio::try_join!(
         acceptance(pool, bands, req),
         rejections(pool, req),
         sla(pool, req, now),
         recycling(pool, req),
-        acceptance(pool, bands, &owner),
-        acceptance(pool, bands, &queue),
-        acceptance(pool, bands, &campaign),
+        acceptance_by_fields(pool, bands, req),
         async {
             let rows = db::open_past_due(pool, &req.scope, now, PAST_DUE_LIMIT).await?;
             Ok::<_, crate::service::Error>(rows)
         },
     )?;
+    let [by_owner, by_queue, by_campaign] = by_fields;
     Ok(Dashboard {
         acceptance,
         rejections,

@@ -49,6 +49,24 @@ pub async fn acceptance(
     ))
 }
 
+/// The acceptance report grouped by owner, by queue and by campaign: what [`acceptance`]
+/// gives for each of those groupings of `req`, from one scan of the cycles.
+pub async fn acceptance_by_fields(
+    pool: &PgPool,
+    bands: BandLimits,
+    req: &ReportRequest,
+) -> Result<[AcceptanceReport; 3]> {
+    let [owner, queue, campaign] = db::acceptance_by_fields(pool, &req.scope).await?;
+    let build = |group, rows: &[db::AcceptanceRow]| {
+        report::acceptance(regrouped(req, group).meta(), bands, None, rows)
+    };
+    Ok([
+        build(GroupBy::Owner, &owner),
+        build(GroupBy::Queue, &queue),
+        build(GroupBy::Campaign, &campaign),
+    ])
+}
+
 /// The unfiltered acceptance report, ungrouped or by time, from compacted hours (see
 /// `db::cycle_hours`); `None` when it cannot be: filters, grouping by a field, buckets that do
 /// not start on whole UTC hours (zones offset by :30 or :45), or a period under an hour.

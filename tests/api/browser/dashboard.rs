@@ -94,6 +94,41 @@ async fn assert_headline_is_the_apis(app: &TestApp, b: &Browser, query: &str) {
     }
 }
 
+/// Each row of a per-field table (group, routed, accepted, rejected, rate) is the API's for
+/// the same query grouped by that field, the total last.
+async fn assert_table_is_the_apis(app: &TestApp, b: &Browser, table: &str, query: &str) {
+    let page = b
+        .eval(&format!(
+            "return [...document.querySelectorAll('#{table}-table tbody tr')].map(tr => [\
+             tr.dataset.key, tr.querySelector('.routed').textContent,\
+             tr.querySelector('.accepted').textContent, tr.querySelector('.rejected').textContent,\
+             tr.querySelector('.rate').dataset.value]);"
+        ))
+        .await;
+    let grouped = format!("{}&group_by={table}", query.replace("&group_by=week", ""));
+    let r = api(app, "acceptance", &grouped).await;
+    let row = |key: &str, f: &Value| {
+        let rate = f["acceptance_rate"]
+            .as_f64()
+            .map_or(String::new(), |v| v.to_string());
+        json!([
+            key,
+            f["routed"].to_string(),
+            f["accepted"].to_string(),
+            f["rejected"].to_string(),
+            rate
+        ])
+    };
+    let mut want: Vec<Value> = r["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| row(g["key"].as_str().unwrap_or("(none)"), g))
+        .collect();
+    want.push(row("Total", &r["total"]));
+    assert_eq!(page, Value::Array(want), "{table}");
+}
+
 async fn signed_in_revops(app: &TestApp) -> Browser {
     let b = Browser::open(app).await;
     b.sign_in_with_key(&app.key(Role::Revops, None).await).await;
@@ -139,6 +174,9 @@ async fn a_filter_changes_the_figures_as_it_changes_the_apis_and_lists_leads_pas
     b.goto(&format!("/app/dashboard?{WEEK}")).await;
     assert_headline_is_the_apis(&app, &b, WEEK).await;
     assert_eq!(b.text("#routed").await, "13");
+    for table in ["owner", "queue", "campaign"] {
+        assert_table_is_the_apis(&app, &b, table, WEEK).await;
+    }
     b.fill("#campaign", "spring").await;
     b.click("form.filters button[type=submit]").await;
     b.find("#period").await;

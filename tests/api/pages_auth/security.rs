@@ -239,7 +239,7 @@ async fn unknown_paths_under_app_are_an_html_404_page() {
     for path in [
         "/app/xyz",
         "/app/",
-        "/app/leads/nope/more",
+        "/app/leads/nope/more/deeper",
         "/app/assets/nohash",
     ] {
         let res = v.get(path).await;

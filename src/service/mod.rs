@@ -18,6 +18,7 @@ mod decide;
 mod error;
 pub mod inbox;
 mod ingest;
+pub mod lead_bodies;
 pub mod metrics;
 pub mod people;
 mod read;

@@ -3,7 +3,6 @@
 //! renders the outcome.
 
 mod assign;
-mod bodies;
 mod create;
 mod decide;
 mod get;
@@ -16,9 +15,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 pub use assign::assign_lead;
-pub use bodies::{
-    parse_decision, parse_touch, AcceptInput, AssignInput, RecycleInput, RejectInput, TouchInput,
-};
+// The bodies are read by the use cases' parsers, which the lead page's forms share.
+use crate::service::lead_bodies as bodies;
+pub use bodies::{AcceptInput, AssignInput, RecycleInput, RejectInput, TouchInput};
 pub use create::create_lead;
 pub use decide::{accept_lead, recycle_lead, reject_lead};
 pub use get::get_lead;

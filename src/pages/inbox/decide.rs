@@ -18,15 +18,13 @@ use super::{
 };
 use crate::{
     domain::LeadState,
-    http::{
-        leads::{parse_decision, parse_touch},
-        AppState,
-    },
+    http::AppState,
     pages::{
         form::{Errors, PageForm},
         PageError,
     },
     service,
+    service::lead_bodies::{parse_decision, parse_touch},
 };
 
 /// The form's fields without the version it was read at (not a member of the API's body).

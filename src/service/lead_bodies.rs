@@ -1,5 +1,6 @@
 //! Bodies of the decision, touch and assign routes of `/v1/leads/{id}`, read as
-//! `domain::body` describes.
+//! `domain::body` describes. Here, not at the HTTP edge, because the lead page's forms are read
+//! by the same parsers (`src/pages/inbox/decide.rs`).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

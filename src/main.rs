@@ -161,57 +161,66 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
         }
         Cmd::Users {
             command: UsersCmd::Invite { role, rep },
-        } => {
-            let (role, rep) = salgate::service::people::person(role, rep.as_deref())
-                .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
-            let database = Database::open(&settings).await?;
-            let now = clock.now();
-            let expires = now + salgate::service::people::LINK_TTL;
-            let created = db::sessions::create_link(
-                &database.pool,
-                role,
-                rep.as_deref(),
-                "cli",
-                now,
-                expires,
-            )
-            .await;
-            database.close().await;
-            let (link, token) = created?;
-            let who = rep
-                .as_deref()
-                .map_or(role.to_string(), |r| format!("{r} ({role})"));
-            println!(
-                "sign-in link for {who}, usable once until {}:",
-                link.expires_at
-            );
-            let base = salgate::startup::link_base(&settings, None);
-            println!("{base}/app/sign-in/link?token={token}");
-            Ok(())
-        }
+        } => invite(&settings, clock.as_ref(), role, rep).await,
         Cmd::Keys {
             command: KeysCmd::Create { role, rep, name },
-        } => {
-            match (role, &rep) {
-                (Role::Sdr, None) => anyhow::bail!("--rep is required for an sdr key"),
-                (r, Some(_)) if r != Role::Sdr => anyhow::bail!("--rep applies only to sdr keys"),
-                _ => {}
-            }
-            if let Some(Err(rule)) = rep.as_deref().map(|r| SlugKind::Id.parse(r)) {
-                anyhow::bail!("--rep {rule}");
-            }
-            let database = Database::open(&settings).await?;
-            let name = name.unwrap_or_else(|| format!("{role} key"));
-            let created =
-                db::api_keys::create(&database.pool, role, rep.as_deref(), &name, clock.now())
-                    .await;
-            database.close().await;
-            let (key, token) = created?;
-            println!("created {role} key {} ({})", key.id, key.name);
-            println!("{token}");
-            Ok(())
-        }
+        } => create_key(&settings, clock.as_ref(), role, rep, name).await,
     }
+}
+
+/// `salgate users invite`: a one-time sign-in link, alone on the last line.
+async fn invite(
+    settings: &Settings,
+    clock: &dyn Clock,
+    role: Role,
+    rep: Option<String>,
+) -> anyhow::Result<()> {
+    let (role, rep) = salgate::service::people::person(role, rep.as_deref())
+        .map_err(|e| anyhow::anyhow!("{}", describe(&e)))?;
+    let database = Database::open(settings).await?;
+    let now = clock.now();
+    let expires = now + salgate::service::people::LINK_TTL;
+    let created =
+        db::sessions::create_link(&database.pool, role, rep.as_deref(), "cli", now, expires).await;
+    database.close().await;
+    let (link, token) = created?;
+    let who = rep
+        .as_deref()
+        .map_or(role.to_string(), |r| format!("{r} ({role})"));
+    println!(
+        "sign-in link for {who}, usable once until {}:",
+        link.expires_at
+    );
+    let base = salgate::pages::link_base(settings, None);
+    println!("{base}/app/sign-in/link?token={token}");
+    Ok(())
+}
+
+/// `salgate keys create`: the token alone on the last line.
+async fn create_key(
+    settings: &Settings,
+    clock: &dyn Clock,
+    role: Role,
+    rep: Option<String>,
+    name: Option<String>,
+) -> anyhow::Result<()> {
+    match (role, &rep) {
+        (Role::Sdr, None) => anyhow::bail!("--rep is required for an sdr key"),
+        (r, Some(_)) if r != Role::Sdr => anyhow::bail!("--rep applies only to sdr keys"),
+        _ => {}
+    }
+    if let Some(Err(rule)) = rep.as_deref().map(|r| SlugKind::Id.parse(r)) {
+        anyhow::bail!("--rep {rule}");
+    }
+    let database = Database::open(settings).await?;
+    let name = name.unwrap_or_else(|| format!("{role} key"));
+    let created =
+        db::api_keys::create(&database.pool, role, rep.as_deref(), &name, clock.now()).await;
+    database.close().await;
+    let (key, token) = created?;
+    println!("created {role} key {} ({})", key.id, key.name);
+    println!("{token}");
+    Ok(())
 }
 
 /// A refused field as `--rep: an sdr signs in as one rep`.

@@ -35,6 +35,7 @@ use crate::{
         Tasks,
     },
     outbound,
+    pages::PageSettings,
     policy_cache::{PolicyCache, QueueCache, RepCache},
     service::Service,
 };
@@ -173,8 +174,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
-        let link_base = link_base(&settings, listener.local_addr().ok());
-        let state = app_state(&settings, &database, clock, link_base);
+        let state = app_state(&settings, &database, clock, listener.local_addr().ok());
         let bootstrap_sign_in_link = match bootstrap_admin_token {
             Some(_) => {
                 let (_, token) = state
@@ -331,7 +331,7 @@ fn app_state(
     settings: &Settings,
     database: &Database,
     clock: Arc<dyn Clock>,
-    link_base: String,
+    bound: Option<std::net::SocketAddr>,
 ) -> AppState {
     AppState::new(Shared {
         service: Service {
@@ -374,27 +374,8 @@ fn app_state(
             settings.batch_concurrency * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),
         )),
         batch_wait: settings.batch_wait,
-        pages: http::PageSettings {
-            secure_cookies: settings
-                .public_url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("https://")),
-            link_base,
-        },
+        pages: PageSettings::new(settings, bound),
     })
-}
-
-/// What sign-in links start with: the public URL when set, else the address served on (a
-/// wildcard address read as the loopback one, which a browser on this machine can open).
-pub fn link_base(settings: &Settings, bound: Option<std::net::SocketAddr>) -> String {
-    if let Some(url) = &settings.public_url {
-        return url.clone();
-    }
-    let mut addr = bound.unwrap_or(settings.listen);
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    format!("http://{addr}")
 }
 
 impl JobSettings {

@@ -86,15 +86,7 @@ pub struct Shared {
     pub batch_gate: Arc<tokio::sync::Semaphore>,
     pub batch_wait: std::time::Duration,
     /// How the pages under `/app` hand out cookies and links (configured).
-    pub pages: PageSettings,
-}
-
-/// Settings of the pages (`src/pages`).
-pub struct PageSettings {
-    /// Cookies get `Secure`: `SALGATE_PUBLIC_URL` is https.
-    pub secure_cookies: bool,
-    /// What sign-in links start with: `SALGATE_PUBLIC_URL`, else the address served on.
-    pub link_base: String,
+    pub pages: crate::pages::PageSettings,
 }
 
 /// The pool, the clock and the caches belong to the use cases; handlers that run a single

@@ -19,9 +19,45 @@ mod sign_in;
 
 use axum::{middleware, routing::any, Router};
 
-use crate::http::AppState;
+use std::net::SocketAddr;
+
+use crate::{config::Settings, http::AppState};
 pub use error::PageError;
 pub use session::Viewer;
+
+/// How the pages hand out cookies and links (from the settings).
+pub struct PageSettings {
+    /// Cookies get `Secure`: `SALGATE_PUBLIC_URL` is https.
+    pub secure_cookies: bool,
+    /// What sign-in links start with: `SALGATE_PUBLIC_URL`, else the address served on.
+    pub link_base: String,
+}
+
+impl PageSettings {
+    /// `bound`: the address the listener got (port 0 in tests), when known.
+    pub fn new(settings: &Settings, bound: Option<SocketAddr>) -> PageSettings {
+        PageSettings {
+            secure_cookies: settings
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://")),
+            link_base: link_base(settings, bound),
+        }
+    }
+}
+
+/// What sign-in links start with: the public URL when set, else the address served on (a
+/// wildcard address read as the loopback one, which a browser on this machine can open).
+pub fn link_base(settings: &Settings, bound: Option<SocketAddr>) -> String {
+    if let Some(url) = &settings.public_url {
+        return url.clone();
+    }
+    let mut addr = bound.unwrap_or(settings.listen);
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
 
 /// Every route under `/app`.
 pub fn router(state: AppState) -> Router<AppState> {

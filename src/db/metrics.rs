@@ -7,6 +7,16 @@ use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 
 use crate::domain::metrics::Period;
 
+mod past_due;
+pub use past_due::{open_past_due, PastDueRow};
+
+/// The one predicate of "open past due at `now`": undecided, and its decision due time has
+/// come. Both the SLA report's count and the list of those cycles use it.
+fn push_open_past_due(q: &mut QueryBuilder<'_, Postgres>, alias: &str, now: DateTime<Utc>) {
+    q.push(format!("{alias}outcome IS NULL AND {alias}sla_due_at <= "))
+        .push_bind(now);
+}
+
 /// What a report is grouped by (docs/api.md §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupBy {
@@ -339,10 +349,10 @@ pub async fn sla(
     let mut q = grouped_report(scope, group, &columns, |q| {
         q.push(
             "count(*) AS routed, count(*) FILTER (WHERE breached) AS breached, \
-             count(*) FILTER (WHERE outcome IS NULL AND sla_due_at <= ",
-        )
-        .push_bind(now)
-        .push(
+             count(*) FILTER (WHERE ",
+        );
+        push_open_past_due(q, "", now);
+        q.push(
             ") AS open_past_due, \
              count(*) FILTER (WHERE first_touch_due_at IS NOT NULL \
                AND first_touched_at <= first_touch_due_at) AS first_touch_met, \
@@ -391,37 +401,5 @@ pub async fn recycling(
              count(*) FILTER (WHERE was_accepted_later) AS accepted_later",
         );
     });
-    q.build_query_as().fetch_all(pool).await
-}
-
-/// One cycle still undecided past its due time (silent non-acceptance).
-#[derive(Debug, Clone, FromRow)]
-pub struct PastDueRow {
-    pub lead_id: uuid::Uuid,
-    pub owner: Option<String>,
-    pub queue: Option<String>,
-    pub routed_at: DateTime<Utc>,
-    pub sla_due_at: DateTime<Utc>,
-}
-
-/// The cycles of `scope` that the SLA report counts as `open_past_due` at `now`, longest
-/// overdue first, at most `limit` of them.
-pub async fn open_past_due(
-    pool: &PgPool,
-    scope: &Scope,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> Result<Vec<PastDueRow>, sqlx::Error> {
-    let mut q = QueryBuilder::new("");
-    push_cycles(
-        &mut q,
-        scope,
-        None,
-        "c.lead_id, c.owner, c.queue, c.routed_at, c.sla_due_at",
-    );
-    q.push(" AND c.outcome IS NULL AND c.sla_due_at <= ")
-        .push_bind(now)
-        .push(" ORDER BY c.sla_due_at, c.lead_id LIMIT ")
-        .push_bind(limit);
     q.build_query_as().fetch_all(pool).await
 }

@@ -57,7 +57,20 @@ if ! ready; then
     cat "$WORK/err" >&2
     exit 1
 fi
-TOKEN=$(tail -n 1 "$WORK/out")
+# The admin key is the line after the first-start message (a sign-in link follows it).
+TOKEN=$(awk 'found { print; exit } /no API keys existed/ { found = 1 }' "$WORK/out")
+if [[ $TOKEN != sg_* ]]; then
+    echo "fuzz: no admin key after the first-start message; salgate printed:" >&2
+    cat "$WORK/out" >&2
+    exit 1
+fi
+# A key that does not authenticate would turn every case into a 401 that passes.
+if ! python3 -c 'import sys, urllib.request
+req = urllib.request.Request(sys.argv[1], headers={"Authorization": "Bearer " + sys.argv[2]})
+urllib.request.urlopen(req, timeout=5)' "http://127.0.0.1:$PORT/v1/api-keys" "$TOKEN" >/dev/null 2>&1; then
+    echo "fuzz: the admin key read from salgate's output does not authenticate" >&2
+    exit 1
+fi
 "$VENV/bin/schemathesis" run "http://127.0.0.1:$PORT/openapi.json" \
     -H "Authorization: Bearer $TOKEN" \
     --checks not_a_server_error,response_schema_conformance \

@@ -146,7 +146,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Sign in as a person would: the sign-in form with its login CSRF cookie.
     let res = client
-        .post(format!("{base}/app/sign-in"))
+        .post(format!("{base}/app/login"))
         .header("cookie", "salgate_login=benchlogin")
         .form(&[("_csrf", "benchlogin"), ("api_key", &sdr), ("next", "/app")])
         .send()

@@ -140,7 +140,7 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
             }
             if let Some(link) = &app.bootstrap_sign_in_link {
                 println!(
-                    "salgate: open this link to sign in to the pages as admin (once, within 72 h):"
+                    "salgate: open this link to sign in to the pages as admin (once, within 7 days):"
                 );
                 println!("{link}");
             }
@@ -192,7 +192,7 @@ async fn invite(
         link.expires_at
     );
     let base = salgate::pages::link_base(settings, None);
-    println!("{base}/app/sign-in/link?token={token}");
+    println!("{base}/app/login/{token}");
     Ok(())
 }
 

@@ -182,10 +182,7 @@ impl Application {
                     .create_sign_in_link("bootstrap", Role::Admin, None)
                     .await
                     .context("could not make the first sign-in link")?;
-                Some(format!(
-                    "{}/app/sign-in/link?token={token}",
-                    state.pages.link_base
-                ))
+                Some(format!("{}/app/login/{token}", state.pages.link_base))
             }
             None => None,
         };

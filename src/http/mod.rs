@@ -134,6 +134,15 @@ impl Modify for BearerAuth {
     }
 }
 
+/// A request's path as the logs show it: a sign-in link carries its token in the path
+/// (`/app/login/<token>`), which no log may hold.
+pub fn loggable_path(path: &str) -> &str {
+    match path.strip_prefix("/app/login/") {
+        Some(token) if !token.is_empty() => "/app/login/<token>",
+        _ => path,
+    }
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application router.
@@ -189,11 +198,26 @@ pub fn router(state: AppState) -> Router {
                     .get(&REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("");
-                // The path only: a query may carry a secret (Salesforce's `?token=`).
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                // The path only: a query may carry a secret (Salesforce's `?token=`), and a
+                // sign-in link's token is masked.
+                let path = loggable_path(req.uri().path());
+                tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn a_sign_in_links_token_never_reaches_the_logs_and_other_paths_do_unchanged() {
+        assert_eq!(loggable_path("/app/login/sl_secret"), "/app/login/<token>");
+        assert_eq!(loggable_path("/app/login"), "/app/login");
+        assert_eq!(loggable_path("/app/login/"), "/app/login/");
+        assert_eq!(loggable_path("/v1/leads/1"), "/v1/leads/1");
+    }
 }

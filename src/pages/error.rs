@@ -60,7 +60,7 @@ impl PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         if let PageError::SignIn { next } = &self {
-            let to = format!("/app/sign-in?next={}", layout::query_escape(next));
+            let to = format!("/app/login?next={}", layout::query_escape(next));
             return (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
         }
         let status = self.status();

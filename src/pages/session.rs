@@ -154,12 +154,12 @@ pub async fn htmx_sign_in(req: Request, next: Next) -> Response {
         .headers()
         .get(header::LOCATION)
         .and_then(|l| l.to_str().ok())
-        .is_some_and(|l| l.starts_with("/app/sign-in"));
+        .is_some_and(|l| l.starts_with("/app/login"));
     if !htmx || res.status() != StatusCode::SEE_OTHER || !to_sign_in {
         return res;
     }
     let back = current.unwrap_or_else(|| "/app".into());
-    let to = format!("/app/sign-in?next={}", super::layout::query_escape(&back));
+    let to = format!("/app/login?next={}", super::layout::query_escape(&back));
     match HeaderValue::from_str(&to) {
         Ok(v) => (StatusCode::OK, [("hx-redirect", v)]).into_response(),
         Err(_) => res,

@@ -1,6 +1,6 @@
 //! Signing in (with a one-time link or an API key) and out.
 //!
-//! A link opens a page that asks to confirm, and only the confirming POST uses it: link
+//! A link (`/app/login/<token>`) opens a page that asks to confirm, and only the confirming POST uses it: link
 //! previews (chat, mail scanners) fetch with GET and must not spend it. The sign-in forms
 //! have no session yet, so their CSRF token is a random cookie the form repeats.
 //!
@@ -8,7 +8,7 @@
 //! the same bucket as failed API authentication: guessing costs as much here as there.
 
 use axum::{
-    extract::{Query, State},
+    extract::{Path, Query, State},
     http::{header, Extensions, HeaderMap, StatusCode},
     response::{AppendHeaders, IntoResponse, Response},
     routing::{get, post},
@@ -34,8 +34,8 @@ const LOGIN_COOKIE: &str = "salgate_login";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/app/sign-in", get(sign_in_page).post(sign_in_with_key))
-        .route("/app/sign-in/link", get(link_page).post(sign_in_with_link))
+        .route("/app/login", get(sign_in_page).post(sign_in_with_key))
+        .route("/app/login/{token}", get(link_page).post(sign_in_with_link))
         .route("/app/sign-out", post(sign_out))
 }
 
@@ -52,7 +52,7 @@ fn key_form(login_csrf: &str, next: &str, errors: &Errors) -> Markup {
     html! {
         p { "Open the sign-in link an admin gave you, or sign in with an API key of role sdr, revops or admin." }
         (form_error(errors))
-        form method="post" action="/app/sign-in" {
+        form method="post" action="/app/login" {
             input type="hidden" name=(CSRF_FIELD) value=(login_csrf);
             input type="hidden" name="next" value=(next);
             (field("api_key", "api_key", "API key", input, errors))
@@ -166,17 +166,12 @@ async fn sign_in_with_key(
     ))
 }
 
-#[derive(Deserialize)]
-struct LinkQuery {
-    token: Option<String>,
-}
-
 fn link_gone() -> Markup {
     html! {
         div.notice.error role="alert" {
             p { "This sign-in link was already used, has expired, or is not one of ours. Ask an admin for a new one." }
         }
-        p { a href="/app/sign-in" { "Sign in with an API key instead" } }
+        p { a href="/app/login" { "Sign in with an API key instead" } }
     }
 }
 
@@ -184,9 +179,8 @@ async fn link_page(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    Query(q): Query<LinkQuery>,
+    Path(token): Path<String>,
 ) -> Result<Response, PageError> {
-    let token = q.token.unwrap_or_default();
     let ip = client::ip(&extensions);
     attempts_left(&state, ip, false)?;
     let Some(link) = state.service.usable_link(&token).await? else {
@@ -201,9 +195,8 @@ async fn link_page(
     let login = login_token(&headers);
     let body = html! {
         p { "This link signs you in as " strong { (who) } ", once." }
-        form method="post" action="/app/sign-in/link" {
+        form.sign-in-link method="post" action=(format!("/app/login/{token}")) {
             input type="hidden" name=(CSRF_FIELD) value=(login);
-            input type="hidden" name="token" value=(token);
             button type="submit" autofocus { "Sign in as " (who) }
         }
     };
@@ -214,15 +207,15 @@ async fn sign_in_with_link(
     State(state): State<AppState>,
     extensions: Extensions,
     headers: HeaderMap,
-    AnonForm(fields, csrf): AnonForm,
+    Path(token): Path<String>,
+    AnonForm(_, csrf): AnonForm,
 ) -> Result<Response, PageError> {
     if !login_csrf_ok(&headers, csrf.as_deref()) {
         return Err(PageError::Csrf);
     }
     let ip = client::ip(&extensions);
     attempts_left(&state, ip, false)?;
-    let token = fields.get("token").and_then(|v| v.as_str()).unwrap_or("");
-    match state.service.sign_in_with_link(token).await? {
+    match state.service.sign_in_with_link(&token).await? {
         Some((_, session_token)) => Ok(signed_in(&state, &session_token, "/app")),
         None => {
             attempts_left(&state, ip, true)?;
@@ -238,7 +231,7 @@ async fn sign_out(State(state): State<AppState>, form: PageForm) -> Result<Respo
     Ok((
         StatusCode::SEE_OTHER,
         [(header::SET_COOKIE, clear)],
-        [(header::LOCATION, "/app/sign-in")],
+        [(header::LOCATION, "/app/login")],
     )
         .into_response())
 }

@@ -17,7 +17,7 @@ use crate::{
 /// How long a session lasts after sign-in; then its holder signs in again.
 pub const SESSION_TTL: Duration = Duration::hours(12);
 /// How long a sign-in link may wait to be used (once).
-pub const LINK_TTL: Duration = Duration::hours(72);
+pub const LINK_TTL: Duration = Duration::days(7);
 
 /// A session's holder as the use cases see them.
 pub fn caller(session: &Session) -> Caller {

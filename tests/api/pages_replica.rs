@@ -11,12 +11,12 @@ async fn sign_in(app: &TestApp, key: &str) -> String {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let page = client.get(app.url("/app/sign-in")).send().await.unwrap();
+    let page = client.get(app.url("/app/login")).send().await.unwrap();
     let login = cookie(&page, "salgate_login");
     let html = page.text().await.unwrap();
     let csrf = hidden(&html, "_csrf");
     let res = client
-        .post(app.url("/app/sign-in"))
+        .post(app.url("/app/login"))
         .header("cookie", login)
         .form(&[("_csrf", csrf.as_str()), ("api_key", key), ("next", "/app")])
         .send()

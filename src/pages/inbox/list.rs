@@ -59,7 +59,7 @@ pub async fn lists_fragment(
     let viewer = match viewer {
         Ok(v) => v,
         Err(PageError::SignIn { .. }) => {
-            return Ok(([("hx-redirect", "/app/sign-in?next=/app")], "").into_response())
+            return Ok(([("hx-redirect", "/app/login?next=/app")], "").into_response())
         }
         Err(e) => return Err(e),
     };

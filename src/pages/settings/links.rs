@@ -104,7 +104,7 @@ async fn create(State(state): State<AppState>, form: PageForm) -> Result<Respons
     };
     match made {
         Ok((_, token)) => {
-            let url = format!("{}/app/sign-in/link?token={token}", state.pages.link_base);
+            let url = format!("{}/app/login/{token}", state.pages.link_base);
             let fresh = Entered::default().with("role", "sdr");
             let markup = render(&state, &form.viewer, Some(&url), &fresh, &Errors::none()).await?;
             Ok(markup.into_response())

@@ -280,10 +280,6 @@ async fn an_sdr_is_refused_the_dashboard() {
         .await
         .unwrap();
     // Without a session the CSV is not served either (a redirect to sign-in).
-    assert!(
-        res.url().path().starts_with("/app/sign-in"),
-        "{}",
-        res.url()
-    );
+    assert!(res.url().path().starts_with("/app/login"), "{}", res.url());
     b.close().await;
 }

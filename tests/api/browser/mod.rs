@@ -154,9 +154,9 @@ impl Browser {
 
     /// Signs in with an API key through the sign-in form.
     pub async fn sign_in_with_key(&self, token: &str) {
-        self.goto("/app/sign-in").await;
+        self.goto("/app/login").await;
         self.fill("#api_key", token).await;
-        self.click("form[action='/app/sign-in'] button[type=submit]")
+        self.click("form[action='/app/login'] button[type=submit]")
             .await;
         self.find("form.sign-out").await;
     }

@@ -214,7 +214,7 @@ async fn a_sign_in_link_made_on_the_page_signs_a_second_browser_in_as_that_rep_o
         .unwrap()
         .unwrap();
     assert!(
-        link.starts_with(&format!("{}/app/sign-in/link?token=sl_", app.address)),
+        link.starts_with(&format!("{}/app/login/sl_", app.address)),
         "{link}"
     );
     assert!(b.unlabelled_inputs().await.is_empty());
@@ -222,7 +222,7 @@ async fn a_sign_in_link_made_on_the_page_signs_a_second_browser_in_as_that_rep_o
 
     let other = Browser::open(&app).await;
     other.client.goto(&link).await.unwrap();
-    other.click("form[action='/app/sign-in/link'] button").await;
+    other.click("form.sign-in-link button").await;
     assert_eq!(other.text(".who").await, "rep-2 (sdr)");
     assert_eq!(other.path().await, "/app");
     other.close().await;

@@ -133,7 +133,7 @@ async fn the_first_start_prints_an_admin_key_and_an_admin_sign_in_link_once_and_
         "{stdout:?}"
     );
     let link = line_after("sign in to the pages as admin");
-    let expected = format!("{}/app/sign-in/link?token=sl_", first.base);
+    let expected = format!("{}/app/login/sl_", first.base);
     assert!(
         link.starts_with(&expected),
         "{link} does not start with {expected}"

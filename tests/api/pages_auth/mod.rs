@@ -128,13 +128,13 @@ impl<'a> Visitor<'a> {
 
     /// Opens the link page, as a browser does, so that the login cookie is set.
     pub async fn open_link(&self, token: &str) -> Response {
-        self.get(&format!("/app/sign-in/link?token={token}")).await
+        self.get(&format!("/app/login/{token}")).await
     }
 
     /// Confirms the sign-in of a link page opened before.
     pub async fn confirm_link(&self, token: &str) -> Response {
         let login = self.cookie("salgate_login").unwrap_or_default();
-        self.post("/app/sign-in/link", &[("_csrf", &login), ("token", token)])
+        self.post(&format!("/app/login/{token}"), &[("_csrf", &login)])
             .await
     }
 
@@ -150,12 +150,12 @@ impl<'a> Visitor<'a> {
     pub async fn submit_key(&self, key: &str, next: &str) -> Response {
         let login = self.cookie("salgate_login").unwrap_or_default();
         let form = [("_csrf", login.as_str()), ("api_key", key), ("next", next)];
-        self.post("/app/sign-in", &form).await
+        self.post("/app/login", &form).await
     }
 
     /// Signs in with an API key through the sign-in page; panics unless it worked.
     pub async fn sign_in_with_key(&self, key: &str) {
-        assert_eq!(self.get("/app/sign-in").await.status(), 200);
+        assert_eq!(self.get("/app/login").await.status(), 200);
         let res = self.submit_key(key, "/app").await;
         assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     }
@@ -174,7 +174,7 @@ impl<'a> Visitor<'a> {
             200 => true,
             303 => {
                 let to = res.headers()[header::LOCATION].to_str().unwrap();
-                assert!(to.starts_with("/app/sign-in?next="), "{to}");
+                assert!(to.starts_with("/app/login?next="), "{to}");
                 false
             }
             other => panic!("/app answered {other}"),

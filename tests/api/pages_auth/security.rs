@@ -39,7 +39,7 @@ fn asset_urls(html: &str) -> Vec<String> {
 async fn every_app_response_has_the_strict_headers_and_only_hashed_assets_are_cached() {
     let app = spawn_app().await;
     let v = Visitor::new(&app);
-    let res = v.get("/app/sign-in").await;
+    let res = v.get("/app/login").await;
     assert_page_headers(&res);
     assert_eq!(header_of(&res, header::CACHE_CONTROL), "no-store");
     let html = res.text().await.unwrap();
@@ -56,7 +56,7 @@ async fn every_app_response_has_the_strict_headers_and_only_hashed_assets_are_ca
     let csrf = v.csrf().await;
     let pages = [
         v.get("/app").await,
-        v.get("/app/sign-in/link?token=sl_nothing").await,
+        v.get("/app/login/sl_nothing").await,
         v.get("/app/no/such/page").await,
         v.get("/app/sign-out").await,
         v.post("/app/sign-out", &[]).await,
@@ -108,7 +108,7 @@ async fn cookies_are_http_only_lax_limited_to_app_and_secure_only_behind_https()
     for (public_url, secure) in [(None, false), (Some("https://salgate.example"), true)] {
         let app = spawn_app_with(|s| s.public_url = public_url.map(String::from)).await;
         let v = Visitor::new(&app);
-        let page = v.get("/app/sign-in").await;
+        let page = v.get("/app/login").await;
         let login = set_cookies(&page, "salgate_login");
         let res = v
             .submit_key(&app.key(Role::Admin, None).await, "/app")
@@ -141,7 +141,7 @@ async fn sign_in_never_sends_anyone_off_site() {
     let app = spawn_app().await;
     let key = app.key(Role::Revops, None).await;
     let v = Visitor::new(&app);
-    let page = v.get("/app/sign-in?next=https://evil.example").await;
+    let page = v.get("/app/login?next=https://evil.example").await;
     let html = page.text().await.unwrap();
     assert!(!html.contains("evil.example"), "{html}");
     for next in [
@@ -152,13 +152,13 @@ async fn sign_in_never_sends_anyone_off_site() {
         "/app/\r\nSet-Cookie: x=1",
     ] {
         let v = Visitor::new(&app);
-        v.get("/app/sign-in").await;
+        v.get("/app/login").await;
         let res = v.submit_key(&key, next).await;
         assert_eq!(res.status(), 303, "{next:?}");
         assert_eq!(res.headers()["location"], "/app", "{next:?}");
     }
     let v = Visitor::new(&app);
-    v.get("/app/sign-in").await;
+    v.get("/app/login").await;
     let res = v.submit_key(&key, "/app/leads?state=routed").await;
     assert_eq!(
         res.headers()["location"],
@@ -175,17 +175,17 @@ async fn a_sign_in_without_its_login_cookie_is_refused_and_opens_no_session() {
     // A page elsewhere posting a sign-in form (login CSRF): no login cookie, or another one.
     let v = Visitor::new(&app);
     let res = v
-        .post("/app/sign-in", &[("_csrf", "x"), ("api_key", &key)])
+        .post("/app/login", &[("_csrf", "x"), ("api_key", &key)])
         .await;
     assert_eq!(res.status(), 403);
     let res = v
-        .post("/app/sign-in/link", &[("_csrf", "x"), ("token", &token)])
+        .post(&format!("/app/login/{token}"), &[("_csrf", "x")])
         .await;
     assert_eq!(res.status(), 403);
-    v.get("/app/sign-in").await;
+    v.get("/app/login").await;
     let res = v
         .post(
-            "/app/sign-in",
+            "/app/login",
             &[("_csrf", "not-the-cookie"), ("api_key", &key)],
         )
         .await;
@@ -222,11 +222,11 @@ async fn forms_over_64_kib_are_refused_with_400_and_change_nothing() {
 
     let key = app.key(Role::Admin, None).await;
     let anon = Visitor::new(&app);
-    anon.get("/app/sign-in").await;
+    anon.get("/app/login").await;
     let login = anon.cookie("salgate_login").unwrap();
     for size in [70 * 1024, 3 * 1024 * 1024] {
         let body = big(format!("_csrf={login}&api_key={key}"), size);
-        let res = anon.post_raw("/app/sign-in", body).await;
+        let res = anon.post_raw("/app/login", body).await;
         assert_eq!(res.status(), 400, "{size}");
     }
     assert_eq!(app.count("sessions").await, 1, "only the first visitor's");

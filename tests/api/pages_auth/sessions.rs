@@ -61,7 +61,7 @@ async fn a_session_ends_when_its_time_is_up() {
     assert_eq!(res.status(), 303);
     assert_eq!(
         res.headers()["location"],
-        "/app/sign-in?next=/app%3Fview%3Dqueue",
+        "/app/login?next=/app%3Fview%3Dqueue",
         "to sign-in, and back to the page after"
     );
 }
@@ -139,7 +139,7 @@ async fn sign_out_without_the_sessions_csrf_token_is_refused_and_signs_nobody_ou
     let old = v.cookie("salgate_session").unwrap();
     let res = v.post("/app/sign-out", &[("_csrf", &csrf)]).await;
     assert_eq!(res.status(), 303);
-    assert_eq!(res.headers()["location"], "/app/sign-in");
+    assert_eq!(res.headers()["location"], "/app/login");
     assert!(
         v.cookie("salgate_session").is_none(),
         "the cookie is deleted"
@@ -159,7 +159,7 @@ async fn failed_key_sign_ins_and_link_uses_share_the_per_address_limit_of_api_au
     .await;
     let v = Visitor::new(&app);
     let good = app.key(Role::Sdr, Some("rep-1")).await;
-    assert_eq!(v.get("/app/sign-in").await.status(), 200);
+    assert_eq!(v.get("/app/login").await.status(), 200);
     for wrong in ["sg_nope", &salgate::db::api_keys::generate_token()] {
         assert_eq!(v.submit_key(wrong, "/app").await.status(), 422, "{wrong}");
     }
@@ -234,13 +234,13 @@ async fn an_htmx_request_without_a_session_sends_the_whole_page_to_sign_in() {
         );
         assert_eq!(
             res.headers()["hx-redirect"],
-            "/app/sign-in?next=/app%3Fview%3Dqueue"
+            "/app/login?next=/app%3Fview%3Dqueue"
         );
     }
     let res = htmx(reqwest::Method::GET, "https://evil.example/".into())
         .await
         .unwrap();
-    assert_eq!(res.headers()["hx-redirect"], "/app/sign-in?next=/app");
+    assert_eq!(res.headers()["hx-redirect"], "/app/login?next=/app");
     // Without htmx, the plain redirect.
     let res = client.get(app.url("/app")).send().await.unwrap();
     assert_eq!(res.status(), 303);

@@ -437,7 +437,7 @@ async fn revops_sees_the_inbox_of_a_rep_they_pick_and_an_sdr_only_their_own() {
     );
     b.fill("#rep", "rep-2").await;
     b.click(".rep-picker button").await;
-    assert_eq!(b.path().await, "/app?rep=rep-2");
+    b.wait_path("/app?rep=rep-2").await;
     assert!(row_ids(&b, "#mine").await.is_empty());
     assert!(b.text("#mine-h").await.starts_with("rep-2's routed leads"));
     b.goto("/app?rep=rep-1").await;

@@ -142,6 +142,22 @@ impl Browser {
         self.find(css).await.text().await.expect("element text")
     }
 
+    /// Waits (up to 10 s) until the browser is on `expected` (path and query): a click that
+    /// navigates returns before the new page has arrived.
+    pub async fn wait_path(&self, expected: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let path = self.path().await;
+            if path == expected {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("the browser stayed on {path}, not {expected}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn fill(&self, css: &str, value: &str) {
         let el = self.find(css).await;
         el.clear().await.expect("clear");

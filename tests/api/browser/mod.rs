@@ -145,14 +145,23 @@ impl Browser {
     /// Waits (up to 10 s) until the browser is on `expected` (path and query): a click that
     /// navigates returns before the new page has arrived.
     pub async fn wait_path(&self, expected: &str) {
+        self.wait_path_where(expected, |p| p == expected).await
+    }
+
+    /// [`Browser::wait_path`] for a path and query that contain `part`.
+    pub async fn wait_path_containing(&self, part: &str) {
+        self.wait_path_where(part, |p| p.contains(part)).await
+    }
+
+    async fn wait_path_where(&self, what: &str, arrived: impl Fn(&str) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let path = self.path().await;
-            if path == expected {
+            if arrived(&path) {
                 return;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!("the browser stayed on {path}, not {expected}");
+                panic!("the browser stayed on {path}, not on {what}");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

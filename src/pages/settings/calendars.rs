@@ -10,7 +10,7 @@ use axum::{
 use maud::{html, Markup};
 use serde_json::{json, Map, Value};
 
-use super::{done, list, page, refusal, refused, revops, text, Entered, Shown};
+use super::{list, page, revops, saved_or_refused, text, Entered, Shown};
 use crate::{
     db::sla::CalendarRow,
     http::AppState,
@@ -166,12 +166,9 @@ async fn save(State(state): State<AppState>, form: PageForm) -> Result<Response,
                 .await
         }
     };
-    match result {
-        Ok(_) => Ok(done("/app/settings/calendars")),
-        Err(e) => {
-            let errors = refusal(e)?;
-            let markup = render(&state, &form.viewer, &Entered::of(&form.fields), &errors).await?;
-            Ok(refused(markup))
-        }
-    }
+    let (state, form) = (&state, &form);
+    saved_or_refused(result, "/app/settings/calendars", |errors| async move {
+        render(state, &form.viewer, &Entered::of(&form.fields), &errors).await
+    })
+    .await
 }

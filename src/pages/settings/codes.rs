@@ -9,7 +9,7 @@ use axum::{
 use maud::{html, Markup};
 use serde_json::json;
 
-use super::{body, done, page, refusal, refused, revops, text, when, Entered, Kind, Shown};
+use super::{body, page, revops, saved_or_refused, text, when, Entered, Kind, Shown};
 use crate::{
     db::reason_codes::{ReasonCode, ReasonKind},
     http::AppState,
@@ -108,15 +108,19 @@ async fn add(
     revops(&form.viewer)?;
     let (kind, _) = kind_of(&kinds)?;
     let body = body(&form.fields, &[("code", Kind::Text), ("label", Kind::Text)]);
-    match state.service.create_reason_code(kind, &body).await {
-        Ok(_) => Ok(done(&format!("/app/settings/{kinds}"))),
-        Err(e) => {
-            let errors = refusal(e)?;
-            let entered = Entered::of(&form.fields);
-            let markup = render(&state, &form.viewer, &kinds, &entered, &errors).await?;
-            Ok(refused(markup))
-        }
-    }
+    let result = state.service.create_reason_code(kind, &body).await;
+    let (state, form, page) = (&state, &form, format!("/app/settings/{kinds}"));
+    saved_or_refused(result, &page, |errors| async move {
+        render(
+            state,
+            &form.viewer,
+            &kinds,
+            &Entered::of(&form.fields),
+            &errors,
+        )
+        .await
+    })
+    .await
 }
 
 async fn change(
@@ -132,12 +136,10 @@ async fn change(
         _ => return Err(PageError::NotFound("no such change")),
     };
     let body = json!({ "active": active });
-    match state.service.update_reason_code(kind, &code, &body).await {
-        Ok(_) => Ok(done(&format!("/app/settings/{kinds}"))),
-        Err(e) => {
-            let errors = refusal(e)?;
-            let markup = render(&state, &form.viewer, &kinds, &Entered::default(), &errors).await?;
-            Ok(refused(markup))
-        }
-    }
+    let result = state.service.update_reason_code(kind, &code, &body).await;
+    let (state, form, page) = (&state, &form, format!("/app/settings/{kinds}"));
+    saved_or_refused(result, &page, |errors| async move {
+        render(state, &form.viewer, &kinds, &Entered::default(), &errors).await
+    })
+    .await
 }

@@ -246,6 +246,22 @@ fn refused(markup: Markup) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, markup).into_response()
 }
 
+/// How a settings form is answered: saved, back to `page` saying so; refused, the same page
+/// again (`render_again`) with each message next to its field. Server-side failures pass on.
+async fn saved_or_refused<T, Fut>(
+    result: service::Result<T>,
+    page: &str,
+    render_again: impl FnOnce(Errors) -> Fut,
+) -> Result<Response, PageError>
+where
+    Fut: std::future::Future<Output = Result<Markup, PageError>>,
+{
+    match result {
+        Ok(_) => Ok(done(page)),
+        Err(e) => Ok(refused(render_again(refusal(e)?).await?)),
+    }
+}
+
 /// A time for a table cell.
 fn when(t: chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()

@@ -9,9 +9,7 @@ use axum::{
 };
 use maud::{html, Markup};
 
-use super::{
-    body, checkbox, done, page, refusal, refused, revops, text, when, Entered, Kind, Shown,
-};
+use super::{body, checkbox, page, revops, saved_or_refused, text, when, Entered, Kind, Shown};
 use crate::{
     db::routing::Rep,
     http::AppState,
@@ -129,12 +127,9 @@ async fn save(State(state): State<AppState>, form: PageForm) -> Result<Response,
     } else {
         state.service.put_rep(id, &body(&form.fields, FIELDS)).await
     };
-    match result {
-        Ok(_) => Ok(done("/app/settings/reps")),
-        Err(e) => {
-            let errors = refusal(e)?;
-            let markup = render(&state, &form.viewer, &Entered::of(&form.fields), &errors).await?;
-            Ok(refused(markup))
-        }
-    }
+    let (state, form) = (&state, &form);
+    saved_or_refused(result, "/app/settings/reps", |errors| async move {
+        render(state, &form.viewer, &Entered::of(&form.fields), &errors).await
+    })
+    .await
 }

@@ -9,7 +9,7 @@ use axum::{
 };
 use maud::{html, Markup};
 
-use super::{body, done, page, refusal, refused, revops, select, text, when, Entered, Kind, Shown};
+use super::{body, page, revops, saved_or_refused, select, text, when, Entered, Kind, Shown};
 use crate::{
     http::AppState,
     pages::{
@@ -124,12 +124,9 @@ async fn save(State(state): State<AppState>, form: PageForm) -> Result<Response,
                 .await
         }
     };
-    match result {
-        Ok(_) => Ok(done("/app/settings/sla")),
-        Err(e) => {
-            let errors = refusal(e)?;
-            let markup = render(&state, &form.viewer, &Entered::of(&form.fields), &errors).await?;
-            Ok(refused(markup))
-        }
-    }
+    let (state, form) = (&state, &form);
+    saved_or_refused(result, "/app/settings/sla", |errors| async move {
+        render(state, &form.viewer, &Entered::of(&form.fields), &errors).await
+    })
+    .await
 }

@@ -19,7 +19,7 @@ macro_rules! statements {
 }
 
 pub mod api_keys;
-pub mod cycle_hours;
+pub mod cycle_blocks;
 pub mod embedded;
 pub mod history;
 pub mod idempotency;
@@ -130,7 +130,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
     [
         STATEMENTS,
         api_keys::STATEMENTS,
-        cycle_hours::STATEMENTS,
+        cycle_blocks::STATEMENTS,
         history::STATEMENTS,
         idempotency::STATEMENTS,
         inbox::STATEMENTS,

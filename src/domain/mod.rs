@@ -2,6 +2,7 @@
 
 pub mod actor;
 pub mod body;
+pub mod cycle_facts;
 pub mod dates;
 pub mod lead;
 pub mod lead_input;

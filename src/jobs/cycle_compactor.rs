@@ -1,5 +1,5 @@
-//! The cycle compactor: rebuilds the hours whose cycles changed (`db::cycle_hours`), so the
-//! unfiltered acceptance report reads ~one row per hour instead of one per cycle. Safe with
+//! The cycle compactor: rebuilds the hours whose cycles changed (`db::cycle_blocks`), so every
+//! report reads one packed row per hour instead of one row per cycle. Safe with
 //! any number of replicas (one compacts at a time; the others skip). Reports stay exact
 //! whether or not it has run: an hour it has not rebuilt is read raw.
 
@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     clock::Clock,
-    db::cycle_hours::{self, Compacted},
+    db::cycle_blocks::{self, Compacted},
     jobs::{self, Job, Schedule},
 };
 
@@ -34,7 +34,7 @@ impl CycleCompactor {
 
     /// One batch: the marked hours before the clock's current hour.
     pub async fn run_once(&self) -> Result<Compacted, sqlx::Error> {
-        cycle_hours::compact(&self.db, self.clock.now(), self.batch).await
+        cycle_blocks::compact(&self.db, self.clock.now(), self.batch).await
     }
 
     /// Runs batches until no marked hour is left (or another replica holds the lock, or

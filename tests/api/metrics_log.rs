@@ -7,13 +7,14 @@ use std::{
     sync::Arc,
 };
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::{
     collection::vec,
     prelude::*,
     test_runner::{Config, FileFailurePersistence},
 };
 use salgate::{
+    clock::ManualClock,
     domain::Role,
     jobs::{cycle_compactor::CycleCompactor, sla_scanner::SlaScanner},
 };
@@ -39,13 +40,13 @@ enum Step {
     Reingest,
     Wait(i64),
     Scan,
-    /// Run the cycle compactor now: later changes to compacted hours must mark them again.
+    /// Compact every hour now: later changes to compacted hours must mark them again.
     Compact,
 }
 
 #[derive(Debug, Clone)]
 struct Script {
-    /// Run the cycle compactor after this script (at the clock's time then).
+    /// Compact every hour after this script.
     compact_after: bool,
     start_min: i64,
     lead_type: usize,
@@ -90,7 +91,11 @@ async fn play(app: &TestApp, source: &str, base: DateTime<Utc>, scripts: &[Scrip
     let ingest = app.key(Role::Ingest, None).await;
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
     let scanner = SlaScanner::new(app.pool.clone(), Arc::new(app.clock.clone()));
-    let compactor = CycleCompactor::new(app.pool.clone(), Arc::new(app.clock.clone()));
+    // Compacts every hour up to well after the last step, the current one included (the
+    // running compactor leaves the current hour alone; here it must not matter): every later
+    // change then has to mark its hour again.
+    let ahead = ManualClock::new(base + Duration::days(30));
+    let compactor = CycleCompactor::new(app.pool.clone(), Arc::new(ahead));
     for (i, s) in scripts.iter().enumerate() {
         app.clock.set(base + Duration::minutes(s.start_min));
         let mut body = lead(&format!("{source}-{i}"));
@@ -507,6 +512,49 @@ async fn check_reports(scripts: &[Script]) {
         .map(|(k, g)| with_key(k, recycling(&g, &all)))
         .collect();
     assert_eq!(r["groups"], json!(expected), "{ctx}");
+
+    // Zones whose midnight is not on a UTC hour (:30 and :45): the local days, from blocks
+    // whose hours hold a local midnight as well as from whole ones.
+    for tz in [chrono_tz::Asia::Kolkata, chrono_tz::Asia::Kathmandu] {
+        let local = |d: u32| {
+            tz.with_ymd_and_hms(2026, 3, d, 0, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let days = [
+            within(&all, local(4), local(5)),
+            within(&all, local(5), local(6)),
+        ];
+        let zone = format!("&group_by=day&tz={}", tz.name());
+        let keys = ["2026-03-04", "2026-03-05"];
+        let r = report(&app, &q("acceptance", &zone)).await;
+        let expected: Vec<Value> = days
+            .iter()
+            .zip(keys)
+            .map(|(d, k)| with_key(Some(k.into()), acceptance(d)))
+            .collect();
+        assert_eq!(r["groups"], json!(expected), "{tz} {ctx}");
+        let r = report(&app, &q("sla", &zone)).await;
+        let expected: Vec<Value> = days
+            .iter()
+            .zip(keys)
+            .map(|(d, k)| with_key(Some(k.into()), sla(d, now)))
+            .collect();
+        assert_eq!(r["groups"], json!(expected), "{tz} {ctx}");
+        let r = report(&app, &q("recycling", &zone)).await;
+        let whole = within(&all, local(4), local(6));
+        assert_eq!(r["total"], recycling(&whole, &all), "{tz} {ctx}");
+    }
+    // Filters on top of blocks: one campaign, grouped by day.
+    let spring: Vec<&Cycle> = cs
+        .iter()
+        .copied()
+        .filter(|c| c.campaign.as_deref() == Some("spring"))
+        .collect();
+    let r = report(&app, &q("acceptance", "&campaign=spring&group_by=day")).await;
+    assert_eq!(r["total"], acceptance(&spring), "{ctx}");
+    let r = report(&app, &q("sla", "&campaign=spring")).await;
+    assert_eq!(r["total"], sla(&spring, now), "{ctx}");
 
     // Rejections: the total against the two days before; day 2 against day 1, and day 1
     // against the day before the period.

@@ -12,6 +12,7 @@ use salgate::{
         metrics::{self, GroupBy, Scope},
     },
     domain::{metrics::Period, sla::SlaStatus, Actor, LeadState, Role},
+    service,
 };
 use sqlx::{Either, Executor, PgPool};
 
@@ -156,8 +157,8 @@ async fn every_lead_list_filter_executes_alone_and_all_together() {
     assert_eq!(listed.iter().map(|l| l.id).collect::<Vec<_>>(), [id]);
 }
 
-/// Every report × every grouping (none, each column, each time bucket) × no filter, each
-/// filter alone and all six together.
+/// Every report and the dashboard × every grouping (none, each column, each time bucket) × no
+/// filter, each filter alone and all six together (the past-due list's SQL is built from them).
 #[tokio::test]
 async fn every_report_executes_for_each_grouping_and_filter() {
     let app = spawn_app().await;
@@ -223,16 +224,43 @@ async fn every_report_executes_for_each_grouping_and_filter() {
     groups.extend([GroupBy::Queue, GroupBy::Owner].map(Some));
     groups.extend([Period::Day, Period::Week, Period::Month].map(|p| Some(GroupBy::Time(p))));
     let pool = &app.pool;
+    let bands = Default::default();
     for scope in &scopes {
+        let at = format!("{scope:?}");
+        metrics::open_past_due(pool, scope, now, 10)
+            .await
+            .expect(&at);
         for &group in &groups {
             let at = format!("{group:?} {scope:?}");
-            metrics::acceptance(pool, scope, group).await.expect(&at);
-            metrics::rejections(pool, scope, group).await.expect(&at);
-            metrics::recycle_reasons(pool, scope, group)
+            let req = service::metrics::ReportRequest {
+                scope: scope.clone(),
+                group,
+            };
+            let m = |e| format!("{at}: {e:?}");
+            service::metrics::acceptance(pool, bands, &req)
                 .await
-                .expect(&at);
-            metrics::sla(pool, scope, group, now).await.expect(&at);
-            metrics::recycling(pool, scope, group).await.expect(&at);
+                .map_err(m)
+                .unwrap();
+            service::metrics::rejections(pool, &req)
+                .await
+                .map_err(m)
+                .unwrap();
+            service::metrics::sla(pool, &req, now)
+                .await
+                .map_err(m)
+                .unwrap();
+            service::metrics::recycling(pool, &req)
+                .await
+                .map_err(m)
+                .unwrap();
         }
+        let req = service::metrics::ReportRequest {
+            scope: scope.clone(),
+            group: Some(GroupBy::Time(Period::Week)),
+        };
+        service::metrics::dashboard(pool, bands, &req, now)
+            .await
+            .map_err(|e| format!("{at}: {e:?}"))
+            .unwrap();
     }
 }

@@ -2,7 +2,7 @@
 //! due time now (the dashboard links each to its lead).
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool, QueryBuilder};
+use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 
 use super::Scope;
 
@@ -24,16 +24,36 @@ pub async fn open_past_due(
     now: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<PastDueRow>, sqlx::Error> {
-    let mut q = QueryBuilder::new("");
-    super::push_cycles(
-        &mut q,
-        scope,
-        None,
-        "c.lead_id, c.owner, c.queue, c.routed_at, c.sla_due_at",
+    let mut q = QueryBuilder::new(
+        "SELECT c.lead_id, c.owner, c.queue, c.routed_at, c.sla_due_at FROM lead_cycles c \
+         WHERE c.routed_at >= ",
     );
+    q.push_bind(scope.from)
+        .push(" AND c.routed_at < ")
+        .push_bind(scope.to);
+    let filters = [
+        ("source", &scope.source),
+        ("campaign", &scope.campaign),
+        ("channel", &scope.channel),
+        ("lead_type", &scope.lead_type),
+        ("queue", &scope.queue),
+        ("owner", &scope.owner),
+    ];
+    for (column, value) in filters {
+        if let Some(v) = value {
+            q.push(format!(" AND c.{column} = ")).push_bind(v);
+        }
+    }
     q.push(" AND ");
-    super::push_open_past_due(&mut q, "c.", now);
+    push_open_past_due(&mut q, now);
     q.push(" ORDER BY c.sla_due_at, c.lead_id LIMIT ")
         .push_bind(limit);
     q.build_query_as().fetch_all(pool).await
+}
+
+/// "Open past due at `now`" in SQL: the form of `CycleFact::open_past_due` (the rule the SLA
+/// report counts with) for this list.
+fn push_open_past_due(q: &mut QueryBuilder<'_, Postgres>, now: DateTime<Utc>) {
+    q.push("c.outcome IS NULL AND c.sla_due_at <= ")
+        .push_bind(now);
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 
 use super::ReportRequest;
-use crate::{db::cycle_hours::whole_hours, domain::validation::FieldError, http::error::ApiError};
+use crate::{db::cycle_blocks::whole_hours, domain::validation::FieldError, http::error::ApiError};
 
 fn now() -> DateTime<Utc> {
     "2026-03-02T10:00:00Z".parse().unwrap()

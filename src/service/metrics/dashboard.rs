@@ -7,8 +7,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use super::{
-    acceptance, acceptance_by_fields, recycling, rejections, sla, AcceptanceReport,
-    RecyclingReport, RejectionReport, ReportRequest, SlaReport,
+    acceptance_report, field_reports, field_specs, recycling_report, rejection_report,
+    rejection_specs, sla_report, tally, AcceptanceReport, RecyclingReport, RejectionReport,
+    ReportRequest, SlaReport,
 };
 use crate::{
     db::metrics::{self as db, GroupBy, PastDueRow},
@@ -50,26 +51,33 @@ pub fn regrouped(req: &ReportRequest, group: GroupBy) -> ReportRequest {
     }
 }
 
-/// Builds the dashboard for `req` (grouped by time; the page defaults to weeks). The reports
-/// are independent reads, so they run at once on separate connections.
+/// Builds the dashboard for `req` (grouped by time; the page defaults to weeks): every report
+/// from one scan of the cycles, and the list of cycles open past due beside it on another
+/// connection.
 pub async fn dashboard(
     pool: &PgPool,
     bands: BandLimits,
     req: &ReportRequest,
     now: DateTime<Utc>,
 ) -> Result<Dashboard> {
-    let (acceptance, rejections, sla, recycling, by_fields, past_due) = tokio::try_join!(
-        acceptance(pool, bands, req),
-        rejections(pool, req),
-        sla(pool, req, now),
-        recycling(pool, req),
-        acceptance_by_fields(pool, bands, req),
-        async {
-            let rows = db::open_past_due(pool, &req.scope, now, PAST_DUE_LIMIT).await?;
-            Ok::<_, crate::service::Error>(rows)
-        },
-    )?;
-    let [by_owner, by_queue, by_campaign] = by_fields;
+    let [cur, previous, lead_in] = rejection_specs(req);
+    let [owner, queue, campaign] = field_specs(req);
+    let cur = super::tally::ViewSpec {
+        detail: true,
+        ..cur
+    };
+    let specs = [cur, previous, lead_in, owner, queue, campaign];
+    let (scanned, past_due) = tokio::try_join!(tally(pool, &req.scope, Some(now), specs), async {
+        let rows = db::open_past_due(pool, &req.scope, now, PAST_DUE_LIMIT).await?;
+        Ok::<_, crate::service::Error>(rows)
+    },)?;
+    let ([mut cur, previous, lead_in, owner, queue, campaign], syms) = scanned;
+    let acceptance = acceptance_report(req, bands, &mut cur, &syms);
+    let sla = sla_report(req, now, &mut cur, &syms);
+    let recycling = recycling_report(req, &mut cur, &syms);
+    let [by_owner, by_queue, by_campaign] =
+        field_reports(req, bands, [owner, queue, campaign], &syms);
+    let rejections = rejection_report(req, [cur, previous, lead_in], &syms);
     Ok(Dashboard {
         acceptance,
         rejections,

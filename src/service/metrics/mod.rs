@@ -24,29 +24,66 @@ pub use report::{
 use super::Result;
 use crate::{
     db::{
-        cycle_hours,
-        metrics::{self as db, GroupBy},
+        cycle_blocks,
+        metrics::{CodeCount, GroupBy, Scope},
     },
     domain::metrics::BandLimits,
 };
+use tally::{Tallies, View, ViewSpec};
 
-/// The acceptance report: from compacted hours when it can be, else from the cycles.
+mod tally;
+
+/// Reads the cycles of every view's period in one scan and counts them into `N` views.
+async fn tally<const N: usize>(
+    pool: &PgPool,
+    scope: &Scope,
+    now: Option<DateTime<Utc>>,
+    specs: [ViewSpec; N],
+) -> Result<([View; N], cycle_blocks::Symbols)> {
+    let from = specs.iter().map(|s| s.from).min().unwrap_or(scope.from);
+    let to = specs.iter().map(|s| s.to).max().unwrap_or(scope.to);
+    let (tallies, syms) = cycle_blocks::scan(pool, from, to, |syms| {
+        Tallies::new(syms, scope, now, &specs)
+    })
+    .await?;
+    let views = <[View; N]>::try_from(tallies.into_views())
+        .map_err(|_| anyhow::anyhow!("a scan gave back another number of views"))?;
+    Ok((views, syms))
+}
+
+/// The report's own period, grouped by `group`.
+fn current(req: &ReportRequest, group: Option<GroupBy>, detail: bool) -> ViewSpec {
+    ViewSpec {
+        from: req.scope.from,
+        to: req.scope.to,
+        group,
+        detail,
+    }
+}
+
+/// The acceptance report.
 pub async fn acceptance(
     pool: &PgPool,
     bands: BandLimits,
     req: &ReportRequest,
 ) -> Result<AcceptanceReport> {
+    let ([mut view], syms) = tally(pool, &req.scope, None, [current(req, req.group, true)]).await?;
+    Ok(acceptance_report(req, bands, &mut view, &syms))
+}
+
+fn acceptance_report(
+    req: &ReportRequest,
+    bands: BandLimits,
+    view: &mut View,
+    syms: &cycle_blocks::Symbols,
+) -> AcceptanceReport {
     let buckets = req.buckets();
-    let rows = match compacted_acceptance(pool, req, buckets.as_deref()).await? {
-        Some(rows) => rows,
-        None => db::acceptance(pool, &req.scope, req.group).await?,
-    };
-    Ok(report::acceptance(
+    report::acceptance(
         req.meta(),
         bands,
         buckets.as_deref(),
-        &rows,
-    ))
+        &view.acceptance_rows(syms),
+    )
 }
 
 /// The acceptance report grouped by owner, by queue and by campaign: what [`acceptance`]
@@ -56,141 +93,150 @@ pub async fn acceptance_by_fields(
     bands: BandLimits,
     req: &ReportRequest,
 ) -> Result<[AcceptanceReport; 3]> {
-    let [owner, queue, campaign] = db::acceptance_by_fields(pool, &req.scope).await?;
-    let build = |group, rows: &[db::AcceptanceRow]| {
-        report::acceptance(regrouped(req, group).meta(), bands, None, rows)
-    };
-    Ok([
-        build(GroupBy::Owner, &owner),
-        build(GroupBy::Queue, &queue),
-        build(GroupBy::Campaign, &campaign),
-    ])
+    let (views, syms) = tally(pool, &req.scope, None, field_specs(req)).await?;
+    Ok(field_reports(req, bands, views, &syms))
 }
 
-/// The unfiltered acceptance report, ungrouped or by time, from compacted hours (see
-/// `db::cycle_hours`); `None` when it cannot be: filters, grouping by a field, buckets that do
-/// not start on whole UTC hours (zones offset by :30 or :45), or a period under an hour.
-async fn compacted_acceptance(
-    pool: &PgPool,
+const FIELDS: [GroupBy; 3] = [GroupBy::Owner, GroupBy::Queue, GroupBy::Campaign];
+
+fn field_specs(req: &ReportRequest) -> [ViewSpec; 3] {
+    FIELDS.map(|g| current(req, Some(g), true))
+}
+
+fn field_reports(
     req: &ReportRequest,
-    buckets: Option<&[String]>,
-) -> Result<Option<Vec<db::AcceptanceRow>>> {
+    bands: BandLimits,
+    views: [View; 3],
+    syms: &cycle_blocks::Symbols,
+) -> [AcceptanceReport; 3] {
+    let mut views = views;
+    std::array::from_fn(|i| {
+        acceptance_report(&regrouped(req, FIELDS[i]), bands, &mut views[i], syms)
+    })
+}
+
+/// The periods the rejection report compares: its own (grouped), the previous equal one
+/// (grouped the same way unless by time: then only its total counts), and, grouped by time,
+/// the stretch before `from` as long as the first bucket (the first bucket's "before").
+fn rejection_specs(req: &ReportRequest) -> [ViewSpec; 3] {
     let s = &req.scope;
-    let filtered = [
-        &s.source,
-        &s.campaign,
-        &s.channel,
-        &s.lead_type,
-        &s.queue,
-        &s.owner,
-    ]
-    .iter()
-    .any(|f| f.is_some());
-    if filtered || !matches!(req.group, None | Some(GroupBy::Time(_))) {
-        return Ok(None);
-    }
-    let starts = req.bucket_starts();
-    if let Some(starts) = &starts {
-        if starts.iter().any(|t| t.timestamp() % 3600 != 0) {
-            return Ok(None);
-        }
-    }
-    let Some(pieces) = cycle_hours::pieces(pool, s.from, s.to).await? else {
-        return Ok(None);
+    let previous_from = s.from - (s.to - s.from);
+    let by_time = matches!(req.group, Some(GroupBy::Time(_)));
+    let first_end = req
+        .bucket_starts()
+        .and_then(|starts| starts.get(1).copied())
+        .map_or(s.to, |t| t.min(s.to));
+    let lead_in_from = if by_time {
+        s.from - (first_end - s.from)
+    } else {
+        s.from
     };
-    let keys = buckets.zip(starts.as_deref());
-    Ok(Some(cycle_hours::fold(&pieces, keys)))
+    [
+        current(req, req.group, false),
+        ViewSpec {
+            from: previous_from,
+            to: s.from,
+            group: if by_time { None } else { req.group },
+            detail: false,
+        },
+        ViewSpec {
+            from: lead_in_from,
+            to: s.from,
+            group: None,
+            detail: false,
+        },
+    ]
 }
 
 /// The rejection report: each code against the previous equal period.
 pub async fn rejections(pool: &PgPool, req: &ReportRequest) -> Result<RejectionReport> {
-    let scope = &req.scope;
-    let previous_from = scope.from - (scope.to - scope.from);
-    let previous = scope.with_range(previous_from, scope.from);
-    // Independent reads: at once, on separate connections.
-    let (current, before) = tokio::try_join!(
-        db::rejections(pool, scope, req.group),
-        db::rejections(pool, &previous, req.group)
-    )?;
-    let (current, before) = (report::code_table(&current), report::code_table(&before));
+    let (views, syms) = tally(pool, &req.scope, None, rejection_specs(req)).await?;
+    Ok(rejection_report(req, views, &syms))
+}
+
+fn rejection_report(
+    req: &ReportRequest,
+    [mut current, mut before, mut lead_in]: [View; 3],
+    syms: &cycle_blocks::Symbols,
+) -> RejectionReport {
+    let table = |rows: Vec<CodeCount>| report::code_table(&rows);
+    let current = table(current.rejection_counts(syms));
+    let before = table(before.rejection_counts(syms));
     let total = RejectionFigures::new(
         &report::code_totals(&current),
         &report::code_totals(&before),
     );
+    let empty = BTreeMap::new();
     let groups = match (req.group, req.buckets()) {
         (Some(GroupBy::Time(_)), Some(buckets)) => {
-            rejection_time_groups(pool, req, &current, buckets).await?
+            let lead_in = report::code_totals(&table(lead_in.rejection_counts(syms)));
+            let mut prev = &lead_in;
+            let mut out = Vec::with_capacity(buckets.len());
+            for key in buckets {
+                let now = current.get(&Some(key.clone())).unwrap_or(&empty);
+                out.push(RejectionGroup {
+                    key: Some(key),
+                    figures: RejectionFigures::new(now, prev),
+                });
+                prev = now;
+            }
+            out
         }
-        (Some(_), _) => {
-            let empty = BTreeMap::new();
-            report::group_keys(None, current.keys())
-                .into_iter()
-                .map(|key| RejectionGroup {
-                    figures: RejectionFigures::new(
-                        current.get(&key).unwrap_or(&empty),
-                        before.get(&key).unwrap_or(&empty),
-                    ),
-                    key,
-                })
-                .collect()
-        }
+        (Some(_), _) => report::group_keys(None, current.keys())
+            .into_iter()
+            .map(|key| RejectionGroup {
+                figures: RejectionFigures::new(
+                    current.get(&key).unwrap_or(&empty),
+                    before.get(&key).unwrap_or(&empty),
+                ),
+                key,
+            })
+            .collect(),
         (None, _) => Vec::new(),
     };
-    Ok(RejectionReport {
+    RejectionReport {
         meta: req.meta(),
-        previous_from,
+        previous_from: req.scope.from - (req.scope.to - req.scope.from),
         total,
         groups,
-    })
-}
-
-/// Time buckets of the rejection report: each against the one before; the first against as
-/// long a stretch just before `from` (buckets are cut by the period's ends).
-async fn rejection_time_groups(
-    pool: &PgPool,
-    req: &ReportRequest,
-    current: &CodeTable,
-    buckets: Vec<String>,
-) -> Result<Vec<RejectionGroup>> {
-    let scope = &req.scope;
-    let first_end = req
-        .bucket_starts()
-        .and_then(|starts| starts.get(1).copied())
-        .map_or(scope.to, |t| t.min(scope.to));
-    let lead_in = scope.with_range(scope.from - (first_end - scope.from), scope.from);
-    let lead_in = report::code_totals(&report::code_table(
-        &db::rejections(pool, &lead_in, None).await?,
-    ));
-    let empty = BTreeMap::new();
-    let mut prev = &lead_in;
-    let mut out = Vec::with_capacity(buckets.len());
-    for key in buckets {
-        let now = current.get(&Some(key.clone())).unwrap_or(&empty);
-        out.push(RejectionGroup {
-            key: Some(key),
-            figures: RejectionFigures::new(now, prev),
-        });
-        prev = now;
     }
-    Ok(out)
 }
 
 /// The SLA report, open past due and first-touch misses evaluated at `now`.
 pub async fn sla(pool: &PgPool, req: &ReportRequest, now: DateTime<Utc>) -> Result<SlaReport> {
-    let rows = db::sla(pool, &req.scope, req.group, now).await?;
+    let ([mut view], syms) =
+        tally(pool, &req.scope, Some(now), [current(req, req.group, true)]).await?;
+    Ok(sla_report(req, now, &mut view, &syms))
+}
+
+fn sla_report(
+    req: &ReportRequest,
+    now: DateTime<Utc>,
+    view: &mut View,
+    syms: &cycle_blocks::Symbols,
+) -> SlaReport {
     let buckets = req.buckets();
-    Ok(report::sla(req.meta(), now, buckets.as_deref(), &rows))
+    report::sla(req.meta(), now, buckets.as_deref(), &view.sla_rows(syms))
 }
 
 /// The recycling report: recycle conversion and reasons.
 pub async fn recycling(pool: &PgPool, req: &ReportRequest) -> Result<RecyclingReport> {
-    let rows = db::recycling(pool, &req.scope, req.group).await?;
-    let reasons = report::code_table(&db::recycle_reasons(pool, &req.scope, req.group).await?);
+    let ([mut view], syms) =
+        tally(pool, &req.scope, None, [current(req, req.group, false)]).await?;
+    Ok(recycling_report(req, &mut view, &syms))
+}
+
+fn recycling_report(
+    req: &ReportRequest,
+    view: &mut View,
+    syms: &cycle_blocks::Symbols,
+) -> RecyclingReport {
+    let reasons = report::code_table(&view.reason_counts(syms));
     let buckets = req.buckets();
-    Ok(report::recycling(
+    report::recycling(
         req.meta(),
         buckets.as_deref(),
-        &rows,
+        &view.recycling_rows(syms),
         &reasons,
-    ))
+    )
 }

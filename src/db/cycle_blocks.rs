@@ -1,0 +1,364 @@
+//! Compacted hours (see the `cycle_blocks` migration): the compactor's rebuild, and the scan
+//! every report reads its cycles through: blocks where an hour is clean, raw `lead_cycles`
+//! rows elsewhere, in one snapshot.
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::TryStreamExt;
+use sqlx::{FromRow, PgPool};
+
+use crate::domain::cycle_facts::{
+    decode_block, encode_block, BlockError, CycleFact, Outcome, FORMAT, HOUR_US,
+};
+
+mod symbols;
+pub use symbols::Symbols;
+
+/// Advisory lock key of the compactor: one at a time across replicas.
+const COMPACTOR_LOCK: i64 = 0x5a17_c0de_0001;
+
+/// What one compaction step did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Compacted {
+    /// Hours rebuilt.
+    pub hours: i64,
+    /// Another replica's compactor held the lock; nothing was done.
+    pub busy: bool,
+}
+
+/// Receives the cycles of a scan, one at a time.
+pub trait FactSink {
+    fn fact(&mut self, c: &CycleFact);
+}
+
+/// The columns of a [`FactRow`], over `lead_cycles c`. The seconds are computed here, by
+/// PostgreSQL, so that a block holds exactly the float8 the raw rows give.
+macro_rules! fact_select {
+    () => {
+        "SELECT c.routed_at, c.source, c.campaign, c.channel, c.lead_type, c.queue, c.owner, \
+           c.outcome, COALESCE(c.accepted_within_sla, false) AS accepted_within_sla, \
+           c.breached, c.recycled_at IS NOT NULL AS recycled, \
+           (c.recycled_at IS NOT NULL AND EXISTS (SELECT 1 FROM lead_cycles n \
+              WHERE n.lead_id = c.lead_id AND n.cycle > c.cycle)) AS rerouted, \
+           (c.recycled_at IS NOT NULL AND EXISTS (SELECT 1 FROM lead_cycles n \
+              WHERE n.lead_id = c.lead_id AND n.cycle > c.cycle AND n.outcome = 'accepted')) \
+              AS accepted_later, \
+           c.rejection_code, c.recycle_reason, \
+           extract(epoch FROM c.decided_at - c.routed_at)::float8 AS decision_s, \
+           extract(epoch FROM c.first_touched_at - c.routed_at)::float8 AS touch_s, \
+           c.sla_due_at, c.first_touch_due_at, c.first_touched_at "
+    };
+}
+
+const REPEATABLE_READ: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ";
+const READ_SNAPSHOT: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+const TRY_COMPACTOR_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";
+const TAKE_MARKS: &str = "DELETE FROM cycle_hour_marks WHERE hour IN ( \
+           SELECT DISTINCT hour FROM cycle_hour_marks \
+           WHERE hour < date_trunc('hour', $1::timestamptz, 'UTC') ORDER BY hour LIMIT $2) \
+         RETURNING hour";
+const FACTS_OF_HOURS: &str = concat!(
+    fact_select!(),
+    "FROM unnest($1::timestamptz[]) AS h(hour) JOIN lead_cycles c \
+       ON c.routed_at >= h.hour AND c.routed_at < h.hour + interval '1 hour'"
+);
+const ADD_SYMBOLS: &str = "INSERT INTO report_symbols (value) \
+         SELECT DISTINCT v FROM unnest($1::text[]) AS v ON CONFLICT (value) DO NOTHING";
+const SYMBOLS_OF: &str = "SELECT id, value FROM report_symbols WHERE value = ANY($1)";
+const SAVE_BLOCKS: &str = "INSERT INTO cycle_blocks (hour, format, cycles, data, compacted_at) \
+         SELECT b.hour, $2, b.cycles, b.data, $5 \
+         FROM unnest($1::timestamptz[], $3::int4[], $4::bytea[]) AS b(hour, cycles, data) \
+         ON CONFLICT (hour) DO UPDATE SET format = EXCLUDED.format, cycles = EXCLUDED.cycles, \
+           data = EXCLUDED.data, compacted_at = EXCLUDED.compacted_at";
+const ALL_SYMBOLS: &str = "SELECT id, value FROM report_symbols";
+const CLEAN_BLOCKS: &str = "SELECT b.hour, b.data FROM cycle_blocks b \
+         WHERE b.hour >= $1 AND b.hour < $2 AND b.format = $3 \
+           AND NOT EXISTS (SELECT 1 FROM cycle_hour_marks m WHERE m.hour = b.hour) \
+         ORDER BY b.hour";
+const RAW_FACTS: &str = concat!(
+    fact_select!(),
+    "FROM unnest($1::timestamptz[], $2::timestamptz[]) AS g(start, stop) JOIN lead_cycles c \
+       ON c.routed_at >= g.start AND c.routed_at < g.stop"
+);
+
+/// Rebuilds up to `limit` marked hours before the hour of `now` and deletes their marks, in one
+/// REPEATABLE READ transaction: the rebuild sees exactly the changes whose marks it deletes.
+pub async fn compact(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Compacted, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(REPEATABLE_READ).execute(&mut *tx).await?;
+    let locked: bool = sqlx::query_scalar(TRY_COMPACTOR_LOCK)
+        .bind(COMPACTOR_LOCK)
+        .fetch_one(&mut *tx)
+        .await?;
+    if !locked {
+        return Ok(Compacted {
+            hours: 0,
+            busy: true,
+        });
+    }
+    let mut hours: Vec<DateTime<Utc>> = sqlx::query_scalar(TAKE_MARKS)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+    hours.sort();
+    hours.dedup();
+    if !hours.is_empty() {
+        let rows: Vec<FactRow> = sqlx::query_as(FACTS_OF_HOURS)
+            .bind(&hours)
+            .fetch_all(&mut *tx)
+            .await?;
+        let names = symbols::names_of(&rows);
+        sqlx::query(ADD_SYMBOLS)
+            .bind(&names)
+            .execute(&mut *tx)
+            .await?;
+        let ids: Vec<(i32, String)> = sqlx::query_as(SYMBOLS_OF)
+            .bind(&names)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut syms = Symbols::from_rows(ids);
+        let (counts, data) = pack(&hours, rows, &mut syms)?;
+        sqlx::query(SAVE_BLOCKS)
+            .bind(&hours)
+            .bind(FORMAT)
+            .bind(&counts)
+            .bind(&data)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(Compacted {
+        hours: hours.len() as i64,
+        busy: false,
+    })
+}
+
+/// One block per hour of `hours` (ascending, distinct), empty ones too: an hour whose cycles
+/// are all known is clean.
+fn pack(
+    hours: &[DateTime<Utc>],
+    rows: Vec<FactRow>,
+    syms: &mut Symbols,
+) -> Result<(Vec<i32>, Vec<Vec<u8>>), sqlx::Error> {
+    let mut per_hour: Vec<Vec<CycleFact>> = vec![Vec::new(); hours.len()];
+    for row in rows {
+        let fact = row.into_fact(syms)?;
+        let hour = fact.routed_at.div_euclid(HOUR_US) * HOUR_US;
+        let i = hours
+            .binary_search_by_key(&hour, DateTime::timestamp_micros)
+            .map_err(|_| decode_error(BlockError::OutsideHour))?;
+        per_hour[i].push(fact);
+    }
+    let mut counts = Vec::with_capacity(hours.len());
+    let mut data = Vec::with_capacity(hours.len());
+    for (hour, facts) in hours.iter().zip(&per_hour) {
+        counts.push(i32::try_from(facts.len()).map_err(|_| decode_error(BlockError::Overflow))?);
+        data.push(encode_block(hour.timestamp_micros(), facts).map_err(decode_error)?);
+    }
+    Ok((counts, data))
+}
+
+/// The first and the end of the whole UTC hours inside `[from, to)`; `None` when there is none.
+pub fn whole_hours(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    // Seconds rather than `duration_trunc`, which fails outside 1678..2262 (nanoseconds).
+    let floor =
+        |t: DateTime<Utc>| DateTime::from_timestamp(t.timestamp().div_euclid(3600) * 3600, 0);
+    let first = floor(from)?;
+    let first = if first < from {
+        first.checked_add_signed(Duration::hours(1))?
+    } else {
+        first
+    };
+    let last = floor(to)?;
+    (first < last).then_some((first, last))
+}
+
+/// `[from, to)` less the hours of `clean` (ascending, each inside it), as ranges.
+pub fn gaps(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    clean: &[DateTime<Utc>],
+) -> (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) {
+    let (mut starts, mut stops) = (Vec::new(), Vec::new());
+    let mut cursor = from;
+    for &hour in clean {
+        if cursor < hour {
+            starts.push(cursor);
+            stops.push(hour);
+        }
+        cursor = hour + Duration::hours(1);
+    }
+    if cursor < to {
+        starts.push(cursor);
+        stops.push(to);
+    }
+    (starts, stops)
+}
+
+/// Hands every cycle routed in `[from, to)` to the sink `make` builds (after it has interned
+/// what it needs, such as filter values): each clean hour from its block, everything else
+/// from `lead_cycles`, all in one read-only snapshot. Returns the sink and the symbols its
+/// cycles refer to.
+pub async fn scan<S: FactSink>(
+    pool: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    make: impl FnOnce(&mut Symbols) -> S,
+) -> Result<(S, Symbols), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(READ_SNAPSHOT).execute(&mut *tx).await?;
+    let rows: Vec<(i32, String)> = sqlx::query_as(ALL_SYMBOLS).fetch_all(&mut *tx).await?;
+    let mut syms = Symbols::from_rows(rows);
+    // Blocks only name symbols stored when they were written: those read just now.
+    let stored = syms.len();
+    let mut sink = make(&mut syms);
+    let mut clean = Vec::new();
+    if let Some((first, last)) = whole_hours(from, to) {
+        let mut blocks = sqlx::query_as::<_, (DateTime<Utc>, Vec<u8>)>(CLEAN_BLOCKS)
+            .bind(first)
+            .bind(last)
+            .bind(FORMAT)
+            .fetch(&mut *tx);
+        while let Some((hour, data)) = blocks.try_next().await? {
+            let mut unknown = false;
+            decode_block(hour.timestamp_micros(), &data, |c| {
+                unknown |= !Symbols::all_below(c, stored);
+                sink.fact(c);
+            })
+            .map_err(decode_error)?;
+            if unknown {
+                return Err(decode_error(BlockError::Overflow));
+            }
+            clean.push(hour);
+        }
+    }
+    let (starts, stops) = gaps(from, to, &clean);
+    let mut raw = sqlx::query_as::<_, FactRow>(RAW_FACTS)
+        .bind(&starts)
+        .bind(&stops)
+        .fetch(&mut *tx);
+    while let Some(row) = raw.try_next().await? {
+        sink.fact(&row.into_fact(&mut syms)?);
+    }
+    drop(raw);
+    tx.commit().await?;
+    Ok((sink, syms))
+}
+
+fn decode_error(e: BlockError) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+/// A cycle as `fact_select!` reads it.
+#[derive(Debug, FromRow)]
+struct FactRow {
+    routed_at: DateTime<Utc>,
+    source: String,
+    campaign: Option<String>,
+    channel: Option<String>,
+    lead_type: String,
+    queue: Option<String>,
+    owner: Option<String>,
+    outcome: Option<String>,
+    accepted_within_sla: bool,
+    breached: bool,
+    recycled: bool,
+    rerouted: bool,
+    accepted_later: bool,
+    rejection_code: Option<String>,
+    recycle_reason: Option<String>,
+    decision_s: Option<f64>,
+    touch_s: Option<f64>,
+    sla_due_at: Option<DateTime<Utc>>,
+    first_touch_due_at: Option<DateTime<Utc>>,
+    first_touched_at: Option<DateTime<Utc>>,
+}
+
+impl FactRow {
+    fn into_fact(self, syms: &mut Symbols) -> Result<CycleFact, sqlx::Error> {
+        let outcome = match self.outcome.as_deref() {
+            None => Outcome::Open,
+            Some("accepted") => Outcome::Accepted,
+            Some("rejected") => Outcome::Rejected,
+            Some("recycled") => Outcome::Recycled,
+            Some(other) => {
+                return Err(sqlx::Error::Decode(
+                    format!("unknown cycle outcome {other:?}").into(),
+                ))
+            }
+        };
+        let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
+        Ok(CycleFact {
+            routed_at: self.routed_at.timestamp_micros(),
+            dims: [
+                syms.intern(Some(&self.source)),
+                syms.intern(self.campaign.as_deref()),
+                syms.intern(self.channel.as_deref()),
+                syms.intern(Some(&self.lead_type)),
+                syms.intern(self.queue.as_deref()),
+                syms.intern(self.owner.as_deref()),
+            ],
+            outcome,
+            accepted_within_sla: self.accepted_within_sla,
+            breached: self.breached,
+            recycled: self.recycled,
+            rerouted: self.rerouted,
+            accepted_later: self.accepted_later,
+            rejection_code: syms.intern(self.rejection_code.as_deref()),
+            recycle_reason: syms.intern(self.recycle_reason.as_deref()),
+            decision_s: self.decision_s,
+            touch_s: self.touch_s,
+            sla_due_at: micros(self.sla_due_at),
+            first_touch_due_at: micros(self.first_touch_due_at),
+            first_touched_at: micros(self.first_touched_at),
+        })
+    }
+}
+
+statements!(
+    REPEATABLE_READ,
+    READ_SNAPSHOT,
+    TRY_COMPACTOR_LOCK,
+    TAKE_MARKS,
+    FACTS_OF_HOURS,
+    ADD_SYMBOLS,
+    SYMBOLS_OF,
+    SAVE_BLOCKS,
+    ALL_SYMBOLS,
+    CLEAN_BLOCKS,
+    RAW_FACTS
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn gaps_are_the_period_less_its_clean_hours() {
+        let (from, to) = (t("2026-03-01T09:30:00Z"), t("2026-03-01T14:10:00Z"));
+        let clean = [
+            t("2026-03-01T10:00:00Z"),
+            t("2026-03-01T11:00:00Z"),
+            t("2026-03-01T13:00:00Z"),
+        ];
+        let (starts, stops) = gaps(from, to, &clean);
+        assert_eq!(
+            starts,
+            [from, t("2026-03-01T12:00:00Z"), t("2026-03-01T14:00:00Z")]
+        );
+        assert_eq!(stops, [clean[0], clean[2], to]);
+        assert_eq!(gaps(from, to, &[]), (vec![from], vec![to]));
+    }
+}

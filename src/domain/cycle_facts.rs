@@ -1,0 +1,290 @@
+//! What a report knows about one cycle, the rules it applies to it, and the packed form an
+//! hour of cycles is stored in (`cycle_blocks`, see its migration). No I/O.
+//!
+//! Instants are microseconds since the Unix epoch (PostgreSQL's own precision). Dimensions and
+//! codes are symbols: ids of `report_symbols`, 0 for NULL.
+
+use thiserror::Error;
+
+/// An id of `report_symbols`; [`NONE`] for NULL.
+pub type Sym = u32;
+/// The symbol of NULL.
+pub const NONE: Sym = 0;
+
+/// Microseconds in an hour.
+pub const HOUR_US: i64 = 3_600_000_000;
+
+/// The fields a report filters and groups on, in [`CycleFact::dims`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    Source = 0,
+    Campaign = 1,
+    Channel = 2,
+    LeadType = 3,
+    Queue = 4,
+    Owner = 5,
+}
+
+/// The gate decision of a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Open = 0,
+    Accepted = 1,
+    Rejected = 2,
+    Recycled = 3,
+}
+
+/// One cycle as the reports see it (a row of `lead_cycles` with what depends on later cycles).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CycleFact {
+    pub routed_at: i64,
+    /// source, campaign, channel, lead_type, queue, owner (see [`Dim`]).
+    pub dims: [Sym; 6],
+    pub outcome: Outcome,
+    pub accepted_within_sla: bool,
+    pub breached: bool,
+    /// Recycled at some point of the cycle (from routed, or after an accept).
+    pub recycled: bool,
+    /// Recycled, and the lead was routed again in a later cycle.
+    pub rerouted: bool,
+    /// Recycled, and a later cycle of the lead was accepted.
+    pub accepted_later: bool,
+    pub rejection_code: Sym,
+    pub recycle_reason: Sym,
+    /// Seconds from routing to the gate decision.
+    pub decision_s: Option<f64>,
+    /// Seconds from routing to the first touch.
+    pub touch_s: Option<f64>,
+    pub sla_due_at: Option<i64>,
+    pub first_touch_due_at: Option<i64>,
+    pub first_touched_at: Option<i64>,
+}
+
+impl CycleFact {
+    pub fn dim(&self, d: Dim) -> Sym {
+        self.dims[d as usize]
+    }
+
+    /// Undecided, and its decision was due at or before `now`: silent non-acceptance. (The
+    /// past-due list's SQL form is `db::metrics::push_open_past_due`.)
+    pub fn open_past_due(&self, now: i64) -> bool {
+        self.outcome == Outcome::Open && self.sla_due_at.is_some_and(|due| due <= now)
+    }
+
+    /// Has a first-touch due time and was touched by it.
+    pub fn first_touch_met(&self) -> bool {
+        match (self.first_touch_due_at, self.first_touched_at) {
+            (Some(due), Some(at)) => at <= due,
+            _ => false,
+        }
+    }
+
+    /// Has a first-touch due time and was touched after it, or not yet touched at `now`
+    /// past it.
+    pub fn first_touch_missed(&self, now: i64) -> bool {
+        match (self.first_touch_due_at, self.first_touched_at) {
+            (Some(due), Some(at)) => at > due,
+            (Some(due), None) => due <= now,
+            _ => false,
+        }
+    }
+}
+
+/// The encoding version this build writes and reads.
+pub const FORMAT: i16 = 1;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum BlockError {
+    #[error("the block ends inside a cycle")]
+    Truncated,
+    #[error("a cycle's routing time is outside its hour")]
+    OutsideHour,
+    #[error("a number in the block is out of range")]
+    Overflow,
+}
+
+// Flag bits of a packed cycle (bits 0 and 1 hold the outcome).
+const WITHIN_SLA: u64 = 1 << 2;
+const BREACHED: u64 = 1 << 3;
+const RECYCLED: u64 = 1 << 4;
+const REROUTED: u64 = 1 << 5;
+const ACCEPTED_LATER: u64 = 1 << 6;
+const DECISION: u64 = 1 << 7;
+const TOUCH: u64 = 1 << 8;
+const SLA_DUE: u64 = 1 << 9;
+const FT_DUE: u64 = 1 << 10;
+const TOUCHED: u64 = 1 << 11;
+
+/// Packs the cycles of the hour starting at `hour` (each routed in it) as: cycle count, then
+/// per cycle its offset in the hour, flags, dimensions and codes as LEB128 varints, the
+/// present seconds as little-endian f64, the present instants as zigzag varints relative to
+/// the routing time.
+pub fn encode_block(hour: i64, cycles: &[CycleFact]) -> Result<Vec<u8>, BlockError> {
+    let mut out = Vec::with_capacity(8 + cycles.len() * 32);
+    put(&mut out, cycles.len() as u64);
+    for c in cycles {
+        let offset = c.routed_at - hour;
+        if !(0..HOUR_US).contains(&offset) {
+            return Err(BlockError::OutsideHour);
+        }
+        put(&mut out, offset as u64);
+        put(&mut out, flags(c));
+        for s in c.dims.iter().chain([&c.rejection_code, &c.recycle_reason]) {
+            put(&mut out, u64::from(*s));
+        }
+        for s in [c.decision_s, c.touch_s].into_iter().flatten() {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        for t in [c.sla_due_at, c.first_touch_due_at, c.first_touched_at]
+            .into_iter()
+            .flatten()
+        {
+            let delta = t.checked_sub(c.routed_at).ok_or(BlockError::Overflow)?;
+            put(&mut out, zigzag(delta));
+        }
+    }
+    Ok(out)
+}
+
+fn flags(c: &CycleFact) -> u64 {
+    let bits = [
+        (c.accepted_within_sla, WITHIN_SLA),
+        (c.breached, BREACHED),
+        (c.recycled, RECYCLED),
+        (c.rerouted, REROUTED),
+        (c.accepted_later, ACCEPTED_LATER),
+        (c.decision_s.is_some(), DECISION),
+        (c.touch_s.is_some(), TOUCH),
+        (c.sla_due_at.is_some(), SLA_DUE),
+        (c.first_touch_due_at.is_some(), FT_DUE),
+        (c.first_touched_at.is_some(), TOUCHED),
+    ];
+    bits.iter()
+        .filter(|(on, _)| *on)
+        .fold(c.outcome as u64, |acc, (_, bit)| acc | bit)
+}
+
+/// Unpacks a block written by [`encode_block`] for the hour starting at `hour`, handing each
+/// cycle to `each` (one value reused: the block is never held decoded).
+pub fn decode_block(
+    hour: i64,
+    data: &[u8],
+    mut each: impl FnMut(&CycleFact),
+) -> Result<(), BlockError> {
+    let mut r = Reader(data);
+    let n = r.varint()?;
+    let mut c = CycleFact {
+        routed_at: 0,
+        dims: [NONE; 6],
+        outcome: Outcome::Open,
+        accepted_within_sla: false,
+        breached: false,
+        recycled: false,
+        rerouted: false,
+        accepted_later: false,
+        rejection_code: NONE,
+        recycle_reason: NONE,
+        decision_s: None,
+        touch_s: None,
+        sla_due_at: None,
+        first_touch_due_at: None,
+        first_touched_at: None,
+    };
+    for _ in 0..n {
+        let offset = r.varint()?;
+        if offset >= HOUR_US as u64 {
+            return Err(BlockError::OutsideHour);
+        }
+        c.routed_at = hour + offset as i64;
+        let f = r.varint()?;
+        c.outcome = match f & 3 {
+            0 => Outcome::Open,
+            1 => Outcome::Accepted,
+            2 => Outcome::Rejected,
+            _ => Outcome::Recycled,
+        };
+        c.accepted_within_sla = f & WITHIN_SLA != 0;
+        c.breached = f & BREACHED != 0;
+        c.recycled = f & RECYCLED != 0;
+        c.rerouted = f & REROUTED != 0;
+        c.accepted_later = f & ACCEPTED_LATER != 0;
+        for d in c.dims.iter_mut() {
+            *d = r.sym()?;
+        }
+        c.rejection_code = r.sym()?;
+        c.recycle_reason = r.sym()?;
+        c.decision_s = if f & DECISION != 0 {
+            Some(r.f64()?)
+        } else {
+            None
+        };
+        c.touch_s = if f & TOUCH != 0 { Some(r.f64()?) } else { None };
+        c.sla_due_at = r.instant(f & SLA_DUE != 0, c.routed_at)?;
+        c.first_touch_due_at = r.instant(f & FT_DUE != 0, c.routed_at)?;
+        c.first_touched_at = r.instant(f & TOUCHED != 0, c.routed_at)?;
+        each(&c);
+    }
+    Ok(())
+}
+
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn varint(&mut self) -> Result<u64, BlockError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = self.0.split_first().ok_or(BlockError::Truncated)?;
+            self.0 = rest;
+            v |= u64::from(b & 0x7f)
+                .checked_shl(shift)
+                .ok_or(BlockError::Overflow)?;
+            if b < 0x80 {
+                return Ok(v);
+            }
+        }
+        Err(BlockError::Overflow)
+    }
+
+    fn sym(&mut self) -> Result<Sym, BlockError> {
+        Sym::try_from(self.varint()?).map_err(|_| BlockError::Overflow)
+    }
+
+    fn f64(&mut self) -> Result<f64, BlockError> {
+        let (bytes, rest) = self
+            .0
+            .split_first_chunk::<8>()
+            .ok_or(BlockError::Truncated)?;
+        self.0 = rest;
+        Ok(f64::from_le_bytes(*bytes))
+    }
+
+    fn instant(&mut self, present: bool, base: i64) -> Result<Option<i64>, BlockError> {
+        if !present {
+            return Ok(None);
+        }
+        let delta = unzigzag(self.varint()?);
+        base.checked_add(delta)
+            .ok_or(BlockError::Overflow)
+            .map(Some)
+    }
+}
+
+#[cfg(test)]
+#[path = "cycle_facts_tests.rs"]
+mod tests;

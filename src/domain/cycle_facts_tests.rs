@@ -1,0 +1,136 @@
+use proptest::prelude::*;
+
+use super::*;
+
+/// An hour in 2026.
+const HOUR: i64 = 493_000 * HOUR_US;
+
+fn fact() -> impl Strategy<Value = CycleFact> {
+    let instant = proptest::option::of(-HOUR_US * 24 * 400..HOUR_US * 24 * 400);
+    let seconds = proptest::option::of(prop_oneof![
+        Just(0.0),
+        0.0..1e9f64,
+        Just(1.234_567),
+        Just(f64::MIN_POSITIVE)
+    ]);
+    (
+        (
+            0..HOUR_US,
+            proptest::array::uniform6(0u32..=u32::MAX),
+            0u8..4,
+        ),
+        proptest::array::uniform5(any::<bool>()),
+        (any::<u32>(), any::<u32>(), seconds.clone(), seconds),
+        (instant.clone(), instant.clone(), instant),
+    )
+        .prop_map(
+            |((offset, dims, outcome), b, (code, reason, d, t), (sla, ftd, ft))| {
+                let routed_at = HOUR + offset;
+                CycleFact {
+                    routed_at,
+                    dims,
+                    outcome: [
+                        Outcome::Open,
+                        Outcome::Accepted,
+                        Outcome::Rejected,
+                        Outcome::Recycled,
+                    ][usize::from(outcome)],
+                    accepted_within_sla: b[0],
+                    breached: b[1],
+                    recycled: b[2],
+                    rerouted: b[3],
+                    accepted_later: b[4],
+                    rejection_code: code,
+                    recycle_reason: reason,
+                    decision_s: d,
+                    touch_s: t,
+                    sla_due_at: sla.map(|v| routed_at + v),
+                    first_touch_due_at: ftd.map(|v| routed_at + v),
+                    first_touched_at: ft.map(|v| routed_at + v),
+                }
+            },
+        )
+}
+
+fn decode_all(hour: i64, data: &[u8]) -> Result<Vec<CycleFact>, BlockError> {
+    let mut out = Vec::new();
+    decode_block(hour, data, |c| out.push(c.clone()))?;
+    Ok(out)
+}
+
+proptest! {
+    #[test]
+    fn a_block_gives_back_exactly_the_cycles_packed_into_it(
+        cycles in proptest::collection::vec(fact(), 0..40)
+    ) {
+        let data = encode_block(HOUR, &cycles).unwrap();
+        prop_assert_eq!(decode_all(HOUR, &data).unwrap(), cycles);
+    }
+
+    #[test]
+    fn a_cut_block_is_an_error_not_a_wrong_answer(
+        cycles in proptest::collection::vec(fact(), 1..10),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let data = encode_block(HOUR, &cycles).unwrap();
+        let at = cut.index(data.len());
+        prop_assert!(decode_all(HOUR, &data[..at]).is_err());
+    }
+}
+
+fn open_cycle() -> CycleFact {
+    CycleFact {
+        routed_at: HOUR,
+        dims: [1, NONE, NONE, 2, NONE, 3],
+        outcome: Outcome::Open,
+        accepted_within_sla: false,
+        breached: false,
+        recycled: false,
+        rerouted: false,
+        accepted_later: false,
+        rejection_code: NONE,
+        recycle_reason: NONE,
+        decision_s: None,
+        touch_s: None,
+        sla_due_at: Some(HOUR + HOUR_US),
+        first_touch_due_at: None,
+        first_touched_at: None,
+    }
+}
+
+#[test]
+fn a_cycle_routed_outside_its_hour_is_refused() {
+    let mut c = open_cycle();
+    c.routed_at = HOUR + HOUR_US;
+    assert_eq!(encode_block(HOUR, &[c]), Err(BlockError::OutsideHour));
+}
+
+#[test]
+fn an_open_cycle_is_past_due_from_its_due_time_on_and_a_decided_one_never() {
+    let mut c = open_cycle();
+    let due = HOUR + HOUR_US;
+    assert!(!c.open_past_due(due - 1));
+    assert!(c.open_past_due(due));
+    c.outcome = Outcome::Rejected;
+    assert!(!c.open_past_due(due + 1));
+    c.outcome = Outcome::Open;
+    c.sla_due_at = None;
+    assert!(!c.open_past_due(i64::MAX));
+}
+
+#[test]
+fn a_first_touch_is_met_by_its_due_time_and_missed_after_it_or_when_still_missing() {
+    let mut c = open_cycle();
+    let due = HOUR + 4 * HOUR_US;
+    assert!(
+        !c.first_touch_met() && !c.first_touch_missed(i64::MAX),
+        "no due time"
+    );
+    c.first_touch_due_at = Some(due);
+    assert!(!c.first_touch_missed(due - 1), "not due yet");
+    assert!(c.first_touch_missed(due), "due and untouched");
+    c.first_touched_at = Some(due);
+    assert!(c.first_touch_met() && !c.first_touch_missed(i64::MAX));
+    c.first_touched_at = Some(due + 1);
+    assert!(!c.first_touch_met() && c.first_touch_missed(0));
+}

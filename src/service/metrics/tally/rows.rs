@@ -1,0 +1,122 @@
+//! A view's counts as the rows the report builders take (`db::metrics` row types): one per
+//! group, and the total.
+
+use super::{Keyer, Tally, View};
+use crate::{
+    db::{
+        cycle_blocks::Symbols,
+        metrics::{AcceptanceRow, CodeCount, RecyclingRow, SlaRow},
+    },
+    domain::{
+        cycle_facts::Sym,
+        metrics::{bucket_key, percentile_disc_select},
+    },
+};
+
+fn percentiles(values: &mut [f64]) -> Option<Vec<f64>> {
+    Some(vec![
+        percentile_disc_select(values, 0.5)?,
+        percentile_disc_select(values, 0.9)?,
+    ])
+}
+
+impl View {
+    /// The key a group's rows carry: the field's value (null for cycles without one), or the
+    /// bucket's first day.
+    fn key_of(&self, k: u32, syms: &Symbols) -> Option<String> {
+        match &self.keyer {
+            Keyer::Ungrouped => None,
+            Keyer::Dim(_) => syms.name(k).map(str::to_owned),
+            Keyer::Time(t) => t.dates.get(k as usize).map(|d| bucket_key(*d)),
+        }
+    }
+
+    /// Every group with its key, then the total (key null).
+    fn rows<R>(
+        &mut self,
+        syms: &Symbols,
+        mut build: impl FnMut(Option<String>, bool, &mut Tally) -> R,
+    ) -> Vec<R> {
+        let mut keys: Vec<u32> = self.groups.keys().copied().collect();
+        keys.sort_unstable();
+        let mut out = Vec::with_capacity(keys.len() + 1);
+        for k in keys {
+            let key = self.key_of(k, syms);
+            if let Some(t) = self.groups.get_mut(&k) {
+                out.push(build(key, false, t));
+            }
+        }
+        out.push(build(None, true, &mut self.total));
+        out
+    }
+
+    pub fn acceptance_rows(&mut self, syms: &Symbols) -> Vec<AcceptanceRow> {
+        self.rows(syms, |key, total, t| AcceptanceRow {
+            key,
+            total,
+            routed: t.routed,
+            accepted: t.accepted,
+            rejected: t.rejected,
+            recycled: t.recycled_outcome,
+            open: t.open,
+            accepted_within_sla: t.accepted_within_sla,
+            time_to_decision: percentiles(&mut t.decision_s),
+        })
+    }
+
+    pub fn sla_rows(&mut self, syms: &Symbols) -> Vec<SlaRow> {
+        self.rows(syms, |key, total, t| SlaRow {
+            key,
+            total,
+            routed: t.routed,
+            breached: t.breached,
+            open_past_due: t.open_past_due,
+            first_touch_met: t.first_touch_met,
+            first_touch_missed: t.first_touch_missed,
+            time_to_first_touch: percentiles(&mut t.touch_s),
+        })
+    }
+
+    pub fn recycling_rows(&mut self, syms: &Symbols) -> Vec<RecyclingRow> {
+        self.rows(syms, |key, total, t| RecyclingRow {
+            key,
+            total,
+            routed: t.routed,
+            recycled: t.recycled,
+            rerouted: t.rerouted,
+            accepted_later: t.accepted_later,
+        })
+    }
+
+    /// Rejections per group and code (per code when ungrouped); a missing code counts as "".
+    pub fn rejection_counts(&mut self, syms: &Symbols) -> Vec<CodeCount> {
+        self.code_counts(syms, |t| &t.codes)
+    }
+
+    /// Recycles per group and reason; a missing reason counts as "".
+    pub fn reason_counts(&mut self, syms: &Symbols) -> Vec<CodeCount> {
+        self.code_counts(syms, |t| &t.reasons)
+    }
+
+    fn code_counts(
+        &mut self,
+        syms: &Symbols,
+        of: impl Fn(&Tally) -> &std::collections::HashMap<Sym, i64>,
+    ) -> Vec<CodeCount> {
+        let grouped = !matches!(self.keyer, Keyer::Ungrouped);
+        let per_group = self.rows(syms, |key, total, t| {
+            if grouped == total {
+                return Vec::new();
+            }
+            of(t)
+                .iter()
+                .map(|(code, n)| CodeCount {
+                    key: key.clone(),
+                    code: syms.name(*code).unwrap_or_default().to_owned(),
+                    count: *n,
+                })
+                .collect()
+        });
+        per_group.into_iter().flatten().collect()
+    }
+}

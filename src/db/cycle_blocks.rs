@@ -30,8 +30,7 @@ pub trait FactSink {
     fn fact(&mut self, c: &CycleFact);
 }
 
-/// The columns of a [`FactRow`], over `lead_cycles c`. The seconds are computed here, by
-/// PostgreSQL, so that a block holds exactly the float8 the raw rows give.
+/// The columns of a [`FactRow`], over `lead_cycles c`.
 macro_rules! fact_select {
     () => {
         "SELECT c.routed_at, c.source, c.campaign, c.channel, c.lead_type, c.queue, c.owner, \
@@ -42,10 +41,7 @@ macro_rules! fact_select {
            (c.recycled_at IS NOT NULL AND EXISTS (SELECT 1 FROM lead_cycles n \
               WHERE n.lead_id = c.lead_id AND n.cycle > c.cycle AND n.outcome = 'accepted')) \
               AS accepted_later, \
-           c.rejection_code, c.recycle_reason, \
-           extract(epoch FROM c.decided_at - c.routed_at)::float8 AS decision_s, \
-           extract(epoch FROM c.first_touched_at - c.routed_at)::float8 AS touch_s, \
-           c.sla_due_at, c.first_touch_due_at, c.first_touched_at "
+           c.rejection_code, c.recycle_reason, c.decided_at, c.sla_due_at, c.first_touch_due_at, c.first_touched_at "
     };
 }
 
@@ -156,7 +152,7 @@ fn pack(
     }
     let mut counts = Vec::with_capacity(hours.len());
     let mut data = Vec::with_capacity(hours.len());
-    for (hour, facts) in hours.iter().zip(&per_hour) {
+    for (hour, facts) in hours.iter().zip(&mut per_hour) {
         counts.push(i32::try_from(facts.len()).map_err(|_| decode_error(BlockError::Overflow))?);
         data.push(encode_block(hour.timestamp_micros(), facts).map_err(decode_error)?);
     }
@@ -213,6 +209,7 @@ pub async fn scan<S: FactSink>(
     to: DateTime<Utc>,
     make: impl FnOnce(&mut Symbols) -> S,
 ) -> Result<(S, Symbols), sqlx::Error> {
+    let started = std::time::Instant::now();
     let mut tx = pool.begin().await?;
     sqlx::query(READ_SNAPSHOT).execute(&mut *tx).await?;
     let rows: Vec<(i32, String)> = sqlx::query_as(ALL_SYMBOLS).fetch_all(&mut *tx).await?;
@@ -220,7 +217,7 @@ pub async fn scan<S: FactSink>(
     // Blocks only name symbols stored when they were written: those read just now.
     let stored = syms.len();
     let mut sink = make(&mut syms);
-    let mut clean = Vec::new();
+    let (mut clean, mut bytes, mut raw_cycles) = (Vec::new(), 0usize, 0usize);
     if let Some((first, last)) = whole_hours(from, to) {
         let mut blocks = sqlx::query_as::<_, (DateTime<Utc>, Vec<u8>)>(CLEAN_BLOCKS)
             .bind(first)
@@ -228,6 +225,7 @@ pub async fn scan<S: FactSink>(
             .bind(FORMAT)
             .fetch(&mut *tx);
         while let Some((hour, data)) = blocks.try_next().await? {
+            bytes += data.len();
             let mut unknown = false;
             decode_block(hour.timestamp_micros(), &data, |c| {
                 unknown |= !Symbols::all_below(c, stored);
@@ -247,9 +245,17 @@ pub async fn scan<S: FactSink>(
         .fetch(&mut *tx);
     while let Some(row) = raw.try_next().await? {
         sink.fact(&row.into_fact(&mut syms)?);
+        raw_cycles += 1;
     }
     drop(raw);
     tx.commit().await?;
+    tracing::debug!(
+        blocks = clean.len(),
+        bytes,
+        raw_cycles,
+        ms = started.elapsed().as_secs_f64() * 1e3,
+        "report scan"
+    );
     Ok((sink, syms))
 }
 
@@ -275,8 +281,7 @@ struct FactRow {
     accepted_later: bool,
     rejection_code: Option<String>,
     recycle_reason: Option<String>,
-    decision_s: Option<f64>,
-    touch_s: Option<f64>,
+    decided_at: Option<DateTime<Utc>>,
     sla_due_at: Option<DateTime<Utc>>,
     first_touch_due_at: Option<DateTime<Utc>>,
     first_touched_at: Option<DateTime<Utc>>,
@@ -314,8 +319,7 @@ impl FactRow {
             accepted_later: self.accepted_later,
             rejection_code: syms.intern(self.rejection_code.as_deref()),
             recycle_reason: syms.intern(self.recycle_reason.as_deref()),
-            decision_s: self.decision_s,
-            touch_s: self.touch_s,
+            decided_at: micros(self.decided_at),
             sla_due_at: micros(self.sla_due_at),
             first_touch_due_at: micros(self.first_touch_due_at),
             first_touched_at: micros(self.first_touched_at),

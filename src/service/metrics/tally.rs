@@ -47,8 +47,16 @@ struct Tally {
     recycled: i64,
     rerouted: i64,
     accepted_later: i64,
-    codes: HashMap<Sym, i64>,
-    reasons: HashMap<Sym, i64>,
+    /// Per code and reason: a handful each, so a list beats a map.
+    codes: Vec<(Sym, i64)>,
+    reasons: Vec<(Sym, i64)>,
+}
+
+fn bump(counts: &mut Vec<(Sym, i64)>, s: Sym) {
+    match counts.iter_mut().find(|(k, _)| *k == s) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((s, 1)),
+    }
 }
 
 impl Tally {
@@ -62,7 +70,7 @@ impl Tally {
             }
             Outcome::Rejected => {
                 self.rejected += 1;
-                *self.codes.entry(c.rejection_code).or_default() += 1;
+                bump(&mut self.codes, c.rejection_code);
             }
             Outcome::Recycled => self.recycled_outcome += 1,
         }
@@ -70,7 +78,7 @@ impl Tally {
             self.recycled += 1;
             self.rerouted += i64::from(c.rerouted);
             self.accepted_later += i64::from(c.accepted_later);
-            *self.reasons.entry(c.recycle_reason).or_default() += 1;
+            bump(&mut self.reasons, c.recycle_reason);
         }
         self.breached += i64::from(c.breached);
         self.first_touch_met += i64::from(c.first_touch_met());
@@ -79,8 +87,43 @@ impl Tally {
             self.first_touch_missed += i64::from(c.first_touch_missed(now));
         }
         if detail {
-            self.decision_s.extend(c.decision_s);
-            self.touch_s.extend(c.touch_s);
+            self.decision_s.extend(c.decision_s());
+            self.touch_s.extend(c.touch_s());
+        }
+    }
+
+    /// Adds `other`'s counts and values to these.
+    fn merge(&mut self, other: &Tally) {
+        let counts = [
+            (&mut self.routed, other.routed),
+            (&mut self.accepted, other.accepted),
+            (&mut self.rejected, other.rejected),
+            (&mut self.recycled_outcome, other.recycled_outcome),
+            (&mut self.open, other.open),
+            (&mut self.accepted_within_sla, other.accepted_within_sla),
+            (&mut self.breached, other.breached),
+            (&mut self.open_past_due, other.open_past_due),
+            (&mut self.first_touch_met, other.first_touch_met),
+            (&mut self.first_touch_missed, other.first_touch_missed),
+            (&mut self.recycled, other.recycled),
+            (&mut self.rerouted, other.rerouted),
+            (&mut self.accepted_later, other.accepted_later),
+        ];
+        for (mine, theirs) in counts {
+            *mine += theirs;
+        }
+        self.decision_s.extend_from_slice(&other.decision_s);
+        self.touch_s.extend_from_slice(&other.touch_s);
+        for (list, theirs) in [
+            (&mut self.codes, &other.codes),
+            (&mut self.reasons, &other.reasons),
+        ] {
+            for &(s, n) in theirs {
+                match list.iter_mut().find(|(k, _)| *k == s) {
+                    Some((_, m)) => *m += n,
+                    None => list.push((s, n)),
+                }
+            }
         }
     }
 }
@@ -170,8 +213,14 @@ pub struct View {
     to: i64,
     detail: bool,
     keyer: Keyer,
-    groups: HashMap<u32, Tally>,
-    total: Tally,
+    /// By key (a bucket's index or a symbol): 1 + the group's index in `groups`, 0 for none
+    /// yet. Keys are small dense numbers, so a vector beats hashing per cycle.
+    slots: Vec<u32>,
+    groups: Vec<(u32, Tally)>,
+    /// Ungrouped: every cycle; grouped: the cycles outside every group (none in practice: the
+    /// buckets cover the period). The total is this plus the groups, summed at the end, so a
+    /// cycle is counted once.
+    rest: Tally,
 }
 
 impl View {
@@ -191,8 +240,9 @@ impl View {
             to: spec.to.timestamp_micros(),
             detail: spec.detail,
             keyer,
-            groups: HashMap::new(),
-            total: Tally::default(),
+            slots: Vec::new(),
+            groups: Vec::new(),
+            rest: Tally::default(),
         }
     }
 
@@ -200,16 +250,39 @@ impl View {
         if c.routed_at < self.from || c.routed_at >= self.to {
             return;
         }
-        self.total.add(c, now, self.detail);
         let key = match &mut self.keyer {
-            Keyer::Ungrouped => return,
+            Keyer::Ungrouped => None,
             Keyer::Dim(d) => Some(c.dim(*d)),
             Keyer::Time(t) => t.key(c.routed_at),
         };
-        // A cycle outside every bucket counts in the total only.
-        if let Some(k) = key {
-            self.groups.entry(k).or_default().add(c, now, self.detail);
+        let detail = self.detail;
+        match key {
+            Some(k) => self.group(k).add(c, now, detail),
+            None => self.rest.add(c, now, detail),
         }
+    }
+
+    /// The view's total: its groups and the rest.
+    fn total(&self) -> Tally {
+        let mut total = Tally::default();
+        total.merge(&self.rest);
+        for (_, g) in &self.groups {
+            total.merge(g);
+        }
+        total
+    }
+
+    fn group(&mut self, k: u32) -> &mut Tally {
+        let i = k as usize;
+        if self.slots.len() <= i {
+            self.slots.resize(i + 1, 0);
+        }
+        if self.slots[i] == 0 {
+            self.groups.push((k, Tally::default()));
+            self.slots[i] = self.groups.len() as u32;
+        }
+        let slot = self.slots[i] as usize - 1;
+        &mut self.groups[slot].1
     }
 }
 

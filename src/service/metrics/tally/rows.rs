@@ -37,16 +37,14 @@ impl View {
         syms: &Symbols,
         mut build: impl FnMut(Option<String>, bool, &mut Tally) -> R,
     ) -> Vec<R> {
-        let mut keys: Vec<u32> = self.groups.keys().copied().collect();
-        keys.sort_unstable();
-        let mut out = Vec::with_capacity(keys.len() + 1);
-        for k in keys {
-            let key = self.key_of(k, syms);
-            if let Some(t) = self.groups.get_mut(&k) {
-                out.push(build(key, false, t));
-            }
+        let mut order: Vec<usize> = (0..self.groups.len()).collect();
+        order.sort_unstable_by_key(|&i| self.groups[i].0);
+        let mut out = Vec::with_capacity(order.len() + 1);
+        for i in order {
+            let key = self.key_of(self.groups[i].0, syms);
+            out.push(build(key, false, &mut self.groups[i].1));
         }
-        out.push(build(None, true, &mut self.total));
+        out.push(build(None, true, &mut self.total()));
         out
     }
 
@@ -101,7 +99,7 @@ impl View {
     fn code_counts(
         &mut self,
         syms: &Symbols,
-        of: impl Fn(&Tally) -> &std::collections::HashMap<Sym, i64>,
+        of: impl Fn(&Tally) -> &[(Sym, i64)],
     ) -> Vec<CodeCount> {
         let grouped = !matches!(self.keyer, Keyer::Ungrouped);
         let per_group = self.rows(syms, |key, total, t| {

@@ -33,7 +33,7 @@ pub trait FactSink {
 /// The columns of a [`FactRow`], over `lead_cycles c`.
 macro_rules! fact_select {
     () => {
-        "SELECT c.routed_at, c.source, c.campaign, c.channel, c.lead_type, c.queue, c.owner, \
+        "SELECT c.lead_id, c.routed_at, c.source, c.campaign, c.channel, c.lead_type, c.queue, c.owner, \
            c.outcome, COALESCE(c.accepted_within_sla, false) AS accepted_within_sla, \
            c.breached, c.recycled_at IS NOT NULL AS recycled, \
            (c.recycled_at IS NOT NULL AND EXISTS (SELECT 1 FROM lead_cycles n \
@@ -143,7 +143,11 @@ fn pack(
 ) -> Result<(Vec<i32>, Vec<Vec<u8>>), sqlx::Error> {
     let mut per_hour: Vec<Vec<CycleFact>> = vec![Vec::new(); hours.len()];
     for row in rows {
-        let fact = row.into_fact(syms)?;
+        let mut fact = row.into_fact(syms)?;
+        // Only the past-due list names leads, and only open cycles can be past due.
+        if fact.outcome != Outcome::Open {
+            fact.lead_id = None;
+        }
         let hour = fact.routed_at.div_euclid(HOUR_US) * HOUR_US;
         let i = hours
             .binary_search_by_key(&hour, DateTime::timestamp_micros)
@@ -266,6 +270,7 @@ fn decode_error(e: BlockError) -> sqlx::Error {
 /// A cycle as `fact_select!` reads it.
 #[derive(Debug, FromRow)]
 struct FactRow {
+    lead_id: uuid::Uuid,
     routed_at: DateTime<Utc>,
     source: String,
     campaign: Option<String>,
@@ -302,6 +307,7 @@ impl FactRow {
         };
         let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
         Ok(CycleFact {
+            lead_id: Some(self.lead_id),
             routed_at: self.routed_at.timestamp_micros(),
             dims: [
                 syms.intern(Some(&self.source)),

@@ -1,5 +1,4 @@
-//! What a report covers (`Scope`, `GroupBy`), the rows its figures come in, and the list of
-//! cycles open past due. The figures themselves are counted in `service::metrics` over the
+//! What a report covers (`Scope`, `GroupBy`) and the rows its figures come in. The figures themselves are counted in `service::metrics` over the
 //! cycles `db::cycle_blocks::scan` reads; every figure counts cycles routed in `[from, to)`.
 
 use chrono::{DateTime, Utc};
@@ -7,9 +6,6 @@ use chrono_tz::Tz;
 use sqlx::FromRow;
 
 use crate::domain::metrics::Period;
-
-mod past_due;
-pub use past_due::{open_past_due, PastDueRow};
 
 /// What a report is grouped by (docs/api.md §6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

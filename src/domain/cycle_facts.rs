@@ -39,6 +39,9 @@ pub enum Outcome {
 /// One cycle as the reports see it (a row of `lead_cycles` with what depends on later cycles).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CycleFact {
+    /// The lead: kept for open cycles (the past-due list names them), left out of blocks for
+    /// decided ones.
+    pub lead_id: Option<uuid::Uuid>,
     pub routed_at: i64,
     /// source, campaign, channel, lead_type, queue, owner (see [`Dim`]).
     pub dims: [Sym; 6],
@@ -75,8 +78,8 @@ impl CycleFact {
         self.first_touched_at.map(|t| seconds(t - self.routed_at))
     }
 
-    /// Undecided, and its decision was due at or before `now`: silent non-acceptance. (The
-    /// past-due list's SQL form is `db::metrics::push_open_past_due`.)
+    /// Undecided, and its decision was due at or before `now`: silent non-acceptance (the SLA
+    /// report's count and the dashboard's list).
     pub fn open_past_due(&self, now: i64) -> bool {
         self.outcome == Outcome::Open && self.sla_due_at.is_some_and(|due| due <= now)
     }
@@ -108,7 +111,7 @@ fn seconds(us: i64) -> f64 {
 }
 
 /// The encoding version this build writes and reads.
-pub const FORMAT: i16 = 2;
+pub const FORMAT: i16 = 3;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BlockError {
@@ -130,6 +133,7 @@ const DECIDED: u64 = 1 << 7;
 const SLA_DUE: u64 = 1 << 8;
 const FT_DUE: u64 = 1 << 9;
 const TOUCHED: u64 = 1 << 10;
+const LEAD_ID: u64 = 1 << 11;
 
 /// Packs the cycles of the hour starting at `hour` (each routed in it; sorted here by routing
 /// time) as: cycle count, then per cycle its offset from the one before (the first: from the
@@ -160,6 +164,9 @@ pub fn encode_block(hour: i64, cycles: &mut [CycleFact]) -> Result<Vec<u8>, Bloc
             let delta = t.checked_sub(c.routed_at).ok_or(BlockError::Overflow)?;
             put(&mut out, zigzag(delta));
         }
+        if let Some(id) = c.lead_id {
+            out.extend_from_slice(id.as_bytes());
+        }
     }
     Ok(out)
 }
@@ -175,6 +182,7 @@ fn flags(c: &CycleFact) -> u64 {
         (c.sla_due_at.is_some(), SLA_DUE),
         (c.first_touch_due_at.is_some(), FT_DUE),
         (c.first_touched_at.is_some(), TOUCHED),
+        (c.lead_id.is_some(), LEAD_ID),
     ];
     bits.iter()
         .filter(|(on, _)| *on)
@@ -191,6 +199,7 @@ pub fn decode_block(
     let mut r = Reader(data);
     let n = r.varint()?;
     let mut c = CycleFact {
+        lead_id: None,
         routed_at: 0,
         dims: [NONE; 6],
         outcome: Outcome::Open,
@@ -236,6 +245,7 @@ pub fn decode_block(
         c.sla_due_at = r.instant(f & SLA_DUE != 0, c.routed_at)?;
         c.first_touch_due_at = r.instant(f & FT_DUE != 0, c.routed_at)?;
         c.first_touched_at = r.instant(f & TOUCHED != 0, c.routed_at)?;
+        c.lead_id = r.uuid(f & LEAD_ID != 0)?;
         each(&c);
     }
     Ok(())
@@ -277,6 +287,18 @@ impl Reader<'_> {
 
     fn sym(&mut self) -> Result<Sym, BlockError> {
         Sym::try_from(self.varint()?).map_err(|_| BlockError::Overflow)
+    }
+
+    fn uuid(&mut self, present: bool) -> Result<Option<uuid::Uuid>, BlockError> {
+        if !present {
+            return Ok(None);
+        }
+        let (bytes, rest) = self
+            .0
+            .split_first_chunk::<16>()
+            .ok_or(BlockError::Truncated)?;
+        self.0 = rest;
+        Ok(Some(uuid::Uuid::from_bytes(*bytes)))
     }
 
     fn instant(&mut self, present: bool, base: i64) -> Result<Option<i64>, BlockError> {

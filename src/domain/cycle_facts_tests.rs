@@ -13,14 +13,18 @@ fn fact() -> impl Strategy<Value = CycleFact> {
             proptest::array::uniform6(0u32..=u32::MAX),
             0u8..4,
         ),
-        proptest::array::uniform5(any::<bool>()),
+        (
+            proptest::array::uniform5(any::<bool>()),
+            proptest::option::of(any::<u128>()),
+        ),
         (any::<u32>(), any::<u32>()),
         (instant.clone(), instant.clone(), instant.clone(), instant),
     )
         .prop_map(
-            |((offset, dims, outcome), b, (code, reason), (dec, sla, ftd, ft))| {
+            |((offset, dims, outcome), (b, id), (code, reason), (dec, sla, ftd, ft))| {
                 let routed_at = HOUR + offset;
                 CycleFact {
+                    lead_id: id.map(uuid::Uuid::from_u128),
                     routed_at,
                     dims,
                     outcome: [
@@ -77,6 +81,7 @@ proptest! {
 
 fn open_cycle() -> CycleFact {
     CycleFact {
+        lead_id: Some(uuid::Uuid::from_u128(7)),
         routed_at: HOUR,
         dims: [1, NONE, NONE, 2, NONE, 3],
         outcome: Outcome::Open,

@@ -556,6 +556,38 @@ async fn check_reports(scripts: &[Script]) {
     let r = report(&app, &q("sla", "&campaign=spring")).await;
     assert_eq!(r["total"], sla(&spring, now), "{ctx}");
 
+    // The dashboard's past-due list: the open cycles past their due time, longest overdue
+    // first, at most the limit (3 here, so the cut is exercised too).
+    let req = salgate::service::metrics::ReportRequest {
+        scope: salgate::db::metrics::Scope {
+            from,
+            to,
+            tz: chrono_tz::UTC,
+            source: Some(source.clone()),
+            campaign: None,
+            channel: None,
+            lead_type: None,
+            queue: None,
+            owner: None,
+        },
+        group: None,
+    };
+    let listed: Vec<(String, DateTime<Utc>)> =
+        salgate::service::metrics::past_due(&app.pool, &req, now, 3)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.lead_id.to_string(), r.sla_due_at))
+            .collect();
+    let mut expected: Vec<(String, DateTime<Utc>)> = cs
+        .iter()
+        .filter(|c| c.outcome.is_none())
+        .filter_map(|c| c.due.filter(|d| *d <= now).map(|d| (c.lead.clone(), d)))
+        .collect();
+    expected.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    expected.truncate(3);
+    assert_eq!(listed, expected, "{ctx}");
+
     // Rejections: the total against the two days before; day 2 against day 1, and day 1
     // against the day before the period.
     let r = report(&app, &q("rejections", "&group_by=day")).await;

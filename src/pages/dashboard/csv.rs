@@ -13,7 +13,7 @@ use chrono::SecondsFormat;
 
 use super::{Filters, READERS};
 use crate::{
-    db::metrics::{self as db, GroupBy},
+    db::metrics::GroupBy,
     http::AppState,
     pages::{PageError, Viewer},
     service::metrics::{self, csv, regrouped, PAST_DUE_LIMIT},
@@ -63,9 +63,7 @@ pub async fn download(
             csv::acceptance(&metrics::acceptance(pool, bands, &group(GroupBy::Campaign)).await?)
         }
         _ => past_due(
-            &db::open_past_due(pool, &req.scope, now, PAST_DUE_LIMIT)
-                .await
-                .map_err(crate::service::Error::from)?,
+            &metrics::past_due(pool, &req, now, PAST_DUE_LIMIT).await?,
             now,
         ),
     };
@@ -83,7 +81,7 @@ pub async fn download(
 }
 
 /// The past-due list: lead, owner, queue, due time, seconds overdue at `now`.
-fn past_due(rows: &[db::PastDueRow], now: chrono::DateTime<chrono::Utc>) -> String {
+fn past_due(rows: &[metrics::PastDueRow], now: chrono::DateTime<chrono::Utc>) -> String {
     let mut out = String::from("lead_id,owner,queue,sla_due_at,overdue_s\n");
     for r in rows {
         let cells = [

@@ -283,7 +283,7 @@ fn past_due_section(d: &Dashboard, filters: &Filters) -> Markup {
                     table #past-due-table {
                         caption {
                             (total) " open past due"
-                            @if total > PAST_DUE_LIMIT { ", the " (PAST_DUE_LIMIT) " longest overdue shown" }
+                            @if usize::try_from(total).is_ok_and(|t| t > PAST_DUE_LIMIT) { ", the " (PAST_DUE_LIMIT) " longest overdue shown" }
                             " " (csv_link("past-due", filters))
                         }
                         thead { tr { th scope="col" { "Lead" } th scope="col" { "Owner" }

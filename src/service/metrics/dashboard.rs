@@ -8,17 +8,13 @@ use sqlx::PgPool;
 
 use super::{
     acceptance_report, field_reports, field_specs, recycling_report, rejection_report,
-    rejection_specs, sla_report, tally, AcceptanceReport, RecyclingReport, RejectionReport,
-    ReportRequest, SlaReport,
+    rejection_specs, scan, sla_report, AcceptanceReport, PastDueRow, RecyclingReport,
+    RejectionReport, ReportRequest, SlaReport,
 };
-use crate::{
-    db::metrics::{self as db, GroupBy, PastDueRow},
-    domain::metrics::BandLimits,
-    service::Result,
-};
+use crate::{db::metrics::GroupBy, domain::metrics::BandLimits, service::Result};
 
 /// How many open-past-due cycles the dashboard lists (the count is the SLA report's).
-pub const PAST_DUE_LIMIT: i64 = 200;
+pub const PAST_DUE_LIMIT: usize = 200;
 
 /// The dashboard's reports for one period and filter set.
 #[derive(Debug, Clone)]
@@ -52,8 +48,7 @@ pub fn regrouped(req: &ReportRequest, group: GroupBy) -> ReportRequest {
 }
 
 /// Builds the dashboard for `req` (grouped by time; the page defaults to weeks): every report
-/// from one scan of the cycles, and the list of cycles open past due beside it on another
-/// connection.
+/// and the list of cycles open past due, from one scan of the cycles.
 pub async fn dashboard(
     pool: &PgPool,
     bands: BandLimits,
@@ -67,11 +62,8 @@ pub async fn dashboard(
         ..cur
     };
     let specs = [cur, previous, lead_in, owner, queue, campaign];
-    let (scanned, past_due) = tokio::try_join!(tally(pool, &req.scope, Some(now), specs), async {
-        let rows = db::open_past_due(pool, &req.scope, now, PAST_DUE_LIMIT).await?;
-        Ok::<_, crate::service::Error>(rows)
-    },)?;
-    let ([mut cur, previous, lead_in, owner, queue, campaign], syms) = scanned;
+    let ([mut cur, previous, lead_in, owner, queue, campaign], syms, past_due) =
+        scan(pool, &req.scope, Some(now), specs, Some(PAST_DUE_LIMIT)).await?;
     let acceptance = acceptance_report(req, bands, &mut cur, &syms);
     let sla = sla_report(req, now, &mut cur, &syms);
     let recycling = recycling_report(req, &mut cur, &syms);

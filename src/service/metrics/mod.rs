@@ -31,7 +31,10 @@ use crate::{
 };
 use tally::{Tallies, View, ViewSpec};
 
+mod past_due;
 mod tally;
+
+pub use past_due::PastDueRow;
 
 /// Reads the cycles of every view's period in one scan and counts them into `N` views.
 async fn tally<const N: usize>(
@@ -40,15 +43,46 @@ async fn tally<const N: usize>(
     now: Option<DateTime<Utc>>,
     specs: [ViewSpec; N],
 ) -> Result<([View; N], cycle_blocks::Symbols)> {
+    let (views, syms, _) = scan(pool, scope, now, specs, None).await?;
+    Ok((views, syms))
+}
+
+/// [`tally`], and with `past_due` (and `now`) also the list of up to that many cycles of the
+/// scope open past due.
+async fn scan<const N: usize>(
+    pool: &PgPool,
+    scope: &Scope,
+    now: Option<DateTime<Utc>>,
+    specs: [ViewSpec; N],
+    past_due: Option<usize>,
+) -> Result<([View; N], cycle_blocks::Symbols, Vec<PastDueRow>)> {
     let from = specs.iter().map(|s| s.from).min().unwrap_or(scope.from);
     let to = specs.iter().map(|s| s.to).max().unwrap_or(scope.to);
     let (tallies, syms) = cycle_blocks::scan(pool, from, to, |syms| {
-        Tallies::new(syms, scope, now, &specs)
+        let t = Tallies::new(syms, scope, now, &specs);
+        match past_due {
+            Some(limit) => t.with_past_due(scope, limit),
+            None => t,
+        }
     })
     .await?;
-    let views = <[View; N]>::try_from(tallies.into_views())
+    let (views, list) = tallies.into_parts();
+    let views = <[View; N]>::try_from(views)
         .map_err(|_| anyhow::anyhow!("a scan gave back another number of views"))?;
-    Ok((views, syms))
+    let list = list.map(|l| l.into_rows(&syms)).unwrap_or_default();
+    Ok((views, syms, list))
+}
+
+/// Up to `limit` cycles of `req`'s scope still undecided past their due time at `now`,
+/// longest overdue first (the SLA report counts them all).
+pub async fn past_due(
+    pool: &PgPool,
+    req: &ReportRequest,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<PastDueRow>> {
+    let ([], _, list) = scan(pool, &req.scope, Some(now), [], Some(limit)).await?;
+    Ok(list)
 }
 
 /// The report's own period, grouped by `group`.

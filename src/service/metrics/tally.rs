@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
+use super::past_due::PastDue;
 use crate::{
     db::{
         cycle_blocks::{FactSink, Symbols},
@@ -286,11 +287,12 @@ impl View {
     }
 }
 
-/// The scan's sink: the scope's filters, then every view.
+/// The scan's sink: the scope's filters, then every view (and the past-due list, if asked).
 pub struct Tallies {
     filters: [Option<Sym>; 6],
     now: Option<i64>,
     views: Vec<View>,
+    past_due: Option<PastDue>,
 }
 
 impl Tallies {
@@ -314,11 +316,19 @@ impl Tallies {
             filters: f.map(|v| v.as_deref().map(|v| syms.intern(Some(v)))),
             now: now.map(|t| t.timestamp_micros()),
             views: specs.iter().map(|s| View::new(*s, scope.tz)).collect(),
+            past_due: None,
         }
     }
 
-    pub fn into_views(self) -> Vec<View> {
-        self.views
+    /// Also lists up to `limit` cycles of the scope's period open past due at `now` (which
+    /// must be given).
+    pub fn with_past_due(mut self, scope: &Scope, limit: usize) -> Tallies {
+        self.past_due = Some(PastDue::new(scope.from, scope.to, limit));
+        self
+    }
+
+    pub fn into_parts(self) -> (Vec<View>, Option<PastDue>) {
+        (self.views, self.past_due)
     }
 }
 
@@ -332,6 +342,9 @@ impl FactSink for Tallies {
         if kept {
             for v in &mut self.views {
                 v.add(c, self.now);
+            }
+            if let (Some(list), Some(now)) = (&mut self.past_due, self.now) {
+                list.add(c, now);
             }
         }
     }

@@ -89,6 +89,7 @@ fn dst_changes_keep_every_cycle_in_its_local_bucket_and_one_inside_an_hour_split
 
 fn cycle(at: DateTime<Utc>, dims: [Sym; 6], outcome: Outcome) -> CycleFact {
     CycleFact {
+        lead_id: None,
         routed_at: at.timestamp_micros(),
         dims,
         outcome,
@@ -150,7 +151,7 @@ fn filters_keep_only_matching_cycles_and_views_only_their_period() {
     ] {
         tallies.fact(&cycle(t(at), dims(source), outcome));
     }
-    let [mut cur, mut before] = <[View; 2]>::try_from(tallies.into_views()).ok().unwrap();
+    let [mut cur, mut before] = <[View; 2]>::try_from(tallies.into_parts().0).ok().unwrap();
     let rows = cur.acceptance_rows(&syms);
     let figures: Vec<_> = rows
         .iter()

@@ -142,3 +142,55 @@ async fn rows_of_a_channel_nobody_can_send_on_wait_and_say_so() {
     app.ingest(&lead("wait-2")).await;
     assert_eq!(listed(&app, "?channel=email").await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_purge_deletes_old_sent_and_dead_notifications_and_keeps_pending_ones() {
+    let app = spawn_app().await;
+    who_hears(&app).await;
+    let n = notifier(&app, Some(Scripted::answering(vec![])), None).await;
+    for id in ["p-1", "p-2", "p-3"] {
+        app.ingest(&lead(id)).await;
+    }
+    assert_eq!(n.run_once().await.unwrap(), Some(Outcome::Sent));
+    // One sent, one dead, one pending, all 100 days old.
+    let old = app.clock.now() - chrono::Duration::days(100);
+    sqlx::query(
+        "UPDATE notifications SET created_at = $1, next_attempt_at = $1, \
+           sent_at = CASE WHEN status = 'sent' THEN $1 END, \
+           status = CASE WHEN status = 'sent' THEN 'sent' \
+                         WHEN id = (SELECT id FROM notifications WHERE status <> 'sent' \
+                                   ORDER BY id LIMIT 1) THEN 'pending' \
+                         ELSE 'dead' END",
+    )
+    .bind(old)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let day = Duration::from_secs(86_400);
+    let retention = salgate::jobs::retention::Retention {
+        webhooks: Some(30 * day),
+        dead_webhooks: Some(90 * day),
+        receipts: None,
+        auto_reps: None,
+    };
+    let job = salgate::jobs::retention::RetentionJob::new(
+        app.pool.clone(),
+        std::sync::Arc::new(app.clock.clone()),
+        retention,
+    );
+    let purged = job
+        .run_once(&tokio_util::sync::CancellationToken::new())
+        .await
+        .unwrap();
+    let of: u64 = purged
+        .iter()
+        .filter(|(t, _)| *t == "notifications")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(of, 2, "{purged:?}");
+    let left: Vec<String> = sqlx::query_scalar("SELECT status FROM notifications")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, vec!["pending".to_string()]);
+}

@@ -217,3 +217,58 @@ async fn at_risk_and_breach_notify_once_per_lead_and_cycle_with_two_replicas() {
     assert_eq!(breach.payload["queue"], "emea");
     assert_eq!(breach.payload["owner"], "rep-1");
 }
+
+#[tokio::test]
+async fn bad_notification_settings_are_422_naming_the_field_and_documented() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            "/v1/reps/rep-1",
+            json!({"slack_user_id": "U 1"}),
+            "slack_user_id",
+        ),
+        (
+            "/v1/reps/rep-1",
+            json!({"slack_user_id": 7}),
+            "slack_user_id",
+        ),
+        (
+            "/v1/queues/emea",
+            json!({"strategy": "claim", "notify_emails": ["nope"]}),
+            "notify_emails",
+        ),
+        (
+            "/v1/queues/emea",
+            json!({"strategy": "claim", "notifications": {"routed": "yes"}}),
+            "notifications.routed",
+        ),
+        (
+            "/v1/queues/emea",
+            json!({"strategy": "claim", "notifications": {"loud": true}}),
+            "notifications.loud",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let res = app
+            .request(reqwest::Method::PUT, path, &app.admin, Some(&body))
+            .await;
+        let p = crate::helpers::problem(res, 422, "validation_failed").await;
+        assert_eq!(crate::helpers::fields(&p), vec![field.to_string()], "{p}");
+    }
+    let api: serde_json::Value = reqwest::get(app.url("/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(api["paths"]["/v1/notifications"]["get"].is_object());
+    let text = api.to_string();
+    for name in [
+        "slack_user_id",
+        "slack_channel",
+        "notify_emails",
+        "first_touch",
+    ] {
+        assert!(text.contains(name), "{name} is not in the OpenAPI document");
+    }
+}

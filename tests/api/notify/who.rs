@@ -272,3 +272,31 @@ async fn bad_notification_settings_are_422_naming_the_field_and_documented() {
         assert!(text.contains(name), "{name} is not in the OpenAPI document");
     }
 }
+
+#[tokio::test]
+async fn a_person_on_both_sides_of_a_breach_hears_it_once() {
+    let app = spawn_app().await;
+    who_hears(&app).await;
+    // Sam is the owner and on the queue's list.
+    put(
+        &app,
+        "/v1/queues/emea",
+        json!({"strategy": "round_robin", "notify_emails": ["sam@example.com"]}),
+    )
+    .await;
+    notifier(&app, None, Some(Scripted::answering(vec![]))).await;
+    app.ingest(&lead("both-1")).await;
+    app.clock.advance(chrono::Duration::hours(2));
+    scanner(&app)
+        .drain(&CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&app).await,
+        vec![
+            row("at_risk", "email", "sam@example.com"),
+            row("breached", "email", "sam@example.com"),
+            row("routed", "email", "sam@example.com"),
+        ]
+    );
+}

@@ -29,11 +29,13 @@ use crate::{
         cycle_compactor::CycleCompactor,
         dispatcher::Dispatcher,
         key_listener::KeyListener,
+        notifier::Notifier,
         pg_supervisor::{PgSupervisor, SharedCluster},
         retention::{Retention, RetentionJob},
         sla_scanner::SlaScanner,
         Tasks,
     },
+    notify::{email::EmailTransport, Transport},
     outbound,
     pages::PageSettings,
     policy_cache::{PolicyCache, QueueCache, RepCache},
@@ -145,6 +147,7 @@ struct JobSettings {
     webhook_pause: PauseAfter,
     retention: Retention,
     retention_interval: Duration,
+    notify_poll_interval: Duration,
 }
 
 pub struct Application {
@@ -153,6 +156,8 @@ pub struct Application {
     database: Database,
     shutdown: CancellationToken,
     jobs: JobSettings,
+    /// Sends Slack and email notifications (one of the periodic jobs).
+    notifier: Notifier,
     /// Whether the periodic jobs run (scanner, dispatcher, compactor, idempotency purge); tests
     /// turn them off and drive each job themselves.
     periodic_jobs: bool,
@@ -175,6 +180,11 @@ impl Application {
             .await
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
         let state = app_state(&settings, &database, clock, listener.local_addr().ok());
+        let notifier = notifier(&settings, &state)?;
+        notifier
+            .announce()
+            .await
+            .context("could not record the notification channels")?;
         let bootstrap_sign_in_link = match bootstrap_admin_token {
             Some(_) => {
                 let (_, token) = state
@@ -192,6 +202,7 @@ impl Application {
             database,
             shutdown: CancellationToken::new(),
             jobs: JobSettings::from_settings(&settings),
+            notifier,
             periodic_jobs: true,
             bootstrap_admin_token,
             bootstrap_sign_in_link,
@@ -230,6 +241,12 @@ impl Application {
         let app = http::router(self.state.clone());
         if self.periodic_jobs {
             spawn_periodic_jobs(&mut tasks, &self.state, &self.jobs, &shutdown);
+            tasks.spawn(
+                "the notification dispatcher",
+                self.notifier
+                    .clone()
+                    .run(self.jobs.notify_poll_interval, shutdown.clone()),
+            );
         }
         let revocations = KeyListener::new(&self.state.db, self.state.keys.clone());
         tasks.spawn(
@@ -299,6 +316,32 @@ fn spawn_periodic_jobs(
         "the retention purge",
         purge.run(jobs.retention_interval, cancel()),
     );
+}
+
+/// The notification dispatcher with this replica's transports: email when `SALGATE_SMTP_URL`
+/// is set; Slack once its transport is configured (`notify::slack`, issue 17's other half).
+fn notifier(settings: &Settings, state: &AppState) -> anyhow::Result<Notifier> {
+    let email = match (&settings.smtp_url, &settings.email_from) {
+        (Some(url), Some(from)) => {
+            let s = crate::notify::email::EmailSettings {
+                url: url.clone(),
+                from: from.clone(),
+                allow_plaintext: settings.smtp_allow_plaintext,
+            };
+            let t = EmailTransport::new(&s, &state.pages.link_base).map_err(|why| {
+                anyhow::anyhow!("invalid setting smtp_url (SALGATE_SMTP_URL): {why}")
+            })?;
+            Some(Arc::new(t) as Arc<dyn Transport>)
+        }
+        _ => None,
+    };
+    let slack: Option<Arc<dyn Transport>> = None;
+    Ok(Notifier::new(
+        state.db.clone(),
+        state.clock.clone(),
+        slack,
+        email,
+    ))
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -389,6 +432,7 @@ impl JobSettings {
             },
             retention: settings.retention,
             retention_interval: settings.retention_interval,
+            notify_poll_interval: settings.notify_poll_interval,
         }
     }
 }

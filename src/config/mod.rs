@@ -95,6 +95,14 @@ pub struct Settings {
     /// How long purgeable rows are kept (`0`/`off`: forever), and how often the purge runs.
     pub retention: Retention,
     pub retention_interval: Duration,
+    /// Email notifications: the SMTP server (`smtp://` STARTTLS, `smtps://` TLS, credentials
+    /// in the URL), the From address, and whether `smtp://` may run without TLS (a relay on
+    /// this host, tests). No URL: no email transport, and no email rows are written.
+    pub smtp_url: Option<String>,
+    pub email_from: Option<String>,
+    pub smtp_allow_plaintext: bool,
+    /// Period of the notification dispatcher.
+    pub notify_poll_interval: Duration,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -138,6 +146,10 @@ struct Raw {
     retention_receipts: String,
     retention_auto_reps: String,
     retention_interval: String,
+    smtp_url: Option<String>,
+    email_from: Option<String>,
+    smtp_allow_plaintext: bool,
+    notify_poll_interval: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -207,6 +219,7 @@ impl Settings {
                 non_empty(raw.salesforce_token.clone()),
                 &raw.salesforce_allowed_networks,
             )?;
+        let (smtp_url, email_from) = email(&raw)?;
         Ok(Settings {
             listen,
             data_dir: raw.data_dir.clone(),
@@ -250,6 +263,13 @@ impl Settings {
             batch_wait: parse_duration("batch_wait", &raw.batch_wait)?,
             retention: retention(&raw)?,
             retention_interval: parse_duration("retention_interval", &raw.retention_interval)?,
+            smtp_url,
+            email_from,
+            smtp_allow_plaintext: raw.smtp_allow_plaintext,
+            notify_poll_interval: parse_duration(
+                "notify_poll_interval",
+                &raw.notify_poll_interval,
+            )?,
         })
     }
 }
@@ -338,4 +358,30 @@ fn retention(raw: &Raw) -> Result<Retention, ConfigError> {
         receipts: parse_retention("retention_receipts", &raw.retention_receipts)?,
         auto_reps: parse_retention("retention_auto_reps", &raw.retention_auto_reps)?,
     })
+}
+
+/// The SMTP URL and From address: both or neither; the URL checked as the transport reads it.
+fn email(raw: &Raw) -> Result<(Option<String>, Option<String>), ConfigError> {
+    let url = non_empty(raw.smtp_url.clone());
+    let from = non_empty(raw.email_from.clone());
+    let (Some(url), Some(from)) = (url.clone(), from.clone()) else {
+        if url.is_some() {
+            return Err(invalid("email_from", "is required with SALGATE_SMTP_URL"));
+        }
+        return Ok((None, from));
+    };
+    let settings = crate::notify::email::EmailSettings {
+        url: url.clone(),
+        from: from.clone(),
+        allow_plaintext: raw.smtp_allow_plaintext,
+    };
+    if let Err(why) = crate::notify::email::EmailTransport::new(&settings, "") {
+        let key = if why.starts_with("SALGATE_EMAIL_FROM") {
+            "email_from"
+        } else {
+            "smtp_url"
+        };
+        return Err(invalid(key, why));
+    }
+    Ok((Some(url), Some(from)))
 }

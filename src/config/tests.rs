@@ -106,3 +106,32 @@ fn a_non_postgres_database_url_is_refused() {
     let err = with(&[("database_url", "mysql://x")]).unwrap_err();
     assert_eq!(err.env, "DATABASE_URL");
 }
+
+#[test]
+fn email_settings_come_together_and_are_checked_at_start_up() {
+    let s = with(&[]).unwrap();
+    assert!(s.smtp_url.is_none() && !s.smtp_allow_plaintext);
+    let s = with(&[
+        ("smtp_url", "smtps://u:p%40ss@mail.example.com"),
+        ("email_from", "Salgate <salgate@example.com>"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.smtp_url.as_deref(),
+        Some("smtps://u:p%40ss@mail.example.com")
+    );
+    let e = with(&[("smtp_url", "smtp://mail.example.com")]).unwrap_err();
+    assert_eq!(e.env, "SALGATE_EMAIL_FROM");
+    let e = with(&[
+        ("smtp_url", "http://mail.example.com"),
+        ("email_from", "salgate@example.com"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.env, "SALGATE_SMTP_URL");
+    let e = with(&[
+        ("smtp_url", "smtp://mail.example.com"),
+        ("email_from", "not an address"),
+    ])
+    .unwrap_err();
+    assert_eq!(e.env, "SALGATE_EMAIL_FROM");
+}

@@ -29,6 +29,7 @@ pub mod integrations;
 pub mod lane;
 pub mod leads;
 pub mod metrics;
+pub mod notifications;
 pub mod reason_codes;
 pub mod retention;
 pub mod routing;
@@ -138,6 +139,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         integrations::STATEMENTS,
         leads::STATEMENTS,
         leads::cycle::STATEMENTS,
+        notifications::STATEMENTS,
         reason_codes::STATEMENTS,
         retention::STATEMENTS,
         routing::STATEMENTS,

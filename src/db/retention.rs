@@ -25,6 +25,10 @@ pub enum Purge {
     Sessions,
     /// Sign-in links that expired or were used before the cutoff.
     SignInLinks,
+    /// Notifications (a lead summary each) sent before the cutoff (the webhooks' retention).
+    SentNotifications,
+    /// Notifications that gave up, created before the cutoff (the dead webhooks' retention).
+    DeadNotifications,
     /// Auto-registered reps untouched since the cutoff that nothing refers to: no lead, no
     /// history entry, no cycle, no queue membership, no API key.
     AutoRegisteredReps,
@@ -41,6 +45,7 @@ impl Purge {
             Purge::AutoRegisteredReps => "reps",
             Purge::Sessions => "sessions",
             Purge::SignInLinks => "sign_in_links",
+            Purge::SentNotifications | Purge::DeadNotifications => "notifications",
         }
     }
 }
@@ -68,6 +73,8 @@ pub async fn purge_batch(
         Purge::AutoRegisteredReps => AUTO_REGISTERED_REPS,
         Purge::Sessions => SESSIONS,
         Purge::SignInLinks => SIGN_IN_LINKS,
+        Purge::SentNotifications => SENT_NOTIFICATIONS,
+        Purge::DeadNotifications => DEAD_NOTIFICATIONS,
     };
     let (rows, attempts): (i64, i64) = sqlx::query_as(sql)
         .bind(cutoff)
@@ -130,6 +137,16 @@ const SESSIONS: &str = simple!(
 );
 // A session keeps pointing at nothing (`ON DELETE SET NULL`) once its link is gone.
 const SIGN_IN_LINKS: &str = simple!("sign_in_links", "id", "t.expires_at < $1 OR t.used_at < $1");
+const SENT_NOTIFICATIONS: &str = simple!(
+    "notifications",
+    "id",
+    "t.status = 'sent' AND t.sent_at < $1"
+);
+const DEAD_NOTIFICATIONS: &str = simple!(
+    "notifications",
+    "id",
+    "t.status = 'dead' AND t.next_attempt_at < $1 AND t.created_at < $1"
+);
 const AUTO_REGISTERED_REPS: &str = simple!(
     "reps",
     "id",
@@ -150,4 +167,6 @@ statements!(
     AUTO_REGISTERED_REPS,
     SESSIONS,
     SIGN_IN_LINKS,
+    SENT_NOTIFICATIONS,
+    DEAD_NOTIFICATIONS,
 );

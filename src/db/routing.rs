@@ -30,8 +30,55 @@ pub struct Queue {
     pub strategy: Strategy,
     /// Rep ids of the members.
     pub members: Vec<String>,
+    /// Slack channel id for its unassigned leads and breaches (null: none).
+    pub slack_channel: Option<String>,
+    /// Addresses that get its unassigned leads and breaches by email.
+    pub notify_emails: Vec<String>,
+    /// Which notifications its leads send (each on unless turned off).
+    #[sqlx(flatten)]
+    pub notifications: QueueNotifications,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A queue's notification switches (docs/notifications.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, FromRow, ToSchema)]
+pub struct QueueNotifications {
+    /// A lead routed or reassigned to a rep: that rep.
+    #[sqlx(rename = "notify_routed")]
+    pub routed: bool,
+    /// A lead waiting unassigned: the queue's channel and list.
+    #[sqlx(rename = "notify_unassigned")]
+    pub unassigned: bool,
+    /// At risk: the owner.
+    #[sqlx(rename = "notify_at_risk")]
+    pub at_risk: bool,
+    /// Breached: the owner, the queue's channel and list.
+    #[sqlx(rename = "notify_breached")]
+    pub breached: bool,
+    /// First touch due (at acceptance) and missed: the owner.
+    #[sqlx(rename = "notify_first_touch")]
+    pub first_touch: bool,
+}
+
+impl Default for QueueNotifications {
+    fn default() -> Self {
+        QueueNotifications {
+            routed: true,
+            unassigned: true,
+            at_risk: true,
+            breached: true,
+            first_touch: true,
+        }
+    }
+}
+
+/// What `PUT /v1/queues/{id}` writes besides name, calendar and strategy.
+#[derive(Debug, Clone, Default)]
+pub struct QueueNotify {
+    pub slack_channel: Option<String>,
+    pub notify_emails: Vec<String>,
+    pub notifications: QueueNotifications,
 }
 
 /// A sales rep.
@@ -40,6 +87,8 @@ pub struct Rep {
     pub id: String,
     pub name: String,
     pub email: Option<String>,
+    /// Slack user id (`U…`) notifications are sent to.
+    pub slack_user_id: Option<String>,
     /// Ids of the queues the rep belongs to.
     pub queues: Vec<String>,
     pub active: bool,
@@ -57,6 +106,8 @@ pub struct Rep {
 macro_rules! queue_select {
     () => {
         "SELECT q.id, q.name, q.calendar_id, q.strategy, q.created_at, q.updated_at, \
+     q.slack_channel, q.notify_emails, q.notify_routed, q.notify_unassigned, q.notify_at_risk, \
+     q.notify_breached, q.notify_first_touch, \
      COALESCE(ARRAY(SELECT m.rep_id FROM queue_members m WHERE m.queue_id = q.id ORDER BY m.rep_id), '{}') AS members \
      FROM queues q"
     };
@@ -64,7 +115,7 @@ macro_rules! queue_select {
 
 macro_rules! rep_select {
     () => {
-        "SELECT r.id, r.name, r.email, r.active, r.capacity, r.away_until, r.auto_registered, \
+        "SELECT r.id, r.name, r.email, r.slack_user_id, r.active, r.capacity, r.away_until, r.auto_registered, \
      r.created_at, r.updated_at, \
      COALESCE(ARRAY(SELECT m.queue_id FROM queue_members m WHERE m.rep_id = r.id ORDER BY m.queue_id), '{}') AS queues, \
      (SELECT count(*) FROM leads l WHERE l.owner = r.id AND l.state = 'routed') AS open_leads \
@@ -84,10 +135,16 @@ pub async fn queue(pool: &PgPool, id: &str) -> Result<Option<Queue>, sqlx::Error
     sqlx::query_as(QUEUE).bind(id).fetch_optional(pool).await
 }
 
-const UPSERT_QUEUE: &str = "INSERT INTO queues (id, name, calendar_id, strategy, rr_seq, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $6, $5, $5) \
+const UPSERT_QUEUE: &str = "INSERT INTO queues (id, name, calendar_id, strategy, rr_seq, created_at, updated_at, \
+           slack_channel, notify_emails, notify_routed, notify_unassigned, notify_at_risk, \
+           notify_breached, notify_first_touch) \
+         VALUES ($1, $2, $3, $4, $6, $5, $5, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, calendar_id = EXCLUDED.calendar_id, \
-           strategy = EXCLUDED.strategy, rr_seq = EXCLUDED.rr_seq, updated_at = EXCLUDED.updated_at";
+           strategy = EXCLUDED.strategy, rr_seq = EXCLUDED.rr_seq, updated_at = EXCLUDED.updated_at, \
+           slack_channel = EXCLUDED.slack_channel, notify_emails = EXCLUDED.notify_emails, \
+           notify_routed = EXCLUDED.notify_routed, notify_unassigned = EXCLUDED.notify_unassigned, \
+           notify_at_risk = EXCLUDED.notify_at_risk, notify_breached = EXCLUDED.notify_breached, \
+           notify_first_touch = EXCLUDED.notify_first_touch";
 
 pub async fn upsert_queue(
     pool: &PgPool,
@@ -95,6 +152,7 @@ pub async fn upsert_queue(
     name: &str,
     calendar: Option<&str>,
     strategy: Strategy,
+    notify: &QueueNotify,
     now: DateTime<Utc>,
 ) -> Result<Queue, sqlx::Error> {
     // The queue's round-robin sequence; its name derives from the id (ids are free text).
@@ -110,6 +168,13 @@ pub async fn upsert_queue(
         .bind(strategy)
         .bind(now)
         .bind(&seq)
+        .bind(&notify.slack_channel)
+        .bind(&notify.notify_emails)
+        .bind(notify.notifications.routed)
+        .bind(notify.notifications.unassigned)
+        .bind(notify.notifications.at_risk)
+        .bind(notify.notifications.breached)
+        .bind(notify.notifications.first_touch)
         .execute(pool)
         .await?;
     // Nothing deletes queues; should one vanish in between, that is an error, not a panic.
@@ -133,15 +198,17 @@ pub struct RepWrite<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub email: Option<&'a str>,
+    pub slack_user_id: Option<&'a str>,
     pub queues: &'a [String],
     pub active: bool,
     pub capacity: Option<i32>,
     pub away_until: Option<DateTime<Utc>>,
 }
 
-const UPSERT_REP: &str = "INSERT INTO reps (id, name, email, active, capacity, away_until, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+const UPSERT_REP: &str = "INSERT INTO reps (id, name, email, active, capacity, away_until, created_at, updated_at, slack_user_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, \
+           slack_user_id = EXCLUDED.slack_user_id, \
            active = EXCLUDED.active, capacity = EXCLUDED.capacity, \
            away_until = EXCLUDED.away_until, auto_registered = false, updated_at = EXCLUDED.updated_at";
 const CLEAR_MEMBERSHIPS: &str = "DELETE FROM queue_members WHERE rep_id = $1";
@@ -163,6 +230,7 @@ pub async fn upsert_rep(
         .bind(r.capacity)
         .bind(r.away_until)
         .bind(now)
+        .bind(r.slack_user_id)
         .execute(&mut *tx)
         .await?;
     sqlx::query(CLEAR_MEMBERSHIPS)

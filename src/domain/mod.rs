@@ -10,6 +10,7 @@ pub mod lead_size;
 mod members;
 pub mod metrics;
 pub mod network;
+pub mod notify;
 pub mod routed_at;
 pub mod routing;
 pub mod salesforce_id;

@@ -72,6 +72,8 @@ impl RetentionJob {
             (Purge::SignInLinks, Some(now - SIGN_IN_KEEP)),
             (Purge::DeliveredWebhooks, before(r.webhooks)),
             (Purge::DeadWebhooks, before(r.dead_webhooks)),
+            (Purge::SentNotifications, before(r.webhooks)),
+            (Purge::DeadNotifications, before(r.dead_webhooks)),
             (Purge::Receipts, before(r.receipts)),
             (Purge::AutoRegisteredReps, before(r.auto_reps)),
         ];

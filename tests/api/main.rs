@@ -13,6 +13,7 @@ mod lane;
 mod listing;
 mod metrics;
 mod metrics_log;
+mod notify;
 mod operations;
 mod pages_auth;
 mod pages_replica;

@@ -8,6 +8,7 @@
 //! session's), before anything is read.
 
 pub mod keys;
+pub mod notify;
 pub mod routing;
 pub mod sla;
 pub mod taxonomy;

@@ -20,6 +20,8 @@ use crate::{
     service::{Error, Result, Service},
 };
 
+use super::notify::{self, NotificationsInput};
+
 // Read as `domain::body` describes, as is the rep body.
 /// Body of `PUT /v1/queues/{id}`.
 #[derive(Debug, serde::Deserialize, ToSchema)]
@@ -32,6 +34,15 @@ pub struct QueueInput {
     /// Calendar id used when the lead's SLA policy has none.
     #[schema(value_type = Option<String>, schema_with = opt_key_schema)]
     pub calendar: Field,
+    /// Slack channel id for unassigned leads and breaches; absent keeps it, `""` clears it.
+    #[schema(value_type = Option<String>)]
+    pub slack_channel: Field,
+    /// Email addresses for unassigned leads and breaches; absent keeps them, `[]` clears.
+    #[schema(value_type = Option<Vec<String>>)]
+    pub notify_emails: Field,
+    /// Which notifications the queue's leads send; each kind left out keeps its setting.
+    #[schema(value_type = Option<NotificationsInput>)]
+    pub notifications: Field,
 }
 
 /// Body of `PUT /v1/reps/{id}`.
@@ -41,6 +52,9 @@ pub struct RepInput {
     pub name: Field,
     #[schema(value_type = Option<String>)]
     pub email: Field,
+    /// Slack user id (`U…`) for the rep's notifications; absent keeps it, `""` clears it.
+    #[schema(value_type = Option<String>)]
+    pub slack_user_id: Field,
     /// Queue ids (replaces the rep's memberships).
     #[schema(value_type = Option<Vec<String>>, schema_with = opt_id_list_schema)]
     pub queues: Field,
@@ -78,9 +92,20 @@ impl Service {
                 name,
                 strategy,
                 calendar,
+                slack_channel,
+                notify_emails,
+                notifications,
             },
             mut f,
         ) = Check::read(body).map_err(Error::Validation)?;
+        let stored = routing::queue(&self.db, id).await?;
+        let notify = notify::queue_notify(
+            &mut f,
+            slack_channel,
+            notify_emails,
+            notifications,
+            stored.as_ref(),
+        );
         let name = f
             .opt_str("name", name, 200)
             .unwrap_or_else(|| id.to_string());
@@ -103,8 +128,16 @@ impl Service {
         }
         let strategy = f.done(strategy).map_err(Error::Validation)?;
         let now = self.clock.now();
-        let queue =
-            routing::upsert_queue(&self.db, id, &name, calendar.as_deref(), strategy, now).await?;
+        let queue = routing::upsert_queue(
+            &self.db,
+            id,
+            &name,
+            calendar.as_deref(),
+            strategy,
+            &notify,
+            now,
+        )
+        .await?;
         // A queue's calendar feeds deadlines; its strategy, round-robin ingest.
         self.policies.invalidate();
         self.queues.clear();
@@ -118,11 +151,14 @@ impl Service {
         let RepInput {
             name,
             email,
+            slack_user_id,
             queues,
             active,
             capacity,
             away_until,
         } = input;
+        let stored = routing::rep(&self.db, id).await?;
+        let slack_user_id = notify::rep_slack_user_id(&mut f, slack_user_id, stored.as_ref());
         let name = f
             .opt_str("name", name, 200)
             .unwrap_or_else(|| id.to_string());
@@ -136,6 +172,7 @@ impl Service {
             id,
             name: &name,
             email: email.as_deref(),
+            slack_user_id: slack_user_id.as_deref(),
             queues: &queues,
             active,
             capacity,

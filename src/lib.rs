@@ -6,6 +6,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod notify;
 pub mod outbound;
 pub mod pages;
 pub mod policy_cache;

@@ -34,6 +34,7 @@ use crate::{
         sla_scanner::SlaScanner,
         Tasks,
     },
+    notify::slack::Slack,
     outbound,
     pages::PageSettings,
     policy_cache::{PolicyCache, QueueCache, RepCache},
@@ -174,7 +175,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
-        let state = app_state(&settings, &database, clock, listener.local_addr().ok());
+        let state = app_state(&settings, &database, clock, listener.local_addr().ok())?;
         let bootstrap_sign_in_link = match bootstrap_admin_token {
             Some(_) => {
                 let (_, token) = state
@@ -251,6 +252,12 @@ impl Application {
         shutdown.cancelled().await;
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         let served = tokio::time::timeout_at(deadline, server).await;
+        // Message updates and replies left running after Slack was answered.
+        if let Some(slack) = &self.state.slack {
+            if !slack.drain(deadline).await {
+                tracing::warn!("Slack updates after acks did not finish within 10 s");
+            }
+        }
         for what in tasks.drain(deadline).await {
             tracing::warn!("{what} did not stop within 10 s");
         }
@@ -329,8 +336,15 @@ fn app_state(
     database: &Database,
     clock: Arc<dyn Clock>,
     bound: Option<std::net::SocketAddr>,
-) -> AppState {
-    AppState::new(Shared {
+) -> anyhow::Result<AppState> {
+    let outbound = outbound::Policy {
+        allow_private: settings.webhook_allow_private_networks,
+    };
+    let link_base = crate::pages::link_base(settings, bound);
+    let slack = Slack::new(&settings.slack, outbound, &link_base)
+        .map_err(|e| anyhow::anyhow!("invalid Slack settings: {e}"))?
+        .map(Arc::new);
+    Ok(AppState::new(Shared {
         service: Service {
             db: database.pool.clone(),
             lane: database.lane.clone(),
@@ -364,15 +378,14 @@ fn app_state(
             salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
         }),
         acceptance_bands: settings.acceptance_bands,
-        outbound: outbound::Policy {
-            allow_private: settings.webhook_allow_private_networks,
-        },
+        outbound,
         batch_gate: Arc::new(tokio::sync::Semaphore::new(
             settings.batch_concurrency * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),
         )),
         batch_wait: settings.batch_wait,
         pages: PageSettings::new(settings, bound),
-    })
+        slack,
+    }))
 }
 
 impl JobSettings {

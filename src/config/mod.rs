@@ -95,6 +95,8 @@ pub struct Settings {
     /// How long purgeable rows are kept (`0`/`off`: forever), and how often the purge runs.
     pub retention: Retention,
     pub retention_interval: Duration,
+    /// Slack: bot token, signing secret, Web API base (issue 17, docs/slack.md).
+    pub slack: crate::notify::slack::SlackSettings,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -138,6 +140,9 @@ struct Raw {
     retention_receipts: String,
     retention_auto_reps: String,
     retention_interval: String,
+    slack_bot_token: Option<String>,
+    slack_signing_secret: Option<String>,
+    slack_api_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +255,7 @@ impl Settings {
             batch_wait: parse_duration("batch_wait", &raw.batch_wait)?,
             retention: retention(&raw)?,
             retention_interval: parse_duration("retention_interval", &raw.retention_interval)?,
+            slack: slack(&raw)?,
         })
     }
 }
@@ -328,6 +334,22 @@ fn acceptance_bands(raw: &Raw) -> Result<BandLimits, ConfigError> {
              acceptance_healthy_from <= acceptance_elevated_from <= \
              acceptance_rubber_stamping_above",
         )
+    })
+}
+
+/// The Slack settings; the API URL must be one the outbound rules let the service reach.
+fn slack(raw: &Raw) -> Result<crate::notify::slack::SlackSettings, ConfigError> {
+    let policy = crate::outbound::Policy {
+        allow_private: raw.webhook_allow_private_networks,
+    };
+    let api_url = raw.slack_api_url.trim().trim_end_matches('/').to_string();
+    policy
+        .check_url(&api_url)
+        .map_err(|why| invalid("slack_api_url", why))?;
+    Ok(crate::notify::slack::SlackSettings {
+        bot_token: non_empty(raw.slack_bot_token.clone()),
+        signing_secret: non_empty(raw.slack_signing_secret.clone()),
+        api_url,
     })
 }
 

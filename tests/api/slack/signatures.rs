@@ -91,3 +91,12 @@ async fn without_a_signing_secret_the_endpoint_does_not_exist() {
         .unwrap();
     problem(res, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn a_body_over_256_kib_is_refused_before_its_signature_is_checked() {
+    let mock = MockSlack::start().await;
+    let (app, _) = app_with_lead(&mock).await;
+    let body = format!("payload={}", "x".repeat(256 * 1024));
+    let res = send(&app, &body, SECRET, app.clock.now().timestamp()).await;
+    problem(res, 413, "payload_too_large").await;
+}

@@ -94,3 +94,61 @@ impl Slack {
 pub fn lead_url(base: &str, lead: uuid::Uuid) -> String {
     format!("{}/app/leads/{lead}", base.trim_end_matches('/'))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn slack() -> Slack {
+        let settings = SlackSettings {
+            bot_token: None,
+            signing_secret: Some("s".into()),
+            api_url: "https://slack.com/api".into(),
+        };
+        Slack::new(&settings, Policy::default(), "https://x")
+            .unwrap()
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn shutdown_waits_for_the_work_left_after_an_ack() {
+        let slack = slack();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = done.clone();
+        slack.after_ack("test", async move {
+            let _ = rx.await;
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        });
+        let soon = tokio::time::Instant::now() + Duration::from_millis(50);
+        assert!(!slack.drain(soon).await, "still running: not drained");
+        tx.send(()).unwrap();
+        let later = tokio::time::Instant::now() + Duration::from_secs(5);
+        assert!(slack.drain(later).await);
+        assert!(done.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn no_signing_secret_no_endpoint() {
+        let settings = SlackSettings {
+            bot_token: Some("xoxb".into()),
+            signing_secret: None,
+            api_url: "https://slack.com/api".into(),
+        };
+        assert!(Slack::new(&settings, Policy::default(), "x")
+            .unwrap()
+            .is_none());
+        let bad = SlackSettings {
+            api_url: "http://127.0.0.1:1/api".into(),
+            signing_secret: Some("s".into()),
+            ..settings
+        };
+        assert!(
+            Slack::new(&bad, Policy::default(), "x").is_err(),
+            "loopback refused"
+        );
+    }
+}

@@ -253,3 +253,33 @@ async fn recycle_offers_the_recycle_reasons() {
     let id = lead["id"].as_str().unwrap();
     assert_eq!(app.lead(id).await["recycle_reason"], reason.as_str());
 }
+
+#[tokio::test]
+async fn slack_is_answered_before_the_message_update_is_sent() {
+    let mock = MockSlack::start().await;
+    let (app, lead) = app_with_lead(&mock).await;
+    mock.hold_updates
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let started = std::time::Instant::now();
+    let res = interact(
+        &app,
+        &click(&mock, "USAM", "accept", &value_of(&lead), "1.1"),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // Answered while Slack still holds the chat.update: the ack does not wait for it.
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(
+        mock.calls("chat.update").is_empty(),
+        "the update is still held"
+    );
+    assert_eq!(
+        app.lead(lead["id"].as_str().unwrap()).await["state"],
+        "accepted"
+    );
+    mock.release_updates();
+    assert_eq!(
+        mock.wait_for("chat.update", 1).await[0].body["text"],
+        "Accepted by Sam"
+    );
+}

@@ -41,6 +41,15 @@ pub struct Got {
     pub body: Value,
 }
 
+/// Closed until opened: held calls wait for a permit.
+struct Gate(tokio::sync::Semaphore);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(tokio::sync::Semaphore::new(0))
+    }
+}
+
 /// A local Slack: records every request; can answer 429 or an `ok: false` error.
 #[derive(Clone, Default)]
 pub struct MockSlack {
@@ -50,6 +59,9 @@ pub struct MockSlack {
     pub rate_limit_next: Arc<AtomicUsize>,
     /// The next call answers `{"ok": false, "error": <this>}`.
     pub error_next: Arc<Mutex<Option<String>>>,
+    /// `chat.update` waits for [`MockSlack::release_updates`] before answering.
+    pub hold_updates: Arc<std::sync::atomic::AtomicBool>,
+    release: Arc<Gate>,
     pub base: String,
 }
 
@@ -66,6 +78,9 @@ async fn web_api(
     if limited {
         let json = Json(json!({"ok": false, "error": "ratelimited"}));
         return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "7")], json).into_response();
+    }
+    if method == "chat.update" && mock.hold_updates.load(Ordering::SeqCst) {
+        let _permit = mock.release.0.acquire().await.unwrap();
     }
     let error = mock.error_next.lock().unwrap().take();
     mock.record(&method, headers, body.clone());
@@ -122,6 +137,11 @@ impl MockSlack {
         };
         self.got.lock().unwrap().push(got);
         self.arrived.notify_waiters();
+    }
+
+    /// Lets held `chat.update` calls answer.
+    pub fn release_updates(&self) {
+        self.release.0.add_permits(100);
     }
 
     /// The requests of `method` so far.

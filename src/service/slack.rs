@@ -11,7 +11,10 @@ use crate::{
         reason_codes::ReasonKind,
         slack::{self, SlackRep},
     },
-    domain::{Actor, Role},
+    domain::{
+        lead::{decide, LeadFacts},
+        Actor, Command, DecisionError, Role,
+    },
     views::lead::Lead,
 };
 
@@ -71,6 +74,43 @@ impl Service {
             lead: Box::new(decided),
             rep,
         })
+    }
+
+    /// Whether the rep mapped to `slack_user` may make `command` on cycle `cycle` of `lead`
+    /// now, by the domain's own rule and without writing: Reject… and Recycle… open no modal
+    /// for a decision that would be refused. `Ok(None)` when it may.
+    pub async fn check_from_slack(
+        &self,
+        slack_user: &str,
+        lead: Uuid,
+        cycle: i32,
+        command: &Command,
+    ) -> Result<Option<FromSlack>> {
+        let Some(rep) = self.slack_rep(slack_user).await? else {
+            return Ok(Some(FromSlack::Unmapped));
+        };
+        let current = leads::get(&self.db, lead)
+            .await?
+            .ok_or(Error::NotFound("no lead with this id"))?;
+        if current.cycle != cycle {
+            return Ok(Some(FromSlack::OtherCycle {
+                current: current.cycle,
+            }));
+        }
+        let actor = Actor {
+            role: Role::Sdr,
+            rep: Some(rep.id),
+        };
+        let facts = LeadFacts {
+            state: current.state,
+            owner: current.owner.as_deref(),
+            queue_member: self.rep_in_queue(&actor, &current).await?,
+        };
+        // Only who may act and from which state: the code and note come with the modal.
+        match decide(facts, &actor, command, None) {
+            Ok(_) | Err(DecisionError::Invalid { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The active codes of `kind` as (code, label), for a modal's options.

@@ -199,14 +199,27 @@ async fn open_modal(
     message: MessageRef,
 ) -> Result<(), String> {
     let failed = |e: Error| refusal(&e).1;
-    if state
+    // A placeholder code: only who may decide, and from which state, is checked here.
+    let command = if recycle {
+        Command::Recycle {
+            reason: String::new(),
+            note: Some("-".into()),
+        }
+    } else {
+        Command::Reject {
+            code: String::new(),
+            note: Some("-".into()),
+        }
+    };
+    let check = state
         .service
-        .slack_rep(user)
+        .check_from_slack(user, target.lead, target.cycle, &command)
         .await
-        .map_err(failed)?
-        .is_none()
-    {
-        return Err(UNMAPPED.to_string());
+        .map_err(failed)?;
+    match check {
+        None => {}
+        Some(FromSlack::Unmapped) => return Err(UNMAPPED.to_string()),
+        Some(_) => return Err(OTHER_CYCLE.to_string()),
     }
     let kind = if recycle {
         ReasonKind::Recycle

@@ -77,6 +77,22 @@ async fn a_rep_who_is_not_the_owner_is_told_so_and_nothing_changes() {
             .contains("assigned to someone else"),
         "{reply}"
     );
+    // Reject… opens no modal for a decision that would be refused.
+    let res = interact(
+        &app,
+        &click(&mock, "UKIM", "reject", &value_of(&lead), "1.2"),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let reply = &mock.wait_for("respond", 2).await[1].body;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("assigned to someone else"),
+        "{reply}"
+    );
+    assert!(mock.calls("views.open").is_empty());
     assert_eq!(app.lead(id).await["state"], "routed");
     assert!(entries(&app, id, "accepted").await.is_empty());
     assert!(mock.calls("chat.update").is_empty());

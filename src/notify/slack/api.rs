@@ -62,8 +62,15 @@ impl SlackApi {
         })
     }
 
-    /// Calls `method` with a JSON body; the answer when Slack says `"ok": true`.
-    pub async fn call(&self, method: &str, body: &Value) -> Result<Value, CallError> {
+    /// Calls `method` with a JSON body; the answer when Slack says `"ok": true`. Counted in
+    /// `salgate_slack_calls_total`.
+    pub async fn call(&self, method: &'static str, body: &Value) -> Result<Value, CallError> {
+        let answer = self.call_uncounted(method, body).await;
+        count(method, &answer);
+        answer
+    }
+
+    async fn call_uncounted(&self, method: &str, body: &Value) -> Result<Value, CallError> {
         let token = self.token.as_deref().ok_or_else(|| {
             CallError::Permanent("SALGATE_SLACK_BOT_TOKEN is not set".to_string())
         })?;
@@ -104,6 +111,12 @@ impl SlackApi {
     /// Posts `body` (a message: `text`, `response_type`, `replace_original`) to an
     /// interaction's `response_url`, which must be Slack's (see [`SlackApi::response_url_ok`]).
     pub async fn respond(&self, response_url: &str, body: &Value) -> Result<(), CallError> {
+        let answer = self.respond_uncounted(response_url, body).await;
+        count("response_url", &answer);
+        answer
+    }
+
+    async fn respond_uncounted(&self, response_url: &str, body: &Value) -> Result<(), CallError> {
         if !self.response_url_ok(response_url) {
             return Err(CallError::Permanent(
                 "response_url is not a hooks.slack.com URL".to_string(),
@@ -138,6 +151,18 @@ impl SlackApi {
         let base = reqwest::Url::parse(&self.base).ok();
         self.policy.allow_private && base.is_some_and(|b| b.origin() == url.origin())
     }
+}
+
+/// One call to Slack, by method (the code's own names: a closed set) and result.
+fn count<T>(method: &'static str, answer: &Result<T, CallError>) {
+    let result = match answer {
+        Ok(_) => "ok",
+        Err(CallError::RateLimited(_)) => "rate_limited",
+        Err(CallError::Transient(_)) => "transient",
+        Err(CallError::Permanent(_)) => "permanent",
+    };
+    metrics::counter!("salgate_slack_calls_total", "method" => method, "result" => result)
+        .increment(1);
 }
 
 /// The error without the URL reqwest puts in it (no secret is in it, but it is noise).

@@ -128,6 +128,13 @@ async fn a_429_is_retried_after_its_retry_after_and_errors_are_sorted() {
         1,
         "the 429 posted nothing"
     );
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = metrics.text().await.unwrap();
+    for result in ["rate_limited", "ok"] {
+        let line =
+            format!("salgate_slack_calls_total{{method=\"chat.postMessage\",result=\"{result}\"}}");
+        assert!(metrics.contains(&line), "{line} in /metrics");
+    }
 
     for (error, permanent) in [
         ("channel_not_found", true),

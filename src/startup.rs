@@ -35,7 +35,11 @@ use crate::{
         sla_scanner::SlaScanner,
         Tasks,
     },
-    notify::{email::EmailTransport, Transport},
+    notify::{
+        email::EmailTransport,
+        slack::{Slack, SlackTransport},
+        Transport,
+    },
     outbound,
     pages::PageSettings,
     policy_cache::{PolicyCache, QueueCache, RepCache},
@@ -179,7 +183,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("could not listen on {} (SALGATE_LISTEN)", settings.listen))?;
-        let state = app_state(&settings, &database, clock, listener.local_addr().ok());
+        let state = app_state(&settings, &database, clock, listener.local_addr().ok())?;
         let notifier = notifier(&settings, &state)?;
         notifier
             .announce()
@@ -268,6 +272,12 @@ impl Application {
         shutdown.cancelled().await;
         let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
         let served = tokio::time::timeout_at(deadline, server).await;
+        // Message updates and replies left running after Slack was answered.
+        if let Some(slack) = &self.state.slack {
+            if !slack.drain(deadline).await {
+                tracing::warn!("Slack updates after acks did not finish within 10 s");
+            }
+        }
         for what in tasks.drain(deadline).await {
             tracing::warn!("{what} did not stop within 10 s");
         }
@@ -319,7 +329,7 @@ fn spawn_periodic_jobs(
 }
 
 /// The notification dispatcher with this replica's transports: email when `SALGATE_SMTP_URL`
-/// is set; Slack once its transport is configured (`notify::slack`, issue 17's other half).
+/// is set; Slack when `SALGATE_SLACK_BOT_TOKEN` is.
 fn notifier(settings: &Settings, state: &AppState) -> anyhow::Result<Notifier> {
     let email = match (&settings.smtp_url, &settings.email_from) {
         (Some(url), Some(from)) => {
@@ -335,7 +345,18 @@ fn notifier(settings: &Settings, state: &AppState) -> anyhow::Result<Notifier> {
         }
         _ => None,
     };
-    let slack: Option<Arc<dyn Transport>> = None;
+    // A bot token makes a Slack transport; without one no Slack rows are written.
+    let policy = outbound::Policy {
+        allow_private: settings.webhook_allow_private_networks,
+    };
+    let slack = SlackTransport::from_settings(
+        &settings.slack,
+        policy,
+        &state.pages.link_base,
+        state.clock.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!("invalid Slack settings: {e}"))?
+    .map(|t| Arc::new(t) as Arc<dyn Transport>);
     Ok(Notifier::new(
         state.db.clone(),
         state.clock.clone(),
@@ -372,8 +393,15 @@ fn app_state(
     database: &Database,
     clock: Arc<dyn Clock>,
     bound: Option<std::net::SocketAddr>,
-) -> AppState {
-    AppState::new(Shared {
+) -> anyhow::Result<AppState> {
+    let outbound = outbound::Policy {
+        allow_private: settings.webhook_allow_private_networks,
+    };
+    let link_base = crate::pages::link_base(settings, bound);
+    let slack = Slack::new(&settings.slack, outbound, &link_base)
+        .map_err(|e| anyhow::anyhow!("invalid Slack settings: {e}"))?
+        .map(Arc::new);
+    Ok(AppState::new(Shared {
         service: Service {
             db: database.pool.clone(),
             lane: database.lane.clone(),
@@ -407,15 +435,14 @@ fn app_state(
             salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
         }),
         acceptance_bands: settings.acceptance_bands,
-        outbound: outbound::Policy {
-            allow_private: settings.webhook_allow_private_networks,
-        },
+        outbound,
         batch_gate: Arc::new(tokio::sync::Semaphore::new(
             settings.batch_concurrency * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),
         )),
         batch_wait: settings.batch_wait,
         pages: PageSettings::new(settings, bound),
-    })
+        slack,
+    }))
 }
 
 impl JobSettings {

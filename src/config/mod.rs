@@ -103,6 +103,8 @@ pub struct Settings {
     pub smtp_allow_plaintext: bool,
     /// Period of the notification dispatcher.
     pub notify_poll_interval: Duration,
+    /// Slack: bot token, signing secret, Web API base (issue 17, docs/slack.md).
+    pub slack: crate::notify::slack::SlackSettings,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -150,6 +152,9 @@ struct Raw {
     email_from: Option<String>,
     smtp_allow_plaintext: bool,
     notify_poll_interval: String,
+    slack_bot_token: Option<String>,
+    slack_signing_secret: Option<String>,
+    slack_api_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -270,6 +275,7 @@ impl Settings {
                 "notify_poll_interval",
                 &raw.notify_poll_interval,
             )?,
+            slack: slack(&raw)?,
         })
     }
 }
@@ -348,6 +354,22 @@ fn acceptance_bands(raw: &Raw) -> Result<BandLimits, ConfigError> {
              acceptance_healthy_from <= acceptance_elevated_from <= \
              acceptance_rubber_stamping_above",
         )
+    })
+}
+
+/// The Slack settings; the API URL must be one the outbound rules let the service reach.
+fn slack(raw: &Raw) -> Result<crate::notify::slack::SlackSettings, ConfigError> {
+    let policy = crate::outbound::Policy {
+        allow_private: raw.webhook_allow_private_networks,
+    };
+    let api_url = raw.slack_api_url.trim().trim_end_matches('/').to_string();
+    policy
+        .check_url(&api_url)
+        .map_err(|why| invalid("slack_api_url", why))?;
+    Ok(crate::notify::slack::SlackSettings {
+        bot_token: non_empty(raw.slack_bot_token.clone()),
+        signing_secret: non_empty(raw.slack_signing_secret.clone()),
+        api_url,
     })
 }
 

@@ -36,6 +36,7 @@ pub mod routing;
 pub mod sessions;
 pub mod sla;
 pub mod sla_status;
+pub mod slack;
 mod text_enum;
 pub mod visibility;
 pub mod webhook_dispatch;
@@ -146,6 +147,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         routing::escalation::STATEMENTS,
         routing::pick::STATEMENTS,
         sessions::STATEMENTS,
+        slack::STATEMENTS,
         sla::STATEMENTS,
         sla_status::STATEMENTS,
         webhook_dispatch::STATEMENTS,

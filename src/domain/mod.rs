@@ -17,6 +17,7 @@ pub mod salesforce_id;
 pub mod signature;
 pub mod sla;
 pub mod sla_input;
+pub mod slack_signature;
 pub mod slug;
 pub mod validation;
 pub mod visibility;

@@ -88,6 +88,8 @@ pub struct Shared {
     pub batch_wait: std::time::Duration,
     /// How the pages under `/app` hand out cookies and links (configured).
     pub pages: crate::pages::PageSettings,
+    /// Slack interactivity (`SALGATE_SLACK_SIGNING_SECRET` set), else `None`.
+    pub slack: Option<Arc<crate::notify::slack::Slack>>,
 }
 
 /// The pool, the clock and the caches belong to the use cases; handlers that run a single

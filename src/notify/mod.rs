@@ -4,6 +4,7 @@
 
 pub mod email;
 pub mod message;
+pub mod slack;
 
 use std::{future::Future, pin::Pin, time::Duration};
 

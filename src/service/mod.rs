@@ -25,6 +25,7 @@ mod read;
 mod receipt;
 mod retry;
 pub mod settings;
+pub mod slack;
 mod touch;
 
 use std::sync::Arc;

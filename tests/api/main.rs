@@ -23,6 +23,7 @@ mod routing;
 mod rules;
 mod signatures;
 mod sla;
+mod slack;
 mod statements;
 mod taxonomy;
 mod text_columns;

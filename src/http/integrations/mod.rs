@@ -4,6 +4,8 @@
 pub mod hubspot;
 pub mod salesforce;
 pub mod salesforce_gate;
+pub mod slack;
+mod slack_actions;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -29,4 +31,5 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(hubspot::receive_hubspot_events))
         .routes(routes!(salesforce::receive_salesforce_message))
+        .routes(routes!(slack::receive_slack_interaction))
 }

@@ -138,6 +138,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         integrations::STATEMENTS,
         leads::STATEMENTS,
         leads::cycle::STATEMENTS,
+        leads::many::STATEMENTS,
         reason_codes::STATEMENTS,
         retention::STATEMENTS,
         routing::STATEMENTS,

@@ -1,7 +1,7 @@
 //! Group commit of one-lead ingests (docs/architecture.md, "Group commit"): new leads that
-//! arrive while an earlier group's statement is in flight wait for it, then go together in one
-//! multi-row statement, hence one transaction and one commit (`db::leads::many`). A lead that
-//! arrives when nothing is in flight goes at once, alone, with the one-lead statement: no
+//! arrive while [`MAX_IN_FLIGHT`] groups' statements are in flight wait, then go together in
+//! one multi-row statement, hence one transaction and one commit (`db::leads::many`). A lead
+//! that arrives when fewer are in flight goes at once, alone, with the one-lead statement: no
 //! timer, no added latency when idle.
 //!
 //! Every request is answered only after the commit that holds its lead, with what the one-lead
@@ -35,9 +35,11 @@ use crate::{
 
 /// At most this many leads per statement; more waiting make the next group.
 pub const MAX_GROUP: usize = 64;
-/// At most this many groups in flight at once, each on its own connection: a group whose
-/// statement waits on a lock (an uncommitted insert of the same lead elsewhere) holds up
-/// only the leads that arrive while every one of them is in flight.
+/// At most this many groups in flight at once, each on its own connection. Two keep a group
+/// filling while the other commits; more make smaller groups (bench/README.md: 8 in flight
+/// gave 0.63 commits per lead and 3,663 req/s where 2 gave 0.20 and 6,783 in the same hour).
+/// A group whose statement waits on a lock (an uncommitted insert of the same lead elsewhere)
+/// holds up only the leads that arrive while every one of them is in flight.
 pub const MAX_IN_FLIGHT: usize = 2;
 
 /// A new lead waiting for its group, with what its request would bind alone.

@@ -48,11 +48,17 @@ fn send(app: &TestApp, token: &str, body: Value, key: Option<&str>) -> JoinHandl
 
 /// Waits (bounded) until `n` statements inserting into this test's `leads` wait on a lock.
 async fn wait_for_blocked_inserts(app: &TestApp, n: usize) {
+    wait_for_blocked(app, n, "%INSERT INTO leads%").await
+}
+
+/// Waits (bounded) until `n` statements like `pattern` wait on a lock in this test's database.
+async fn wait_for_blocked(app: &TestApp, n: usize, pattern: &str) {
     let blocked = "SELECT count(*) FROM pg_stat_activity \
                    WHERE datname = current_database() AND wait_event_type = 'Lock' \
-                   AND query LIKE '%INSERT INTO leads%'";
+                   AND query LIKE $1";
     for _ in 0..400 {
         let waiting: i64 = sqlx::query_scalar(blocked)
+            .bind(pattern)
             .fetch_one(&app.pool)
             .await
             .unwrap();
@@ -262,47 +268,82 @@ async fn a_lead_sent_twice_in_one_group_is_created_once_and_the_other_answer_is_
     assert_eq!(app.count("lead_history").await, app.count("leads").await);
 }
 
+/// Makes every insert of a lead whose external id starts with `lead-` wait for advisory lock 1
+/// and every one starting with `g-` for lock 2 (a trigger of this test's database), and takes
+/// both locks on a connection of its own.
+async fn two_gates(app: &TestApp) -> sqlx::pool::PoolConnection<Postgres> {
+    for sql in [
+        "CREATE FUNCTION test_gate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.external_id LIKE 'lead-%' THEN PERFORM pg_advisory_xact_lock_shared(1); \
+           ELSIF NEW.external_id LIKE 'g-%' THEN PERFORM pg_advisory_xact_lock_shared(2); \
+           END IF; RETURN NEW; END $$",
+        "CREATE TRIGGER test_gate BEFORE INSERT ON leads FOR EACH ROW EXECUTE FUNCTION test_gate()",
+    ] {
+        sqlx::query(sql).execute(&app.pool).await.unwrap();
+    }
+    let mut gates = app.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock(1), pg_advisory_lock(2)")
+        .execute(&mut *gates)
+        .await
+        .unwrap();
+    gates
+}
+
+async fn open_gate(gates: &mut sqlx::PgConnection, n: i32) {
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(n)
+        .execute(gates)
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clients_that_leave_mid_group_leave_their_lead_whole_or_absent_and_the_others_stored() {
     let app = spawn_app().await;
     let token = app.key(Role::Ingest, None).await;
-    let (lock, mut leaders) = hold_the_groups(&app, &token, lead).await;
-    let ids: Vec<String> = (0..8).map(|i| format!("g-{i}")).collect();
-    let group: Vec<_> = ids
+    let mut gates = two_gates(&app).await;
+    // Both group tasks busy with one lead each (gate 1); nine leads wait for a group.
+    let mut leaders = Vec::new();
+    for i in 0..MAX_IN_FLIGHT {
+        leaders.push(send(&app, &token, lead(&format!("lead-{i}")), None));
+        wait_for_blocked_inserts(&app, i + 1).await;
+    }
+    let ids: Vec<String> = (0..9).map(|i| format!("g-{i}")).collect();
+    let mut group: Vec<_> = ids
         .iter()
         .map(|e| send(&app, &token, lead(e), None))
         .collect();
-    let leaving = send(&app, &token, lead("gone-1"), None);
-    wait_for_group(&app, ids.len() + 1).await;
-    // One client whose statement is in flight and one whose lead waits for its group leave.
-    let in_flight = leaders.remove(0);
-    in_flight.abort();
-    leaving.abort();
-    assert!(in_flight.await.unwrap_err().is_cancelled());
-    assert!(leaving.await.unwrap_err().is_cancelled());
-    lock.commit().await.unwrap();
-    for res in answered(leaders.into_iter().chain(group).collect()).await {
+    wait_for_group(&app, ids.len()).await;
+    // The leaders commit; the nine go as one group, whose statement waits at gate 2.
+    open_gate(&mut gates, 1).await;
+    wait_for_blocked(&app, 1, "WITH input AS%").await;
+    assert_eq!(app.group_commit.waiting(), 0);
+    // Clients leave: two of the group in flight, and the leaders (whatever they got).
+    let leaving = [group.remove(0), group.remove(0)];
+    for r in leaving.iter().chain(&leaders) {
+        r.abort();
+    }
+    open_gate(&mut gates, 2).await;
+    for res in answered(group).await {
         assert_eq!(res.status(), 201);
     }
-    let leads_and_history = |ext: &'static str| {
-        let pool = app.pool.clone();
-        async move {
-            let row: (i64, i64) = sqlx::query_as(
-                "SELECT (SELECT count(*) FROM leads WHERE external_id = $1), \
-                 (SELECT count(*) FROM lead_history h JOIN leads l ON l.id = h.lead_id \
-                  WHERE l.external_id = $1)",
-            )
-            .bind(ext)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-            row
-        }
-    };
-    for ext in ["lead-0", "gone-1"] {
-        let found = leads_and_history(ext).await;
+    for ext in ["lead-0", "lead-1", "g-0", "g-1"] {
+        let found: (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM leads WHERE external_id = $1), \
+             (SELECT count(*) FROM lead_history h JOIN leads l ON l.id = h.lead_id \
+              WHERE l.external_id = $1)",
+        )
+        .bind(ext)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
         assert!(found == (1, 1) || found == (0, 0), "{ext}: {found:?}");
     }
-    assert_eq!(commits_of(&app, &ids).await, 1, "the eight were one commit");
+    let stored: Vec<String> = ids[2..].to_vec();
+    assert_eq!(
+        commits_of(&app, &stored).await,
+        1,
+        "the seven were one commit"
+    );
     assert_eq!(app.count("lead_history").await, app.count("leads").await);
 }

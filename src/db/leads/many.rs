@@ -215,8 +215,10 @@ macro_rules! input {
     };
 }
 
-/// `INSERT INTO leads` of the rows of `input` joined with `$from` (ordered by `ord`), the
-/// owner `$owner`, and the `routed` entries of the rows inserted.
+/// `INSERT INTO leads` of the rows of `input` joined with `$from`, with the owner `$owner`,
+/// and the `routed` entries of the rows inserted. Rows go in key order (the first of a repeated
+/// key first): two multi-row statements inserting some of the same keys (two groups, a group
+/// and a batch) then wait for each other in one order only, never in a deadlock.
 macro_rules! insert_rows {
     ($owner:literal, $from:literal) => {
         concat!(
@@ -231,7 +233,7 @@ macro_rules! insert_rows {
             ", attributes, 'routed', 1, routed_at, at, at, sla_policy, sla_due_at, \
                  sla_at_risk_at ",
             $from,
-            " ORDER BY ord \
+            " ORDER BY source, external_id, ord \
                ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
                RETURNING *), \
              h AS ( \

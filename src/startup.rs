@@ -43,7 +43,7 @@ use crate::{
     outbound,
     pages::PageSettings,
     policy_cache::{PolicyCache, QueueCache, RepCache},
-    service::Service,
+    service::{group_commit::GroupCommit, Service},
 };
 
 /// How long in-flight requests and background work get to finish after a stop signal.
@@ -228,6 +228,11 @@ impl Application {
         self.database.pool.clone()
     }
 
+    /// The one-lead ingests' group commit (tests watch its queue).
+    pub fn group_commit(&self) -> Arc<GroupCommit> {
+        self.state.service.group_commit.clone()
+    }
+
     /// Cancelling this token stops the server gracefully (tests and signal handlers use it).
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -405,6 +410,7 @@ fn app_state(
         service: Service {
             db: database.pool.clone(),
             lane: database.lane.clone(),
+            group_commit: GroupCommit::new(database.lane.clone()),
             clock,
             policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
             reps: Arc::new(RepCache::new(settings.cache_ttl)),

@@ -9,9 +9,13 @@ use uuid::Uuid;
 
 use crate::domain::{lead::Decided, sla::SlaStatus, Actor, Command, LeadState, Role};
 
+// `cycle_facts!` is shared with `many`.
+#[macro_use]
 pub(super) mod cycle;
-pub use cycle::{
-    insert_many, insert_new, insert_new_round_robin_cached, reroute, BatchItem, InsertedLead,
+pub(super) mod many;
+pub use cycle::{insert_new, insert_new_round_robin_cached, reroute};
+pub use many::{
+    insert_many, insert_many_round_robin, insert_many_rows, BatchItem, GroupRow, InsertedLead,
 };
 
 /// A row of `leads`, as queries return it and as the outbox trigger snapshots it
@@ -72,6 +76,7 @@ pub struct CycleSla {
 }
 
 /// The actor columns of a history row.
+#[derive(Debug, Clone, Copy)]
 pub struct Who<'a> {
     pub actor: &'a str,
     pub role: Role,

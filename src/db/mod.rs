@@ -141,6 +141,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         leads::STATEMENTS,
         leads::cycle::STATEMENTS,
         notifications::STATEMENTS,
+        leads::many::STATEMENTS,
         reason_codes::STATEMENTS,
         retention::STATEMENTS,
         routing::STATEMENTS,

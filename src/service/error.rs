@@ -37,6 +37,9 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The detail of [`Error::Unavailable`] for an unreachable database.
+pub(super) const UNAVAILABLE: &str = "the database is not reachable; retry shortly";
+
 impl Error {
     /// A failure of the service or its database rather than of the request: a batch fails as
     /// a whole on these instead of reporting them against one item.
@@ -59,7 +62,7 @@ impl From<sqlx::Error> for Error {
         // bug (500). The transaction it interrupted is rolled back by PostgreSQL.
         if crate::db::is_unavailable(&e) {
             tracing::warn!(error = %e, "database unavailable");
-            return Error::Unavailable("the database is not reachable; retry shortly");
+            return Error::Unavailable(UNAVAILABLE);
         }
         Error::Internal(e.into())
     }

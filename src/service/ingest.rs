@@ -5,7 +5,10 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::{retry_on_race, Result, Service};
+use super::{
+    group_commit::{Item, Route},
+    retry_on_race, Result, Service,
+};
 use crate::{
     db::{
         leads::{self, CycleSla, LeadRow, Who},
@@ -101,8 +104,7 @@ impl Service {
             self.ingest_through_queue(lead, sla, note, who, now).await?
         } else {
             sla.routing_note = (!note.is_empty()).then_some(Value::Object(note));
-            let (lead, sla) = (&lead, &sla);
-            retry_on_race(INGESTING, || self.store_once(lead, sla, who, now)).await?
+            self.store_with_owner(lead, sla, who, now).await?
         };
         Ok(ingested.into_view(now))
     }
@@ -158,7 +160,7 @@ impl Service {
                     ..sla.clone()
                 };
                 let (lead, sla) = (&lead, &sla);
-                retry_on_race(INGESTING, || self.store_once(lead, sla, who, now)).await
+                retry_on_race(INGESTING, || self.store_once(lead, sla, who, now, true)).await
             }
         }
     }
@@ -186,7 +188,7 @@ impl Service {
             routing_note: Some(Value::Object(note)),
             ..sla.clone()
         };
-        self.store_once(&lead, &sla, who, now).await
+        self.store_once(&lead, &sla, who, now, true).await
     }
 
     /// The common case in one statement: round robin over reps without a capacity, from the
@@ -224,11 +226,13 @@ impl Service {
             routing_note: Some(Value::Object(note)),
             ..sla.clone()
         };
-        let mut conn = self.lane.acquire().await?;
-        let inserted =
-            leads::insert_new_round_robin_cached(&mut *conn, lead, &sla, who, now, seq, &eligible)
-                .await;
-        Ok(conn.release_after(inserted)?.map(Ingested::Created))
+        let route = Route::RoundRobin {
+            seq: seq.clone(),
+            eligible: eligible.into_iter().map(str::to_owned).collect(),
+        };
+        let item = group_item(lead.clone(), sla, who, now, route);
+        let done = self.group_commit.insert(item).await?;
+        Ok(done.inserted?.map(Ingested::Created))
     }
 
     /// One attempt under the queue's lock: its pick and the lead in one transaction (rolled
@@ -294,20 +298,50 @@ impl Service {
         }
     }
 
-    /// One attempt to store an ingested lead: a new lead, a new cycle of a rejected or
-    /// recycled one, or nothing for an open or accepted one. `None` when a concurrent change
-    /// got in between.
+    /// Stores a lead with its owner given (or none): a new one goes with the next group commit;
+    /// one that exists already takes the one-lead path (a replay, a new cycle).
+    async fn store_with_owner(
+        &self,
+        lead: NewLead,
+        sla: CycleSla,
+        who: &Who<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Ingested<LeadRow>> {
+        let done = self
+            .group_commit
+            .insert(group_item(lead, sla, who, now, Route::Owner))
+            .await?;
+        if let Some(created) = done.inserted? {
+            return Ok(Ingested::Created(created));
+        }
+        let (lead, sla) = (&done.item.lead, &done.item.sla);
+        // The group found the lead stored: the first attempt need not try the insert again.
+        let mut insert = false;
+        retry_on_race(INGESTING, || {
+            let attempt = self.store_once(lead, sla, who, now, insert);
+            insert = true;
+            attempt
+        })
+        .await
+    }
+
+    /// One attempt to store an ingested lead: a new lead (when `insert`), a new cycle of a
+    /// rejected or recycled one, or nothing for an open or accepted one. `None` when a
+    /// concurrent change got in between.
     async fn store_once(
         &self,
         lead: &NewLead,
         sla: &CycleSla,
         who: &Who<'_>,
         now: DateTime<Utc>,
+        insert: bool,
     ) -> Result<Option<Ingested<LeadRow>>> {
-        let mut conn = self.lane.acquire().await?;
-        let inserted = leads::insert_new(&mut *conn, lead, sla, who, now).await;
-        if let Some(created) = conn.release_after(inserted)? {
-            return Ok(Some(Ingested::Created(created)));
+        if insert {
+            let mut conn = self.lane.acquire().await?;
+            let inserted = leads::insert_new(&mut *conn, lead, sla, who, now).await;
+            if let Some(created) = conn.release_after(inserted)? {
+                return Ok(Some(Ingested::Created(created)));
+            }
         }
         let Some(current) =
             leads::get_by_external(&self.db, &lead.source, &lead.external_id).await?
@@ -322,6 +356,24 @@ impl Service {
                     .map(Ingested::Created)
             }
         })
+    }
+}
+
+/// A lead for the group commit, with what its request binds.
+fn group_item(
+    lead: NewLead,
+    sla: CycleSla,
+    who: &Who<'_>,
+    now: DateTime<Utc>,
+    route: Route,
+) -> Item {
+    Item {
+        lead,
+        sla,
+        actor: who.actor.to_owned(),
+        role: who.role,
+        now,
+        route,
     }
 }
 

@@ -16,6 +16,7 @@ mod claim;
 pub mod cursor;
 mod decide;
 mod error;
+pub mod group_commit;
 pub mod inbox;
 mod ingest;
 pub mod lead_bodies;
@@ -47,6 +48,7 @@ use crate::{
     db::{lane::Lane, leads::Who},
     domain::{routed_at::RoutedAtWindow, Actor},
     policy_cache::{PolicyCache, QueueCache, RepCache},
+    service::group_commit::GroupCommit,
 };
 
 /// What the use cases share, one per replica (the HTTP `AppState` holds it).
@@ -56,6 +58,8 @@ pub struct Service {
     /// Connections of `db` kept checked out for the hot paths (one-lead ingest, accept,
     /// reject), reused without the pool's round trip on every release.
     pub lane: Arc<Lane>,
+    /// Concurrent one-lead ingests' new leads, committed in groups.
+    pub group_commit: Arc<GroupCommit>,
     /// The injected clock: nothing reads the system time directly. A use case reads it once
     /// and computes every time it writes and the `sla` view of the leads it returns from that
     /// one reading; ingest takes `now` from its caller instead, so that a batch or a CRM

@@ -14,6 +14,7 @@ use salgate::{
         embedded::{EmbeddedOptions, EmbeddedPostgres, APP_ROLE},
     },
     domain::Role,
+    service::group_commit::GroupCommit,
     startup::Application,
 };
 use serde_json::{json, Value};
@@ -96,6 +97,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// The database, for a second replica on it ([`spawn_replica`]).
     pub database_url: String,
+    /// The one-lead ingests' group commit (its queue shows when a group has formed).
+    pub group_commit: Arc<GroupCommit>,
     shutdown: CancellationToken,
 }
 
@@ -165,6 +168,7 @@ async fn spawn_on(
     }
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool();
+    let group_commit = app.group_commit();
     let admin = admin
         .or_else(|| app.bootstrap_admin_token.clone())
         .expect("first start creates an admin key");
@@ -184,6 +188,7 @@ async fn spawn_on(
         admin,
         clock,
         database_url: url,
+        group_commit,
         shutdown,
     }
 }

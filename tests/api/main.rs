@@ -5,6 +5,7 @@ mod batch;
 mod browser;
 mod decisions;
 mod faults;
+mod group_commit;
 mod helpers;
 mod idempotency;
 mod ingest;

@@ -47,8 +47,8 @@ async fn parameter_types(pool: &PgPool, name: &str) -> Vec<String> {
     }
 }
 
-/// `bind_cycle` binds `$4`…`$24` of three statements; a fourth (the batch) binds arrays of
-/// the same values at the same places. The positions cannot drift apart in type unnoticed.
+/// `bind_cycle` binds `$4`…`$24` of three statements; the multi-row ones (a batch, a group
+/// commit) bind arrays of the same values at the same places. The positions cannot drift apart in type unnoticed.
 #[tokio::test]
 async fn the_statements_sharing_binds_4_to_24_take_the_same_types_there() {
     let app = spawn_app().await;
@@ -56,14 +56,20 @@ async fn the_statements_sharing_binds_4_to_24_take_the_same_types_there() {
     let insert = shared(parameter_types(&app.pool, "cycle::INSERT_NEW").await);
     let reroute = shared(parameter_types(&app.pool, "cycle::REROUTE").await);
     let round_robin = shared(parameter_types(&app.pool, "cycle::INSERT_ROUND_ROBIN_CACHED").await);
-    let many = shared(parameter_types(&app.pool, "cycle::INSERT_MANY").await);
     assert_eq!(insert, reroute);
     assert_eq!(insert, round_robin);
-    let elements: Vec<String> = many
-        .iter()
-        .map(|t| t.trim_end_matches("[]").to_string())
-        .collect();
-    assert_eq!(insert, elements);
+    for name in [
+        "many::INSERT_MANY",
+        "many::INSERT_MANY_ROWS",
+        "many::INSERT_MANY_ROUND_ROBIN",
+    ] {
+        let many = shared(parameter_types(&app.pool, name).await);
+        let elements: Vec<String> = many
+            .iter()
+            .map(|t| t.trim_end_matches("[]").to_string())
+            .collect();
+        assert_eq!(insert, elements, "{name}");
+    }
 }
 
 /// The three decisions bind the same thirteen values in the same places.

@@ -1,12 +1,13 @@
-//! Statements that start a cycle: a new lead (alone, in a batch, or round robin from a cached
-//! member list) and a re-route. Each also appends the cycle's `routed` history entry.
+//! Statements that start a cycle: a new lead (alone, or round robin from a cached member list)
+//! and a re-route. Each also appends the cycle's `routed` history entry. Many new leads in one
+//! statement: `many.rs`.
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, FromRow, PgPool, Postgres};
+use sqlx::Postgres;
 use uuid::Uuid;
 
 use super::{CycleSla, LeadRow, Who};
-use crate::domain::{lead_input::NewLead, LeadState};
+use crate::domain::lead_input::NewLead;
 
 /// The facts of a cycle its `routed` history entry records, so reports can be rebuilt from the
 /// log alone (`lead_cycles_apply` in the migrations reads them). Evaluated over the row just
@@ -85,128 +86,6 @@ pub async fn insert_new<'e>(
         .fetch_optional(db)
         .await
 }
-
-/// A new lead of a batch, with its cycle's deadlines and routing note.
-pub struct BatchItem<'a> {
-    pub lead: &'a NewLead,
-    pub sla: &'a CycleSla,
-}
-
-/// What a batch needs back of each lead it inserted: not the whole row, whose attributes (up to
-/// 32 KiB each) would be decoded again for a thousand leads.
-#[derive(Debug, FromRow)]
-pub struct InsertedLead {
-    pub id: Uuid,
-    pub source: String,
-    pub external_id: String,
-    pub cycle: i32,
-    pub state: LeadState,
-    pub owner: Option<String>,
-}
-
-/// Inserts many new leads (cycle 1) and their `routed` entries in one statement. Leads whose
-/// `(source, external_id)` exists already, or repeats an earlier item, are skipped; the result
-/// has the inserted ones (any order): the caller takes the others through the one-lead path.
-pub async fn insert_many(
-    pool: &PgPool,
-    items: &[BatchItem<'_>],
-    who: &Who<'_>,
-    now: DateTime<Utc>,
-) -> Result<Vec<InsertedLead>, sqlx::Error> {
-    let n = items.len();
-    let mut ids = Vec::with_capacity(n);
-    let (mut source, mut external_id, mut lead_type) = (vec![], vec![], vec![]);
-    let (mut email, mut first_name, mut last_name) = (vec![], vec![], vec![]);
-    let (mut title, mut phone, mut company, mut score) = (vec![], vec![], vec![], vec![]);
-    let (mut campaign, mut channel, mut queue, mut owner) = (vec![], vec![], vec![], vec![]);
-    let (mut attributes, mut routed_at) = (vec![], vec![]);
-    let (mut policy, mut due_at, mut at_risk_at, mut note) = (vec![], vec![], vec![], vec![]);
-    for BatchItem { lead, sla } in items {
-        ids.push(Uuid::now_v7());
-        source.push(lead.source.as_str());
-        external_id.push(lead.external_id.as_str());
-        lead_type.push(lead.lead_type.as_str());
-        email.push(lead.email.as_deref());
-        first_name.push(lead.first_name.as_deref());
-        last_name.push(lead.last_name.as_deref());
-        title.push(lead.title.as_deref());
-        phone.push(lead.phone.as_deref());
-        company.push(lead.company.as_ref().map(|c| serde_json::json!(c)));
-        score.push(lead.score);
-        campaign.push(lead.campaign.as_deref());
-        channel.push(lead.channel.as_deref());
-        queue.push(lead.queue.as_deref());
-        owner.push(lead.owner.as_deref());
-        attributes.push(sqlx::types::Json(&lead.attributes));
-        routed_at.push(lead.routed_at);
-        policy.push(sla.policy.as_str());
-        due_at.push(sla.due_at);
-        at_risk_at.push(sla.at_risk_at);
-        note.push(sla.routing_note.clone());
-    }
-    let mut conn = pool.acquire().await?;
-    let inserted = sqlx::query_as(INSERT_MANY)
-        .bind(ids)
-        .bind(source)
-        .bind(external_id)
-        .bind(lead_type)
-        .bind(email)
-        .bind(first_name)
-        .bind(last_name)
-        .bind(title)
-        .bind(phone)
-        .bind(company)
-        .bind(score)
-        .bind(campaign)
-        .bind(channel)
-        .bind(queue)
-        .bind(owner)
-        .bind(attributes)
-        .bind(routed_at)
-        .bind(now)
-        .bind(who.actor)
-        .bind(who.role)
-        .bind(policy)
-        .bind(due_at)
-        .bind(at_risk_at)
-        .bind(note)
-        .fetch_all(&mut *conn)
-        .await;
-    // The connection's buffers grew to the size of this statement (megabytes with big
-    // attributes) and would keep that size in the pool for good.
-    conn.shrink_buffers();
-    inserted
-}
-
-const INSERT_MANY: &str = concat!(
-    "WITH input AS ( \
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
-             $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::float8[], \
-             $12::text[], $13::text[], $14::text[], $15::text[], $16::jsonb[], \
-             $17::timestamptz[], $21::text[], $22::timestamptz[], $23::timestamptz[], \
-             $24::jsonb[]) WITH ORDINALITY AS t(id, source, external_id, lead_type, email, \
-             first_name, last_name, title, phone, company, score, campaign, channel, queue, \
-             owner, attributes, routed_at, sla_policy, sla_due_at, sla_at_risk_at, note, ord)), \
-         ins AS ( \
-           INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
-             title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
-             cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at) \
-           SELECT id, source, external_id, lead_type, email, first_name, last_name, title, \
-             phone, company, score, campaign, channel, queue, owner, attributes, 'routed', 1, \
-             routed_at, $18, $18, sla_policy, sla_due_at, sla_at_risk_at \
-           FROM input ORDER BY ord \
-           ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
-           RETURNING *), \
-         h AS ( \
-           INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, \
-             actor_role, rep_id, data, occurred_at, recorded_at) \
-           SELECT id, 1, 'routed', NULL, 'routed', $19, $20, owner, \
-             ",
-    cycle_facts!(),
-    " || COALESCE(note, '{}'::jsonb), routed_at, $18 \
-           FROM (SELECT ins.*, input.note FROM ins JOIN input ON input.id = ins.id) x) \
-         SELECT id, source, external_id, cycle, state, owner FROM ins"
-);
 
 /// Round robin from a cached member list: takes the queue's next turn from its sequence and
 /// gives the lead to round robin's choice among `eligible` (reps in id order) by
@@ -314,4 +193,4 @@ fn bind_cycle<'q>(
         .bind(sla.routing_note.as_ref())
 }
 
-statements!(INSERT_NEW, INSERT_MANY, INSERT_ROUND_ROBIN_CACHED, REROUTE);
+statements!(INSERT_NEW, INSERT_ROUND_ROBIN_CACHED, REROUTE);

@@ -1,6 +1,8 @@
 //! The service SIGKILLed under ingest load and started again: every lead that got a 2xx is
 //! stored; every lead that did not, sent again (with its `Idempotency-Key` if it had one) as a
-//! client would, gets a 2xx; none is stored twice.
+//! client would, gets a 2xx; none is stored twice. Eight clients keep both group-commit tasks
+//! busy, so most leads are committed in groups (src/service/group_commit.rs); the test checks
+//! that some were, so a kill lands while groups are in flight.
 
 use std::{
     sync::{atomic::AtomicBool, Arc, Mutex},
@@ -110,6 +112,14 @@ async fn killed_under_load(keyed: bool) {
         tally.acknowledged.len(),
         "only acknowledged leads are stored"
     );
+    let grouped: i64 = sqlx::query_scalar(
+        "SELECT count(*) - count(DISTINCT xmin::text) FROM leads WHERE source = 'hubspot'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    eprintln!("kill: {grouped} leads shared a commit with an earlier one");
+    assert!(grouped > 0, "no two leads were committed together");
 }
 
 /// Sends each unacknowledged lead again, as its client would, until it gets a 2xx; on a 2xx it

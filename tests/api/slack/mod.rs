@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{lead, spawn_app_with, TestApp};
 
+mod end_to_end;
 mod interactions;
 mod signatures;
 mod transport;

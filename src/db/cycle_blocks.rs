@@ -57,8 +57,12 @@ const FACTS_OF_HOURS: &str = concat!(
     "FROM unnest($1::timestamptz[]) AS h(hour) JOIN lead_cycles c \
        ON c.routed_at >= h.hour AND c.routed_at < h.hour + interval '1 hour'"
 );
+// Only names not stored yet: `ON CONFLICT DO NOTHING` alone would use up an identity value per
+// name on every rebuild, and ids index vectors when reports count (they must stay dense).
 const ADD_SYMBOLS: &str = "INSERT INTO report_symbols (value) \
-         SELECT DISTINCT v FROM unnest($1::text[]) AS v ON CONFLICT (value) DO NOTHING";
+         SELECT DISTINCT v FROM unnest($1::text[]) AS v \
+         WHERE NOT EXISTS (SELECT 1 FROM report_symbols s WHERE s.value = v) \
+         ON CONFLICT (value) DO NOTHING";
 const SYMBOLS_OF: &str = "SELECT id, value FROM report_symbols WHERE value = ANY($1)";
 const SAVE_BLOCKS: &str = "INSERT INTO cycle_blocks (hour, format, cycles, data, compacted_at) \
          SELECT b.hour, $2, b.cycles, b.data, $5 \

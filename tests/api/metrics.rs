@@ -596,3 +596,25 @@ async fn the_queue_filter_and_the_queue_and_month_groupings_count_each_cycle_onc
         assert_eq!(routed_per_group(&r), pairs(&expected), "queue {queue}");
     }
 }
+
+#[tokio::test]
+async fn rebuilding_an_hour_numbers_no_report_symbol_twice() {
+    let app = spawn_app().await;
+    let ahead = salgate::clock::ManualClock::new(
+        salgate::clock::Clock::now(&app.clock) + Duration::days(1),
+    );
+    let compactor =
+        salgate::jobs::cycle_compactor::CycleCompactor::new(app.pool.clone(), Arc::new(ahead));
+    // Each ingest marks the same hour with the same names; each drain rebuilds it.
+    for i in 0..3 {
+        app.ingest(&lead(&format!("sym-{i}"))).await;
+        compactor.drain(&Default::default()).await.unwrap();
+    }
+    let (count, max): (i64, Option<i32>) =
+        sqlx::query_as("SELECT count(*), max(id) FROM report_symbols")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(count > 0);
+    assert_eq!(max.map(i64::from), Some(count), "ids stay dense");
+}

@@ -610,6 +610,11 @@ async fn rebuilding_an_hour_numbers_no_report_symbol_twice() {
         app.ingest(&lead(&format!("sym-{i}"))).await;
         compactor.drain(&Default::default()).await.unwrap();
     }
+    // A name seen for the first time after those rebuilds takes the next id, not a later one.
+    let mut body = lead("sym-new");
+    body["campaign"] = json!("a-campaign-first-seen-now");
+    app.ingest(&body).await;
+    compactor.drain(&Default::default()).await.unwrap();
     let (count, max): (i64, Option<i32>) =
         sqlx::query_as("SELECT count(*), max(id) FROM report_symbols")
             .fetch_one(&app.pool)

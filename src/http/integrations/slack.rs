@@ -34,8 +34,17 @@ const REPLAY_SOURCE: &str = "integration:slack";
 /// Reject and Recycle modals) decide as the rep whose `slack_user_id` is the clicking user,
 /// under the API's rules; anything else is acknowledged and ignored. Answers within Slack's
 /// 3 s; the message is updated after the answer.
+/// The form Slack posts (documentation only: the handler reads the raw body, which the
+/// signature covers).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct SlackInteractionForm {
+    /// The interaction payload as JSON (`block_actions`, `view_submission`).
+    payload: String,
+}
+
 #[utoipa::path(post, path = "/v1/integrations/slack/interactions", tag = "integrations",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+    request_body(content = SlackInteractionForm, content_type = "application/x-www-form-urlencoded",
         description = "`payload=<JSON interaction payload>`, signed with X-Slack-Signature"),
     responses(
         (status = 200, description = "acknowledged; a refused modal submission gets `response_action: errors`"),

@@ -290,8 +290,10 @@ async fn two_gates(app: &TestApp) -> sqlx::pool::PoolConnection<Postgres> {
 }
 
 async fn open_gate(gates: &mut sqlx::PgConnection, n: i32) {
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(n)
+    // `bigint` on both sides: an `int4` bind against the bigint overload was once read as 8
+    // bytes by the server ("insufficient data left in message").
+    sqlx::query("SELECT pg_advisory_unlock($1::bigint)")
+        .bind(i64::from(n))
         .execute(gates)
         .await
         .unwrap();

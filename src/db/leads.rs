@@ -7,7 +7,10 @@ use serde_json::Value;
 use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use crate::domain::{lead::Decided, sla::SlaStatus, Actor, Command, LeadState, Role};
+use super::judge::Found;
+use crate::domain::{
+    identity::Identity, lead::Decided, sla::SlaStatus, Actor, Command, LeadState, Role,
+};
 
 // `cycle_facts!` is shared with `many`.
 #[macro_use]
@@ -63,6 +66,10 @@ pub struct LeadRow {
     pub first_touch_due_at: Option<DateTime<Utc>>,
     pub first_touched_at: Option<DateTime<Utc>>,
     pub first_touch_breached_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub account_id: Option<Uuid>,
+    #[serde(default)]
+    pub possible_duplicates: Option<sqlx::types::Json<Vec<super::judge::Duplicate>>>,
 }
 
 /// What a new cycle starts with besides the lead's data: its deadlines from the policy, and a
@@ -73,6 +80,10 @@ pub struct CycleSla {
     pub due_at: DateTime<Utc>,
     pub at_risk_at: DateTime<Utc>,
     pub routing_note: Option<serde_json::Value>,
+    /// The lead's duplicate and account keys, stored with it.
+    pub identity: Identity,
+    /// Its account and possible duplicates, as ingest found them.
+    pub found: Found,
 }
 
 /// The actor columns of a history row.

@@ -26,6 +26,7 @@ pub mod idempotency;
 pub mod inbound_signatures;
 pub mod inbox;
 pub mod integrations;
+pub mod judge;
 pub mod lane;
 pub mod leads;
 pub mod metrics;
@@ -138,6 +139,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         inbox::STATEMENTS,
         inbound_signatures::STATEMENTS,
         integrations::STATEMENTS,
+        judge::STATEMENTS,
         leads::STATEMENTS,
         leads::cycle::STATEMENTS,
         notifications::STATEMENTS,

@@ -1,9 +1,11 @@
 //! Pure domain logic: no I/O, no clock of its own. Persistence and HTTP call into it.
 
+pub mod account_key;
 pub mod actor;
 pub mod body;
 pub mod cycle_facts;
 pub mod dates;
+pub mod identity;
 pub mod lead;
 pub mod lead_input;
 pub mod lead_size;

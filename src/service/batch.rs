@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::{ingest::cycle_sla, Error, Ingested, Result, Service};
+use super::{ingest::cycle_sla, judge::Judgement, Error, Ingested, Result, Service};
 use crate::{
     db::leads::{self, BatchItem, CycleSla, InsertedLead, Who},
     domain::lead_input::NewLead,
@@ -35,22 +35,28 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Vec<(usize, BatchOutcome)>> {
         let policies = self.policies.get(&self.db).await?;
+        let judged = {
+            let all: Vec<&NewLead> = leads.iter().map(|(_, l)| l).collect();
+            self.judge(&all, now).await?
+        };
         let mut fast: Vec<(usize, NewLead, CycleSla)> = Vec::new();
-        let mut slow: Vec<(usize, NewLead)> = Vec::new();
-        for (i, lead) in leads {
+        let mut slow: Vec<(usize, NewLead, Judgement)> = Vec::new();
+        for ((i, lead), judged) in leads.into_iter().zip(judged) {
             let simple = match &lead.owner {
                 Some(o) => self.reps.is_available(o),
                 None => lead.queue.is_none(),
             };
-            if !simple {
-                slow.push((i, lead));
+            if !simple || judged.accepted_owner(now).is_some() {
+                slow.push((i, lead, judged));
                 continue;
             }
-            let mut sla = cycle_sla(&policies, &lead)?;
-            sla.routing_note = lead
-                .owner
-                .as_ref()
-                .map(|_| serde_json::json!({"assigned_by": "crm"}));
+            let mut sla = cycle_sla(&policies, &lead, &judged)?;
+            let mut note = serde_json::Map::new();
+            judged.note(&mut note);
+            if lead.owner.is_some() {
+                note.insert("assigned_by".into(), "crm".into());
+            }
+            sla.routing_note = (!note.is_empty()).then_some(serde_json::Value::Object(note));
             fast.push((i, lead, sla));
         }
         let mut out = Vec::with_capacity(fast.len() + slow.len());
@@ -64,18 +70,24 @@ impl Service {
                 .into_iter()
                 .map(|l| ((l.source.clone(), l.external_id.clone()), l))
                 .collect();
-            for (i, lead, _) in fast {
+            for (i, lead, sla) in fast {
                 // The first item with a key got the insert; the rest (re-sent, re-routed, or a
                 // repeat within the batch) go through the one-lead path, in order.
                 match by_key.remove(&(lead.source.clone(), lead.external_id.clone())) {
                     Some(l) => out.push((i, BatchOutcome::Inserted(l))),
-                    None => slow.push((i, lead)),
+                    None => {
+                        let judged = Judgement {
+                            identity: sla.identity,
+                            found: sla.found,
+                        };
+                        slow.push((i, lead, judged))
+                    }
                 }
             }
-            slow.sort_by_key(|(i, _)| *i);
+            slow.sort_by_key(|(i, _, _)| *i);
         }
-        for (i, lead) in slow {
-            out.push(match self.ingest(lead, who, now).await {
+        for (i, lead, judged) in slow {
+            out.push(match self.ingest_judged(lead, judged, who, now).await {
                 Ok(done) => (i, BatchOutcome::Ingested(done)),
                 Err(e) if e.is_server_side() => return Err(e),
                 Err(e) => (i, BatchOutcome::Failed(e)),

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{
     group_commit::{Item, Route},
+    judge::Judgement,
     retry_on_race, Result, Service,
 };
 use crate::{
@@ -52,8 +53,13 @@ impl Ingested<LeadRow> {
 /// Completes "the lead kept changing while …".
 const INGESTING: &str = "it was being ingested";
 
-/// The deadlines a new cycle of `lead` starts with, from its policy (no routing note yet).
-pub(super) fn cycle_sla(policies: &Snapshot, lead: &NewLead) -> Result<CycleSla> {
+/// The deadlines a new cycle of `lead` starts with, from its policy, and what judging it
+/// found (no routing note yet).
+pub(super) fn cycle_sla(
+    policies: &Snapshot,
+    lead: &NewLead,
+    judged: &Judgement,
+) -> Result<CycleSla> {
     let policy = policies
         .resolve(&lead.lead_type, lead.queue.as_deref())
         .ok_or_else(|| anyhow::anyhow!("the default SLA policy is missing"))?;
@@ -63,6 +69,8 @@ pub(super) fn cycle_sla(policies: &Snapshot, lead: &NewLead) -> Result<CycleSla>
         due_at: deadlines.due_at,
         at_risk_at: deadlines.at_risk_at,
         routing_note: None,
+        identity: judged.identity.clone(),
+        found: judged.found.clone(),
     })
 }
 
@@ -74,16 +82,34 @@ impl Service {
         who: &Who<'_>,
         now: DateTime<Utc>,
     ) -> Result<Ingested> {
+        let judged = self.judge(&[&lead], now).await?.pop().unwrap_or_default();
+        self.ingest_judged(lead, judged, who, now).await
+    }
+
+    /// Ingests a lead judged already (its account and possible duplicates found).
+    pub(super) async fn ingest_judged(
+        &self,
+        lead: NewLead,
+        judged: Judgement,
+        who: &Who<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Ingested> {
         let policies = self.policies.get(&self.db).await?;
-        let mut sla = cycle_sla(&policies, &lead)?;
-        // Who owns it: the CRM's choice wins; an unknown owner is registered; an unavailable
-        // one defers to the queue when there is one (else SLA escalation deals with it).
+        let mut sla = cycle_sla(&policies, &lead, &judged)?;
+        // Who owns it: the CRM's choice wins; else an accepted account's owner; an unknown
+        // owner is registered; an unavailable one defers to the queue when there is one (else
+        // SLA escalation deals with it).
         let mut lead = lead;
         let mut note = Map::new();
-        let mut from_queue = lead.owner.is_none() && lead.queue.is_some();
+        judged.note(&mut note);
         if lead.owner.is_some() {
             note.insert("assigned_by".into(), "crm".into());
+        } else if let Some(owner) = judged.accepted_owner(now) {
+            lead.owner = Some(owner.to_owned());
+            note.insert("assigned_by".into(), "account".into());
+            note.insert("account_accepted".into(), true.into());
         }
+        let mut from_queue = lead.owner.is_none() && lead.queue.is_some();
         if let Some(owner) = lead.owner.clone().filter(|o| !self.reps.is_available(o)) {
             let status = routing::register_owner(&self.db, &owner, now).await?;
             if status.available {

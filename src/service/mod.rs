@@ -19,6 +19,7 @@ mod error;
 pub mod group_commit;
 pub mod inbox;
 mod ingest;
+pub mod judge;
 pub mod lead_bodies;
 pub mod metrics;
 pub mod people;

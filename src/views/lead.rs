@@ -61,6 +61,13 @@ pub struct Lead {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The account the lead was matched to (its company's or email's domain, else its
+    /// company's name); null when it names neither.
+    pub account_id: Option<Uuid>,
+    /// Leads that may be the same person (same mailbox, phone, or name at the same account
+    /// from another source), newest first, with their state and owner as they were when this
+    /// cycle was routed.
+    pub possible_duplicates: Vec<crate::db::judge::Duplicate>,
     /// The cycle's SLA, computed from the stored deadlines and the time of the view. Left out
     /// of the schema as it was before the row and the view were split (utoipa skipped it then);
     /// documenting it is a schema change of its own.
@@ -128,6 +135,8 @@ impl LeadRow {
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            account_id: self.account_id,
+            possible_duplicates: self.possible_duplicates.map(|d| d.0).unwrap_or_default(),
             sla,
         }
     }

@@ -62,6 +62,8 @@ async fn setup(app: &TestApp) -> Vec<(Uuid, Option<&'static str>, Option<&'stati
                 due_at: now + Duration::hours(1),
                 at_risk_at: now + Duration::minutes(30),
                 routing_note: None,
+                identity: Default::default(),
+                found: Default::default(),
             };
             let row = leads::insert_new(&app.pool, &lead, &sla, &who, now)
                 .await

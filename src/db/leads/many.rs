@@ -95,7 +95,7 @@ pub async fn insert_many_round_robin(
         .await
 }
 
-/// The rows as one array per column, bound as `$1`…`$24` of the statements below.
+/// The rows as one array per column, bound as `$1`…`$29` of the statements below.
 #[derive(Default)]
 struct Columns<'a> {
     ids: Vec<Uuid>,
@@ -122,6 +122,11 @@ struct Columns<'a> {
     due_at: Vec<DateTime<Utc>>,
     at_risk_at: Vec<DateTime<Utc>>,
     note: Vec<Option<&'a serde_json::Value>>,
+    account_id: Vec<Option<Uuid>>,
+    email_key: Vec<Option<&'a str>>,
+    phone_key: Vec<Option<&'a str>>,
+    person_key: Vec<Option<&'a str>>,
+    duplicates: Vec<Option<sqlx::types::Json<&'a [crate::db::judge::Duplicate]>>>,
 }
 
 impl<'a> Columns<'a> {
@@ -166,6 +171,12 @@ impl<'a> Columns<'a> {
         self.due_at.push(sla.due_at);
         self.at_risk_at.push(sla.at_risk_at);
         self.note.push(sla.routing_note.as_ref());
+        self.account_id
+            .push(sla.found.account.as_ref().map(|a| a.id));
+        self.email_key.push(sla.identity.email_key.as_deref());
+        self.phone_key.push(sla.identity.phone_key.as_deref());
+        self.person_key.push(sla.identity.person_key.as_deref());
+        self.duplicates.push(super::cycle::duplicates(sla));
     }
 
     fn bind<O>(
@@ -197,6 +208,11 @@ impl<'a> Columns<'a> {
             .bind(self.due_at)
             .bind(self.at_risk_at)
             .bind(self.note)
+            .bind(self.account_id)
+            .bind(self.email_key)
+            .bind(self.phone_key)
+            .bind(self.person_key)
+            .bind(self.duplicates)
     }
 }
 
@@ -208,10 +224,12 @@ macro_rules! input {
              $6::text[], $7::text[], $8::text[], $9::text[], $10::jsonb[], $11::float8[], \
              $12::text[], $13::text[], $14::text[], $15::text[], $16::jsonb[], \
              $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::text[], \
-             $22::timestamptz[], $23::timestamptz[], $24::jsonb[]) WITH ORDINALITY AS t(id, \
+             $22::timestamptz[], $23::timestamptz[], $24::jsonb[], $25::uuid[], $26::text[], \
+             $27::text[], $28::text[], $29::jsonb[]) WITH ORDINALITY AS t(id, \
              source, external_id, lead_type, email, first_name, last_name, title, phone, \
              company, score, campaign, channel, queue, owner, attributes, routed_at, at, actor, \
-             actor_role, sla_policy, sla_due_at, sla_at_risk_at, note, ord)), "
+             actor_role, sla_policy, sla_due_at, sla_at_risk_at, note, account_id, email_key, \
+             phone_key, person_key, possible_duplicates, ord)), "
     };
 }
 
@@ -226,12 +244,14 @@ macro_rules! insert_rows {
                INSERT INTO leads (id, source, external_id, lead_type, email, first_name, \
                  last_name, title, phone, company, score, campaign, channel, queue, owner, \
                  attributes, state, cycle, routed_at, created_at, updated_at, sla_policy, \
-                 sla_due_at, sla_at_risk_at) \
+                 sla_due_at, sla_at_risk_at, account_id, email_key, phone_key, person_key, \
+                 possible_duplicates) \
                SELECT input.id, source, external_id, lead_type, email, first_name, last_name, \
                  title, phone, company, score, campaign, channel, queue, ",
             $owner,
             ", attributes, 'routed', 1, routed_at, at, at, sla_policy, sla_due_at, \
-                 sla_at_risk_at ",
+                 sla_at_risk_at, account_id, email_key, phone_key, person_key, \
+                 possible_duplicates ",
             $from,
             " ORDER BY source, external_id, ord \
                ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
@@ -267,13 +287,13 @@ const INSERT_MANY_ROWS: &str = concat!(
 const INSERT_MANY_ROUND_ROBIN: &str = concat!(
     input!(),
     "turns AS ( \
-       SELECT n.id, nextval($25::regclass) AS turn FROM ( \
+       SELECT n.id, nextval($30::regclass) AS turn FROM ( \
          SELECT i.id FROM input i \
          WHERE NOT EXISTS (SELECT 1 FROM leads l \
            WHERE l.source = i.source AND l.external_id = i.external_id) \
          ORDER BY i.ord) n), ",
     insert_rows!(
-        "round_robin_pick($26::text[], turns.turn)",
+        "round_robin_pick($31::text[], turns.turn)",
         "FROM input JOIN turns ON turns.id = input.id"
     ),
     "SELECT * FROM ins"

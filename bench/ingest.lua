@@ -41,7 +41,7 @@ end
 
 -- Per-thread state. The counters are globals of the thread's Lua state on purpose: done()
 -- reads them with thread:get(), which looks up a global in that thread's state.
-local prefix, body_head, body_tail, queue
+local prefix, body_head, email_head, body_tail, queue
 local counter = 0
 ok, non2xx = 0, 0
 by_status = {}
@@ -63,19 +63,23 @@ function init(args)
    body_head = '{"source":"' .. source .. '","external_id":"' .. run .. "-t" ..
       wrk.thread:get("tid") .. "-"
    if queue then
-      body_tail = '","lead_type":"demo_request","email":"a@example.com","queue":"' .. queue .. '"}'
+      body_tail = '@example.com","queue":"' .. queue .. '"}'
    else
-      body_tail = '","lead_type":"demo_request","email":"a@example.com","owner":"rep-'
+      body_tail = '@example.com","owner":"rep-'
    end
+   email_head = '","lead_type":"demo_request","email":"' .. run .. "-t" .. wrk.thread:get("tid") .. "-"
 end
 
 function request()
    counter = counter + 1
    local body
+   -- The email is unique per lead (as the external id): every lead is judged, none is a
+   -- duplicate.
    if queue then
-      body = body_head .. counter .. body_tail
+      body = body_head .. counter .. email_head .. counter .. body_tail
    else
-      body = body_head .. counter .. body_tail .. (counter % 50 + 1) .. '","queue":"emea"}'
+      body = body_head .. counter .. email_head .. counter .. body_tail .. (counter % 50 + 1) ..
+         '","queue":"emea"}'
    end
    return prefix .. #body .. "\r\n\r\n" .. body
 end

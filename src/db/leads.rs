@@ -133,6 +133,8 @@ pub struct DecisionWrite<'a> {
     pub next_action: Option<&'a str>,
     /// For an accept: when the first touch is due.
     pub first_touch_due_at: Option<DateTime<Utc>>,
+    /// For a `duplicate` rejection: the lead it duplicates.
+    pub duplicate_of: Option<Uuid>,
 }
 
 /// A decision's statement: sets `state`, `owner` (`$4`, the deciding rep), the decision's own
@@ -195,13 +197,18 @@ pub async fn apply_decision<'e>(
         note,
         next_action,
         first_touch_due_at,
+        duplicate_of,
     } = write;
     let (sql, code) = match command {
         Command::Accept => (ACCEPT, None),
         Command::Reject { code, .. } => (REJECT, Some(code.as_str())),
         Command::Recycle { reason, .. } => (RECYCLE, Some(reason.as_str())),
     };
-    let data = next_action.map(|n| serde_json::json!({ "next_action": n }));
+    let data = match (next_action, duplicate_of) {
+        (Some(n), _) => Some(serde_json::json!({ "next_action": n })),
+        (None, Some(d)) => Some(serde_json::json!({ "duplicate_of": d })),
+        (None, None) => None,
+    };
     sqlx::query_as(sql)
         .bind(current.id)
         .bind(decided.from)

@@ -149,6 +149,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         routing::STATEMENTS,
         routing::escalation::STATEMENTS,
         routing::pick::STATEMENTS,
+        routing::sticky::STATEMENTS,
         sessions::STATEMENTS,
         slack::STATEMENTS,
         sla::STATEMENTS,

@@ -4,6 +4,7 @@
 
 pub(super) mod escalation;
 pub(super) mod pick;
+pub(super) mod sticky;
 
 use crate::domain::routing::Strategy;
 use chrono::{DateTime, Utc};
@@ -16,6 +17,7 @@ pub use escalation::{escalate, escalations_due, Escalated, EscalationDue};
 pub use pick::{
     pick_from_queue, queue_info, snapshot, take_turn, QueueInfo, QueuePick, QueueSnapshot,
 };
+pub use sticky::account_owner;
 
 /// A queue leads are routed to.
 #[derive(Debug, Clone, Serialize, FromRow, ToSchema)]
@@ -30,6 +32,8 @@ pub struct Queue {
     pub strategy: Strategy,
     /// Rep ids of the members.
     pub members: Vec<String>,
+    /// Leads whose account has an owner go to that owner (the strategy decides otherwise).
+    pub sticky_account: bool,
     /// Slack channel id for its unassigned leads and breaches (null: none).
     pub slack_channel: Option<String>,
     /// Addresses that get its unassigned leads and breaches by email.
@@ -105,7 +109,7 @@ pub struct Rep {
 
 macro_rules! queue_select {
     () => {
-        "SELECT q.id, q.name, q.calendar_id, q.strategy, q.created_at, q.updated_at, \
+        "SELECT q.id, q.name, q.calendar_id, q.strategy, q.sticky_account, q.created_at, q.updated_at, \
      q.slack_channel, q.notify_emails, q.notify_routed, q.notify_unassigned, q.notify_at_risk, \
      q.notify_breached, q.notify_first_touch, \
      COALESCE(ARRAY(SELECT m.rep_id FROM queue_members m WHERE m.queue_id = q.id ORDER BY m.rep_id), '{}') AS members \
@@ -137,24 +141,37 @@ pub async fn queue(pool: &PgPool, id: &str) -> Result<Option<Queue>, sqlx::Error
 
 const UPSERT_QUEUE: &str = "INSERT INTO queues (id, name, calendar_id, strategy, rr_seq, created_at, updated_at, \
            slack_channel, notify_emails, notify_routed, notify_unassigned, notify_at_risk, \
-           notify_breached, notify_first_touch) \
-         VALUES ($1, $2, $3, $4, $6, $5, $5, $7, $8, $9, $10, $11, $12, $13) \
+           notify_breached, notify_first_touch, sticky_account) \
+         VALUES ($1, $2, $3, $4, $6, $5, $5, $7, $8, $9, $10, $11, $12, $13, $14) \
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, calendar_id = EXCLUDED.calendar_id, \
            strategy = EXCLUDED.strategy, rr_seq = EXCLUDED.rr_seq, updated_at = EXCLUDED.updated_at, \
            slack_channel = EXCLUDED.slack_channel, notify_emails = EXCLUDED.notify_emails, \
            notify_routed = EXCLUDED.notify_routed, notify_unassigned = EXCLUDED.notify_unassigned, \
            notify_at_risk = EXCLUDED.notify_at_risk, notify_breached = EXCLUDED.notify_breached, \
-           notify_first_touch = EXCLUDED.notify_first_touch";
+           notify_first_touch = EXCLUDED.notify_first_touch, \
+           sticky_account = EXCLUDED.sticky_account";
+
+/// What a queue PUT sets besides its notification fields.
+pub struct QueueSettings<'a> {
+    pub name: &'a str,
+    pub calendar: Option<&'a str>,
+    pub strategy: Strategy,
+    pub sticky_account: bool,
+}
 
 pub async fn upsert_queue(
     pool: &PgPool,
     id: &str,
-    name: &str,
-    calendar: Option<&str>,
-    strategy: Strategy,
+    set: &QueueSettings<'_>,
     notify: &QueueNotify,
     now: DateTime<Utc>,
 ) -> Result<Queue, sqlx::Error> {
+    let QueueSettings {
+        name,
+        calendar,
+        strategy,
+        sticky_account,
+    } = *set;
     // The queue's round-robin sequence; its name derives from the id (ids are free text).
     let digest = sha2::Sha256::digest(id.as_bytes());
     let seq = format!("queue_rr_{}", hex::encode(&digest[..12]));
@@ -175,6 +192,7 @@ pub async fn upsert_queue(
         .bind(notify.notifications.at_risk)
         .bind(notify.notifications.breached)
         .bind(notify.notifications.first_touch)
+        .bind(sticky_account)
         .execute(pool)
         .await?;
     // Nothing deletes queues; should one vanish in between, that is an error, not a panic.

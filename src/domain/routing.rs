@@ -125,6 +125,24 @@ pub fn pick(
     })
 }
 
+/// [`pick`], passing over the reps in `avoid` (those who already decided the lead in earlier
+/// cycles) while anyone else eligible is left; only then does one of them get it again.
+pub fn pick_avoiding(
+    strategy: Strategy,
+    candidates: &[Candidate],
+    rr_next: i64,
+    now: DateTime<Utc>,
+    exclude: &[String],
+    avoid: &[String],
+) -> Option<Pick> {
+    if avoid.is_empty() {
+        return pick(strategy, candidates, rr_next, now, exclude);
+    }
+    let both: Vec<String> = exclude.iter().chain(avoid).cloned().collect();
+    pick(strategy, candidates, rr_next, now, &both)
+        .or_else(|| pick(strategy, candidates, rr_next, now, exclude))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +236,26 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn earlier_deciders_get_the_lead_only_when_nobody_else_is_eligible(
+            reps in prop::collection::vec((any::<bool>(), 0i64..3, any::<bool>()), 1..7),
+            round_robin in any::<bool>(),
+            turn in 0i64..20,
+        ) {
+            let avoid: Vec<String> = (0..reps.len()).filter(|i| reps[*i].2).map(|i| format!("r{i}")).collect();
+            let reps: Vec<Candidate> = reps.into_iter().enumerate().map(|(i, (active, open, _))| Candidate {
+                id: format!("r{i}"), active, away_until: None, capacity: None, open,
+            }).collect();
+            let strategy = if round_robin { Strategy::RoundRobin } else { Strategy::LeastLoaded };
+            let others = reps.iter().any(|r| r.active && !avoid.contains(&r.id));
+            let anyone = reps.iter().any(|r| r.active);
+            match pick_avoiding(strategy, &reps, turn, now(), &[], &avoid) {
+                Some(p) if others => prop_assert!(!avoid.contains(&p.rep), "{} decided it before", p.rep),
+                Some(p) => prop_assert!(avoid.contains(&p.rep)),
+                None => prop_assert!(!anyone),
+            }
+        }
+
         #[test]
         fn least_loaded_picks_an_eligible_rep_with_the_fewest_open_leads(
             reps in prop::collection::vec((any::<bool>(), prop::option::of(-1i64..=1), prop::option::of(0i32..4), 0i64..5, any::<bool>()), 0..7)

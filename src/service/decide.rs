@@ -11,6 +11,7 @@ use crate::{
     },
     domain::{
         lead::{decide, LeadFacts},
+        validation::FieldError,
         Command,
     },
     views::lead::Lead,
@@ -24,6 +25,8 @@ pub struct Decision {
     pub next_action: Option<String>,
     /// The rep a revops or admin key decides for.
     pub on_behalf_of: Option<String>,
+    /// A `duplicate` rejection: the lead this one duplicates (recorded in its history entry).
+    pub duplicate_of: Option<Uuid>,
 }
 
 impl Service {
@@ -76,6 +79,9 @@ impl Service {
             decision.on_behalf_of.as_deref(),
         )?;
         self.check_code(&decision.command).await?;
+        if let Some(other) = decision.duplicate_of {
+            self.check_duplicate_of(id, other).await?;
+        }
         let now = self.clock.now();
         let first_touch_due_at = match decision.command {
             Command::Accept => {
@@ -93,6 +99,7 @@ impl Service {
             note: decision.note.as_deref(),
             next_action: decision.next_action.as_deref(),
             first_touch_due_at,
+            duplicate_of: decision.duplicate_of,
         };
         let mut conn = self.lane.acquire().await?;
         let applied = leads::apply_decision(&mut *conn, &lead, &write, &caller.who(), now).await;
@@ -102,6 +109,21 @@ impl Service {
         };
         metrics::counter!("salgate_decisions_total", "outcome" => decided.to.as_str()).increment(1);
         Ok(Some(updated.into_view(now)))
+    }
+
+    /// `duplicate_of` names another lead that exists.
+    async fn check_duplicate_of(&self, id: Uuid, other: Uuid) -> Result<()> {
+        let problem = if other == id {
+            "is this lead itself"
+        } else if leads::get(&self.db, other).await?.is_none() {
+            "is not a lead"
+        } else {
+            return Ok(());
+        };
+        Err(Error::Validation(vec![FieldError {
+            field: "duplicate_of".into(),
+            message: problem.into(),
+        }]))
     }
 
     /// A reject's code and a recycle's reason must be active in the taxonomy.

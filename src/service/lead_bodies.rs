@@ -41,6 +41,9 @@ pub struct RejectInput {
     pub note: Field,
     #[schema(value_type = Option<String>, schema_with = opt_id_schema)]
     pub on_behalf_of: Field,
+    /// With code `duplicate`: the id of the lead this one duplicates.
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub duplicate_of: Field,
 }
 
 /// Body of `recycle`.
@@ -76,6 +79,7 @@ pub fn parse_decision(kind: &str, body: &Value) -> Result<DecisionInput, Vec<Fie
                 note,
                 next_action,
                 on_behalf_of,
+                duplicate_of: None,
             }))
         }
         "reject" => {
@@ -84,14 +88,19 @@ pub fn parse_decision(kind: &str, body: &Value) -> Result<DecisionInput, Vec<Fie
                 code,
                 note,
                 on_behalf_of,
+                duplicate_of,
             } = input;
             let (note, on_behalf_of) = note_and_rep(&mut f, note, on_behalf_of);
             let code = f.req_str("code", code, 64);
+            let duplicate_of = duplicate_of_field(&mut f, duplicate_of, code.as_deref());
             let command = code.map(|code| Command::Reject {
                 code,
                 note: note.clone(),
             });
-            f.done(command.map(|command| decision(command, note, on_behalf_of)))
+            f.done(command.map(|command| DecisionInput {
+                duplicate_of,
+                ..decision(command, note, on_behalf_of)
+            }))
         }
         _ => {
             let (input, mut f) = Check::read::<RecycleInput>(body)?;
@@ -111,6 +120,20 @@ pub fn parse_decision(kind: &str, body: &Value) -> Result<DecisionInput, Vec<Fie
     }
 }
 
+/// A reject's `duplicate_of`: a lead id, and only with code `duplicate`.
+fn duplicate_of_field(f: &mut Check, v: Field, code: Option<&str>) -> Option<uuid::Uuid> {
+    let raw = f.opt_str("duplicate_of", v, 36)?;
+    let Ok(id) = raw.parse::<uuid::Uuid>() else {
+        f.error("duplicate_of", "must be a lead id (a UUID)");
+        return None;
+    };
+    if code.is_some_and(|c| c != "duplicate") {
+        f.error("duplicate_of", "is only given with code `duplicate`");
+        return None;
+    }
+    Some(id)
+}
+
 /// The members every decision has, checked first (their errors come first).
 fn note_and_rep(f: &mut Check, note: Field, rep: Field) -> (Option<String>, Option<String>) {
     let note = f.opt_str("note", note, 2000);
@@ -123,6 +146,7 @@ fn decision(command: Command, note: Option<String>, rep: Option<String>) -> Deci
         note,
         next_action: None,
         on_behalf_of: rep,
+        duplicate_of: None,
     }
 }
 

@@ -10,6 +10,7 @@ mod helpers;
 mod idempotency;
 mod ingest;
 mod integrations;
+mod judgement;
 mod lane;
 mod listing;
 mod metrics;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
 
-use crate::domain::routing::{eligible, next_in_queue, pick, Candidate, Strategy};
+use crate::domain::routing::{eligible, next_in_queue, pick, pick_avoiding, Candidate, Strategy};
 
 #[derive(FromRow)]
 struct Member {
@@ -63,6 +63,11 @@ pub struct QueueSnapshot {
     pub strategy: Strategy,
     pub turn: Option<i64>,
     pub members: Vec<Candidate>,
+    /// The queue sends leads to their account's owner when the account has one.
+    pub sticky_account: bool,
+    /// The reps who decided this lead in earlier cycles (people, not rules): routing passes
+    /// them over while someone else is eligible.
+    pub deciders: Vec<String>,
 }
 
 /// Members from the parallel arrays the queue queries aggregate (reps in id order).
@@ -92,21 +97,24 @@ pub struct QueueInfo {
     pub strategy: Strategy,
     pub rr_seq: Option<String>,
     pub members: Vec<Candidate>,
+    pub sticky_account: bool,
 }
 
-const QUEUE_INFO: &str = "SELECT q.strategy, q.rr_seq, \
+const QUEUE_INFO: &str = "SELECT q.strategy, q.rr_seq, q.sticky_account, \
            COALESCE(array_agg(r.id ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
            COALESCE(array_agg(r.active ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
            COALESCE(array_agg(r.away_until ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
            COALESCE(array_agg(r.capacity ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') \
          FROM queues q LEFT JOIN queue_members m ON m.queue_id = q.id \
-         LEFT JOIN reps r ON r.id = m.rep_id WHERE q.id = $1 GROUP BY q.strategy, q.rr_seq";
+         LEFT JOIN reps r ON r.id = m.rep_id WHERE q.id = $1 \
+         GROUP BY q.strategy, q.rr_seq, q.sticky_account";
 
 /// Reads a queue and its members (no turn taken); `None` for an unknown queue.
 pub async fn queue_info(pool: &PgPool, queue: &str) -> Result<Option<QueueInfo>, sqlx::Error> {
     type Row = (
         Strategy,
         Option<String>,
+        bool,
         Vec<String>,
         Vec<bool>,
         Vec<Option<DateTime<Utc>>>,
@@ -117,16 +125,22 @@ pub async fn queue_info(pool: &PgPool, queue: &str) -> Result<Option<QueueInfo>,
         .fetch_optional(pool)
         .await?;
     Ok(row.map(
-        |(strategy, rr_seq, ids, active, away, capacity)| QueueInfo {
+        |(strategy, rr_seq, sticky_account, ids, active, away, capacity)| QueueInfo {
             strategy,
             rr_seq,
             members: members(ids, active, away, capacity),
+            sticky_account,
         },
     ))
 }
 
-const SNAPSHOT: &str = "WITH q AS (SELECT id, strategy, rr_seq FROM queues WHERE id = $1) \
-         SELECT q.strategy, \
+const SNAPSHOT: &str = "WITH q AS (SELECT id, strategy, rr_seq, sticky_account FROM queues \
+           WHERE id = $1) \
+         SELECT q.strategy, q.sticky_account, \
+           ARRAY(SELECT DISTINCT h.rep_id FROM leads l JOIN lead_history h ON h.lead_id = l.id \
+             WHERE l.source = $2 AND l.external_id = $3 AND h.rep_id IS NOT NULL \
+               AND h.kind IN ('accepted', 'rejected', 'recycled') \
+               AND h.actor NOT LIKE 'rule:%' ORDER BY h.rep_id), \
            CASE WHEN q.strategy = 'round_robin' AND NOT EXISTS ( \
                   SELECT 1 FROM leads WHERE source = $2 AND external_id = $3 \
                   AND state IN ('routed', 'accepted')) \
@@ -136,7 +150,7 @@ const SNAPSHOT: &str = "WITH q AS (SELECT id, strategy, rr_seq FROM queues WHERE
            COALESCE(array_agg(r.away_until ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}'), \
            COALESCE(array_agg(r.capacity ORDER BY r.id) FILTER (WHERE r.id IS NOT NULL), '{}') \
          FROM q LEFT JOIN queue_members m ON m.queue_id = q.id LEFT JOIN reps r ON r.id = m.rep_id \
-         GROUP BY q.strategy, q.rr_seq";
+         GROUP BY q.strategy, q.rr_seq, q.sticky_account";
 
 /// [`take_turn`] and the members in one round trip; `None` for an unknown queue. No turn is
 /// taken when the lead `(source, external_id)` exists and is open or accepted (a re-sent MQL
@@ -150,6 +164,8 @@ pub async fn snapshot(
 ) -> Result<Option<QueueSnapshot>, sqlx::Error> {
     type Row = (
         Strategy,
+        bool,
+        Vec<String>,
         Option<i64>,
         Vec<String>,
         Vec<bool>,
@@ -163,10 +179,12 @@ pub async fn snapshot(
         .fetch_optional(pool)
         .await?;
     Ok(row.map(
-        |(strategy, turn, ids, active, away, capacity)| QueueSnapshot {
+        |(strategy, sticky_account, deciders, turn, ids, active, away, capacity)| QueueSnapshot {
             strategy,
             turn,
             members: members(ids, active, away, capacity),
+            sticky_account,
+            deciders,
         },
     ))
 }
@@ -181,16 +199,20 @@ pub async fn pick_from_queue(
     queue: &str,
     turn: Option<i64>,
     now: DateTime<Utc>,
-    exclude: &[String],
+    avoid: &[String],
 ) -> Result<QueuePick, sqlx::Error> {
-    choose(tx, queue, Rule::Turn(turn), now, exclude).await
+    choose(tx, queue, Rule::Turn { turn, avoid }, now, &[]).await
 }
 
 /// How a round-robin queue chooses among its eligible members.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Rule<'a> {
-    /// Ingest and assign: the turn (from [`take_turn`]) decides.
-    Turn(Option<i64>),
+    /// Ingest and assign: the turn (from [`take_turn`]) decides, passing over `avoid` (earlier
+    /// deciders) while someone else is eligible.
+    Turn {
+        turn: Option<i64>,
+        avoid: &'a [String],
+    },
     /// The escalation ladder: the next member after this owner, in queue order.
     NextAfter(Option<&'a str>),
 }
@@ -244,8 +266,9 @@ pub(super) async fn choose(
         (Strategy::RoundRobin, Rule::NextAfter(owner)) => {
             next_in_queue(&candidates, owner, now, exclude).map(|c| c.id.clone())
         }
-        (_, Rule::Turn(turn)) => {
-            pick(strategy, &candidates, turn.unwrap_or(0), now, exclude).map(|p| p.rep)
+        (_, Rule::Turn { turn, avoid }) => {
+            let turn = turn.unwrap_or(0);
+            pick_avoiding(strategy, &candidates, turn, now, exclude, avoid).map(|p| p.rep)
         }
         (_, Rule::NextAfter(_)) => pick(strategy, &candidates, 0, now, exclude).map(|p| p.rep),
     };

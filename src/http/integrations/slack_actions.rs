@@ -146,6 +146,7 @@ fn decision(command: Command, note: Option<String>) -> Decision {
         note,
         next_action: None,
         on_behalf_of: None,
+        duplicate_of: None,
     }
 }
 

@@ -34,6 +34,9 @@ pub struct QueueInput {
     /// Calendar id used when the lead's SLA policy has none.
     #[schema(value_type = Option<String>, schema_with = opt_key_schema)]
     pub calendar: Field,
+    /// Send a lead whose account has an owner to that owner (default false; absent keeps it).
+    #[schema(value_type = Option<bool>)]
+    pub sticky_account: Field,
     /// Slack channel id for unassigned leads and breaches; absent keeps it, `""` clears it.
     #[schema(value_type = Option<String>)]
     pub slack_channel: Field,
@@ -92,6 +95,7 @@ impl Service {
                 name,
                 strategy,
                 calendar,
+                sticky_account,
                 slack_channel,
                 notify_emails,
                 notifications,
@@ -116,6 +120,10 @@ impl Service {
             }
             strategy
         });
+        let sticky_account = f
+            .opt_bool("sticky_account", sticky_account)
+            .or(stored.as_ref().map(|q| q.sticky_account))
+            .unwrap_or(false);
         let calendar = f.opt_slug("calendar", calendar, SlugKind::Key);
         if let Some(c) = &calendar {
             if !sla::calendars(&self.db)
@@ -128,16 +136,13 @@ impl Service {
         }
         let strategy = f.done(strategy).map_err(Error::Validation)?;
         let now = self.clock.now();
-        let queue = routing::upsert_queue(
-            &self.db,
-            id,
-            &name,
-            calendar.as_deref(),
+        let set = routing::QueueSettings {
+            name: &name,
+            calendar: calendar.as_deref(),
             strategy,
-            &notify,
-            now,
-        )
-        .await?;
+            sticky_account,
+        };
+        let queue = routing::upsert_queue(&self.db, id, &set, &notify, now).await?;
         // A queue's calendar feeds deadlines; its strategy, round-robin ingest.
         self.policies.invalidate();
         self.queues.clear();

@@ -28,33 +28,18 @@ pub enum SignatureError {
 /// The header for `body` signed at `at`.
 pub fn header(secret: &str, at: DateTime<Utc>, body: &[u8]) -> String {
     let t = at.timestamp();
-    // HMAC takes keys of any length, so `mac` is always `Some`.
-    let v1 = mac(secret, t, body).map(hex::encode).unwrap_or_default();
-    format!("t={t},v1={v1}")
+    format!("t={t},v1={}", hex::encode(mac(secret, t, body)))
 }
 
-fn mac(secret: &str, t: i64, body: &[u8]) -> Option<[u8; 32]> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).ok()?;
-    mac.update(format!("{t}.").as_bytes());
-    mac.update(body);
-    Some(mac.finalize().into_bytes().into())
+fn mac(secret: &str, t: i64, body: &[u8]) -> [u8; 32] {
+    hmac_sha256(secret, &[format!("{t}.").as_bytes(), body])
 }
 
 /// Parses `t=<decimal, no sign, no leading zero>,v1=<64 lowercase hex>` and nothing else.
 pub fn parse(header: &str) -> Result<Signature, SignatureError> {
     let rest = header.strip_prefix("t=").ok_or(SignatureError::Malformed)?;
     let (t, v1) = rest.split_once(",v1=").ok_or(SignatureError::Malformed)?;
-    let canonical_t = t.len() <= 18
-        && t.bytes().all(|b| b.is_ascii_digit())
-        && t.bytes().next().is_some_and(|b| b != b'0');
-    let lower_hex = v1.len() == 64 && v1.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !(canonical_t && lower_hex) {
-        return Err(SignatureError::Malformed);
-    }
-    let t = t.parse().map_err(|_| SignatureError::Malformed)?;
-    let mut mac = [0u8; 32];
-    hex::decode_to_slice(v1, &mut mac).map_err(|_| SignatureError::Malformed)?;
-    Ok(Signature { t, mac })
+    canonical(t, v1)
 }
 
 /// Parses `header` and checks it against `body` at `now` (constant-time MAC comparison).
@@ -66,12 +51,51 @@ pub fn verify(
     tolerance: Duration,
 ) -> Result<Signature, SignatureError> {
     let sig = parse(header)?;
+    check(sig, |t| mac(secret, t, body), now, tolerance)
+}
+
+// What every strict HMAC-SHA256 signature here shares (this header and Slack's v0).
+
+/// HMAC-SHA256 of the concatenated `parts` under `secret`.
+pub(super) fn hmac_sha256(secret: &str, parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail.
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// A timestamp of decimal digits (no sign, no leading zero, at most 18) and a MAC of exactly
+/// 64 lower-case hex digits, or `Malformed`: one spelling per (t, MAC).
+pub(super) fn canonical(t: &str, hex_mac: &str) -> Result<Signature, SignatureError> {
+    let canonical_t =
+        (1..=18).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()) && !t.starts_with('0');
+    let lower_hex = hex_mac.len() == 64
+        && hex_mac
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !(canonical_t && lower_hex) {
+        return Err(SignatureError::Malformed);
+    }
+    let t = t.parse().map_err(|_| SignatureError::Malformed)?;
+    let mut mac = [0u8; 32];
+    hex::decode_to_slice(hex_mac, &mut mac).map_err(|_| SignatureError::Malformed)?;
+    Ok(Signature { t, mac })
+}
+
+/// `sig` is within `tolerance` of `now` and its MAC equals `expected(sig.t)`, compared in
+/// constant time.
+pub(super) fn check(
+    sig: Signature,
+    expected: impl FnOnce(i64) -> [u8; 32],
+    now: DateTime<Utc>,
+    tolerance: Duration,
+) -> Result<Signature, SignatureError> {
     if (now.timestamp() - sig.t).abs() > tolerance.num_seconds() {
         return Err(SignatureError::Stale);
     }
-    let Some(expected) = mac(secret, sig.t, body) else {
-        return Err(SignatureError::Mismatch);
-    };
+    let expected = expected(sig.t);
     if bool::from(subtle::ConstantTimeEq::ct_eq(&sig.mac[..], &expected[..])) {
         Ok(sig)
     } else {

@@ -4,9 +4,8 @@
 //! (upper-case hex, a leading zero or sign on the timestamp, spaces).
 
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
+use super::signature::{canonical, check, hmac_sha256};
 pub use super::signature::{Signature, SignatureError};
 
 /// The `X-Slack-Signature` value for `body` sent at unix time `t`.
@@ -15,31 +14,16 @@ pub fn header(secret: &str, t: i64, body: &[u8]) -> String {
 }
 
 fn mac(secret: &str, t: i64, body: &[u8]) -> [u8; 32] {
-    // HMAC takes keys of any length: `new_from_slice` cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
-    mac.update(format!("v0:{t}:").as_bytes());
-    mac.update(body);
-    mac.finalize().into_bytes().into()
+    hmac_sha256(secret, &[format!("v0:{t}:").as_bytes(), body])
 }
 
 /// Parses the two headers: a timestamp of decimal digits (no sign, no leading zero) and
 /// `v0=<64 lowercase hex>`.
 pub fn parse(timestamp: &str, signature: &str) -> Result<Signature, SignatureError> {
-    let canonical_t = (1..=18).contains(&timestamp.len())
-        && timestamp.bytes().all(|b| b.is_ascii_digit())
-        && !timestamp.starts_with('0');
-    let hex_mac = signature.strip_prefix("v0=").unwrap_or("");
-    let lower_hex = hex_mac.len() == 64
-        && hex_mac
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !(canonical_t && lower_hex) {
-        return Err(SignatureError::Malformed);
-    }
-    let t = timestamp.parse().map_err(|_| SignatureError::Malformed)?;
-    let mut mac = [0u8; 32];
-    hex::decode_to_slice(hex_mac, &mut mac).map_err(|_| SignatureError::Malformed)?;
-    Ok(Signature { t, mac })
+    let hex_mac = signature
+        .strip_prefix("v0=")
+        .ok_or(SignatureError::Malformed)?;
+    canonical(timestamp, hex_mac)
 }
 
 /// Parses the headers and checks them against `body` at `now`: the timestamp within
@@ -53,15 +37,7 @@ pub fn verify(
     tolerance: Duration,
 ) -> Result<Signature, SignatureError> {
     let sig = parse(timestamp, signature)?;
-    if (now.timestamp() - sig.t).abs() > tolerance.num_seconds() {
-        return Err(SignatureError::Stale);
-    }
-    let expected = mac(secret, sig.t, body);
-    if bool::from(subtle::ConstantTimeEq::ct_eq(&sig.mac[..], &expected[..])) {
-        Ok(sig)
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    check(sig, |t| mac(secret, t, body), now, tolerance)
 }
 
 #[cfg(test)]

@@ -47,6 +47,17 @@ pub async fn check(
             "Salgate-Signature does not match the body and this source's secret",
         ),
     })?;
+    first_seen(state, source, &sig, now).await
+}
+
+/// Remembers `sig` as received for `source` (`signature_replayed` when it was before): every
+/// signed request here, ingest's and Slack's, is good once.
+pub async fn first_seen(
+    state: &AppState,
+    source: &str,
+    sig: &signature::Signature,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
     let fresh =
         crate::db::inbound_signatures::remember(&state.db, source, sig.t, &sig.mac, now).await?;
     if fresh {

@@ -231,7 +231,7 @@ mod tests {
             company score campaign channel queue owner attributes state cycle routed_at \
             accepted_by accepted_at accepted_within_sla rejected_by rejected_at rejection_code \
             recycled_by recycled_at recycle_reason decision_note next_action version created_at \
-            updated_at sla";
+            updated_at account_id possible_duplicates sla";
         assert_eq!(keys, order.split_whitespace().collect::<Vec<_>>());
         assert_eq!(view["state"], "accepted");
         assert_eq!(

@@ -16,7 +16,12 @@ use serde_json::Value;
 use super::{super::error::Problem, slack_actions};
 use crate::{
     domain::slack_signature::{self, SignatureError},
-    http::{error::ApiError, error::ApiResult, inbound_signature::TOLERANCE, AppState},
+    http::{
+        error::ApiError,
+        error::ApiResult,
+        inbound_signature::{self, TOLERANCE},
+        AppState,
+    },
     notify::slack::Slack,
 };
 
@@ -128,15 +133,5 @@ async fn verify(
             ),
         },
     )?;
-    let db = &state.db;
-    let fresh =
-        crate::db::inbound_signatures::remember(db, REPLAY_SOURCE, sig.t, &sig.mac, now).await?;
-    if fresh {
-        Ok(())
-    } else {
-        Err(refused(
-            "signature_replayed",
-            "this signed request was already received",
-        ))
-    }
+    inbound_signature::first_seen(state, REPLAY_SOURCE, &sig, now).await
 }

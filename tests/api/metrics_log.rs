@@ -569,6 +569,8 @@ async fn check_reports(scripts: &[Script]) {
             lead_type: None,
             queue: None,
             owner: None,
+            account: None,
+            decided_by: None,
         },
         group: None,
     };

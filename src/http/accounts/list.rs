@@ -76,9 +76,6 @@ fn parse_filter(params: HashMap<String, String>) -> Result<(AccountFilter, i64),
         owner: f.opt_str("owner", 100),
         ..AccountFilter::default()
     };
-    if filter.q.as_deref().is_some_and(str::is_empty) {
-        f.error("q", "must not be empty");
-    }
     filter.accepted = match f.opt_str("accepted", 10).as_deref() {
         None => None,
         Some("true") => Some(true),

@@ -53,8 +53,8 @@ async fn the_list_filters_by_prefix_owner_and_acceptance_and_pages_with_a_cursor
     expected.sort();
     assert_eq!(ids(&all), expected);
     assert_eq!(all["next_cursor"], Value::Null);
-    assert_eq!(ids(&get("?q=ACM".into()).await), [acme.clone()]);
-    assert_eq!(ids(&get("?q=globex.c".into()).await), [globex.clone()]);
+    assert_eq!(ids(&get("?q=ACM".into()).await), [acme.as_str()]);
+    assert_eq!(ids(&get("?q=globex.c".into()).await), [globex.as_str()]);
     assert_eq!(ids(&get("?q=%25".into()).await), Vec::<String>::new());
     // Pages of one, then the cursor of the last page is null.
     let first = get("?limit=2".into()).await;
@@ -85,7 +85,7 @@ async fn the_list_filters_by_prefix_owner_and_acceptance_and_pages_with_a_cursor
     let mut owned = vec![globex.clone(), initech.clone()];
     owned.sort();
     assert_eq!(ids(&get("?owner=rep-1".into()).await), owned);
-    assert_eq!(ids(&get("?accepted=true".into()).await), [initech.clone()]);
+    assert_eq!(ids(&get("?accepted=true".into()).await), [initech.as_str()]);
     let mut not = vec![acme.clone(), globex.clone()];
     not.sort();
     assert_eq!(ids(&get("?accepted=false".into()).await), not);

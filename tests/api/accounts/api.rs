@@ -317,3 +317,49 @@ async fn accepting_an_account_sets_its_fields_and_is_refused_to_an_sdr_who_does_
         .collect();
     assert_eq!(kinds, ["acceptance_ended", "accepted", "accepted"]);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_account_operation() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for (path, method) in [
+        ("/v1/accounts", "get"),
+        ("/v1/accounts/{id}", "get"),
+        ("/v1/accounts/{id}", "patch"),
+        ("/v1/accounts/{id}/accept", "post"),
+        ("/v1/accounts/{id}/accept", "delete"),
+        ("/v1/accounts/{id}/merge", "post"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} missing");
+        assert_eq!(op["tags"], json!(["accounts"]), "{method} {path}");
+    }
+    let schemas = &doc["components"]["schemas"];
+    for name in [
+        "Account",
+        "AccountDetail",
+        "AccountPatch",
+        "AccountAcceptInput",
+        "AccountMergeInput",
+    ] {
+        assert!(schemas[name].is_object(), "{name}");
+    }
+    let params: Vec<&str> = doc["paths"]["/v1/metrics/acceptance"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        params.contains(&"decided_by") && params.contains(&"account"),
+        "{params:?}"
+    );
+}

@@ -41,7 +41,8 @@ macro_rules! fact_select {
            (c.recycled_at IS NOT NULL AND EXISTS (SELECT 1 FROM lead_cycles n \
               WHERE n.lead_id = c.lead_id AND n.cycle > c.cycle AND n.outcome = 'accepted')) \
               AS accepted_later, \
-           c.rejection_code, c.recycle_reason, c.decided_at, c.sla_due_at, c.first_touch_due_at, c.first_touched_at "
+           c.rejection_code, c.recycle_reason, c.decided_at, c.sla_due_at, c.first_touch_due_at, c.first_touched_at, \
+           c.account_id::text AS account_id, c.decided_by_rule "
     };
 }
 
@@ -294,6 +295,8 @@ struct FactRow {
     sla_due_at: Option<DateTime<Utc>>,
     first_touch_due_at: Option<DateTime<Utc>>,
     first_touched_at: Option<DateTime<Utc>>,
+    account_id: Option<String>,
+    decided_by_rule: bool,
 }
 
 impl FactRow {
@@ -320,6 +323,7 @@ impl FactRow {
                 syms.intern(Some(&self.lead_type)),
                 syms.intern(self.queue.as_deref()),
                 syms.intern(self.owner.as_deref()),
+                syms.intern(self.account_id.as_deref()),
             ],
             outcome,
             accepted_within_sla: self.accepted_within_sla,
@@ -329,6 +333,7 @@ impl FactRow {
             accepted_later: self.accepted_later,
             rejection_code: syms.intern(self.rejection_code.as_deref()),
             recycle_reason: syms.intern(self.recycle_reason.as_deref()),
+            decided_by_rule: self.decided_by_rule,
             decided_at: micros(self.decided_at),
             sla_due_at: micros(self.sla_due_at),
             first_touch_due_at: micros(self.first_touch_due_at),

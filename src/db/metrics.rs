@@ -16,12 +16,53 @@ pub enum GroupBy {
     LeadType,
     Queue,
     Owner,
+    /// The cycle's account (its id; the report names each account in `meta.account_names`).
+    Account,
+    /// `person` or `rule`: who made the gate decision ([`DecidedBy`]).
+    DecidedBy,
     Time(Period),
+}
+
+/// Who made a cycle's gate decision: a rule (its history actor is `rule:<id>`), or a person.
+/// An open cycle counts as a person's: rules decide at ingest, so what is still open waits
+/// for a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecidedBy {
+    Person,
+    Rule,
+}
+
+impl DecidedBy {
+    pub const NAMES: &'static str = "person, rule";
+
+    pub fn parse(s: &str) -> Option<DecidedBy> {
+        match s {
+            "person" => Some(DecidedBy::Person),
+            "rule" => Some(DecidedBy::Rule),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecidedBy::Person => "person",
+            DecidedBy::Rule => "rule",
+        }
+    }
+
+    /// Who decided a cycle whose decision was (or was not) a rule's.
+    pub fn of(by_rule: bool) -> DecidedBy {
+        if by_rule {
+            DecidedBy::Rule
+        } else {
+            DecidedBy::Person
+        }
+    }
 }
 
 impl GroupBy {
     pub const NAMES: &'static str =
-        "source, campaign, channel, lead_type, queue, owner, day, week, month";
+        "source, campaign, channel, lead_type, queue, owner, account, decided_by, day, week, month";
 
     pub fn parse(s: &str) -> Option<GroupBy> {
         Some(match s {
@@ -31,6 +72,8 @@ impl GroupBy {
             "lead_type" => GroupBy::LeadType,
             "queue" => GroupBy::Queue,
             "owner" => GroupBy::Owner,
+            "account" => GroupBy::Account,
+            "decided_by" => GroupBy::DecidedBy,
             "day" => GroupBy::Time(Period::Day),
             "week" => GroupBy::Time(Period::Week),
             "month" => GroupBy::Time(Period::Month),
@@ -46,6 +89,8 @@ impl GroupBy {
             GroupBy::LeadType => "lead_type",
             GroupBy::Queue => "queue",
             GroupBy::Owner => "owner",
+            GroupBy::Account => "account",
+            GroupBy::DecidedBy => "decided_by",
             GroupBy::Time(p) => p.unit(),
         }
     }
@@ -64,6 +109,9 @@ pub struct Scope {
     pub lead_type: Option<String>,
     pub queue: Option<String>,
     pub owner: Option<String>,
+    /// An account's id, as text (the cycle's account is a symbol like the other fields).
+    pub account: Option<String>,
+    pub decided_by: Option<DecidedBy>,
 }
 
 impl Scope {

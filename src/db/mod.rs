@@ -18,6 +18,7 @@ macro_rules! statements {
     };
 }
 
+pub mod accounts;
 pub mod api_keys;
 pub mod cycle_blocks;
 pub mod embedded;
@@ -132,6 +133,7 @@ pub struct Statement {
 pub fn statements() -> impl Iterator<Item = &'static Statement> {
     [
         STATEMENTS,
+        accounts::STATEMENTS,
         api_keys::STATEMENTS,
         cycle_blocks::STATEMENTS,
         history::STATEMENTS,

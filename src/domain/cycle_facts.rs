@@ -25,7 +25,12 @@ pub enum Dim {
     LeadType = 3,
     Queue = 4,
     Owner = 5,
+    /// The account's id (the survivor's, after a merge).
+    Account = 6,
 }
+
+/// How many dimensions a cycle has.
+pub const DIMS: usize = 7;
 
 /// The gate decision of a cycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +48,8 @@ pub struct CycleFact {
     /// decided ones.
     pub lead_id: Option<uuid::Uuid>,
     pub routed_at: i64,
-    /// source, campaign, channel, lead_type, queue, owner (see [`Dim`]).
-    pub dims: [Sym; 6],
+    /// source, campaign, channel, lead_type, queue, owner, account (see [`Dim`]).
+    pub dims: [Sym; DIMS],
     pub outcome: Outcome,
     pub accepted_within_sla: bool,
     pub breached: bool,
@@ -56,6 +61,8 @@ pub struct CycleFact {
     pub accepted_later: bool,
     pub rejection_code: Sym,
     pub recycle_reason: Sym,
+    /// The gate decision was a rule's (its actor is `rule:<id>`), not a person's.
+    pub decided_by_rule: bool,
     /// When the gate decision was made.
     pub decided_at: Option<i64>,
     pub sla_due_at: Option<i64>,
@@ -111,7 +118,7 @@ fn seconds(us: i64) -> f64 {
 }
 
 /// The encoding version this build writes and reads.
-pub const FORMAT: i16 = 3;
+pub const FORMAT: i16 = 4;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BlockError {
@@ -134,6 +141,7 @@ const SLA_DUE: u64 = 1 << 8;
 const FT_DUE: u64 = 1 << 9;
 const TOUCHED: u64 = 1 << 10;
 const LEAD_ID: u64 = 1 << 11;
+const BY_RULE: u64 = 1 << 12;
 
 /// Packs the cycles of the hour starting at `hour` (each routed in it; sorted here by routing
 /// time) as: cycle count, then per cycle its offset from the one before (the first: from the
@@ -183,6 +191,7 @@ fn flags(c: &CycleFact) -> u64 {
         (c.first_touch_due_at.is_some(), FT_DUE),
         (c.first_touched_at.is_some(), TOUCHED),
         (c.lead_id.is_some(), LEAD_ID),
+        (c.decided_by_rule, BY_RULE),
     ];
     bits.iter()
         .filter(|(on, _)| *on)
@@ -201,7 +210,7 @@ pub fn decode_block(
     let mut c = CycleFact {
         lead_id: None,
         routed_at: 0,
-        dims: [NONE; 6],
+        dims: [NONE; DIMS],
         outcome: Outcome::Open,
         accepted_within_sla: false,
         breached: false,
@@ -210,6 +219,7 @@ pub fn decode_block(
         accepted_later: false,
         rejection_code: NONE,
         recycle_reason: NONE,
+        decided_by_rule: false,
         decided_at: None,
         sla_due_at: None,
         first_touch_due_at: None,
@@ -236,6 +246,7 @@ pub fn decode_block(
         c.recycled = f & RECYCLED != 0;
         c.rerouted = f & REROUTED != 0;
         c.accepted_later = f & ACCEPTED_LATER != 0;
+        c.decided_by_rule = f & BY_RULE != 0;
         for d in c.dims.iter_mut() {
             *d = r.sym()?;
         }

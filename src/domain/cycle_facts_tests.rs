@@ -10,11 +10,11 @@ fn fact() -> impl Strategy<Value = CycleFact> {
     (
         (
             0..HOUR_US,
-            proptest::array::uniform6(0u32..=u32::MAX),
+            proptest::array::uniform7(0u32..=u32::MAX),
             0u8..4,
         ),
         (
-            proptest::array::uniform5(any::<bool>()),
+            proptest::array::uniform6(any::<bool>()),
             proptest::option::of(any::<u128>()),
         ),
         (any::<u32>(), any::<u32>()),
@@ -40,6 +40,7 @@ fn fact() -> impl Strategy<Value = CycleFact> {
                     accepted_later: b[4],
                     rejection_code: code,
                     recycle_reason: reason,
+                    decided_by_rule: b[5],
                     decided_at: dec.map(|v| routed_at + v),
                     sla_due_at: sla.map(|v| routed_at + v),
                     first_touch_due_at: ftd.map(|v| routed_at + v),
@@ -83,7 +84,7 @@ fn open_cycle() -> CycleFact {
     CycleFact {
         lead_id: Some(uuid::Uuid::from_u128(7)),
         routed_at: HOUR,
-        dims: [1, NONE, NONE, 2, NONE, 3],
+        dims: [1, NONE, NONE, 2, NONE, 3, NONE],
         outcome: Outcome::Open,
         accepted_within_sla: false,
         breached: false,
@@ -92,6 +93,7 @@ fn open_cycle() -> CycleFact {
         accepted_later: false,
         rejection_code: NONE,
         recycle_reason: NONE,
+        decided_by_rule: false,
         decided_at: None,
         sla_due_at: Some(HOUR + HOUR_US),
         first_touch_due_at: None,

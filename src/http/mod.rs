@@ -1,5 +1,6 @@
 //! The HTTP edge: routing, auth, idempotency, problem+json errors, OpenAPI.
 
+pub mod accounts;
 pub mod api_keys;
 pub mod auth;
 pub mod batch;
@@ -116,6 +117,7 @@ impl std::ops::Deref for Shared {
         (name = "taxonomy", description = "Rejection codes and recycle reasons"),
         (name = "sla", description = "SLA policies and business calendars"),
         (name = "routing", description = "Queues and reps"),
+        (name = "accounts", description = "Accounts leads are matched to: owners, account-level acceptance, merges"),
         (name = "metrics", description = "RevOps reports computed from the history log"),
         (name = "webhooks", description = "Outbound webhooks: subscriptions and deliveries"),
         (name = "notifications", description = "Slack and email notifications to people: what became of each"),
@@ -153,6 +155,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let (v1, v1_api) = OpenApiRouter::new()
         .merge(leads::router())
+        .merge(accounts::router())
         .merge(batch::router())
         .merge(reason_codes::router())
         .merge(api_keys::router())

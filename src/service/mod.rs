@@ -10,6 +10,8 @@
 //! - `http::error::ApiError` at the HTTP edge only: it renders a [`Error`] (and the edge's own
 //!   failures: auth, bodies, idempotency, rate limits) as problem+json with a stable code.
 
+pub mod account_bodies;
+pub mod accounts;
 mod assign;
 mod batch;
 mod claim;

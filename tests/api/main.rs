@@ -1,5 +1,6 @@
 //! One test binary for the HTTP API, against a real PostgreSQL.
 
+mod accounts;
 mod auth;
 mod batch;
 mod browser;

@@ -30,11 +30,15 @@ const LEAD_TYPES: [&str; 2] = ["demo_request", "content_download"];
 const CAMPAIGNS: [&str; 2] = ["spring", "fall"];
 const CODES: [&str; 3] = ["out_of_icp", "no_budget", "duplicate"];
 const REASONS: [&str; 2] = ["not_ready", "no_response"];
+/// Companies of the leads (name, domain): a domain account, a name account.
+const COMPANIES: [(&str, Option<&str>); 2] = [("Acme", Some("acme.io")), ("Globex Inc.", None)];
 
 #[derive(Debug, Clone)]
 enum Step {
     Accept,
     Reject(usize),
+    /// Rejected by an ingest rule: its history actor is `rule:<id>`.
+    RuleReject(usize),
     Recycle(usize),
     Touch,
     Reingest,
@@ -51,6 +55,7 @@ struct Script {
     start_min: i64,
     lead_type: usize,
     campaign: Option<usize>,
+    company: Option<usize>,
     steps: Vec<Step>,
 }
 
@@ -58,6 +63,7 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => Just(Step::Accept),
         2 => (0..CODES.len()).prop_map(Step::Reject),
+        1 => (0..CODES.len()).prop_map(Step::RuleReject),
         1 => (0..REASONS.len()).prop_map(Step::Recycle),
         2 => Just(Step::Touch),
         2 => Just(Step::Reingest),
@@ -74,13 +80,15 @@ fn script() -> impl Strategy<Value = Script> {
         proptest::option::of(0..CAMPAIGNS.len()),
         vec(step(), 0..10),
         proptest::bool::weighted(0.3),
+        proptest::option::of(0..COMPANIES.len()),
     )
         .prop_map(
-            |(start_min, lead_type, campaign, steps, compact_after)| Script {
+            |(start_min, lead_type, campaign, steps, compact_after, company)| Script {
                 compact_after,
                 start_min,
                 lead_type,
                 campaign,
+                company,
                 steps,
             },
         )
@@ -102,6 +110,12 @@ async fn play(app: &TestApp, source: &str, base: DateTime<Utc>, scripts: &[Scrip
         body["source"] = json!(source);
         body["lead_type"] = json!(LEAD_TYPES[s.lead_type]);
         body["campaign"] = json!(s.campaign.map(|c| CAMPAIGNS[c]));
+        // A free-mail address: the company alone decides the account (none without one).
+        body["email"] = json!("ada@gmail.com");
+        body["company"] = match s.company.map(|c| COMPANIES[c]) {
+            Some((name, domain)) => json!({"name": name, "domain": domain}),
+            None => json!({}),
+        };
         let res = app.post("/v1/leads", &ingest, &body).await;
         assert_eq!(res.status(), 201);
         let id = res.json::<Value>().await.unwrap()["id"]
@@ -126,6 +140,10 @@ async fn play(app: &TestApp, source: &str, base: DateTime<Utc>, scripts: &[Scrip
                 Step::Reject(c) => {
                     app.decide(&id, "reject", &sdr, &json!({"code": CODES[*c]}))
                         .await
+                }
+                Step::RuleReject(c) => {
+                    crate::accounts::reject_by_rule(app, &id, CODES[*c], "r1").await;
+                    continue;
                 }
                 Step::Recycle(r) => {
                     let body = json!({"reason": REASONS[*r], "note": "back to nurture"});
@@ -170,12 +188,15 @@ struct Cycle {
     breached: bool,
     first_touch_due: Option<DateTime<Utc>>,
     first_touch: Option<DateTime<Utc>>,
+    /// The gate decision's actor was a rule.
+    by_rule: bool,
+    account: Option<String>,
 }
 
 async fn cycles_from_log(app: &TestApp, source: &str) -> Vec<Cycle> {
     let rows = sqlx::query(
         "SELECT h.lead_id::text AS lead, h.cycle, h.kind, h.from_state, h.code, h.data, \
-         h.occurred_at FROM lead_history h JOIN leads l ON l.id = h.lead_id \
+         h.occurred_at, h.actor FROM lead_history h JOIN leads l ON l.id = h.lead_id \
          WHERE l.source = $1 ORDER BY h.id",
     )
     .bind(source)
@@ -191,6 +212,7 @@ async fn cycles_from_log(app: &TestApp, source: &str) -> Vec<Cycle> {
         let code: Option<String> = r.get("code");
         let data: Value = r.get::<Option<Value>, _>("data").unwrap_or(Value::Null);
         let at: DateTime<Utc> = r.get("occurred_at");
+        let actor: String = r.get("actor");
         let time = |k: &str| {
             data[k]
                 .as_str()
@@ -205,6 +227,7 @@ async fn cycles_from_log(app: &TestApp, source: &str) -> Vec<Cycle> {
                     routed_at: at,
                     campaign: data["campaign"].as_str().map(String::from),
                     due: time("sla_due_at"),
+                    account: data["account_id"].as_str().map(String::from),
                     ..Cycle::default()
                 },
             );
@@ -216,6 +239,7 @@ async fn cycles_from_log(app: &TestApp, source: &str) -> Vec<Cycle> {
             "accepted" | "rejected" | "recycled" if gate => {
                 c.outcome = Some(kind.clone());
                 c.decided_at = Some(at);
+                c.by_rule = actor.starts_with("rule:");
                 c.within_sla = kind == "accepted" && c.due.is_some_and(|d| at <= d);
                 if kind == "accepted" {
                     c.first_touch_due = time("first_touch_due_at");
@@ -412,6 +436,26 @@ fn by_campaign<'a>(cs: &[&'a Cycle]) -> Vec<(Option<String>, Vec<&'a Cycle>)> {
         .collect()
 }
 
+/// Groups `cs` by `key` in report order (null last).
+fn grouped<'a>(
+    cs: &[&'a Cycle],
+    key: impl Fn(&Cycle) -> Option<String>,
+) -> Vec<(Option<String>, Vec<&'a Cycle>)> {
+    let keys: BTreeSet<Option<String>> = cs.iter().map(|c| key(c)).collect();
+    let (nulls, mut keys): (Vec<_>, Vec<_>) = keys.into_iter().partition(Option::is_none);
+    keys.extend(nulls);
+    keys.into_iter()
+        .map(|k| {
+            let members = cs.iter().copied().filter(|c| key(c) == k).collect();
+            (k, members)
+        })
+        .collect()
+}
+
+fn decided_by(c: &Cycle) -> Option<String> {
+    Some(if c.by_rule { "rule" } else { "person" }.to_owned())
+}
+
 fn with_key(key: Option<String>, mut figures: Value) -> Value {
     figures["key"] = json!(key);
     figures
@@ -496,6 +540,35 @@ async fn check_reports(scripts: &[Script]) {
         .collect();
     assert_eq!(r["groups"], json!(expected), "{ctx}");
 
+    // Who decided: a rule's decisions apart from people's (open cycles are people's), from
+    // blocks (the flag) and raw cycles alike.
+    for (by, rule) in [("person", false), ("rule", true)] {
+        let r = report(&app, &q("acceptance", &format!("&decided_by={by}"))).await;
+        let mine: Vec<&Cycle> = cs.iter().copied().filter(|c| c.by_rule == rule).collect();
+        assert_eq!(r["total"], acceptance(&mine), "{by} {ctx}");
+        let r = report(&app, &format!("{unfiltered}&decided_by={by}&group_by=day")).await;
+        assert_eq!(r["total"], acceptance(&mine), "{by} {ctx}");
+    }
+    for (group, key) in [
+        (
+            "decided_by",
+            &decided_by as &dyn Fn(&Cycle) -> Option<String>,
+        ),
+        ("account", &|c: &Cycle| c.account.clone()),
+    ] {
+        let r = report(&app, &format!("{unfiltered}&group_by={group}")).await;
+        let expected: Vec<Value> = grouped(&cs, key)
+            .into_iter()
+            .map(|(k, g)| with_key(k, acceptance(&g)))
+            .collect();
+        assert_eq!(r["groups"], json!(expected), "{group} {ctx}");
+    }
+    for (account, members) in grouped(&cs, |c| c.account.clone()) {
+        let Some(account) = account else { continue };
+        let r = report(&app, &q("sla", &format!("&account={account}"))).await;
+        assert_eq!(r["total"], sla(&members, now), "{account} {ctx}");
+    }
+
     let r = report(&app, &q("sla", "&group_by=day")).await;
     assert_eq!(r["total"], sla(&cs, now), "{ctx}");
     let expected: Vec<Value> = days
@@ -569,6 +642,8 @@ async fn check_reports(scripts: &[Script]) {
             lead_type: None,
             queue: None,
             owner: None,
+            account: None,
+            decided_by: None,
         },
         group: None,
     };

@@ -180,6 +180,8 @@ async fn every_report_executes_for_each_grouping_and_filter() {
         lead_type: None,
         queue: None,
         owner: None,
+        account: None,
+        decided_by: None,
     };
     let v = || Some("x".to_string());
     let scopes = [
@@ -215,6 +217,16 @@ async fn every_report_executes_for_each_grouping_and_filter() {
             lead_type: v(),
             queue: v(),
             owner: v(),
+            account: v(),
+            decided_by: Some(salgate::db::metrics::DecidedBy::Rule),
+            ..base.clone()
+        },
+        Scope {
+            account: v(),
+            ..base.clone()
+        },
+        Scope {
+            decided_by: Some(salgate::db::metrics::DecidedBy::Person),
             ..base.clone()
         },
     ];
@@ -227,7 +239,15 @@ async fn every_report_executes_for_each_grouping_and_filter() {
     ] {
         groups.push(Some(g));
     }
-    groups.extend([GroupBy::Queue, GroupBy::Owner].map(Some));
+    groups.extend(
+        [
+            GroupBy::Queue,
+            GroupBy::Owner,
+            GroupBy::Account,
+            GroupBy::DecidedBy,
+        ]
+        .map(Some),
+    );
     groups.extend([Period::Day, Period::Week, Period::Month].map(|p| Some(GroupBy::Time(p))));
     let pool = &app.pool;
     let bands = Default::default();

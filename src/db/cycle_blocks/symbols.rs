@@ -80,6 +80,7 @@ pub(super) fn names_of(rows: &[FactRow]) -> Vec<String> {
             &r.owner,
             &r.rejection_code,
             &r.recycle_reason,
+            &r.account_id,
         ];
         set.insert(r.source.as_str());
         set.insert(r.lead_type.as_str());

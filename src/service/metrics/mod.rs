@@ -102,7 +102,26 @@ pub async fn acceptance(
     req: &ReportRequest,
 ) -> Result<AcceptanceReport> {
     let ([mut view], syms) = tally(pool, &req.scope, None, [current(req, req.group, true)]).await?;
-    Ok(acceptance_report(req, bands, &mut view, &syms))
+    let mut r = acceptance_report(req, bands, &mut view, &syms);
+    r.meta.account_names = account_names(pool, req, r.groups.iter().map(|g| &g.key)).await?;
+    Ok(r)
+}
+
+/// Grouped by account: the name of each account a group is keyed by (none otherwise).
+async fn account_names<'a>(
+    pool: &PgPool,
+    req: &ReportRequest,
+    keys: impl Iterator<Item = &'a Option<String>>,
+) -> Result<BTreeMap<String, String>> {
+    if req.group != Some(GroupBy::Account) {
+        return Ok(BTreeMap::new());
+    }
+    let ids: Vec<uuid::Uuid> = keys.flatten().filter_map(|k| k.parse().ok()).collect();
+    let names = crate::db::accounts::names(pool, &ids).await?;
+    Ok(names
+        .into_iter()
+        .map(|(id, name)| (id.to_string(), name))
+        .collect())
 }
 
 fn acceptance_report(
@@ -185,7 +204,9 @@ fn rejection_specs(req: &ReportRequest) -> [ViewSpec; 3] {
 /// The rejection report: each code against the previous equal period.
 pub async fn rejections(pool: &PgPool, req: &ReportRequest) -> Result<RejectionReport> {
     let (views, syms) = tally(pool, &req.scope, None, rejection_specs(req)).await?;
-    Ok(rejection_report(req, views, &syms))
+    let mut r = rejection_report(req, views, &syms);
+    r.meta.account_names = account_names(pool, req, r.groups.iter().map(|g| &g.key)).await?;
+    Ok(r)
 }
 
 fn rejection_report(
@@ -240,7 +261,9 @@ fn rejection_report(
 pub async fn sla(pool: &PgPool, req: &ReportRequest, now: DateTime<Utc>) -> Result<SlaReport> {
     let ([mut view], syms) =
         tally(pool, &req.scope, Some(now), [current(req, req.group, true)]).await?;
-    Ok(sla_report(req, now, &mut view, &syms))
+    let mut r = sla_report(req, now, &mut view, &syms);
+    r.meta.account_names = account_names(pool, req, r.groups.iter().map(|g| &g.key)).await?;
+    Ok(r)
 }
 
 fn sla_report(
@@ -257,7 +280,9 @@ fn sla_report(
 pub async fn recycling(pool: &PgPool, req: &ReportRequest) -> Result<RecyclingReport> {
     let ([mut view], syms) =
         tally(pool, &req.scope, None, [current(req, req.group, false)]).await?;
-    Ok(recycling_report(req, &mut view, &syms))
+    let mut r = recycling_report(req, &mut view, &syms);
+    r.meta.account_names = account_names(pool, req, r.groups.iter().map(|g| &g.key)).await?;
+    Ok(r)
 }
 
 fn recycling_report(

@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use super::{bound, report::ReportMeta};
 use crate::{
-    db::metrics::{GroupBy, Scope},
+    db::metrics::{DecidedBy, GroupBy, Scope},
     domain::{
         body::{Check, Field},
         metrics::{bucket_key, Period},
@@ -36,7 +36,8 @@ pub struct ReportQuery {
     /// IANA time zone of dates and of day, week and month buckets. Default `UTC`.
     #[param(value_type = Option<String>)]
     tz: Field,
-    /// source, campaign, channel, lead_type, queue, owner, day, week (ISO, from Monday) or month.
+    /// source, campaign, channel, lead_type, queue, owner, account, decided_by (`person` or
+    /// `rule`), day, week (ISO, from Monday) or month.
     #[param(value_type = Option<String>)]
     group_by: Field,
     #[param(value_type = Option<String>)]
@@ -52,6 +53,13 @@ pub struct ReportQuery {
     /// The cycle's owner: the rep that decided it, else its current owner.
     #[param(value_type = Option<String>)]
     owner: Field,
+    /// An account's id (a merged account's cycles count under the account it was merged into).
+    #[param(value_type = Option<String>, format = Uuid)]
+    account: Field,
+    /// `person` or `rule`: only the cycles whose gate decision a person (or an open cycle)
+    /// or an ingest rule (history actor `rule:<id>`) made.
+    #[param(value_type = Option<String>)]
+    decided_by: Field,
 }
 
 /// A parsed report request.
@@ -87,6 +95,8 @@ impl ReportRequest {
             lead_type,
             queue,
             owner,
+            account,
+            decided_by,
         } = query;
         let tz = read_tz(&mut f, tz);
         let before = f.errors.len();
@@ -95,6 +105,8 @@ impl ReportRequest {
         // The order of the ends is checked only when both are usable.
         let ends_ok = f.errors.len() == before;
         let group = read_group(&mut f, group_by);
+        let account = read_account(&mut f, account);
+        let decided_by = read_decided_by(&mut f, decided_by);
         let scope_dims = (
             f.opt_str("source", source, 200),
             f.opt_str("campaign", campaign, 200),
@@ -121,6 +133,8 @@ impl ReportRequest {
                 lead_type,
                 queue,
                 owner,
+                account,
+                decided_by,
             },
             group,
         })
@@ -136,6 +150,8 @@ impl ReportRequest {
             ("lead_type", &s.lead_type),
             ("queue", &s.queue),
             ("owner", &s.owner),
+            ("account", &s.account),
+            ("decided_by", &s.decided_by.map(|d| d.as_str().to_owned())),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
@@ -146,6 +162,7 @@ impl ReportRequest {
             time_zone: s.tz.name().to_string(),
             group_by: self.group.map(|g| g.as_str().to_string()),
             filters,
+            account_names: BTreeMap::new(),
         }
     }
 
@@ -202,6 +219,27 @@ fn read_group(f: &mut Check, group_by: Field) -> Option<GroupBy> {
         }
         parsed
     })
+}
+
+/// `account`: an account id (its canonical text, as the cycles store it).
+fn read_account(f: &mut Check, v: Field) -> Option<String> {
+    let raw = f.opt_str("account", v, 64)?;
+    match raw.parse::<uuid::Uuid>() {
+        Ok(id) => Some(id.to_string()),
+        Err(_) => {
+            f.error("account", "must be an account id");
+            None
+        }
+    }
+}
+
+fn read_decided_by(f: &mut Check, v: Field) -> Option<DecidedBy> {
+    let raw = f.opt_str("decided_by", v, 20)?;
+    let parsed = DecidedBy::parse(&raw);
+    if parsed.is_none() {
+        f.error("decided_by", format!("must be one of {}", DecidedBy::NAMES));
+    }
+    parsed
 }
 
 /// `[from, to)` must be non-empty and at most [`MAX_RANGE_DAYS`] long.

@@ -12,10 +12,10 @@ use super::past_due::PastDue;
 use crate::{
     db::{
         cycle_blocks::{FactSink, Symbols},
-        metrics::{GroupBy, Scope},
+        metrics::{DecidedBy, GroupBy, Scope},
     },
     domain::{
-        cycle_facts::{CycleFact, Dim, Outcome, Sym, HOUR_US},
+        cycle_facts::{CycleFact, Dim, Outcome, Sym, DIMS, HOUR_US},
         metrics::Period,
     },
 };
@@ -133,8 +133,13 @@ impl Tally {
 enum Keyer {
     Ungrouped,
     Dim(Dim),
+    /// 0 for a person's decision, 1 for a rule's ([`DECIDED_BY_KEYS`]).
+    DecidedBy,
     Time(TimeKeys),
 }
+
+/// The group keys of [`Keyer::DecidedBy`], by key.
+const DECIDED_BY_KEYS: [DecidedBy; 2] = [DecidedBy::Person, DecidedBy::Rule];
 
 /// Time buckets: the bucket of a cycle is the one its local date falls in, worked out once
 /// per UTC hour when the whole hour lies in one bucket (every hour, for zones whose midnight
@@ -235,6 +240,8 @@ impl View {
             Some(GroupBy::LeadType) => Keyer::Dim(Dim::LeadType),
             Some(GroupBy::Queue) => Keyer::Dim(Dim::Queue),
             Some(GroupBy::Owner) => Keyer::Dim(Dim::Owner),
+            Some(GroupBy::Account) => Keyer::Dim(Dim::Account),
+            Some(GroupBy::DecidedBy) => Keyer::DecidedBy,
         };
         View {
             from: spec.from.timestamp_micros(),
@@ -254,6 +261,7 @@ impl View {
         let key = match &mut self.keyer {
             Keyer::Ungrouped => None,
             Keyer::Dim(d) => Some(c.dim(*d)),
+            Keyer::DecidedBy => Some(u32::from(c.decided_by_rule)),
             Keyer::Time(t) => t.key(c.routed_at),
         };
         let detail = self.detail;
@@ -289,7 +297,8 @@ impl View {
 
 /// The scan's sink: the scope's filters, then every view (and the past-due list, if asked).
 pub struct Tallies {
-    filters: [Option<Sym>; 6],
+    filters: [Option<Sym>; DIMS],
+    decided_by: Option<DecidedBy>,
     now: Option<i64>,
     views: Vec<View>,
     past_due: Option<PastDue>,
@@ -311,9 +320,11 @@ impl Tallies {
             &scope.lead_type,
             &scope.queue,
             &scope.owner,
+            &scope.account,
         ];
         Tallies {
             filters: f.map(|v| v.as_deref().map(|v| syms.intern(Some(v)))),
+            decided_by: scope.decided_by,
             now: now.map(|t| t.timestamp_micros()),
             views: specs.iter().map(|s| View::new(*s, scope.tz)).collect(),
             past_due: None,
@@ -338,7 +349,10 @@ impl FactSink for Tallies {
             .filters
             .iter()
             .zip(c.dims)
-            .all(|(f, d)| f.is_none_or(|f| f == d));
+            .all(|(f, d)| f.is_none_or(|f| f == d))
+            && self
+                .decided_by
+                .is_none_or(|by| by == DecidedBy::of(c.decided_by_rule));
         if kept {
             for v in &mut self.views {
                 v.add(c, self.now);

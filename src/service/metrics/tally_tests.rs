@@ -87,7 +87,7 @@ fn dst_changes_keep_every_cycle_in_its_local_bucket_and_one_inside_an_hour_split
     assert!(matches!(keys.hour_key(change), HourKey::Split));
 }
 
-fn cycle(at: DateTime<Utc>, dims: [Sym; 6], outcome: Outcome) -> CycleFact {
+fn cycle(at: DateTime<Utc>, dims: [Sym; DIMS], outcome: Outcome) -> CycleFact {
     CycleFact {
         lead_id: None,
         routed_at: at.timestamp_micros(),
@@ -100,6 +100,7 @@ fn cycle(at: DateTime<Utc>, dims: [Sym; 6], outcome: Outcome) -> CycleFact {
         accepted_later: false,
         rejection_code: NONE,
         recycle_reason: NONE,
+        decided_by_rule: false,
         decided_at: Some(at.timestamp_micros() + 60_000_000),
         sla_due_at: None,
         first_touch_due_at: None,
@@ -121,6 +122,8 @@ fn filters_keep_only_matching_cycles_and_views_only_their_period() {
         lead_type: None,
         queue: None,
         owner: None,
+        account: None,
+        decided_by: None,
     };
     let spec = |from, to, group| ViewSpec {
         from: t(from),
@@ -141,7 +144,7 @@ fn filters_keep_only_matching_cycles_and_views_only_their_period() {
             spec("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z", None),
         ],
     );
-    let dims = |s| [s, NONE, NONE, NONE, NONE, NONE];
+    let dims = |s| [s, NONE, NONE, NONE, NONE, NONE, NONE];
     for (at, source, outcome) in [
         ("2026-03-01T12:00:00Z", hubspot, Outcome::Rejected),
         ("2026-03-02T12:00:00Z", hubspot, Outcome::Accepted),

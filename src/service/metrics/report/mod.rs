@@ -28,11 +28,14 @@ pub struct ReportMeta {
     pub to: DateTime<Utc>,
     /// IANA zone of day, week and month buckets.
     pub time_zone: String,
-    /// `source`, `campaign`, `channel`, `lead_type`, `queue`, `owner`, `day`, `week` or
-    /// `month`; null when ungrouped.
+    /// `source`, `campaign`, `channel`, `lead_type`, `queue`, `owner`, `account`,
+    /// `decided_by`, `day`, `week` or `month`; null when ungrouped.
     pub group_by: Option<String>,
     /// The filters applied (`source`, `campaign`, …).
     pub filters: BTreeMap<String, String>,
+    /// Grouped by account: each group key (an account id) with the account's name; empty
+    /// otherwise.
+    pub account_names: BTreeMap<String, String>,
 }
 
 /// p50 and p90 in seconds (PostgreSQL `percentile_disc`); null with no data.

@@ -1,7 +1,7 @@
 //! A view's counts as the rows the report builders take (`db::metrics` row types): one per
 //! group, and the total.
 
-use super::{Keyer, Tally, View};
+use super::{Keyer, Tally, View, DECIDED_BY_KEYS};
 use crate::{
     db::{
         cycle_blocks::Symbols,
@@ -27,6 +27,9 @@ impl View {
         match &self.keyer {
             Keyer::Ungrouped => None,
             Keyer::Dim(_) => syms.name(k).map(str::to_owned),
+            Keyer::DecidedBy => DECIDED_BY_KEYS
+                .get(k as usize)
+                .map(|d| d.as_str().to_owned()),
             Keyer::Time(t) => t.dates.get(k as usize).map(|d| bucket_key(*d)),
         }
     }

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
 use futures::future::join_all;
-use salgate::domain::Role;
+use salgate::{clock::Clock, domain::Role};
 use serde_json::json;
 
 use super::{person, put, queue};
@@ -65,11 +65,15 @@ async fn an_owner_revops_set_on_the_account_takes_its_leads_unless_away() {
     put(&app, "/v1/reps/r-9", json!({"queues": []})).await;
     let first = app.ingest(&at("initech.io", "o-1", "ll")).await;
     let account = first["account_id"].as_str().unwrap().to_owned();
-    sqlx::query("UPDATE accounts SET owner = 'r-9' WHERE id = $1::uuid")
-        .bind(&account)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let res = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/v1/accounts/{account}"),
+            &app.admin,
+            Some(&json!({"owner": "r-9"})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
     let second = app.ingest(&at("initech.io", "o-2", "ll")).await;
     assert_eq!(second["owner"], "r-9", "the set owner, though not a member");
     // Away: the owner of the account's newest open lead is next in line.
@@ -91,14 +95,15 @@ async fn leads_of_an_accepted_account_go_to_its_owner_and_are_marked() {
     let first = app.ingest(&at("umbrella.io", "u-1", "pool")).await;
     assert!(first["owner"].is_null(), "a claim queue assigns nobody");
     let account = first["account_id"].as_str().unwrap().to_owned();
-    sqlx::query(
-        "UPDATE accounts SET owner = 'r-7', accepted_until = '2099-01-01T00:00:00Z' \
-         WHERE id = $1::uuid",
-    )
-    .bind(&account)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    let until = app.clock.now() + chrono::Duration::days(30);
+    let res = app
+        .post(
+            &format!("/v1/accounts/{account}/accept"),
+            &app.admin,
+            &json!({"until": until, "owner": "r-7"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
     let token = app.key(Role::Ingest, None).await;
     let second = app.ingest(&at("umbrella.io", "u-2", "pool")).await;
     assert_eq!(second["owner"], "r-7");
@@ -117,7 +122,7 @@ async fn leads_of_an_accepted_account_go_to_its_owner_and_are_marked() {
         assert_eq!(item["owner"], "r-7", "{item}");
     }
     // Once the acceptance has ended, the queue decides again.
-    app.clock.set("2099-01-02T00:00:00Z".parse().unwrap());
+    app.clock.set(until + chrono::Duration::seconds(1));
     let later = app.ingest(&at("umbrella.io", "u-5", "pool")).await;
     assert!(later["owner"].is_null());
 }

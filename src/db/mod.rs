@@ -34,6 +34,8 @@ pub mod notifications;
 pub mod reason_codes;
 pub mod retention;
 pub mod routing;
+pub mod rule_backtest;
+pub mod rules;
 pub mod sessions;
 pub mod sla;
 pub mod sla_status;
@@ -149,6 +151,8 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         routing::STATEMENTS,
         routing::escalation::STATEMENTS,
         routing::pick::STATEMENTS,
+        rule_backtest::STATEMENTS,
+        rules::STATEMENTS,
         sessions::STATEMENTS,
         slack::STATEMENTS,
         sla::STATEMENTS,

@@ -17,6 +17,7 @@ pub mod observe;
 pub mod rate_limit;
 pub mod reason_codes;
 pub mod routing;
+pub mod rules;
 pub mod sla;
 pub mod webhooks;
 
@@ -116,6 +117,7 @@ impl std::ops::Deref for Shared {
         (name = "taxonomy", description = "Rejection codes and recycle reasons"),
         (name = "sla", description = "SLA policies and business calendars"),
         (name = "routing", description = "Queues and reps"),
+        (name = "rules", description = "Ingest rules (dry run, live) and their backtest on the log"),
         (name = "metrics", description = "RevOps reports computed from the history log"),
         (name = "webhooks", description = "Outbound webhooks: subscriptions and deliveries"),
         (name = "notifications", description = "Slack and email notifications to people: what became of each"),
@@ -158,6 +160,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api_keys::router())
         .merge(sla::router())
         .merge(routing::router())
+        .merge(rules::router())
         .merge(metrics::router())
         .merge(webhooks::router())
         .merge(notifications::router())

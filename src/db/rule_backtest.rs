@@ -139,11 +139,7 @@ pub async fn scan(
     } else {
         sqlx::query_as::<_, PastCycleRow>(CYCLES_ONLY)
     };
-    let mut rows = query
-        .bind(from)
-        .bind(to)
-        .bind(cols.flags())
-        .fetch(db);
+    let mut rows = query.bind(from).bind(to).bind(cols.flags()).fetch(db);
     while let Some(row) = rows.try_next().await? {
         each(row);
     }

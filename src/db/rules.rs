@@ -125,15 +125,14 @@ pub async fn replace(
         .await
 }
 
-const DELETE: &str = concat!(
+const DELETE: &str =
     "WITH r AS (DELETE FROM ingest_rules WHERE id = $1 AND ($2::integer IS NULL OR version = $2) \
      RETURNING id, name, position, mode, condition, action, version, created_at, \
      $3::timestamptz AS updated_at), \
      h AS (INSERT INTO ingest_rule_history (rule_id, version, change, body, actor, at) \
      SELECT id, version, 'deleted', jsonb_build_object('name', name, 'position', position, \
      'mode', mode, 'condition', condition, 'action', action), $4, updated_at FROM r) \
-     SELECT id FROM r"
-);
+     SELECT id FROM r";
 
 /// Deletes rule `id` (at version `expected`, when given); whether it did.
 pub async fn delete(

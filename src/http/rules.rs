@@ -65,10 +65,7 @@ pub async fn create_rule(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     principal.require(REVOPS)?;
-    let rule = state
-        .service
-        .create_rule(&body, &principal.label())
-        .await?;
+    let rule = state.service.create_rule(&body, &principal.label()).await?;
     let location = format!("/v1/rules/{}", rule.id);
     let mut res = with_etag(StatusCode::CREATED, rule);
     if let Ok(v) = HeaderValue::from_str(&location) {

@@ -48,7 +48,9 @@ impl Service {
                 None => lead.queue.is_none(),
             };
             // A lead a rule matches takes the one-lead path, where the rules apply.
-            if !simple || judged.accepted_owner(now).is_some() || rules.any_match(&lead, &judged, now)
+            if !simple
+                || judged.accepted_owner(now).is_some()
+                || rules.any_match(&lead, &judged, now)
             {
                 slow.push((i, lead, judged));
                 continue;

@@ -9,6 +9,7 @@ mod group_commit;
 mod helpers;
 mod idempotency;
 mod ingest;
+mod ingest_rules;
 mod integrations;
 mod lane;
 mod listing;

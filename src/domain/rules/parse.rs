@@ -341,7 +341,10 @@ fn parse_test(c: &mut Check, field: &FieldRef, op: OpName, value: Field) -> Opti
             None => Some(Test::Missing(true)),
             Some(Value::Bool(b)) => Some(Test::Missing(b)),
             Some(_) => {
-                c.error("value", "must be true (the field is missing) or false, or absent");
+                c.error(
+                    "value",
+                    "must be true (the field is missing) or false, or absent",
+                );
                 None
             }
         },
@@ -452,7 +455,10 @@ fn parse_action(f: &mut Check, v: Field) -> Option<Action> {
         Some(ActionType::Accept) => match owner {
             Some(owner) => Some(Action::Accept { owner, queue }),
             None => {
-                c.error("owner", "an accept action needs an owner (the rep who works the lead)");
+                c.error(
+                    "owner",
+                    "an accept action needs an owner (the rep who works the lead)",
+                );
                 None
             }
         },

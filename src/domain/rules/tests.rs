@@ -41,23 +41,62 @@ fn each_operator_holds_only_where_documented() {
     };
     let input = RuleInput::of_cycle(&cycle);
     let cases = [
-        (json!({"field": "source", "op": "eq", "value": "hubspot"}), true),
-        (json!({"field": "source", "op": "eq", "value": "HubSpot"}), false),
-        (json!({"field": "company.country", "op": "in", "value": ["FR", "DE"]}), true),
-        (json!({"field": "company.country", "op": "in", "value": ["FR"]}), false),
-        (json!({"field": "email", "op": "matches", "value": "@gmail\\.com$"}), true),
-        (json!({"field": "email", "op": "matches", "value": "^b"}), false),
+        (
+            json!({"field": "source", "op": "eq", "value": "hubspot"}),
+            true,
+        ),
+        (
+            json!({"field": "source", "op": "eq", "value": "HubSpot"}),
+            false,
+        ),
+        (
+            json!({"field": "company.country", "op": "in", "value": ["FR", "DE"]}),
+            true,
+        ),
+        (
+            json!({"field": "company.country", "op": "in", "value": ["FR"]}),
+            false,
+        ),
+        (
+            json!({"field": "email", "op": "matches", "value": "@gmail\\.com$"}),
+            true,
+        ),
+        (
+            json!({"field": "email", "op": "matches", "value": "^b"}),
+            false,
+        ),
         (json!({"field": "score", "op": "lt", "value": 60}), true),
         (json!({"field": "score", "op": "gt", "value": 60}), false),
-        (json!({"field": "company.size", "op": "gt", "value": 39}), true),
-        (json!({"field": "attributes.seats", "op": "lt", "value": 12}), false),
-        (json!({"field": "attributes.tier", "op": "eq", "value": "gold"}), true),
+        (
+            json!({"field": "company.size", "op": "gt", "value": 39}),
+            true,
+        ),
+        (
+            json!({"field": "attributes.seats", "op": "lt", "value": 12}),
+            false,
+        ),
+        (
+            json!({"field": "attributes.tier", "op": "eq", "value": "gold"}),
+            true,
+        ),
         (json!({"field": "title", "op": "missing"}), true),
-        (json!({"field": "title", "op": "missing", "value": false}), false),
+        (
+            json!({"field": "title", "op": "missing", "value": false}),
+            false,
+        ),
         (json!({"field": "attributes.nope", "op": "missing"}), true),
-        (json!({"field": "duplicate_found", "op": "eq", "value": true}), true),
-        (json!({"field": "free_mail", "op": "eq", "value": true}), true),
-        (json!({"field": "account_accepted", "op": "eq", "value": true}), false),
+        (
+            json!({"field": "duplicate_found", "op": "eq", "value": true}),
+            true,
+        ),
+        (
+            json!({"field": "free_mail", "op": "eq", "value": true}),
+            true,
+        ),
+        (
+            json!({"field": "account_accepted", "op": "eq", "value": true}),
+            false,
+        ),
     ];
     for (clause, want) in cases {
         assert_eq!(holds(clause.clone(), &input), want, "{clause}");
@@ -109,13 +148,19 @@ fn every_bad_member_is_named_by_its_path() {
 #[test]
 fn actions_take_only_their_own_members() {
     assert_eq!(
-        rule(json!({"any": [{"field": "free_mail", "op": "eq", "value": true}]}),
-            json!({"type": "reject", "code": "other"})).unwrap_err(),
+        rule(
+            json!({"any": [{"field": "free_mail", "op": "eq", "value": true}]}),
+            json!({"type": "reject", "code": "other"})
+        )
+        .unwrap_err(),
         ["action.code"]
     );
     assert_eq!(
-        rule(json!({"any": [{"field": "free_mail", "op": "eq", "value": true}]}),
-            json!({"type": "recycle", "reason": "not_ready", "owner": "x"})).unwrap_err(),
+        rule(
+            json!({"any": [{"field": "free_mail", "op": "eq", "value": true}]}),
+            json!({"type": "recycle", "reason": "not_ready", "owner": "x"})
+        )
+        .unwrap_err(),
         ["action.owner"]
     );
     assert_eq!(

@@ -64,7 +64,12 @@ fn facts(lead: &NewLead, judged: &Judgement, now: DateTime<Utc>) -> Facts {
 
 impl RuleSet {
     /// Which rules match `lead`: the first live one, and every dry-run one.
-    fn evaluate(&self, lead: &NewLead, judged: &Judgement, now: DateTime<Utc>) -> (Option<usize>, Vec<usize>) {
+    fn evaluate(
+        &self,
+        lead: &NewLead,
+        judged: &Judgement,
+        now: DateTime<Utc>,
+    ) -> (Option<usize>, Vec<usize>) {
         if self.is_empty() {
             return (None, Vec::new());
         }

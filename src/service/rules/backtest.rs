@@ -128,7 +128,6 @@ fn past_cycle(row: PastCycleRow) -> PastCycle {
     }
 }
 
-
 fn parse_time(f: &mut Check, key: &str, v: Field) -> Option<DateTime<Utc>> {
     let parsed = match v.get() {
         None => {
@@ -143,10 +142,7 @@ fn parse_time(f: &mut Check, key: &str, v: Field) -> Option<DateTime<Utc>> {
     match parsed.filter(|t| dates::instant_in_range(*t)) {
         Some(t) => Some(t),
         None => {
-            f.error(
-                key,
-                format!("must be an RFC 3339 time {}", dates::RANGE),
-            );
+            f.error(key, format!("must be an RFC 3339 time {}", dates::RANGE));
             None
         }
     }

@@ -203,7 +203,10 @@ impl Service {
             }
             Action::Recycle { reason } => {
                 if !reason_codes::is_active(&self.db, ReasonKind::Recycle, reason).await? {
-                    bad("reason", format!("`{reason}` is not an active recycle reason"));
+                    bad(
+                        "reason",
+                        format!("`{reason}` is not an active recycle reason"),
+                    );
                 }
             }
             Action::Route { .. } | Action::Accept { .. } => {}

@@ -415,6 +415,7 @@ fn app_state(
             policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
             reps: Arc::new(RepCache::new(settings.cache_ttl)),
             queues: Arc::new(QueueCache::new(settings.cache_ttl)),
+            rule_cache: Arc::new(crate::service::rules::RuleCache::new(settings.cache_ttl)),
             // Longer than chrono can count means "no limit but 1970".
             routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
                 .unwrap_or(chrono::Duration::MAX),

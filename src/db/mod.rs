@@ -35,6 +35,8 @@ pub mod notifications;
 pub mod reason_codes;
 pub mod retention;
 pub mod routing;
+pub mod rule_backtest;
+pub mod rules;
 pub mod sessions;
 pub mod sla;
 pub mod sla_status;
@@ -152,6 +154,8 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         routing::escalation::STATEMENTS,
         routing::pick::STATEMENTS,
         routing::sticky::STATEMENTS,
+        rule_backtest::STATEMENTS,
+        rules::STATEMENTS,
         sessions::STATEMENTS,
         slack::STATEMENTS,
         sla::STATEMENTS,

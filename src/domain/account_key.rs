@@ -89,8 +89,13 @@ impl AccountKey {
 
 /// Whether the lead's email is at a free-mail or disposable provider (rules' `free_mail`).
 pub fn free_mail(lead: &NewLead) -> bool {
-    lead.email
-        .as_deref()
+    email_is_free_mail(lead.email.as_deref())
+}
+
+/// Whether `email` is at a free-mail or disposable provider (a stored lead's email, for the
+/// rules' backtest; `free_mail` for a lead being ingested).
+pub fn email_is_free_mail(email: Option<&str>) -> bool {
+    email
         .and_then(|e| e.rsplit_once('@'))
         .is_some_and(|(_, d)| is_free_mail(d))
 }

@@ -15,6 +15,7 @@ pub mod network;
 pub mod notify;
 pub mod routed_at;
 pub mod routing;
+pub mod rules;
 pub mod salesforce_id;
 pub mod signature;
 pub mod sla;

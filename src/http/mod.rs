@@ -18,6 +18,7 @@ pub mod observe;
 pub mod rate_limit;
 pub mod reason_codes;
 pub mod routing;
+pub mod rules;
 pub mod sla;
 pub mod webhooks;
 
@@ -118,6 +119,7 @@ impl std::ops::Deref for Shared {
         (name = "sla", description = "SLA policies and business calendars"),
         (name = "routing", description = "Queues and reps"),
         (name = "accounts", description = "Accounts leads are matched to: owners, account-level acceptance, merges"),
+        (name = "rules", description = "Ingest rules (dry run, live) and their backtest on the log"),
         (name = "metrics", description = "RevOps reports computed from the history log"),
         (name = "webhooks", description = "Outbound webhooks: subscriptions and deliveries"),
         (name = "notifications", description = "Slack and email notifications to people: what became of each"),
@@ -161,6 +163,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api_keys::router())
         .merge(sla::router())
         .merge(routing::router())
+        .merge(rules::router())
         .merge(metrics::router())
         .merge(webhooks::router())
         .merge(notifications::router())

@@ -39,6 +39,7 @@ impl Service {
             let all: Vec<&NewLead> = leads.iter().map(|(_, l)| l).collect();
             self.judge(&all, now).await?
         };
+        let rules = self.rule_set().await?;
         let mut fast: Vec<(usize, NewLead, CycleSla)> = Vec::new();
         let mut slow: Vec<(usize, NewLead, Judgement)> = Vec::new();
         for ((i, lead), judged) in leads.into_iter().zip(judged) {
@@ -46,7 +47,11 @@ impl Service {
                 Some(o) => self.reps.is_available(o),
                 None => lead.queue.is_none(),
             };
-            if !simple || judged.accepted_owner(now).is_some() {
+            // A lead a rule matches takes the one-lead path, where the rules apply.
+            if !simple
+                || judged.accepted_owner(now).is_some()
+                || rules.any_match(&lead, &judged, now)
+            {
                 slow.push((i, lead, judged));
                 continue;
             }

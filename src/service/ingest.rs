@@ -101,6 +101,7 @@ impl Service {
         // owner is registered; an unavailable one defers to the queue when there is one (else
         // SLA escalation deals with it).
         let mut lead = lead;
+        let rules = self.apply_rules(&mut lead, &judged, now).await?;
         let mut note = Map::new();
         judged.note(&mut note);
         if lead.owner.is_some() {
@@ -110,6 +111,7 @@ impl Service {
             note.insert("assigned_by".into(), "account".into());
             note.insert("account_accepted".into(), true.into());
         }
+        rules.note(&mut note);
         let mut from_queue = lead.owner.is_none() && lead.queue.is_some();
         if let Some(owner) = lead.owner.clone().filter(|o| !self.reps.is_available(o)) {
             let status = routing::register_owner(&self.db, &owner, now).await?;
@@ -133,7 +135,7 @@ impl Service {
             sla.routing_note = (!note.is_empty()).then_some(Value::Object(note));
             self.store_with_owner(lead, sla, who, now).await?
         };
-        Ok(ingested.into_view(now))
+        self.finish_rules(rules, ingested.into_view(now), now).await
     }
 
     /// Stores a lead with its owner given (or none): a new one goes with the next group commit;

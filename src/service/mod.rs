@@ -28,6 +28,7 @@ pub mod people;
 mod read;
 mod receipt;
 mod retry;
+pub mod rules;
 pub mod settings;
 pub mod slack;
 mod touch;
@@ -74,6 +75,8 @@ pub struct Service {
     pub reps: Arc<RepCache>,
     /// Per-replica cache of queues and their members (round-robin ingest).
     pub queues: Arc<QueueCache>,
+    /// Per-replica cache of the ingest rules (read for every ingested lead).
+    pub rule_cache: Arc<rules::RuleCache>,
     /// `SALGATE_ROUTED_AT_MAX_AGE`: how old a lead's `routed_at` may be.
     pub routed_at_max_age: chrono::Duration,
 }

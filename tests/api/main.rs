@@ -10,6 +10,7 @@ mod group_commit;
 mod helpers;
 mod idempotency;
 mod ingest;
+mod ingest_rules;
 mod integrations;
 mod judgement;
 mod lane;

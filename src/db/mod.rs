@@ -19,6 +19,7 @@ macro_rules! statements {
 }
 
 pub mod api_keys;
+pub mod crm;
 pub mod cycle_blocks;
 pub mod embedded;
 pub mod history;
@@ -132,6 +133,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
     [
         STATEMENTS,
         api_keys::STATEMENTS,
+        crm::STATEMENTS,
         cycle_blocks::STATEMENTS,
         history::STATEMENTS,
         idempotency::STATEMENTS,

@@ -90,6 +90,8 @@ pub struct Shared {
     pub pages: crate::pages::PageSettings,
     /// Slack interactivity (`SALGATE_SLACK_SIGNING_SECRET` set), else `None`.
     pub slack: Option<Arc<crate::notify::slack::Slack>>,
+    /// The CRM mappings, which the adapters read decisions made in the CRM with (configured).
+    pub crm: Arc<crate::crm::CrmSettings>,
 }
 
 /// The pool, the clock and the caches belong to the use cases; handlers that run a single

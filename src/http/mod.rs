@@ -12,6 +12,7 @@ pub mod inbound_signature;
 pub mod integrations;
 pub mod leads;
 pub mod metrics;
+pub mod crm_writebacks;
 pub mod notifications;
 pub mod observe;
 pub mod rate_limit;
@@ -121,6 +122,7 @@ impl std::ops::Deref for Shared {
         (name = "metrics", description = "RevOps reports computed from the history log"),
         (name = "webhooks", description = "Outbound webhooks: subscriptions and deliveries"),
         (name = "notifications", description = "Slack and email notifications to people: what became of each"),
+        (name = "crm", description = "Write-backs to HubSpot and Salesforce: what became of each"),
         (name = "integrations", description = "Native CRM adapters, authenticated by the CRM's signature"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Probes")
@@ -163,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(webhooks::router())
         .merge(notifications::router())
+        .merge(crm_writebacks::router())
         .split_for_parts();
     // Layers run outside-in in reverse order of `.layer` calls: auth, the batch gate (before
     // any body is read), then idempotency.

@@ -13,6 +13,7 @@
 mod assign;
 mod batch;
 mod claim;
+pub mod crm;
 pub mod cursor;
 mod decide;
 mod error;

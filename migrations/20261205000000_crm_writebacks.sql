@@ -11,6 +11,21 @@ ALTER TABLE reps
 CREATE UNIQUE INDEX reps_hubspot_owner_id ON reps (hubspot_owner_id) WHERE hubspot_owner_id IS NOT NULL;
 CREATE UNIQUE INDEX reps_salesforce_owner_id ON reps (salesforce_owner_id) WHERE salesforce_owner_id IS NOT NULL;
 
+-- Whether the rep was first registered because a CRM named it as an owner: its id is then
+-- that CRM's owner id. Kept when RevOps later describes the rep (which clears
+-- `auto_registered`).
+ALTER TABLE reps ADD COLUMN registered_from_crm boolean NOT NULL DEFAULT false;
+UPDATE reps SET registered_from_crm = true WHERE auto_registered;
+CREATE FUNCTION reps_keep_crm_origin() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.registered_from_crm := NEW.auto_registered OR NEW.registered_from_crm
+        OR (TG_OP = 'UPDATE' AND OLD.registered_from_crm);
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER reps_keep_crm_origin BEFORE INSERT OR UPDATE ON reps
+    FOR EACH ROW EXECUTE FUNCTION reps_keep_crm_origin();
+
 -- The CRMs some replica can write to, set at start-up from its settings. With none enabled
 -- (the default) the trigger reads this two-row table and stops.
 CREATE TABLE crm_targets (
@@ -77,9 +92,9 @@ BEGIN
     JOIN leads l ON l.id = n.lead_id
     JOIN crm_targets t ON t.enabled AND t.crm = l.source
     LEFT JOIN LATERAL (
-        SELECT COALESCE(x.hubspot_owner_id, CASE WHEN x.auto_registered THEN x.id END)
+        SELECT COALESCE(x.hubspot_owner_id, CASE WHEN x.registered_from_crm THEN x.id END)
                    AS hubspot_owner_id,
-               COALESCE(x.salesforce_owner_id, CASE WHEN x.auto_registered THEN x.id END)
+               COALESCE(x.salesforce_owner_id, CASE WHEN x.registered_from_crm THEN x.id END)
                    AS salesforce_owner_id
         FROM reps x WHERE x.id = l.owner
     ) r ON true

@@ -189,9 +189,10 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
 /// `salgate crm setup hubspot`: creates the salgate contact properties the portal lacks.
 async fn setup_hubspot(settings: &Settings) -> anyhow::Result<()> {
     let crm = &settings.crm;
-    let token = crm.hubspot_access_token.as_deref().ok_or_else(|| {
-        anyhow::anyhow!("SALGATE_HUBSPOT_ACCESS_TOKEN is not set")
-    })?;
+    let token = crm
+        .hubspot_access_token
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("SALGATE_HUBSPOT_ACCESS_TOKEN is not set"))?;
     let policy = salgate::outbound::Policy {
         allow_private: settings.webhook_allow_private_networks,
     };
@@ -204,7 +205,11 @@ async fn setup_hubspot(settings: &Settings) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     for name in &wanted {
         let name = name["name"].as_str().unwrap_or_default();
-        let what = if created.iter().any(|c| c == name) { "created" } else { "exists" };
+        let what = if created.iter().any(|c| c == name) {
+            "created"
+        } else {
+            "exists"
+        };
         println!("{name}: {what}");
     }
     Ok(())

@@ -26,10 +26,10 @@ use crate::{
         Shared,
     },
     jobs::{
+        crm_writer::CrmWriter,
         cycle_compactor::CycleCompactor,
         dispatcher::Dispatcher,
         key_listener::KeyListener,
-        crm_writer::CrmWriter,
         notifier::Notifier,
         pg_supervisor::{PgSupervisor, SharedCluster},
         retention::{Retention, RetentionJob},
@@ -393,7 +393,11 @@ fn crm_writer(settings: &Settings, state: &AppState) -> anyhow::Result<CrmWriter
         .crm
         .targets(state.outbound)
         .map_err(|e| anyhow::anyhow!("invalid CRM settings: {e}"))?;
-    Ok(CrmWriter::new(state.db.clone(), state.clock.clone(), targets))
+    Ok(CrmWriter::new(
+        state.db.clone(),
+        state.clock.clone(),
+        targets,
+    ))
 }
 
 /// Resolves on SIGTERM or SIGINT.

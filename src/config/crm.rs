@@ -16,7 +16,8 @@ pub(super) fn settings(raw: &Raw) -> Result<CrmSettings, ConfigError> {
     };
     let mapping = |crm, (status_key, status): (&str, &str), (fields_key, fields): (&str, &str)| {
         CrmMapping::parse(crm, status, fields).map_err(|why| {
-            let key = if why.contains("state") || why.contains("mapped") || why.contains("value of") {
+            let key = if why.contains("state") || why.contains("mapped") || why.contains("value of")
+            {
                 status_key
             } else {
                 fields_key
@@ -31,7 +32,10 @@ pub(super) fn settings(raw: &Raw) -> Result<CrmSettings, ConfigError> {
     )?;
     let salesforce = mapping(
         CrmKind::Salesforce,
-        ("salesforce_lead_status_map", &raw.salesforce_lead_status_map),
+        (
+            "salesforce_lead_status_map",
+            &raw.salesforce_lead_status_map,
+        ),
         ("salesforce_fields", &raw.salesforce_fields),
     )?;
     let version = raw.salesforce_api_version.trim().trim_start_matches('v');

@@ -189,7 +189,10 @@ fn per_record(updates: &[Update], body: &Value) -> Vec<RecordResult> {
             });
             match named {
                 Some(e) => RecordResult::Refused(
-                    e["message"].as_str().unwrap_or("refused by HubSpot").to_string(),
+                    e["message"]
+                        .as_str()
+                        .unwrap_or("refused by HubSpot")
+                        .to_string(),
                 ),
                 None => RecordResult::Written,
             }

@@ -59,8 +59,9 @@ impl CrmMapping {
     pub fn parse(crm: CrmKind, status_map: &str, field_map: &str) -> Result<CrmMapping, String> {
         let mut statuses = Vec::new();
         for (k, v) in pairs(status_map)? {
-            let state = LeadState::parse(&k)
-                .ok_or_else(|| format!("`{k}` is not a state (routed, accepted, rejected, recycled)"))?;
+            let state = LeadState::parse(&k).ok_or_else(|| {
+                format!("`{k}` is not a state (routed, accepted, rejected, recycled)")
+            })?;
             if statuses.iter().any(|(s, _)| *s == state) {
                 return Err(format!("`{k}` is mapped twice"));
             }
@@ -199,8 +200,12 @@ mod tests {
 
     #[test]
     fn salesforce_clears_with_null() {
-        let m = CrmMapping::parse(CrmKind::Salesforce, HS_STATUS, "rejection_code=SAL_Rejection_Code__c")
-            .unwrap();
+        let m = CrmMapping::parse(
+            CrmKind::Salesforce,
+            HS_STATUS,
+            "rejection_code=SAL_Rejection_Code__c",
+        )
+        .unwrap();
         assert_eq!(
             Value::Object(m.properties(&json!({"state": "routed"}))),
             json!({"SAL_Rejection_Code__c": null})
@@ -217,7 +222,10 @@ mod tests {
             "routed=A,accepted=B,rejected=C,open=D",
             "routed=A,accepted,rejected=C,recycled=D",
         ] {
-            assert!(CrmMapping::parse(CrmKind::Hubspot, bad, f).is_err(), "{bad}");
+            assert!(
+                CrmMapping::parse(CrmKind::Hubspot, bad, f).is_err(),
+                "{bad}"
+            );
         }
         assert!(CrmMapping::parse(CrmKind::Hubspot, HS_STATUS, "colour=x").is_err());
         assert!(CrmMapping::parse(CrmKind::Hubspot, HS_STATUS, "state=a,state=b").is_err());

@@ -135,16 +135,33 @@ impl SalesforceClient {
         Ok(token)
     }
 
-    async fn write_with(&self, t: &Token, updates: &[Update]) -> Result<Vec<RecordResult>, Failure> {
+    async fn write_with(
+        &self,
+        t: &Token,
+        updates: &[Update],
+    ) -> Result<Vec<RecordResult>, Failure> {
         let version = format!("v{}", self.settings.api_version.trim_start_matches('v'));
         let base = t.instance_url.trim_end_matches('/');
         let (req, one) = match updates {
             [u] => {
-                let url = url_with(base, &["services", "data", &version, "sobjects", "Lead", &u.record_id])?;
+                let url = url_with(
+                    base,
+                    &[
+                        "services",
+                        "data",
+                        &version,
+                        "sobjects",
+                        "Lead",
+                        &u.record_id,
+                    ],
+                )?;
                 (self.client.patch(url).json(&u.properties), true)
             }
             many => {
-                let url = url_with(base, &["services", "data", &version, "composite", "sobjects"])?;
+                let url = url_with(
+                    base,
+                    &["services", "data", &version, "composite", "sobjects"],
+                )?;
                 let records: Vec<Value> = many
                     .iter()
                     .map(|u| {
@@ -214,7 +231,10 @@ fn errors_text(errors: &Value) -> String {
     }
     list.iter()
         .map(|e| {
-            let code = e["statusCode"].as_str().or(e["errorCode"].as_str()).unwrap_or("ERROR");
+            let code = e["statusCode"]
+                .as_str()
+                .or(e["errorCode"].as_str())
+                .unwrap_or("ERROR");
             let msg = e["message"].as_str().unwrap_or("");
             let fields: Vec<&str> = e["fields"]
                 .as_array()

@@ -14,7 +14,11 @@ const SET_TARGET: &str = "UPDATE crm_targets SET enabled = $2, updated_at = now(
 
 /// Tells the outbox trigger which CRMs are written to (start-up; every replica should run
 /// with the same settings, the latest start decides).
-pub async fn set_targets(pool: &PgPool, hubspot: bool, salesforce: bool) -> Result<(), sqlx::Error> {
+pub async fn set_targets(
+    pool: &PgPool,
+    hubspot: bool,
+    salesforce: bool,
+) -> Result<(), sqlx::Error> {
     for (crm, on) in [("hubspot", hubspot), ("salesforce", salesforce)] {
         sqlx::query(SET_TARGET)
             .bind(crm)
@@ -238,7 +242,7 @@ pub async fn record_rejected_without_code(
 
 const REP_BY_OWNER: &str = "SELECT id FROM reps \
      WHERE CASE $1 WHEN 'hubspot' THEN hubspot_owner_id ELSE salesforce_owner_id END = $2 \
-        OR (id = $2 AND auto_registered) \
+        OR (id = $2 AND registered_from_crm) \
      ORDER BY (id = $2) LIMIT 1";
 
 /// The rep whose owner id in `crm` is `owner` (a rep registered from that owner id is its

@@ -51,9 +51,8 @@ pub async fn list_crm_writebacks(
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Json<CrmWritebackList>> {
     principal.require(MANAGERS)?;
-    let Query(params) = params.map_err(|e| {
-        ApiError::Validation(vec![field("query", &e.body_text())])
-    })?;
+    let Query(params) =
+        params.map_err(|e| ApiError::Validation(vec![field("query", &e.body_text())]))?;
     let mut errors = Vec::new();
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let status = get("status");

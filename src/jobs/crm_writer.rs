@@ -131,8 +131,14 @@ impl CrmWriter {
             let n = self.batch.min(t.client.max_batch());
             let now = self.clock.now();
             let lease_until = now + chrono_of(LEASE);
-            let claimed = outbox::claim(&self.db, t.client.kind().as_str(), now, lease_until, n as i64)
-                .await?;
+            let claimed = outbox::claim(
+                &self.db,
+                t.client.kind().as_str(),
+                now,
+                lease_until,
+                n as i64,
+            )
+            .await?;
             if claimed.is_empty() {
                 continue;
             }
@@ -193,7 +199,10 @@ impl CrmWriter {
                     Outcome::RateLimited,
                     "pending",
                     Some(now + chrono_of(*wait)),
-                    Some(format!("rate limited (429), retry after {} s", wait.as_secs())),
+                    Some(format!(
+                        "rate limited (429), retry after {} s",
+                        wait.as_secs()
+                    )),
                 ),
                 Err(CallError::Transient(why)) => self.retry(attempts, now, why.clone()),
             };

@@ -102,7 +102,9 @@ impl Service {
         change: &CrmChange<'_>,
         status: &str,
     ) -> Result<FromCrm> {
-        let outcome = self.status_from_crm_uncounted(mapping, change, status).await;
+        let outcome = self
+            .status_from_crm_uncounted(mapping, change, status)
+            .await;
         count(change.crm, &outcome);
         outcome
     }
@@ -126,7 +128,10 @@ impl Service {
         if lead.state == state || state == LeadState::Routed {
             return Ok(FromCrm::Unchanged);
         }
-        let note = format!("set in {crm}: {} = {status}", mapping.field("status").unwrap_or("status"));
+        let note = format!(
+            "set in {crm}: {} = {status}",
+            mapping.field("status").unwrap_or("status")
+        );
         let command = match state {
             LeadState::Accepted => Command::Accept,
             LeadState::Rejected => match self.valid_rejection_code(change.code).await? {
@@ -163,13 +168,20 @@ impl Service {
     /// Whether the change is salgate's write coming back: the record's own `state` field says
     /// the state the status maps to (only salgate writes it), or salgate wrote that state near
     /// the change's time (the latest write when the CRM gives no time).
-    async fn is_echo(&self, lead: &LeadRow, change: &CrmChange<'_>, state: LeadState) -> Result<bool> {
+    async fn is_echo(
+        &self,
+        lead: &LeadRow,
+        change: &CrmChange<'_>,
+        state: LeadState,
+    ) -> Result<bool> {
         if let Some(written) = change.written_state {
             return Ok(written == state.as_str());
         }
         let crm = change.crm.as_str();
         let near = match change.occurred_at {
-            Some(at) => crm_db::states_written_near(&self.db, lead.id, crm, at, ECHO_WINDOW).await?,
+            Some(at) => {
+                crm_db::states_written_near(&self.db, lead.id, crm, at, ECHO_WINDOW).await?
+            }
             None => crm_db::last_state_written(&self.db, lead.id, crm)
                 .await?
                 .into_iter()
@@ -181,12 +193,17 @@ impl Service {
     /// The code when it is an active rejection code other than `other` (which needs a note a
     /// CRM field does not carry).
     async fn valid_rejection_code(&self, code: Option<&str>) -> Result<Option<String>> {
-        let Some(code) = code.map(str::trim).filter(|c| !c.is_empty() && *c != "other") else {
+        let Some(code) = code
+            .map(str::trim)
+            .filter(|c| !c.is_empty() && *c != "other")
+        else {
             return Ok(None);
         };
-        Ok(reason_codes::is_active(&self.db, ReasonKind::Rejection, code)
-            .await?
-            .then(|| code.to_string()))
+        Ok(
+            reason_codes::is_active(&self.db, ReasonKind::Rejection, code)
+                .await?
+                .then(|| code.to_string()),
+        )
     }
 
     /// A recycle: the code field's value when it is an active recycle reason, else `other`;
@@ -202,7 +219,12 @@ impl Service {
         })
     }
 
-    async fn without_code(&self, lead: &LeadRow, change: &CrmChange<'_>, status: &str) -> Result<FromCrm> {
+    async fn without_code(
+        &self,
+        lead: &LeadRow,
+        change: &CrmChange<'_>,
+        status: &str,
+    ) -> Result<FromCrm> {
         let actor = format!("{}:{}", change.crm.as_str(), change.user);
         let w = WithoutCode {
             actor: &actor,
@@ -256,11 +278,63 @@ impl Service {
             on_behalf_of: Some(rep),
         };
         let version = lead.version.to_string();
-        match self.decide(&caller, lead.id, &decision, Some(&version)).await {
+        match self
+            .decide(&caller, lead.id, &decision, Some(&version))
+            .await
+        {
             Ok(l) => Ok(FromCrm::Decided(l.id)),
             Err(e) if e.is_server_side() => Err(e),
             Err(e) => Ok(FromCrm::Refused(e.to_string())),
         }
+    }
+}
+
+/// The `hubspot_owner_id` and `salesforce_owner_id` of a rep body: absent keeps the stored
+/// one, `""` clears it; at most 80 characters, no spaces.
+pub fn rep_owner_ids(
+    f: &mut crate::domain::body::Check,
+    hubspot: crate::domain::body::Field,
+    salesforce: crate::domain::body::Field,
+    stored: Option<&crate::db::routing::Rep>,
+) -> (Option<String>, Option<String>) {
+    let mut one = |key: &str, v: crate::domain::body::Field, stored: Option<&String>| {
+        match v.get() {
+            None => return stored.cloned(),
+            Some(serde_json::Value::String(_)) => {}
+            Some(_) => {
+                f.error(key, "must be an owner id string, or \"\" to clear");
+                return stored.cloned();
+            }
+        }
+        let s = f.opt_str(key, v, 80)?;
+        if s.chars().any(char::is_whitespace) {
+            f.error(key, "must be an owner id without spaces");
+            return None;
+        }
+        Some(s)
+    };
+    (
+        one(
+            "hubspot_owner_id",
+            hubspot,
+            stored.and_then(|r| r.hubspot_owner_id.as_ref()),
+        ),
+        one(
+            "salesforce_owner_id",
+            salesforce,
+            stored.and_then(|r| r.salesforce_owner_id.as_ref()),
+        ),
+    )
+}
+
+/// The rep field whose uniqueness `e` violated, if it is an owner id.
+pub fn owner_id_taken(e: &sqlx::Error) -> Option<&'static str> {
+    if crate::db::is_constraint(e, "reps_hubspot_owner_id") {
+        Some("hubspot_owner_id")
+    } else if crate::db::is_constraint(e, "reps_salesforce_owner_id") {
+        Some("salesforce_owner_id")
+    } else {
+        None
     }
 }
 

@@ -3,6 +3,7 @@
 mod auth;
 mod batch;
 mod browser;
+mod crm;
 mod decisions;
 mod faults;
 mod group_commit;

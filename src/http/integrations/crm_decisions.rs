@@ -74,13 +74,15 @@ pub async fn hubspot(state: &AppState, events: &[Value]) -> ApiResult<Counts> {
     };
     let code_of = |object: &str| {
         events.iter().rev().find_map(|e| {
-            (hubspot_property(state, e) == Some(false) && id(&e["objectId"]).as_deref() == Some(object))
-                .then(|| e["propertyValue"].as_str().map(str::to_string))
-                .flatten()
+            (hubspot_property(state, e) == Some(false)
+                && id(&e["objectId"]).as_deref() == Some(object))
+            .then(|| e["propertyValue"].as_str().map(str::to_string))
+            .flatten()
         })
     };
     for event in events {
-        let (Some(is_status), Some(object)) = (hubspot_property(state, event), id(&event["objectId"]))
+        let (Some(is_status), Some(object)) =
+            (hubspot_property(state, event), id(&event["objectId"]))
         else {
             continue;
         };
@@ -99,7 +101,11 @@ pub async fn hubspot(state: &AppState, events: &[Value]) -> ApiResult<Counts> {
             .as_str()
             .or(event["changeSource"].as_str())
             .unwrap_or("unknown");
-        let code = if is_status { code_of(&object) } else { Some(value.to_string()) };
+        let code = if is_status {
+            code_of(&object)
+        } else {
+            Some(value.to_string())
+        };
         let change = CrmChange {
             crm: CrmKind::Hubspot,
             record_id: &object,
@@ -131,9 +137,9 @@ pub fn is_salesforce_decision(state: &AppState, n: &Notification) -> bool {
     let m = &state.crm.salesforce;
     n.object_type == "Lead"
         && m.field("status")
-        .and_then(|f| n.fields.get(f))
-        .and_then(|v| m.state_of(v))
-        .is_some_and(|s| s != LeadState::Routed)
+            .and_then(|f| n.fields.get(f))
+            .and_then(|v| m.state_of(v))
+            .is_some_and(|s| s != LeadState::Routed)
 }
 
 /// Applies the decision notifications of an Outbound Message; the code comes from the mapped
@@ -146,7 +152,11 @@ pub async fn salesforce(state: &AppState, notifications: &[&Notification]) -> Ap
             counts.duplicates += 1;
             continue;
         }
-        let get = |key: &str| m.field(key).and_then(|f| n.fields.get(f)).map(String::as_str);
+        let get = |key: &str| {
+            m.field(key)
+                .and_then(|f| n.fields.get(f))
+                .map(String::as_str)
+        };
         let status = get("status").unwrap_or_default();
         let user = n.fields.get("LastModifiedById").map(String::as_str);
         let record_id = n.fields.get("Id").map(String::as_str).unwrap_or_default();

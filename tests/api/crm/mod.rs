@@ -169,18 +169,12 @@ impl MockCrm {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        match scripted {
-            Some(Scripted::RateLimited { retry_after }) => Some(
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    [("retry-after", retry_after.to_string())],
-                    Json(json!({"status": "error", "message": "You have reached your secondly limit.",
-                                "errorType": "RATE_LIMIT", "category": "RATE_LIMITS"})),
-                )
-                    .into_response(),
-            ),
-            None => None,
-        }
+        scripted.map(|Scripted::RateLimited { retry_after }| {
+            let body = json!({"status": "error", "message": "You have reached your secondly limit.",
+                              "errorType": "RATE_LIMIT", "category": "RATE_LIMITS"});
+            let retry_after = [("retry-after", retry_after.to_string())];
+            (StatusCode::TOO_MANY_REQUESTS, retry_after, Json(body)).into_response()
+        })
     }
 
     fn record(&self, w: Write) {

@@ -147,7 +147,7 @@ pub async fn list(pool: &PgPool, f: &Filter<'_>, limit: i64) -> Result<Vec<Liste
 
 const STATES_WRITTEN_NEAR: &str = "SELECT DISTINCT fields ->> 'state' FROM crm_writebacks \
      WHERE lead_id = $1 AND crm = $2 AND attempted_at IS NOT NULL \
-       AND attempted_at BETWEEN $3 - $4::interval AND $3 + $4::interval";
+       AND attempted_at BETWEEN $3::timestamptz - $4::interval AND $3::timestamptz + $4::interval";
 
 /// The states salgate wrote (attempted to write) to the lead's CRM record within `window`
 /// of `at`: a CRM change event at `at` carrying one of them is salgate's own write coming

@@ -20,7 +20,7 @@ use axum::{routing::patch, routing::post, Json, Router};
 use salgate::{
     clock::SystemClock,
     config::Settings,
-    db::embedded::{EmbeddedOptions, EmbeddedPostgres},
+    db::embedded::{EmbeddedOptions, EmbeddedPostgres, APP_ROLE},
     jobs::crm_writer::CrmWriter,
     startup::Application,
 };
@@ -63,8 +63,9 @@ async fn mock_hubspot() -> anyhow::Result<(String, Arc<AtomicUsize>)> {
 
 /// Updates per second with at most `batch` records per call.
 async fn run(pg: &EmbeddedPostgres, name: &str, leads: usize, batch: usize) -> anyhow::Result<f64> {
-    let mut conn = PgConnection::connect(&pg.url_for("postgres")).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    // The service's role may not create databases: the cluster's admin does, as start-up does.
+    let mut conn = PgConnection::connect(&pg.admin_url_for("postgres")).await?;
+    sqlx::query(&format!("CREATE DATABASE {name} OWNER {APP_ROLE}"))
         .execute(&mut conn)
         .await?;
     conn.close().await?;

@@ -2,6 +2,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod crm;
 pub mod db;
 pub mod domain;
 pub mod http;

@@ -41,6 +41,11 @@ enum Cmd {
         #[command(subcommand)]
         command: UsersCmd,
     },
+    /// Prepare a CRM for the write-back (docs/crm.md).
+    Crm {
+        #[command(subcommand)]
+        command: CrmCmd,
+    },
     /// Run an embedded PostgreSQL cluster on its own, for tools such as the benchmarks.
     Db {
         #[command(subcommand)]
@@ -72,6 +77,16 @@ enum DbCmd {
     Stop {
         #[arg(long)]
         dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum CrmCmd {
+    /// Create the contact properties salgate writes, where missing (hubspot is the one CRM
+    /// this can be done for; Salesforce fields are created in Setup).
+    Setup {
+        #[arg(value_parser = ["hubspot"])]
+        crm: String,
     },
 }
 
@@ -152,6 +167,9 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
             });
             app.run_until_stopped().await
         }
+        Cmd::Crm {
+            command: CrmCmd::Setup { .. },
+        } => setup_hubspot(&settings).await,
         Cmd::Db { command } => tokio::task::spawn_blocking(move || db_command(command)).await?,
         Cmd::Migrate => {
             let database = Database::open(&settings).await?;
@@ -166,6 +184,35 @@ async fn run(command: Cmd, settings: Settings) -> anyhow::Result<()> {
             command: KeysCmd::Create { role, rep, name },
         } => create_key(&settings, clock.as_ref(), role, rep, name).await,
     }
+}
+
+/// `salgate crm setup hubspot`: creates the salgate contact properties the portal lacks.
+async fn setup_hubspot(settings: &Settings) -> anyhow::Result<()> {
+    let crm = &settings.crm;
+    let token = crm
+        .hubspot_access_token
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("SALGATE_HUBSPOT_ACCESS_TOKEN is not set"))?;
+    let policy = salgate::outbound::Policy {
+        allow_private: settings.webhook_allow_private_networks,
+    };
+    let client = salgate::crm::hubspot::HubspotClient::new(&crm.hubspot_api_url, token, policy)
+        .map_err(|e| anyhow::anyhow!("SALGATE_HUBSPOT_API_URL: {e}"))?;
+    let wanted = salgate::crm::hubspot::property_definitions(&crm.hubspot);
+    let created = client
+        .ensure_properties(&wanted)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for name in &wanted {
+        let name = name["name"].as_str().unwrap_or_default();
+        let what = if created.iter().any(|c| c == name) {
+            "created"
+        } else {
+            "exists"
+        };
+        println!("{name}: {what}");
+    }
+    Ok(())
 }
 
 /// `salgate users invite`: a one-time sign-in link, alone on the last line.

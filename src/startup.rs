@@ -26,6 +26,7 @@ use crate::{
         Shared,
     },
     jobs::{
+        crm_writer::CrmWriter,
         cycle_compactor::CycleCompactor,
         dispatcher::Dispatcher,
         key_listener::KeyListener,
@@ -152,6 +153,7 @@ struct JobSettings {
     retention: Retention,
     retention_interval: Duration,
     notify_poll_interval: Duration,
+    crm_poll_interval: Duration,
 }
 
 pub struct Application {
@@ -162,6 +164,8 @@ pub struct Application {
     jobs: JobSettings,
     /// Sends Slack and email notifications (one of the periodic jobs).
     notifier: Notifier,
+    /// Writes decisions back to the CRMs (one of the periodic jobs).
+    crm_writer: CrmWriter,
     /// Whether the periodic jobs run (scanner, dispatcher, compactor, idempotency purge); tests
     /// turn them off and drive each job themselves.
     periodic_jobs: bool,
@@ -189,6 +193,11 @@ impl Application {
             .announce()
             .await
             .context("could not record the notification channels")?;
+        let crm_writer = crm_writer(&settings, &state)?;
+        crm_writer
+            .announce()
+            .await
+            .context("could not record the CRM write-back targets")?;
         let bootstrap_sign_in_link = match bootstrap_admin_token {
             Some(_) => {
                 let (_, token) = state
@@ -207,6 +216,7 @@ impl Application {
             shutdown: CancellationToken::new(),
             jobs: JobSettings::from_settings(&settings),
             notifier,
+            crm_writer,
             periodic_jobs: true,
             bootstrap_admin_token,
             bootstrap_sign_in_link,
@@ -255,6 +265,12 @@ impl Application {
                 self.notifier
                     .clone()
                     .run(self.jobs.notify_poll_interval, shutdown.clone()),
+            );
+            tasks.spawn(
+                "the CRM writer",
+                self.crm_writer
+                    .clone()
+                    .run(self.jobs.crm_poll_interval, shutdown.clone()),
             );
         }
         let revocations = KeyListener::new(&self.state.db, self.state.keys.clone());
@@ -370,6 +386,20 @@ fn notifier(settings: &Settings, state: &AppState) -> anyhow::Result<Notifier> {
     ))
 }
 
+/// The CRM writer with the CRMs whose credentials are set (none: it writes nothing, and the
+/// trigger writes no rows).
+fn crm_writer(settings: &Settings, state: &AppState) -> anyhow::Result<CrmWriter> {
+    let targets = settings
+        .crm
+        .targets(state.outbound)
+        .map_err(|e| anyhow::anyhow!("invalid CRM settings: {e}"))?;
+    Ok(CrmWriter::new(
+        state.db.clone(),
+        state.clock.clone(),
+        targets,
+    ))
+}
+
 /// Resolves on SIGTERM or SIGINT.
 pub async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -449,6 +479,7 @@ fn app_state(
         batch_wait: settings.batch_wait,
         pages: PageSettings::new(settings, bound),
         slack,
+        crm: Arc::new(settings.crm.clone()),
     }))
 }
 
@@ -467,6 +498,7 @@ impl JobSettings {
             retention: settings.retention,
             retention_interval: settings.retention_interval,
             notify_poll_interval: settings.notify_poll_interval,
+            crm_poll_interval: settings.crm.poll_interval,
         }
     }
 }

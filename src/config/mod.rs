@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::{domain::metrics::BandLimits, jobs::retention::Retention};
 
+mod crm;
 #[cfg(test)]
 mod docs_tests;
 mod parse;
@@ -105,6 +106,9 @@ pub struct Settings {
     pub notify_poll_interval: Duration,
     /// Slack: bot token, signing secret, Web API base (issue 17, docs/slack.md).
     pub slack: crate::notify::slack::SlackSettings,
+    /// CRM write-back: HubSpot's token and API, Salesforce's client credentials, the
+    /// mappings, the writer's period (docs/crm.md).
+    pub crm: crate::crm::CrmSettings,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -155,6 +159,17 @@ struct Raw {
     slack_bot_token: Option<String>,
     slack_signing_secret: Option<String>,
     slack_api_url: String,
+    hubspot_access_token: Option<String>,
+    hubspot_api_url: String,
+    hubspot_lead_status_map: String,
+    hubspot_fields: String,
+    salesforce_login_url: String,
+    salesforce_client_id: Option<String>,
+    salesforce_client_secret: Option<String>,
+    salesforce_api_version: String,
+    salesforce_lead_status_map: String,
+    salesforce_fields: String,
+    crm_poll_interval: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -276,6 +291,7 @@ impl Settings {
                 &raw.notify_poll_interval,
             )?,
             slack: slack(&raw)?,
+            crm: crm::settings(&raw)?,
         })
     }
 }

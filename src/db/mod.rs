@@ -20,6 +20,7 @@ macro_rules! statements {
 
 pub mod accounts;
 pub mod api_keys;
+pub mod crm;
 pub mod cycle_blocks;
 pub mod embedded;
 pub mod history;
@@ -137,6 +138,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         STATEMENTS,
         accounts::STATEMENTS,
         api_keys::STATEMENTS,
+        crm::STATEMENTS,
         cycle_blocks::STATEMENTS,
         history::STATEMENTS,
         idempotency::STATEMENTS,

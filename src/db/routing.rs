@@ -93,6 +93,10 @@ pub struct Rep {
     pub email: Option<String>,
     /// Slack user id (`U…`) notifications are sent to.
     pub slack_user_id: Option<String>,
+    /// The rep's owner id in HubSpot and in Salesforce (docs/crm.md): what salgate writes as
+    /// the record's owner, and whose changes in the CRM decide as this rep.
+    pub hubspot_owner_id: Option<String>,
+    pub salesforce_owner_id: Option<String>,
     /// Ids of the queues the rep belongs to.
     pub queues: Vec<String>,
     pub active: bool,
@@ -119,7 +123,7 @@ macro_rules! queue_select {
 
 macro_rules! rep_select {
     () => {
-        "SELECT r.id, r.name, r.email, r.slack_user_id, r.active, r.capacity, r.away_until, r.auto_registered, \
+        "SELECT r.id, r.name, r.email, r.slack_user_id, r.hubspot_owner_id, r.salesforce_owner_id, r.active, r.capacity, r.away_until, r.auto_registered, \
      r.created_at, r.updated_at, \
      COALESCE(ARRAY(SELECT m.queue_id FROM queue_members m WHERE m.rep_id = r.id ORDER BY m.queue_id), '{}') AS queues, \
      (SELECT count(*) FROM leads l WHERE l.owner = r.id AND l.state = 'routed') AS open_leads \
@@ -217,16 +221,20 @@ pub struct RepWrite<'a> {
     pub name: &'a str,
     pub email: Option<&'a str>,
     pub slack_user_id: Option<&'a str>,
+    pub hubspot_owner_id: Option<&'a str>,
+    pub salesforce_owner_id: Option<&'a str>,
     pub queues: &'a [String],
     pub active: bool,
     pub capacity: Option<i32>,
     pub away_until: Option<DateTime<Utc>>,
 }
 
-const UPSERT_REP: &str = "INSERT INTO reps (id, name, email, active, capacity, away_until, created_at, updated_at, slack_user_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+const UPSERT_REP: &str = "INSERT INTO reps (id, name, email, active, capacity, away_until, created_at, updated_at, slack_user_id, hubspot_owner_id, salesforce_owner_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10) \
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, email = EXCLUDED.email, \
            slack_user_id = EXCLUDED.slack_user_id, \
+           hubspot_owner_id = EXCLUDED.hubspot_owner_id, \
+           salesforce_owner_id = EXCLUDED.salesforce_owner_id, \
            active = EXCLUDED.active, capacity = EXCLUDED.capacity, \
            away_until = EXCLUDED.away_until, auto_registered = false, updated_at = EXCLUDED.updated_at";
 const CLEAR_MEMBERSHIPS: &str = "DELETE FROM queue_members WHERE rep_id = $1";
@@ -249,6 +257,8 @@ pub async fn upsert_rep(
         .bind(r.away_until)
         .bind(now)
         .bind(r.slack_user_id)
+        .bind(r.hubspot_owner_id)
+        .bind(r.salesforce_owner_id)
         .execute(&mut *tx)
         .await?;
     sqlx::query(CLEAR_MEMBERSHIPS)

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod batch;
 pub mod client;
+pub mod crm_writebacks;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -92,6 +93,8 @@ pub struct Shared {
     pub pages: crate::pages::PageSettings,
     /// Slack interactivity (`SALGATE_SLACK_SIGNING_SECRET` set), else `None`.
     pub slack: Option<Arc<crate::notify::slack::Slack>>,
+    /// The CRM mappings, which the adapters read decisions made in the CRM with (configured).
+    pub crm: Arc<crate::crm::CrmSettings>,
 }
 
 /// The pool, the clock and the caches belong to the use cases; handlers that run a single
@@ -123,6 +126,7 @@ impl std::ops::Deref for Shared {
         (name = "metrics", description = "RevOps reports computed from the history log"),
         (name = "webhooks", description = "Outbound webhooks: subscriptions and deliveries"),
         (name = "notifications", description = "Slack and email notifications to people: what became of each"),
+        (name = "crm", description = "Write-backs to HubSpot and Salesforce: what became of each"),
         (name = "integrations", description = "Native CRM adapters, authenticated by the CRM's signature"),
         (name = "api-keys", description = "API keys (admin)"),
         (name = "operations", description = "Probes")
@@ -167,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(webhooks::router())
         .merge(notifications::router())
+        .merge(crm_writebacks::router())
         .split_for_parts();
     // Layers run outside-in in reverse order of `.layer` calls: auth, the batch gate (before
     // any body is read), then idempotency.

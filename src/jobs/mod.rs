@@ -3,6 +3,7 @@
 //! [`Tasks`] holds every background task of the service, so that shutdown waits for all of them
 //! under one limit instead of one limit each.
 
+pub mod crm_writer;
 pub mod cycle_compactor;
 pub mod dispatcher;
 pub mod key_listener;

@@ -15,6 +15,7 @@ pub mod accounts;
 mod assign;
 mod batch;
 mod claim;
+pub mod crm;
 pub mod cursor;
 mod decide;
 mod error;

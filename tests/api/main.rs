@@ -4,6 +4,7 @@ mod accounts;
 mod auth;
 mod batch;
 mod browser;
+mod crm;
 mod decisions;
 mod faults;
 mod group_commit;

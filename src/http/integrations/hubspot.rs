@@ -48,6 +48,19 @@ pub struct HubspotResult {
     pub duplicates: usize,
     /// Other events, acknowledged and ignored.
     pub ignored: usize,
+    /// Lead status changes made in HubSpot that became a decision (docs/crm.md).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub decided: usize,
+    /// Status changes that were salgate's own write-back coming back.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub echoes: usize,
+    /// Rejections made in HubSpot without a valid code: recorded, the lead stays routed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub rejected_without_code: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Receive a HubSpot webhook batch (no API key: the v3 signature authenticates it).
@@ -95,6 +108,7 @@ pub async fn receive_hubspot_events(
     for (i, event) in events.iter().enumerate() {
         match mql_lead(&state, i, event, now)? {
             Some(mql) => mqls.push(mql),
+            None if super::crm_decisions::is_hubspot_decision(&state, event) => {}
             None => result.ignored += 1,
         }
     }
@@ -109,6 +123,12 @@ pub async fn receive_hubspot_events(
             Received::Ingested(Ingested::Unchanged(_)) => result.unchanged += 1,
         }
     }
+    let decisions = super::crm_decisions::hubspot(&state, &events).await?;
+    result.decided += decisions.decided;
+    result.echoes += decisions.echoes;
+    result.rejected_without_code += decisions.rejected_without_code;
+    result.duplicates += decisions.duplicates;
+    result.unchanged += decisions.unchanged;
     Ok(Json(result))
 }
 

@@ -1,6 +1,7 @@
 //! Native CRM adapters (docs/api.md §7), authenticated by the CRM's own signature or organization
 //! rather than an API key: `POST /v1/integrations/hubspot` and `/salesforce`.
 
+pub mod crm_decisions;
 pub mod hubspot;
 pub mod salesforce;
 pub mod salesforce_gate;

@@ -191,7 +191,8 @@ pub async fn receive_salesforce_message(
         let msg = admitted_message(&state, &extensions, &query, &body)?;
         let now = state.clock.now();
         let leads = checked_leads(&state, &msg, now)?;
-        store(&state, leads, now).await
+        store(&state, leads, now).await?;
+        decide(&state, &msg).await
     };
     match accepted.await {
         Ok(()) => xml(StatusCode::OK, ACK.to_string()),
@@ -259,6 +260,10 @@ fn checked_leads(
 ) -> Result<Vec<(String, NewLead)>, Fault> {
     let mut leads = Vec::with_capacity(msg.notifications.len());
     for (i, n) in msg.notifications.iter().enumerate() {
+        if super::crm_decisions::is_salesforce_decision(state, n) {
+            // A Lead whose Status says a decision: applied by `decide`, not routed.
+            continue;
+        }
         if n.id.is_empty() || n.object_type != "Lead" {
             return Err(Fault::client(
                 StatusCode::BAD_REQUEST,
@@ -304,6 +309,31 @@ async fn store(
         }
     }
     Ok(())
+}
+
+/// Applies the notifications whose Lead Status maps to a decision (docs/crm.md), after the
+/// leads are stored.
+async fn decide(state: &AppState, msg: &OutboundMessage) -> Result<(), Fault> {
+    let decisions: Vec<&Notification> = msg
+        .notifications
+        .iter()
+        .filter(|n| n.object_type == "Lead" && !n.id.is_empty())
+        .filter(|n| super::crm_decisions::is_salesforce_decision(state, n))
+        .collect();
+    if decisions.is_empty() {
+        return Ok(());
+    }
+    super::crm_decisions::salesforce(state, &decisions)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::error!(error = ?e, "salesforce decisions could not be applied");
+            Fault {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "Server",
+                message: "the message could not be stored; send it again".into(),
+            }
+        })
 }
 
 #[cfg(test)]

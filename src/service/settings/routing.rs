@@ -58,6 +58,13 @@ pub struct RepInput {
     /// Slack user id (`U…`) for the rep's notifications; absent keeps it, `""` clears it.
     #[schema(value_type = Option<String>)]
     pub slack_user_id: Field,
+    /// The rep's HubSpot owner id (docs/crm.md); absent keeps it, `""` clears it.
+    #[schema(value_type = Option<String>)]
+    pub hubspot_owner_id: Field,
+    /// The rep's Salesforce user id (`005…`, the Lead's `OwnerId`); absent keeps it, `""`
+    /// clears it.
+    #[schema(value_type = Option<String>)]
+    pub salesforce_owner_id: Field,
     /// Queue ids (replaces the rep's memberships).
     #[schema(value_type = Option<Vec<String>>, schema_with = opt_id_list_schema)]
     pub queues: Field,
@@ -157,6 +164,8 @@ impl Service {
             name,
             email,
             slack_user_id,
+            hubspot_owner_id,
+            salesforce_owner_id,
             queues,
             active,
             capacity,
@@ -164,6 +173,12 @@ impl Service {
         } = input;
         let stored = routing::rep(&self.db, id).await?;
         let slack_user_id = notify::rep_slack_user_id(&mut f, slack_user_id, stored.as_ref());
+        let (hubspot_owner_id, salesforce_owner_id) = crate::service::crm::rep_owner_ids(
+            &mut f,
+            hubspot_owner_id,
+            salesforce_owner_id,
+            stored.as_ref(),
+        );
         let name = f
             .opt_str("name", name, 200)
             .unwrap_or_else(|| id.to_string());
@@ -178,6 +193,8 @@ impl Service {
             name: &name,
             email: email.as_deref(),
             slack_user_id: slack_user_id.as_deref(),
+            hubspot_owner_id: hubspot_owner_id.as_deref(),
+            salesforce_owner_id: salesforce_owner_id.as_deref(),
             queues: &queues,
             active,
             capacity,
@@ -257,6 +274,12 @@ fn rep_write_error(e: sqlx::Error) -> Error {
         return Error::Validation(vec![FieldError {
             field: "queues".into(),
             message: "names a queue that does not exist".into(),
+        }]);
+    }
+    if let Some(field) = crate::service::crm::owner_id_taken(&e) {
+        return Error::Validation(vec![FieldError {
+            field: field.into(),
+            message: "is another rep's owner id already".into(),
         }]);
     }
     e.into()

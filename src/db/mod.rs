@@ -19,6 +19,7 @@ macro_rules! statements {
 }
 
 pub mod api_keys;
+pub mod campaigns;
 pub mod cycle_blocks;
 pub mod embedded;
 pub mod history;
@@ -30,6 +31,7 @@ pub mod lane;
 pub mod leads;
 pub mod metrics;
 pub mod notifications;
+pub mod outcomes;
 pub mod reason_codes;
 pub mod retention;
 pub mod routing;
@@ -132,6 +134,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
     [
         STATEMENTS,
         api_keys::STATEMENTS,
+        campaigns::STATEMENTS,
         cycle_blocks::STATEMENTS,
         history::STATEMENTS,
         idempotency::STATEMENTS,
@@ -141,6 +144,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         leads::STATEMENTS,
         leads::cycle::STATEMENTS,
         notifications::STATEMENTS,
+        outcomes::STATEMENTS,
         leads::many::STATEMENTS,
         reason_codes::STATEMENTS,
         retention::STATEMENTS,

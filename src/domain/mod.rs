@@ -1,6 +1,7 @@
 //! Pure domain logic: no I/O, no clock of its own. Persistence and HTTP call into it.
 
 pub mod actor;
+pub mod band_evidence;
 pub mod body;
 pub mod cycle_facts;
 pub mod dates;
@@ -11,6 +12,7 @@ mod members;
 pub mod metrics;
 pub mod network;
 pub mod notify;
+pub mod outcome;
 pub mod routed_at;
 pub mod routing;
 pub mod salesforce_id;
@@ -19,6 +21,7 @@ pub mod sla;
 pub mod sla_input;
 pub mod slack_signature;
 pub mod slug;
+pub mod spend;
 pub mod validation;
 pub mod visibility;
 pub mod webhook;

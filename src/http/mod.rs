@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod batch;
+pub mod campaigns;
 pub mod client;
 pub mod error;
 pub mod extract;
@@ -14,6 +15,7 @@ pub mod leads;
 pub mod metrics;
 pub mod notifications;
 pub mod observe;
+pub mod outcomes;
 pub mod rate_limit;
 pub mod reason_codes;
 pub mod routing;
@@ -117,6 +119,7 @@ impl std::ops::Deref for Shared {
         (name = "sla", description = "SLA policies and business calendars"),
         (name = "routing", description = "Queues and reps"),
         (name = "metrics", description = "RevOps reports computed from the history log"),
+        (name = "outcomes", description = "What happened after the gate: meetings, SQLs, opportunities, wins, losses; campaign spend"),
         (name = "webhooks", description = "Outbound webhooks: subscriptions and deliveries"),
         (name = "notifications", description = "Slack and email notifications to people: what became of each"),
         (name = "integrations", description = "Native CRM adapters, authenticated by the CRM's signature"),
@@ -161,6 +164,8 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(webhooks::router())
         .merge(notifications::router())
+        .merge(outcomes::router())
+        .merge(campaigns::router())
         .split_for_parts();
     // Layers run outside-in in reverse order of `.layer` calls: auth, the batch gate (before
     // any body is read), then idempotency.

@@ -12,6 +12,7 @@
 
 mod assign;
 mod batch;
+pub mod campaigns;
 mod claim;
 pub mod cursor;
 mod decide;
@@ -21,6 +22,7 @@ pub mod inbox;
 mod ingest;
 pub mod lead_bodies;
 pub mod metrics;
+pub mod outcomes;
 pub mod people;
 mod read;
 mod receipt;

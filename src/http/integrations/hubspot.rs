@@ -48,6 +48,9 @@ pub struct HubspotResult {
     pub duplicates: usize,
     /// Other events, acknowledged and ignored.
     pub ignored: usize,
+    /// Lifecycle changes past MQL stored as outcomes (`service::outcomes::hubspot_outcome`);
+    /// those of contacts salgate does not know count as ignored.
+    pub outcomes: usize,
 }
 
 /// Receive a HubSpot webhook batch (no API key: the v3 signature authenticates it).
@@ -92,10 +95,14 @@ pub async fn receive_hubspot_events(
     // Every MQL event is checked before anything is stored: a bad one refuses the delivery
     // (HubSpot retries it) and stores nothing.
     let mut mqls = Vec::new();
+    let mut outcomes = Vec::new();
     for (i, event) in events.iter().enumerate() {
         match mql_lead(&state, i, event, now)? {
             Some(mql) => mqls.push(mql),
-            None => result.ignored += 1,
+            None => match crate::service::outcomes::hubspot_outcome(event) {
+                Some(outcome) => outcomes.push(outcome),
+                None => result.ignored += 1,
+            },
         }
     }
     for (key, lead) in mqls {
@@ -107,6 +114,16 @@ pub async fn receive_hubspot_events(
             Received::Duplicate => result.duplicates += 1,
             Received::Ingested(Ingested::Created(_)) => result.routed += 1,
             Received::Ingested(Ingested::Unchanged(_)) => result.unchanged += 1,
+        }
+    }
+    for (contact, kind, at) in outcomes {
+        match state
+            .service
+            .record_crm_outcome("hubspot", &contact, kind, at)
+            .await?
+        {
+            Some(_) => result.outcomes += 1,
+            None => result.ignored += 1,
         }
     }
     Ok(Json(result))

@@ -4,6 +4,7 @@
 pub mod hubspot;
 pub mod salesforce;
 pub mod salesforce_gate;
+mod salesforce_outcomes;
 pub mod slack;
 mod slack_actions;
 

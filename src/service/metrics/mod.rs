@@ -6,6 +6,7 @@
 mod bound;
 pub mod csv;
 mod dashboard;
+pub mod funnel;
 mod query;
 pub mod report;
 
@@ -101,8 +102,11 @@ pub async fn acceptance(
     bands: BandLimits,
     req: &ReportRequest,
 ) -> Result<AcceptanceReport> {
-    let ([mut view], syms) = tally(pool, &req.scope, None, [current(req, req.group, true)]).await?;
-    Ok(acceptance_report(req, bands, &mut view, &syms))
+    let ([mut view], mut syms) =
+        tally(pool, &req.scope, None, [current(req, req.group, true)]).await?;
+    let mut report = acceptance_report(req, bands, &mut view, &syms);
+    funnel::add_band_evidence(pool, req, &mut syms, &mut report).await?;
+    Ok(report)
 }
 
 fn acceptance_report(

@@ -119,7 +119,7 @@ async fn hubspot_mql_changes_become_leads_in_both_event_spellings() {
     let body: Value = res.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"routed": 2, "unchanged": 0, "duplicates": 0, "ignored": 2})
+        json!({"routed": 2, "unchanged": 0, "duplicates": 0, "ignored": 2, "outcomes": 0})
     );
     let ids: Vec<String> =
         sqlx::query_scalar("SELECT external_id FROM leads WHERE source = 'hubspot' ORDER BY 1")
@@ -369,7 +369,7 @@ async fn hubspot_redeliveries_of_an_event_whose_lead_was_rejected_change_nothing
         let body: Value = res.json().await.unwrap();
         assert_eq!(
             body,
-            json!({"routed": 0, "unchanged": 0, "duplicates": 1, "ignored": 0})
+            json!({"routed": 0, "unchanged": 0, "duplicates": 1, "ignored": 0, "outcomes": 0})
         );
     }
     assert_eq!(app.count("leads").await, 1);

@@ -210,3 +210,52 @@ async fn hubspot_lifecycle_changes_past_mql_are_stored_as_outcomes_once() {
         .unwrap();
     assert_eq!(actor, "integration:hubspot");
 }
+
+const ORG: &str = "00D5g000004ABCDEA4";
+const SF_TOKEN: &str = "sf-outbound-message-token-0123456789";
+
+/// An Outbound Message of one Lead notification with `status`.
+fn salesforce_lead(notification: &str, lead_id: &str, status: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><notifications xmlns="http://soap.sforce.com/2005/09/outbound"><OrganizationId>{ORG}</OrganizationId><Notification><Id>{notification}</Id><sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"><sf:Id>{lead_id}</sf:Id><sf:Email>ada@example.com</sf:Email><sf:Status>{status}</sf:Status></sObject></Notification></notifications></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+async fn post_salesforce(app: &TestApp, xml: String) -> u16 {
+    app.client
+        .post(app.url(&format!("/v1/integrations/salesforce?token={SF_TOKEN}")))
+        .header("content-type", "text/xml; charset=utf-8")
+        .body(xml)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_converted_salesforce_lead_is_an_sql_outcome_and_is_not_routed_again() {
+    let app = spawn_app_with(|s| {
+        s.salesforce_org_id = Some(ORG.into());
+        s.salesforce_token = Some(SF_TOKEN.into());
+    })
+    .await;
+    let lead = "00Q000000000001";
+    let open = salesforce_lead("04l000000000001", lead, "Open - Not Contacted");
+    assert_eq!(post_salesforce(&app, open).await, 200);
+    let converted = salesforce_lead("04l000000000002", lead, "Closed - Converted");
+    assert_eq!(post_salesforce(&app, converted.clone()).await, 200);
+    assert_eq!(post_salesforce(&app, converted).await, 200);
+    let unknown = salesforce_lead("04l000000000003", "00Q000000000009", "Closed - Converted");
+    assert_eq!(post_salesforce(&app, unknown).await, 200);
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM lead_outcomes")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["sql"]);
+    assert_eq!(
+        app.count("leads").await,
+        1,
+        "the unknown converted lead is not routed"
+    );
+}

@@ -36,7 +36,8 @@ pub struct BandEvidence {
     pub accepted_to_sql_rate: Option<f64>,
     /// sql / accepted of the whole period (the report's total).
     pub period_accepted_to_sql_rate: Option<f64>,
-    /// Null when the outcomes neither confirm nor question the band.
+    /// Null when the outcomes neither confirm nor question the band, or when the period has
+    /// no SQL at all (its outcomes are not in yet).
     pub finding: Option<Finding>,
 }
 
@@ -55,7 +56,10 @@ pub fn evidence(
     let period = rate(period_sql, period_accepted);
     // Compared as exact fractions, not as the rounded rates.
     let at_least_period = sql * period_accepted >= period_sql * accepted;
-    let finding = if accepted < MIN_ACCEPTED {
+    // No SQL at all in the period: the outcomes are not in yet, and say nothing.
+    let finding = if period_sql == 0 {
+        None
+    } else if accepted < MIN_ACCEPTED {
         Some(Finding::InsufficientSupport)
     } else {
         match (band, at_least_period) {
@@ -102,5 +106,7 @@ mod tests {
             Some(Finding::InsufficientSupport)
         );
         assert!(evidence(Some(Band::Healthy), 50, 1, 100, 30).is_none());
+        let silent = evidence(Some(Band::BelowRange), 20, 0, 100, 0).unwrap();
+        assert_eq!(silent.finding, None, "no SQL in the period says nothing");
     }
 }

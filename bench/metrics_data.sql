@@ -11,6 +11,12 @@
 --   19 left open (routed, sla_at_risk, sla_breached)   5 %
 -- Dimensions cycle through 3 sources, 4 lead types, 20 campaigns, 5 channels, 5 queues and
 -- 50 owners. The history goes through the `lead_cycles` trigger like the service's writes.
+--
+-- Downstream outcomes of the accepted leads, by (i / 20) % 100 (so spread over every
+-- dimension): < 50 a booked meeting (2 days after the decision), < 30 a held one (5 days),
+-- < 25 an SQL (7 days), < 12 an opportunity of 1,000–5,900 EUR (14 days), < 4 won (30 days),
+-- 12–17 lost (20 days): 1.27 outcomes per accepted lead. Only `lead_outcomes` rows: no report
+-- reads their history entries.
 
 BEGIN;
 
@@ -77,5 +83,21 @@ CROSS JOIN LATERAL (VALUES
 ) AS e(ord, cycle, kind, from_state, to_state, actor, role, code, at, data)
 WHERE e.kind IS NOT NULL
 ORDER BY g.i, e.ord;
+
+INSERT INTO lead_outcomes (id, lead_id, cycle, cycle_routed_at, kind, at, amount, currency,
+    actor, recorded_at)
+SELECT md5('outcome-' || g.i || '-' || o.kind)::uuid, g.id, 1, g.t0, o.kind,
+    g.t0 + g.think + o.after, o.amount, CASE WHEN o.amount IS NOT NULL THEN 'EUR' END,
+    'key:bench', g.t0 + g.think + o.after
+FROM gen g
+CROSS JOIN LATERAL (VALUES
+    ('meeting_booked', interval '2 days', NULL::numeric, (g.i / 20) % 100 < 50),
+    ('meeting_held', interval '5 days', NULL, (g.i / 20) % 100 < 30),
+    ('sql', interval '7 days', NULL, (g.i / 20) % 100 < 25),
+    ('opportunity', interval '14 days', (1000 + (g.i % 50) * 100)::numeric, (g.i / 20) % 100 < 12),
+    ('won', interval '30 days', NULL, (g.i / 20) % 100 < 4),
+    ('lost', interval '20 days', NULL, (g.i / 20) % 100 BETWEEN 12 AND 17)
+) AS o(kind, after, amount, wanted)
+WHERE g.k < 12 AND o.wanted;
 
 COMMIT;

@@ -20,6 +20,7 @@ macro_rules! statements {
 
 pub mod accounts;
 pub mod api_keys;
+pub mod campaigns;
 pub mod crm;
 pub mod cycle_blocks;
 pub mod embedded;
@@ -33,6 +34,7 @@ pub mod lane;
 pub mod leads;
 pub mod metrics;
 pub mod notifications;
+pub mod outcomes;
 pub mod reason_codes;
 pub mod retention;
 pub mod routing;
@@ -139,6 +141,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         accounts::STATEMENTS,
         api_keys::STATEMENTS,
         crm::STATEMENTS,
+        campaigns::STATEMENTS,
         cycle_blocks::STATEMENTS,
         history::STATEMENTS,
         idempotency::STATEMENTS,
@@ -149,6 +152,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         leads::STATEMENTS,
         leads::cycle::STATEMENTS,
         notifications::STATEMENTS,
+        outcomes::STATEMENTS,
         leads::many::STATEMENTS,
         reason_codes::STATEMENTS,
         retention::STATEMENTS,

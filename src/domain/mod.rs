@@ -2,6 +2,7 @@
 
 pub mod account_key;
 pub mod actor;
+pub mod band_evidence;
 pub mod body;
 pub mod cycle_facts;
 pub mod dates;
@@ -13,6 +14,7 @@ mod members;
 pub mod metrics;
 pub mod network;
 pub mod notify;
+pub mod outcome;
 pub mod routed_at;
 pub mod routing;
 pub mod rules;
@@ -22,6 +24,7 @@ pub mod sla;
 pub mod sla_input;
 pub mod slack_signature;
 pub mod slug;
+pub mod spend;
 pub mod validation;
 pub mod visibility;
 pub mod webhook;

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod auth;
 pub mod batch;
+pub mod campaigns;
 pub mod client;
 pub mod crm_writebacks;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod leads;
 pub mod metrics;
 pub mod notifications;
 pub mod observe;
+pub mod outcomes;
 pub mod rate_limit;
 pub mod reason_codes;
 pub mod routing;
@@ -124,6 +126,7 @@ impl std::ops::Deref for Shared {
         (name = "accounts", description = "Accounts leads are matched to: owners, account-level acceptance, merges"),
         (name = "rules", description = "Ingest rules (dry run, live) and their backtest on the log"),
         (name = "metrics", description = "RevOps reports computed from the history log"),
+        (name = "outcomes", description = "What happened after the gate: meetings, SQLs, opportunities, wins, losses; campaign spend"),
         (name = "webhooks", description = "Outbound webhooks: subscriptions and deliveries"),
         (name = "notifications", description = "Slack and email notifications to people: what became of each"),
         (name = "crm", description = "Write-backs to HubSpot and Salesforce: what became of each"),
@@ -172,6 +175,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::router())
         .merge(notifications::router())
         .merge(crm_writebacks::router())
+        .merge(outcomes::router())
+        .merge(campaigns::router())
         .split_for_parts();
     // Layers run outside-in in reverse order of `.layer` calls: auth, the batch gate (before
     // any body is read), then idempotency.

@@ -276,6 +276,7 @@ impl Service {
             note,
             next_action: None,
             on_behalf_of: Some(rep),
+            duplicate_of: None,
         };
         let version = lead.version.to_string();
         match self

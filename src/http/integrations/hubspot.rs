@@ -57,6 +57,10 @@ pub struct HubspotResult {
     /// Rejections made in HubSpot without a valid code: recorded, the lead stays routed.
     #[serde(skip_serializing_if = "is_zero")]
     pub rejected_without_code: usize,
+    /// Lifecycle changes past MQL stored as outcomes (`service::outcomes::hubspot_outcome`);
+    /// those of contacts salgate does not know count as ignored.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub outcomes: usize,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -105,11 +109,15 @@ pub async fn receive_hubspot_events(
     // Every MQL event is checked before anything is stored: a bad one refuses the delivery
     // (HubSpot retries it) and stores nothing.
     let mut mqls = Vec::new();
+    let mut outcomes = Vec::new();
     for (i, event) in events.iter().enumerate() {
         match mql_lead(&state, i, event, now)? {
             Some(mql) => mqls.push(mql),
             None if super::crm_decisions::is_hubspot_decision(&state, event) => {}
-            None => result.ignored += 1,
+            None => match crate::service::outcomes::hubspot_outcome(event) {
+                Some(outcome) => outcomes.push(outcome),
+                None => result.ignored += 1,
+            },
         }
     }
     for (key, lead) in mqls {
@@ -129,6 +137,16 @@ pub async fn receive_hubspot_events(
     result.rejected_without_code += decisions.rejected_without_code;
     result.duplicates += decisions.duplicates;
     result.unchanged += decisions.unchanged;
+    for (contact, kind, at) in outcomes {
+        match state
+            .service
+            .record_crm_outcome("hubspot", &contact, kind, at)
+            .await?
+        {
+            Some(_) => result.outcomes += 1,
+            None => result.ignored += 1,
+        }
+    }
     Ok(Json(result))
 }
 

@@ -5,6 +5,7 @@ pub mod crm_decisions;
 pub mod hubspot;
 pub mod salesforce;
 pub mod salesforce_gate;
+mod salesforce_outcomes;
 pub mod slack;
 mod slack_actions;
 

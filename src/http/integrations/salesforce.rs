@@ -191,6 +191,9 @@ pub async fn receive_salesforce_message(
         let msg = admitted_message(&state, &extensions, &query, &body)?;
         let now = state.clock.now();
         let leads = checked_leads(&state, &msg, now)?;
+        let leads = super::salesforce_outcomes::split(&state, &msg, leads)
+            .await
+            .map_err(|e| stored_fault(&e))?;
         store(&state, leads, now).await?;
         decide(&state, &msg).await
     };
@@ -298,14 +301,7 @@ async fn store(
             .ingest_delivery("salesforce", &id, lead, now)
             .await;
         if let Err(e) = stored {
-            if let service::Error::Internal(err) = &e {
-                tracing::error!(error = ?err, "salesforce notification could not be stored");
-            }
-            return Err(Fault {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: "Server",
-                message: "the message could not be stored; send it again".into(),
-            });
+            return Err(stored_fault(&e));
         }
     }
     Ok(())
@@ -334,6 +330,18 @@ async fn decide(state: &AppState, msg: &OutboundMessage) -> Result<(), Fault> {
                 message: "the message could not be stored; send it again".into(),
             }
         })
+}
+
+/// A notification that could not be stored: Salesforce sends the message again.
+fn stored_fault(e: &service::Error) -> Fault {
+    if let service::Error::Internal(err) = e {
+        tracing::error!(error = ?err, "salesforce notification could not be stored");
+    }
+    Fault {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "Server",
+        message: "the message could not be stored; send it again".into(),
+    }
 }
 
 #[cfg(test)]

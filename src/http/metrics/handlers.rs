@@ -38,7 +38,7 @@ fn wants_csv(headers: &HeaderMap) -> bool {
         })
 }
 
-fn respond<T: Serialize>(
+pub(super) fn respond<T: Serialize>(
     headers: &HeaderMap,
     report: T,
     csv: impl FnOnce(&T) -> String,

@@ -205,6 +205,9 @@ pub fn recycling(r: &RecyclingReport) -> String {
     )
 }
 
+mod funnel;
+pub use funnel::funnel;
+
 #[cfg(test)]
 mod tests {
     use super::text;

@@ -6,6 +6,7 @@
 mod bound;
 pub mod csv;
 mod dashboard;
+pub mod funnel;
 mod query;
 pub mod report;
 
@@ -101,8 +102,10 @@ pub async fn acceptance(
     bands: BandLimits,
     req: &ReportRequest,
 ) -> Result<AcceptanceReport> {
-    let ([mut view], syms) = tally(pool, &req.scope, None, [current(req, req.group, true)]).await?;
+    let ([mut view], mut syms) =
+        tally(pool, &req.scope, None, [current(req, req.group, true)]).await?;
     let mut r = acceptance_report(req, bands, &mut view, &syms);
+    funnel::add_band_evidence(pool, req, &mut syms, &mut r).await?;
     r.meta.account_names = account_names(pool, req, r.groups.iter().map(|g| &g.key)).await?;
     Ok(r)
 }

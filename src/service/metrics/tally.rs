@@ -369,3 +369,5 @@ impl FactSink for Tallies {
 mod tests;
 
 mod rows;
+// The funnel keys its outcome cycles with the views' own rules.
+pub mod grouping;

@@ -5,7 +5,10 @@ use utoipa::ToSchema;
 
 use super::{groups, total_row, Percentiles, ReportMeta};
 use crate::db::metrics::AcceptanceRow;
-use crate::domain::metrics::{rate, Band, BandLimits};
+use crate::domain::{
+    band_evidence::BandEvidence,
+    metrics::{rate, Band, BandLimits},
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
 pub struct AcceptanceFigures {
@@ -53,6 +56,9 @@ pub struct AcceptanceGroup {
     pub key: Option<String>,
     #[serde(flatten)]
     pub figures: AcceptanceFigures,
+    /// What downstream outcomes say about the group's band (rubber-stamping or below range);
+    /// null for other bands and on the dashboard.
+    pub band_evidence: Option<BandEvidence>,
 }
 
 /// `GET /v1/metrics/acceptance`.
@@ -87,6 +93,7 @@ pub fn acceptance(
     let groups = groups(&meta, buckets, rows, |key, row| AcceptanceGroup {
         figures: AcceptanceFigures::new(row.unwrap_or(&empty), &bands),
         key,
+        band_evidence: None,
     });
     AcceptanceReport {
         total: AcceptanceFigures::new(total, &bands),

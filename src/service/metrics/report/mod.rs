@@ -10,11 +10,13 @@ use utoipa::ToSchema;
 use crate::db::metrics::{AcceptanceRow, RecyclingRow, SlaRow};
 
 mod acceptance;
+mod funnel;
 mod recycling;
 mod rejections;
 mod sla;
 
 pub use acceptance::*;
+pub use funnel::*;
 pub use recycling::*;
 pub use rejections::*;
 pub use sla::*;

@@ -23,7 +23,7 @@ fn percentiles(values: &mut [f64]) -> Option<Vec<f64>> {
 impl View {
     /// The key a group's rows carry: the field's value (null for cycles without one), or the
     /// bucket's first day.
-    fn key_of(&self, k: u32, syms: &Symbols) -> Option<String> {
+    pub(super) fn key_of(&self, k: u32, syms: &Symbols) -> Option<String> {
         match &self.keyer {
             Keyer::Ungrouped => None,
             Keyer::Dim(_) => syms.name(k).map(str::to_owned),

@@ -366,6 +366,32 @@ admin_put() {
 admin_put /v1/queues/bench-rr '{"strategy":"round_robin"}'
 for r in 1 2 3 4; do admin_put "/v1/reps/bench-r$r" '{"queues":["bench-rr"]}'; done
 
+# Ten live ingest rules, one per kind of condition, none matching the bench's leads: every
+# ingest evaluates all ten (as a team with a rule set would) and none acts, so each phase's
+# rows stay comparable with pgbench's. BENCH_RULES=0 runs without rules.
+conditions=(
+    '{"field":"company.country","op":"in","value":["XX","YY","ZZ"]}'
+    '{"field":"title","op":"matches","value":"(?i)student|intern"}'
+    '{"field":"email","op":"matches","value":"@competitor[.]example$"}'
+    '{"field":"score","op":"lt","value":10}'
+    '{"field":"lead_type","op":"eq","value":"partner_referral"}'
+    '{"field":"free_mail","op":"eq","value":true}'
+    '{"field":"duplicate_found","op":"eq","value":true}'
+    '{"field":"account_accepted","op":"eq","value":true}'
+    '{"field":"attributes.segment","op":"in","value":["smb","micro"]}'
+    '{"field":"company.size","op":"gt","value":100000}'
+)
+for ((i = 0; i < ${BENCH_RULES:-10} && i < ${#conditions[@]}; i++)); do
+    rule='{"name":"bench-'$i'","position":'$i',"condition":{"all":['"${conditions[$i]}"']},"action":{"type":"reject","code":"out_of_territory"}'
+    code=$(curl -sS -o "$WORK/rule.json" -w '%{http_code}' -X POST "$BASE/v1/rules" \
+        -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' -d "$rule}") ||
+        die "POST /v1/rules failed"
+    [[ $code == 201 ]] || die "POST /v1/rules answered $code: $(head -c 500 "$WORK/rule.json")"
+    id=$(grep -o '"id" *: *"[^"]*"' "$WORK/rule.json" | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')
+    admin_put "/v1/rules/$id" "$rule,\"mode\":\"live\"}"
+done
+say "ingest rules live: $i"
+
 # One request by hand first, so a broken endpoint shows its answer instead of a wall of errors.
 code=$(curl -sS -o "$WORK/probe.json" -w '%{http_code}' -X POST "$BASE/v1/leads" \
     -H "Authorization: Bearer $INGEST_TOKEN" -H 'Content-Type: application/json' \

@@ -35,7 +35,7 @@
 WITH input AS (
   SELECT * FROM unnest(ARRAY[:src]::text[], ARRAY['pg-' || :client_id || '-' || :n]::text[],
     ARRAY['pg-' || :client_id || '-' || :n || '@example.com']::text[], ARRAY[NULL]::text[],
-    ARRAY[NULL]::text[], ARRAY['domain:example.com']::text[], ARRAY['example.com']::text[],
+    ARRAY[NULL]::text[], ARRAY['domain' || chr(58) || 'example.com']::text[], ARRAY['example.com']::text[],
     ARRAY['example.com']::text[], ARRAY[gen_random_uuid()]::uuid[]) WITH ORDINALITY
     AS t(source, external_id, email_key, phone_key, person_key, match_key, name, domain, new_id, ord)),
 created AS (
@@ -79,7 +79,7 @@ WITH ins AS (
     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     'emea', 'rep-' || :rep, '{}'::jsonb, 'routed', 1, now(), now(), now(),
     'demo_request', now() + interval '1 hour', now() + interval '45 minutes',
-    (SELECT id FROM accounts WHERE match_key = 'domain:example.com'),
+    (SELECT id FROM accounts WHERE match_key = 'domain' || chr(58) || 'example.com'),
     'pg-' || :client_id || '-' || :n || '@example.com', NULL, NULL, NULL)
   ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING RETURNING *),
 h AS (

@@ -53,11 +53,16 @@ struct FoundRow {
 /// `input`: one row per lead. `created`: accounts for keys not stored yet (a key repeated in
 /// the input is created once). A key a concurrent statement is creating is not visible to this
 /// one: its account comes back `NULL` and the caller asks again (`judge`).
-const JUDGE: &str = "WITH input AS ( \
+macro_rules! judge {
+    ($rows:literal) => {
+        concat!(
+            "WITH input AS ( \
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
          $6::text[], $7::text[], $8::text[], $9::uuid[]) WITH ORDINALITY \
          AS t(source, external_id, email_key, phone_key, person_key, match_key, name, domain, \
-           new_id, ord)), \
+           new_id, ord) ",
+            $rows,
+            "), \
      created AS ( \
        INSERT INTO accounts (id, match_key, name, domain, created_at, updated_at) \
        SELECT DISTINCT ON (match_key) new_id, match_key, name, domain, $10, $10 FROM input \
@@ -88,7 +93,18 @@ const JUDGE: &str = "WITH input AS ( \
              ORDER BY id DESC LIMIT 5)) k \
          ORDER BY id DESC, strength LIMIT 5) m \
        JOIN leads l ON l.id = m.id) d ON true \
-     ORDER BY i.ord";
+     ORDER BY i.ord"
+        )
+    };
+}
+
+/// Any number of leads (a batch).
+const JUDGE: &str = judge!("");
+
+/// One lead. The same statement, telling the planner that the input is one row: without it the
+/// generic plan of a statement over array parameters expects a hundred, costs more than a
+/// plan for the actual row, and PostgreSQL plans the statement again on every execution.
+const JUDGE_ONE: &str = judge!("LIMIT 1");
 
 /// Finds (or creates) the account and the possible duplicates of each of `leads`, whose keys
 /// are `ids` (same order). Duplicates are open or accepted leads, or leads decided since
@@ -125,7 +141,8 @@ async fn judge_once(
     let col = |f: &dyn Fn(&NewLead, &Identity) -> Option<String>| -> Vec<Option<String>> {
         leads.iter().map(|(l, k)| f(l, k)).collect()
     };
-    let rows: Vec<FoundRow> = sqlx::query_as(JUDGE)
+    let sql = if leads.len() == 1 { JUDGE_ONE } else { JUDGE };
+    let rows: Vec<FoundRow> = sqlx::query_as(sql)
         .bind(col(&|l, _| Some(l.source.clone())))
         .bind(col(&|l, _| Some(l.external_id.clone())))
         .bind(col(&|_, k| k.email_key.clone()))
@@ -157,4 +174,4 @@ async fn judge_once(
         .collect())
 }
 
-statements!(JUDGE);
+statements!(JUDGE, JUDGE_ONE);

@@ -141,8 +141,12 @@ async fn judge_once(
     let col = |f: &dyn Fn(&NewLead, &Identity) -> Option<String>| -> Vec<Option<String>> {
         leads.iter().map(|(l, k)| f(l, k)).collect()
     };
-    let sql = if leads.len() == 1 { JUDGE_ONE } else { JUDGE };
-    let rows: Vec<FoundRow> = sqlx::query_as(sql)
+    let query = if leads.len() == 1 {
+        sqlx::query_as(JUDGE_ONE)
+    } else {
+        sqlx::query_as(JUDGE)
+    };
+    let rows: Vec<FoundRow> = query
         .bind(col(&|l, _| Some(l.source.clone())))
         .bind(col(&|l, _| Some(l.external_id.clone())))
         .bind(col(&|_, k| k.email_key.clone()))

@@ -160,6 +160,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         routing::escalation::STATEMENTS,
         routing::pick::STATEMENTS,
         routing::sticky::STATEMENTS,
+        routing::reps::STATEMENTS,
         rule_backtest::STATEMENTS,
         rules::STATEMENTS,
         sessions::STATEMENTS,

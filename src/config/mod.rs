@@ -14,6 +14,7 @@ use crate::{domain::metrics::BandLimits, jobs::retention::Retention};
 mod crm;
 #[cfg(test)]
 mod docs_tests;
+mod notify;
 mod parse;
 mod salesforce;
 #[cfg(test)]
@@ -239,7 +240,7 @@ impl Settings {
                 non_empty(raw.salesforce_token.clone()),
                 &raw.salesforce_allowed_networks,
             )?;
-        let (smtp_url, email_from) = email(&raw)?;
+        let (smtp_url, email_from) = notify::email(&raw)?;
         Ok(Settings {
             listen,
             data_dir: raw.data_dir.clone(),
@@ -290,7 +291,7 @@ impl Settings {
                 "notify_poll_interval",
                 &raw.notify_poll_interval,
             )?,
-            slack: slack(&raw)?,
+            slack: notify::slack(&raw)?,
             crm: crm::settings(&raw)?,
         })
     }
@@ -373,22 +374,6 @@ fn acceptance_bands(raw: &Raw) -> Result<BandLimits, ConfigError> {
     })
 }
 
-/// The Slack settings; the API URL must be one the outbound rules let the service reach.
-fn slack(raw: &Raw) -> Result<crate::notify::slack::SlackSettings, ConfigError> {
-    let policy = crate::outbound::Policy {
-        allow_private: raw.webhook_allow_private_networks,
-    };
-    let api_url = raw.slack_api_url.trim().trim_end_matches('/').to_string();
-    policy
-        .check_url(&api_url)
-        .map_err(|why| invalid("slack_api_url", why))?;
-    Ok(crate::notify::slack::SlackSettings {
-        bot_token: non_empty(raw.slack_bot_token.clone()),
-        signing_secret: non_empty(raw.slack_signing_secret.clone()),
-        api_url,
-    })
-}
-
 fn retention(raw: &Raw) -> Result<Retention, ConfigError> {
     Ok(Retention {
         webhooks: parse_retention("retention_webhooks", &raw.retention_webhooks)?,
@@ -396,30 +381,4 @@ fn retention(raw: &Raw) -> Result<Retention, ConfigError> {
         receipts: parse_retention("retention_receipts", &raw.retention_receipts)?,
         auto_reps: parse_retention("retention_auto_reps", &raw.retention_auto_reps)?,
     })
-}
-
-/// The SMTP URL and From address: both or neither; the URL checked as the transport reads it.
-fn email(raw: &Raw) -> Result<(Option<String>, Option<String>), ConfigError> {
-    let url = non_empty(raw.smtp_url.clone());
-    let from = non_empty(raw.email_from.clone());
-    let (Some(url), Some(from)) = (url.clone(), from.clone()) else {
-        if url.is_some() {
-            return Err(invalid("email_from", "is required with SALGATE_SMTP_URL"));
-        }
-        return Ok((None, from));
-    };
-    let settings = crate::notify::email::EmailSettings {
-        url: url.clone(),
-        from: from.clone(),
-        allow_plaintext: raw.smtp_allow_plaintext,
-    };
-    if let Err(why) = crate::notify::email::EmailTransport::new(&settings, "") {
-        let key = if why.starts_with("SALGATE_EMAIL_FROM") {
-            "email_from"
-        } else {
-            "smtp_url"
-        };
-        return Err(invalid(key, why));
-    }
-    Ok((Some(url), Some(from)))
 }

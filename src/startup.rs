@@ -236,6 +236,11 @@ impl Application {
         self.state.service.group_commit.clone()
     }
 
+    /// The one-lead ingests' grouped judgements (tests watch its queue).
+    pub fn group_judge(&self) -> Arc<crate::service::judge::GroupJudge> {
+        self.state.service.group_judge.clone()
+    }
+
     /// Cancelling this token stops the server gracefully (tests and signal handlers use it).
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
@@ -341,7 +346,6 @@ fn spawn_periodic_jobs(
         purge.run(jobs.retention_interval, cancel()),
     );
 }
-
 
 /// Resolves on SIGTERM or SIGINT.
 pub async fn stop_signal() {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
-use crate::domain::{identity::Identity, lead_input::NewLead, LeadState};
+use crate::domain::{identity::Identity, LeadState};
 
 /// At most this many possible duplicates are kept per cycle (the newest): the `LIMIT 5` of
 /// `JUDGE`, a literal so that its generic plan knows it (a bound limit let the planner expect
@@ -32,6 +32,14 @@ pub struct AccountRef {
     /// Set by RevOps or by accepting the account; `None` for a new account.
     pub owner: Option<String>,
     pub accepted_until: Option<DateTime<Utc>>,
+}
+
+/// A lead to judge: its key (a lead is not its own duplicate) and its identity keys.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub source: &'a str,
+    pub external_id: &'a str,
+    pub identity: &'a Identity,
 }
 
 /// What the lookup found for one lead.
@@ -106,19 +114,18 @@ const JUDGE: &str = judge!("");
 /// plan for the actual row, and PostgreSQL plans the statement again on every execution.
 const JUDGE_ONE: &str = judge!("LIMIT 1");
 
-/// Finds (or creates) the account and the possible duplicates of each of `leads`, whose keys
-/// are `ids` (same order). Duplicates are open or accepted leads, or leads decided since
+/// Finds (or creates) the account and the possible duplicates of each of `leads`. Duplicates are open or accepted leads, or leads decided since
 /// `since`. Returns one `Found` per lead, in order.
 pub async fn judge(
     db: &PgPool,
-    leads: &[(&NewLead, &Identity)],
+    leads: &[Subject<'_>],
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Found>, sqlx::Error> {
     let mut found = judge_once(db, leads, since, now).await?;
     // A key another statement was creating at the same moment: asked again, it is there.
     let missing: Vec<usize> = (0..leads.len())
-        .filter(|&i| leads[i].1.account.is_some() && found[i].account.is_none())
+        .filter(|&i| leads[i].identity.account.is_some() && found[i].account.is_none())
         .collect();
     if !missing.is_empty() {
         let again: Vec<_> = missing.iter().map(|&i| leads[i]).collect();
@@ -134,12 +141,12 @@ pub async fn judge(
 
 async fn judge_once(
     db: &PgPool,
-    leads: &[(&NewLead, &Identity)],
+    leads: &[Subject<'_>],
     since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Found>, sqlx::Error> {
-    let col = |f: &dyn Fn(&NewLead, &Identity) -> Option<String>| -> Vec<Option<String>> {
-        leads.iter().map(|(l, k)| f(l, k)).collect()
+    let col = |f: &dyn Fn(&Subject<'_>) -> Option<String>| -> Vec<Option<String>> {
+        leads.iter().map(f).collect()
     };
     let query = if leads.len() == 1 {
         sqlx::query_as(JUDGE_ONE)
@@ -147,15 +154,19 @@ async fn judge_once(
         sqlx::query_as(JUDGE)
     };
     let rows: Vec<FoundRow> = query
-        .bind(col(&|l, _| Some(l.source.clone())))
-        .bind(col(&|l, _| Some(l.external_id.clone())))
-        .bind(col(&|_, k| k.email_key.clone()))
-        .bind(col(&|_, k| k.phone_key.clone()))
-        .bind(col(&|_, k| k.person_key.clone()))
-        .bind(col(&|_, k| k.account.as_ref().map(|a| a.match_key.clone())))
-        .bind(col(&|_, k| k.account.as_ref().map(|a| a.name.clone())))
-        .bind(col(&|_, k| {
-            k.account.as_ref().and_then(|a| a.domain.clone())
+        .bind(col(&|l| Some(l.source.to_owned())))
+        .bind(col(&|l| Some(l.external_id.to_owned())))
+        .bind(col(&|l| l.identity.email_key.clone()))
+        .bind(col(&|l| l.identity.phone_key.clone()))
+        .bind(col(&|l| l.identity.person_key.clone()))
+        .bind(col(&|l| {
+            l.identity.account.as_ref().map(|a| a.match_key.clone())
+        }))
+        .bind(col(&|l| {
+            l.identity.account.as_ref().map(|a| a.name.clone())
+        }))
+        .bind(col(&|l| {
+            l.identity.account.as_ref().and_then(|a| a.domain.clone())
         }))
         .bind(leads.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
         .bind(now)

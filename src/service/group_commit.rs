@@ -1,8 +1,8 @@
 //! Group commit of one-lead ingests (docs/architecture.md, "Group commit"): new leads that
-//! arrive while [`MAX_IN_FLIGHT`] groups' statements are in flight wait, then go together in
-//! one multi-row statement, hence one transaction and one commit (`db::leads::many`). A lead
-//! that arrives when fewer are in flight goes at once, alone, with the one-lead statement: no
-//! timer, no added latency when idle.
+//! arrive while groups' statements are in flight wait, then go together in one multi-row
+//! statement, hence one transaction and one commit (`db::leads::many`); when and how they wait
+//! is `super::batching`'s. A lead that arrives when fewer are in flight goes at once, alone, with
+//! the one-lead statement: no timer, no added latency when idle.
 //!
 //! Every request is answered only after the commit that holds its lead, with what the one-lead
 //! statement would have returned for it: its row, or "exists already" (the caller then takes
@@ -17,13 +17,13 @@
 //! request) cannot stop the others' commit halfway: its lead is stored whole or, when it left
 //! before its group was taken, not at all.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
-use super::{error::UNAVAILABLE, Error, Result};
+use super::{batching::Batches, error::UNAVAILABLE, Error, Result};
 use crate::{
     db::{
         self,
@@ -33,14 +33,7 @@ use crate::{
     domain::{lead_input::NewLead, Role},
 };
 
-/// At most this many leads per statement; more waiting make the next group.
-pub const MAX_GROUP: usize = 64;
-/// At most this many groups in flight at once, each on its own connection. Two keep a group
-/// filling while the other commits; more make smaller groups (bench/README.md: 8 in flight
-/// gave 0.63 commits per lead and 3,663 req/s where 2 gave 0.20 and 6,783 in the same hour).
-/// A group whose statement waits on a lock (an uncommitted insert of the same lead elsewhere)
-/// holds up only the leads that arrive while every one of them is in flight.
-pub const MAX_IN_FLIGHT: usize = 2;
+pub use super::batching::{MAX_GROUP, MAX_IN_FLIGHT};
 
 /// A new lead waiting for its group, with what its request would bind alone.
 pub struct Item {
@@ -93,35 +86,21 @@ impl Pending {
 
 pub struct GroupCommit {
     lane: Arc<Lane>,
-    queue: Mutex<Queue>,
-}
-
-#[derive(Default)]
-struct Queue {
-    waiting: Vec<Pending>,
-    /// Tasks taking groups off `waiting`, one statement in flight each (at most
-    /// [`MAX_IN_FLIGHT`]).
-    running: usize,
+    batches: Batches<Pending>,
 }
 
 impl GroupCommit {
     pub fn new(lane: Arc<Lane>) -> Arc<GroupCommit> {
         Arc::new(GroupCommit {
             lane,
-            queue: Mutex::new(Queue::default()),
+            batches: Batches::default(),
         })
     }
 
     /// Inserts `item`'s lead with the next group, alone when nothing is in flight.
     pub async fn insert(self: &Arc<Self>, item: Item) -> Result<Done> {
         let (reply, answer) = oneshot::channel();
-        let start = {
-            let mut queue = self.lock();
-            queue.waiting.push(Pending { item, reply });
-            let start = queue.running < MAX_IN_FLIGHT;
-            queue.running += usize::from(start);
-            start
-        };
+        let start = self.batches.push(Pending { item, reply });
         if start {
             tokio::spawn(Arc::clone(self).run());
         }
@@ -132,26 +111,13 @@ impl GroupCommit {
 
     /// Leads waiting for a group now (tests watch it to know a group has formed).
     pub fn waiting(&self) -> usize {
-        self.lock().waiting.len()
+        self.batches.waiting()
     }
 
     /// Takes groups until none is waiting.
     async fn run(self: Arc<Self>) {
-        let mut guard = Running {
-            commits: &self,
-            finished: false,
-        };
-        loop {
-            let group: Vec<Pending> = {
-                let mut queue = self.lock();
-                if queue.waiting.is_empty() {
-                    queue.running -= 1;
-                    guard.finished = true;
-                    return;
-                }
-                let n = queue.waiting.len().min(MAX_GROUP);
-                queue.waiting.drain(..n).collect()
-            };
+        let mut runner = self.batches.runner();
+        while let Some(group) = runner.next_group() {
             self.commit(group).await;
         }
     }
@@ -270,35 +236,5 @@ impl GroupCommit {
         .await
         .map_err(Error::from);
         p.answer(inserted);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
-        // Nothing in the critical sections can panic half-way; a poisoned lock is still sound.
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Counts the task out should it stop other than by finding the queue empty (a panic, the
-/// runtime shutting down); when it was the last one, the waiting requests are dropped, so they
-/// fail (500) instead of waiting for good. The next request starts a new task.
-struct Running<'a> {
-    commits: &'a GroupCommit,
-    finished: bool,
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if !self.finished {
-            let waiting = {
-                let mut queue = self.commits.lock();
-                queue.running -= 1;
-                if queue.running == 0 {
-                    std::mem::take(&mut queue.waiting)
-                } else {
-                    Vec::new()
-                }
-            };
-            drop(waiting);
-        }
     }
 }

@@ -7,9 +7,13 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
+mod group;
+
+pub use group::GroupJudge;
+
 use super::{Result, Service};
 use crate::{
-    db::judge::{self, Found},
+    db::judge::{self, Found, Subject},
     domain::{identity::Identity, lead_input::NewLead},
 };
 
@@ -57,12 +61,23 @@ impl Judgement {
 }
 
 impl Service {
-    /// Judges each of `leads` (one statement for all of them), in order.
+    /// Judges each of `leads` (one statement for all of them), in order. One lead goes with
+    /// the next group of concurrent one-lead judgements ([`GroupJudge`]).
     pub async fn judge(&self, leads: &[&NewLead], now: DateTime<Utc>) -> Result<Vec<Judgement>> {
         let identities: Vec<Identity> = leads.iter().map(|l| Identity::of(l)).collect();
-        let pairs: Vec<(&NewLead, &Identity)> =
-            leads.iter().copied().zip(identities.iter()).collect();
-        let found = judge::judge(&self.db, &pairs, now - DUPLICATE_WINDOW, now).await?;
+        let subjects: Vec<Subject<'_>> = (leads.iter().zip(&identities))
+            .map(|(l, identity)| Subject {
+                source: &l.source,
+                external_id: &l.external_id,
+                identity,
+            })
+            .collect();
+        let since = now - DUPLICATE_WINDOW;
+        let found = match subjects.as_slice() {
+            [one] => vec![self.group_judge.judge(*one, since, now).await?],
+            _ => judge::judge(&self.db, &subjects, since, now).await?,
+        };
+        drop(subjects);
         Ok(identities
             .into_iter()
             .zip(found)

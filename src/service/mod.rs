@@ -14,6 +14,7 @@ pub mod account_bodies;
 pub mod accounts;
 mod assign;
 mod batch;
+pub mod batching;
 pub mod campaigns;
 mod claim;
 pub mod crm;
@@ -67,6 +68,8 @@ pub struct Service {
     pub lane: Arc<Lane>,
     /// Concurrent one-lead ingests' new leads, committed in groups.
     pub group_commit: Arc<GroupCommit>,
+    /// Concurrent one-lead ingests' judgements (account, duplicates), made in groups.
+    pub group_judge: Arc<judge::GroupJudge>,
     /// The injected clock: nothing reads the system time directly. A use case reads it once
     /// and computes every time it writes and the `sla` view of the leads it returns from that
     /// one reading; ingest takes `now` from its caller instead, so that a batch or a CRM

@@ -93,6 +93,7 @@ pub(super) fn app_state(
             db: database.pool.clone(),
             lane: database.lane.clone(),
             group_commit: GroupCommit::new(database.lane.clone()),
+            group_judge: crate::service::judge::GroupJudge::new(database.pool.clone()),
             clock,
             policies: Arc::new(PolicyCache::new(settings.cache_ttl)),
             reps: Arc::new(RepCache::new(settings.cache_ttl)),
@@ -134,4 +135,3 @@ pub(super) fn app_state(
         crm: Arc::new(settings.crm.clone()),
     }))
 }
-

@@ -52,7 +52,7 @@ async fn wait_for_blocked_inserts(app: &TestApp, n: usize) {
 }
 
 /// Waits (bounded) until `n` statements like `pattern` wait on a lock in this test's database.
-async fn wait_for_blocked(app: &TestApp, n: usize, pattern: &str) {
+pub(crate) async fn wait_for_blocked(app: &TestApp, n: usize, pattern: &str) {
     let blocked = "SELECT count(*) FROM pg_stat_activity \
                    WHERE datname = current_database() AND wait_event_type = 'Lock' \
                    AND query LIKE $1";

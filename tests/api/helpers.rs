@@ -14,7 +14,7 @@ use salgate::{
         embedded::{EmbeddedOptions, EmbeddedPostgres, APP_ROLE},
     },
     domain::Role,
-    service::group_commit::GroupCommit,
+    service::{group_commit::GroupCommit, judge::GroupJudge},
     startup::Application,
 };
 use serde_json::{json, Value};
@@ -99,6 +99,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The one-lead ingests' group commit (its queue shows when a group has formed).
     pub group_commit: Arc<GroupCommit>,
+    /// The one-lead ingests' grouped judgements (its queue shows when a group has formed).
+    pub group_judge: Arc<GroupJudge>,
     shutdown: CancellationToken,
 }
 
@@ -169,6 +171,7 @@ async fn spawn_on(
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool();
     let group_commit = app.group_commit();
+    let group_judge = app.group_judge();
     let admin = admin
         .or_else(|| app.bootstrap_admin_token.clone())
         .expect("first start creates an admin key");
@@ -189,6 +192,7 @@ async fn spawn_on(
         clock,
         database_url: url,
         group_commit,
+        group_judge,
         shutdown,
     }
 }

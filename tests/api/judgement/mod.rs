@@ -4,6 +4,7 @@
 
 mod deciders;
 mod duplicates;
+mod group;
 mod sticky;
 
 use reqwest::Method;

@@ -347,6 +347,8 @@ fn spawn_periodic_jobs(
         "the retention purge",
         purge.run(jobs.retention_interval, cancel()),
     );
+    let partitions = crate::jobs::partitions::PartitionJob::new(db.clone(), clock.clone());
+    tasks.spawn("the partition job", partitions.run(cancel()));
 }
 
 /// The notification dispatcher with this replica's transports: email when `SALGATE_SMTP_URL`

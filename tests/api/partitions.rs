@@ -182,20 +182,27 @@ async fn no_partition_of_the_history_can_be_updated_deleted_or_truncated() {
     assert_eq!(app.count("lead_history").await, app.count(&home).await);
 }
 
-/// A delivery of `status` created at `created` (delivered then when `delivered`), with one
-/// attempt then.
-async fn delivery(pool: &PgPool, sub: Uuid, status: &str, created: DateTime<Utc>) -> Uuid {
+/// A delivery of `status` created at `created`, last attempted (and delivered, when
+/// `delivered`) at `last`.
+async fn delivery(
+    pool: &PgPool,
+    sub: Uuid,
+    status: &str,
+    created: DateTime<Utc>,
+    last: DateTime<Utc>,
+) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, lead_id, seq, \
            payload, status, next_attempt_at, created_at, delivered_at) \
-         VALUES ($1, $2, $1, 'lead.routed', $1, 1, '{}', $3, $4, $4, \
-           CASE WHEN $3 = 'delivered' THEN $4 END)",
+         VALUES ($1, $2, $1, 'lead.routed', $1, 1, '{}', $3, $5, $4, \
+           CASE WHEN $3 = 'delivered' THEN $5 END)",
     )
     .bind(id)
     .bind(sub)
     .bind(status)
     .bind(created)
+    .bind(last)
     .execute(pool)
     .await
     .unwrap();
@@ -204,23 +211,26 @@ async fn delivery(pool: &PgPool, sub: Uuid, status: &str, created: DateTime<Utc>
          VALUES ($1, $2, 200, 1)",
     )
     .bind(id)
-    .bind(created)
+    .bind(last)
     .execute(pool)
     .await
     .unwrap();
     id
 }
 
-async fn notification(pool: &PgPool, status: &str, created: DateTime<Utc>) {
+/// A notification of `status` created at `created`, last attempted (sent, when `sent`) at
+/// `last`.
+async fn notification(pool: &PgPool, status: &str, created: DateTime<Utc>, last: DateTime<Utc>) {
     sqlx::query(
         "INSERT INTO notifications (id, event_id, history_id, kind, channel, recipient, lead_id, \
            cycle, payload, status, next_attempt_at, created_at, sent_at) \
-         VALUES ($1, $1, 1, 'routed', 'email', 'a@example.com', $1, 1, '{}', $2, $3, $3, \
-           CASE WHEN $2 = 'sent' THEN $3 END)",
+         VALUES ($1, $1, 1, 'routed', 'email', 'a@example.com', $1, 1, '{}', $2, $4, $3, \
+           CASE WHEN $2 = 'sent' THEN $4 END)",
     )
     .bind(Uuid::now_v7())
     .bind(status)
     .bind(created)
+    .bind(last)
     .execute(pool)
     .await
     .unwrap();
@@ -233,13 +243,15 @@ async fn retention_drops_an_expired_outbox_month_and_nothing_else() {
     // Before the months the migration made (the current one and three ahead, all empty, which
     // a later clock would rightly drop too).
     let now = at(2025, 9, 15);
-    // March and April 2025 exist; a lead's history is in March.
+    // March to May 2025 exist; a lead's history is in March.
     let mut months = job(&app, at(2025, 3, 10));
-    months.ahead = 1;
+    months.ahead = 2;
     months.run_once().await.unwrap();
     app.ingest(&lead("r-1")).await;
     let history = app.count("lead_history").await;
-    let (march, april) = (at(2025, 3, 10), at(2025, 4, 10));
+    let (march, april, may) = (at(2025, 3, 10), at(2025, 4, 10), at(2025, 5, 10));
+    // Delivered (sent) after the 30-day cutoff, dead but attempted after the 90-day one.
+    let recently = now - Duration::days(10);
 
     let sub = Uuid::now_v7();
     sqlx::query(
@@ -252,11 +264,16 @@ async fn retention_drops_an_expired_outbox_month_and_nothing_else() {
     .await
     .unwrap();
     let gone = [
-        delivery(pool, sub, "delivered", march).await,
-        delivery(pool, sub, "dead", march).await,
+        delivery(pool, sub, "delivered", march, march).await,
+        delivery(pool, sub, "dead", march, march).await,
     ];
-    // April holds a delivery still pending (with its head) and a notification not sent yet.
-    let pending = delivery(pool, sub, "pending", april).await;
+    // April holds a delivery still pending (with its head) and a notification not sent yet;
+    // May rows last attempted recently.
+    let pending = delivery(pool, sub, "pending", april, april).await;
+    let recent = [
+        delivery(pool, sub, "delivered", may, recently).await,
+        delivery(pool, sub, "dead", may, recently).await,
+    ];
     sqlx::query(
         "INSERT INTO webhook_heads (subscription_id, lead_id, delivery_id, due_at) \
          VALUES ($1, $2, $2, $3)",
@@ -267,8 +284,9 @@ async fn retention_drops_an_expired_outbox_month_and_nothing_else() {
     .execute(pool)
     .await
     .unwrap();
-    notification(pool, "sent", march).await;
-    notification(pool, "pending", april).await;
+    notification(pool, "sent", march, march).await;
+    notification(pool, "pending", april, april).await;
+    notification(pool, "dead", may, recently).await;
     let before = partitions(pool).await;
 
     app.clock.set(now);
@@ -298,17 +316,17 @@ async fn retention_drops_an_expired_outbox_month_and_nothing_else() {
             .fetch_all(pool)
             .await
             .unwrap();
-    assert_eq!(attempts, [pending], "gone: {gone:?}");
-    assert_eq!(app.count("webhook_deliveries").await, 1);
+    assert_eq!(attempts, [pending, recent[0], recent[1]], "gone: {gone:?}");
+    assert_eq!(app.count("webhook_deliveries").await, 3);
     assert_eq!(app.count("webhook_heads").await, 1);
-    assert_eq!(app.count("notifications").await, 1);
+    assert_eq!(app.count("notifications").await, 2);
     assert_eq!(app.count("lead_history").await, history);
     assert_eq!(app.count("lead_history_p202503").await, history);
 
     // Retention off: nothing is dropped, however old.
     app.clock.set(now + Duration::days(400));
     sqlx::query("UPDATE webhook_deliveries SET status = 'delivered', delivered_at = $1")
-        .bind(april)
+        .bind(may)
         .execute(pool)
         .await
         .unwrap();
@@ -384,4 +402,47 @@ async fn a_90_day_report_reads_the_blocks_of_its_months_only() {
             .collect();
         assert_eq!(blocks, expected, "{mode}: {plan:#}");
     }
+}
+
+#[tokio::test]
+async fn a_breach_notifies_once_per_lead_and_cycle_across_months() {
+    let app = spawn_app().await;
+    crate::notify::who_hears(&app).await;
+    let slack = crate::notify::Scripted::answering(vec![]);
+    crate::notify::notifier(&app, Some(slack), None).await;
+    let id: Uuid = app.ingest(&lead("m-1")).await["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Two breach entries of one cycle (a writer gone wrong), recorded in two months: the
+    // second notifies nobody, though its rows would go to another month's partition.
+    let now = app.clock.now();
+    for recorded in [now, now + Duration::days(40)] {
+        sqlx::query(
+            "INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, \
+               occurred_at, recorded_at) \
+             VALUES ($1, 1, 'sla_breached', 'system', 'system', 'rep-1', $2, $2)",
+        )
+        .bind(id)
+        .bind(recorded)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let breaches: Vec<(String, String)> = sqlx::query_as(
+        "SELECT recipient, tableoid::regclass::text FROM notifications \
+         WHERE kind = 'breached' ORDER BY 1",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let month = part("notifications", now);
+    assert_eq!(
+        breaches,
+        [
+            ("C0EMEA".to_string(), month.clone()),
+            ("U0SAM".to_string(), month)
+        ]
+    );
 }

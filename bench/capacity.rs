@@ -34,10 +34,13 @@ const TABLES: [&str; 12] = [
     "crm_writebacks",
 ];
 
-/// Table (with TOAST) and index bytes over every partition, rows, and leaf partitions.
+/// Table (with TOAST) and index bytes over every partition (`pg_partition_tree` has no rows
+/// for a table that is not partitioned: its own sizes then), rows, and leaf partitions.
 const SIZES: &str = "SELECT t.relname::text, \
-       (SELECT COALESCE(sum(pg_table_size(p.relid)), 0) FROM pg_partition_tree(t.oid) p)::int8, \
-       (SELECT COALESCE(sum(pg_indexes_size(p.relid)), 0) FROM pg_partition_tree(t.oid) p)::int8, \
+       COALESCE((SELECT sum(pg_table_size(p.relid)) FROM pg_partition_tree(t.oid) p), \
+                pg_table_size(t.oid))::int8, \
+       COALESCE((SELECT sum(pg_indexes_size(p.relid)) FROM pg_partition_tree(t.oid) p), \
+                pg_indexes_size(t.oid))::int8, \
        (SELECT count(*) FROM pg_partition_tree(t.oid) p WHERE p.isleaf)::int8 \
      FROM pg_class t \
      WHERE t.relname = ANY($1) AND t.relkind IN ('r', 'p') AND t.relnamespace = 'public'::regnamespace \

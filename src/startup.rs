@@ -345,6 +345,8 @@ fn spawn_periodic_jobs(
         "the retention purge",
         purge.run(jobs.retention_interval, cancel()),
     );
+    let partitions = crate::jobs::partitions::PartitionJob::new(db.clone(), clock.clone());
+    tasks.spawn("the partition job", partitions.run(cancel()));
 }
 
 /// Resolves on SIGTERM or SIGINT.

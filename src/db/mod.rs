@@ -35,6 +35,7 @@ pub mod leads;
 pub mod metrics;
 pub mod notifications;
 pub mod outcomes;
+pub mod partitions;
 pub mod reason_codes;
 pub mod retention;
 pub mod routing;
@@ -153,6 +154,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         leads::cycle::STATEMENTS,
         notifications::STATEMENTS,
         outcomes::STATEMENTS,
+        partitions::STATEMENTS,
         leads::many::STATEMENTS,
         reason_codes::STATEMENTS,
         retention::STATEMENTS,

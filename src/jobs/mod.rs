@@ -8,6 +8,7 @@ pub mod cycle_compactor;
 pub mod dispatcher;
 pub mod key_listener;
 pub mod notifier;
+pub mod partitions;
 pub mod pg_supervisor;
 pub mod retention;
 pub mod sla_scanner;

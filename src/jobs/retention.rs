@@ -1,5 +1,6 @@
-//! The retention job: deletes what is kept only for a while (delivered and dead webhook
-//! deliveries with their attempts, CRM message receipts, idempotency records, used inbound
+//! The retention job: drops the outbox months wholly past retention (webhook deliveries with
+//! their attempts, notifications; partitions, not rows), then deletes what is kept only for a
+//! while (delivered and dead webhook deliveries with their attempts, CRM message receipts, idempotency records, used inbound
 //! signatures, ended sessions and spent sign-in links, and optionally unused auto-registered reps) in batches of [`BATCH`] rows. Any
 //! replica may run it at the same time as others (see `db::retention`). History is never
 //! deleted.
@@ -13,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     clock::Clock,
     db::{
-        idempotency,
+        idempotency, partitions,
         retention::{purge_batch, Purge},
     },
     jobs::{self, Job, Schedule},
@@ -83,14 +84,41 @@ impl RetentionJob {
             .collect()
     }
 
-    /// One pass: every enabled purge, batch after batch until a batch comes back short (or
-    /// `cancel` fires); returns the rows deleted per purge (attempts under `webhook_attempts`).
+    /// The outbox months wholly past retention, dropped whole (see [`partitions::drop_expired`]):
+    /// only with both webhook retentions set (a month holds delivered and dead rows alike).
+    /// Returns the partitions dropped.
+    pub async fn drop_partitions(&self, now: DateTime<Utc>) -> Result<Vec<String>, sqlx::Error> {
+        let plan = self.plan(now);
+        let cutoff = |p: Purge| plan.iter().find(|(q, _)| *q == p).map(|(_, c)| *c);
+        let (Some(sent), Some(dead)) = (
+            cutoff(Purge::DeliveredWebhooks),
+            cutoff(Purge::DeadWebhooks),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let mut dropped = Vec::new();
+        for table in partitions::DROPPED_BY_MONTH {
+            let names = partitions::drop_expired(&self.db, table, sent, dead).await?;
+            if !names.is_empty() {
+                tracing::info!(table, partitions = ?names, "retention: expired months dropped");
+                metrics::counter!("salgate_retention_dropped_partitions_total", "table" => table)
+                    .increment(names.len() as u64);
+            }
+            dropped.extend(names);
+        }
+        Ok(dropped)
+    }
+
+    /// One pass: the expired outbox months dropped whole, then every enabled purge, batch
+    /// after batch until a batch comes back short (or `cancel` fires); returns the rows
+    /// deleted per purge (attempts under `webhook_attempts`) and, under `partitions`, the
+    /// number of partitions dropped.
     pub async fn run_once(
         &self,
         cancel: &CancellationToken,
     ) -> Result<Vec<(&'static str, u64)>, sqlx::Error> {
         let now = self.clock.now();
-        let mut purged = Vec::new();
+        let mut purged = vec![("partitions", self.drop_partitions(now).await?.len() as u64)];
         for (what, cutoff) in self.plan(now) {
             let (mut rows, mut attempts) = (0, 0);
             loop {
@@ -127,7 +155,9 @@ impl Job for RetentionJob {
     async fn step(&mut self, cancel: &CancellationToken) -> Option<Duration> {
         match self.run_once(cancel).await {
             Ok(purged) => {
-                for (table, rows) in purged.into_iter().filter(|(_, n)| *n > 0) {
+                // Dropped months are logged by name where they are dropped.
+                let rows_deleted = purged.into_iter().filter(|(t, _)| *t != "partitions");
+                for (table, rows) in rows_deleted.filter(|(_, n)| *n > 0) {
                     tracing::info!(table, rows, "retention: old rows deleted");
                 }
             }

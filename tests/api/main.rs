@@ -24,6 +24,7 @@ mod operations;
 mod outcomes;
 mod pages_auth;
 mod pages_replica;
+mod partitions;
 mod race;
 mod retention;
 mod routing;

@@ -9,6 +9,7 @@ pub mod dispatcher;
 pub mod key_listener;
 pub mod notifier;
 pub mod pg_supervisor;
+pub mod replica_lag;
 pub mod retention;
 pub mod sla_scanner;
 mod tasks;

@@ -25,6 +25,7 @@ mod outcomes;
 mod pages_auth;
 mod pages_replica;
 mod race;
+mod read_pool;
 mod retention;
 mod routing;
 mod rules;

@@ -100,11 +100,7 @@ impl Node {
             "--no-sync",
         ]);
         run(initdb, "initdb");
-        let mut settings = vec!["wal_level=replica".to_string(), "max_wal_senders=5".into()];
-        if synchronous {
-            settings.push(format!("synchronous_standby_names={STANDBY_NAME}"));
-            settings.push("synchronous_commit=on".into());
-        }
+        let settings = ["wal_level=replica".to_string(), "max_wal_senders=5".into()];
         let node = Node::start(dir, data, &settings);
         let pool = salgate::db::connect(&node.url("postgres"), 1)
             .await
@@ -113,6 +109,17 @@ impl Node {
             .execute(&pool)
             .await
             .unwrap();
+        if synchronous {
+            // Set once the database exists (a commit would wait for a standby not there yet);
+            // nothing else commits until the standby streams.
+            for sql in [
+                format!("ALTER SYSTEM SET synchronous_standby_names = '{STANDBY_NAME}'"),
+                "ALTER SYSTEM SET synchronous_commit = 'on'".into(),
+                "SELECT pg_reload_conf()".into(),
+            ] {
+                sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+            }
+        }
         pool.close().await;
         node
     }
@@ -126,15 +133,23 @@ impl Node {
             .args(["-U", "postgres", "-R", "-X", "stream", "--no-sync", "-D"])
             .arg(&data);
         run(backup, "pg_basebackup");
-        let node = Node::start(dir, data, &[format!("cluster_name={STANDBY_NAME}")]);
-        // Streaming (and, for a synchronous primary, its synchronous standby) before use.
+        // The copied postgresql.auto.conf names this standby as the synchronous one: once
+        // promoted, it has no standby of its own to wait for.
+        let settings = [
+            format!("cluster_name={STANDBY_NAME}"),
+            "synchronous_standby_names=".into(),
+        ];
+        let node = Node::start(dir, data, &settings);
+        // Streaming (and, for a synchronous primary, as its synchronous standby) before use.
         let pool = salgate::db::connect(&primary.url("postgres"), 1)
             .await
             .unwrap();
         eventually("the standby streaming", async || {
             let n: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM pg_stat_replication WHERE application_name = $1 \
-                 AND state = 'streaming'",
+                 AND state = 'streaming' AND sync_state = CASE \
+                 WHEN current_setting('synchronous_standby_names') = '' THEN 'async' \
+                 ELSE 'sync' END",
             )
             .bind(STANDBY_NAME)
             .fetch_one(&pool)

@@ -17,23 +17,26 @@ use crate::{
     db::{
         self,
         embedded::{EmbeddedOptions, EmbeddedPostgres},
+        failover::Failover,
         lane::Lane,
         webhook_dispatch::PauseAfter,
     },
     domain::Role,
     http::{self, AppState},
     jobs::{
+        self,
         crm_writer::CrmWriter,
         cycle_compactor::CycleCompactor,
         dispatcher::Dispatcher,
         key_listener::KeyListener,
         notifier::Notifier,
         pg_supervisor::{PgSupervisor, SharedCluster},
+        replica_lag::ReplicaLag,
         retention::{Retention, RetentionJob},
         sla_scanner::SlaScanner,
         Tasks,
     },
-    service::group_commit::GroupCommit,
+    service::{group_commit::GroupCommit, replica::ReadReplica},
 };
 
 mod state;
@@ -43,7 +46,8 @@ use state::{app_state, crm_writer, notifier};
 /// How long in-flight requests and background work get to finish after a stop signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How often the embedded cluster is checked for having stopped.
+/// How often the embedded cluster is checked for having stopped, and the primary of a
+/// several-host `DATABASE_URL` for still being the primary.
 const SUPERVISE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The database the service talks to, and the embedded cluster behind it if we run one.
@@ -54,6 +58,11 @@ pub struct Database {
     pub lane: Arc<Lane>,
     /// The embedded cluster, when there is no `DATABASE_URL`; watched by the [`PgSupervisor`].
     pub embedded: Option<SharedCluster>,
+    /// With several hosts in `DATABASE_URL`: which one is the primary (its `watch` task keeps
+    /// `pool` on it).
+    pub failover: Option<Arc<Failover>>,
+    /// `DATABASE_READ_URL`'s pool and lag, for reports and listings.
+    pub replica: Option<Arc<ReadReplica>>,
 }
 
 impl Database {
@@ -78,7 +87,7 @@ impl Database {
                 (pg.database_url(), Some(Arc::new(Mutex::new(Some(pg)))))
             }
         };
-        let pool = db::connect(&url, settings.database_max_connections)
+        let (pool, failover) = db::connect_following(&url, settings.database_max_connections)
             .await
             .context("could not connect to PostgreSQL")?;
         db::migrate(&pool)
@@ -86,10 +95,21 @@ impl Database {
             .context("could not run database migrations")?;
         let capacity = (settings.database_max_connections as usize * 3 / 4).max(1);
         let lane = Arc::new(Lane::new(pool.clone(), capacity));
+        // Lazily: a replica that is down at start is read from once it is up.
+        let replica = match &settings.read_replica {
+            Some(r) => {
+                let replica_pool = db::connect_lazy(&r.url, settings.database_max_connections)
+                    .context("invalid setting database_read_url (DATABASE_READ_URL)")?;
+                Some(Arc::new(ReadReplica::new(replica_pool, r.max_lag)))
+            }
+            None => None,
+        };
         Ok(Database {
             pool,
             lane,
             embedded,
+            failover,
+            replica,
         })
     }
 
@@ -97,6 +117,9 @@ impl Database {
     pub async fn close(self) {
         self.lane.close();
         self.pool.close().await;
+        if let Some(replica) = &self.replica {
+            replica.pool.close().await;
+        }
         self.stop_embedded().await;
     }
 
@@ -109,6 +132,9 @@ impl Database {
             .is_err()
         {
             tracing::warn!("database connections were still in use after 10 s");
+        }
+        if let Some(replica) = &self.replica {
+            let _ = tokio::time::timeout_at(deadline, replica.pool.close()).await;
         }
         self.stop_embedded().await;
     }
@@ -147,6 +173,7 @@ struct JobSettings {
     retention_interval: Duration,
     notify_poll_interval: Duration,
     crm_poll_interval: Duration,
+    read_lag_interval: Duration,
 }
 
 pub struct Application {
@@ -159,6 +186,9 @@ pub struct Application {
     notifier: Notifier,
     /// Writes decisions back to the CRMs (one of the periodic jobs).
     crm_writer: CrmWriter,
+    /// Measures the read replica's lag, if there is one (runs with or without the periodic
+    /// jobs: the reads depend on it).
+    replica_lag: Option<ReplicaLag>,
     /// Whether the periodic jobs run (scanner, dispatcher, compactor, idempotency purge); tests
     /// turn them off and drive each job themselves.
     periodic_jobs: bool,
@@ -187,6 +217,14 @@ impl Application {
             .await
             .context("could not record the notification channels")?;
         let crm_writer = crm_writer(&settings, &state)?;
+        let replica_lag = database
+            .replica
+            .clone()
+            .map(|replica| ReplicaLag::new(database.pool.clone(), replica, state.clock.clone()));
+        if let Some(lag) = &replica_lag {
+            // Measured once before serving, so the first reports can read the replica.
+            lag.run_once().await;
+        }
         crm_writer
             .announce()
             .await
@@ -210,6 +248,7 @@ impl Application {
             jobs: JobSettings::from_settings(&settings),
             notifier,
             crm_writer,
+            replica_lag,
             periodic_jobs: true,
             bootstrap_admin_token,
             bootstrap_sign_in_link,
@@ -280,6 +319,21 @@ impl Application {
         if let Some(cluster) = self.database.embedded.clone() {
             let supervisor = PgSupervisor::new(cluster).run(SUPERVISE_INTERVAL, shutdown.clone());
             tasks.spawn("the embedded PostgreSQL supervisor", supervisor);
+        }
+        if let Some(failover) = self.database.failover.clone() {
+            let watch = failover.watch(
+                self.database.pool.clone(),
+                SUPERVISE_INTERVAL,
+                shutdown.clone(),
+            );
+            tasks.spawn("the database failover watch", watch);
+        }
+        if let Some(lag) = self.replica_lag {
+            let schedule = jobs::Schedule::every(self.jobs.read_lag_interval);
+            tasks.spawn(
+                "the replica lag probe",
+                jobs::run(lag, schedule, shutdown.clone()),
+            );
         }
         let stopped = shutdown.clone();
         // With the peer address: per-address limits and the Salesforce network allow-list.
@@ -387,6 +441,10 @@ impl JobSettings {
             retention_interval: settings.retention_interval,
             notify_poll_interval: settings.notify_poll_interval,
             crm_poll_interval: settings.crm.poll_interval,
+            read_lag_interval: settings
+                .read_replica
+                .as_ref()
+                .map_or(Duration::from_secs(1), |r| r.lag_interval),
         }
     }
 }

@@ -40,6 +40,7 @@ fn documented() -> Vec<(String, String)> {
 fn key_of(variable: &str) -> String {
     match variable {
         "DATABASE_URL" => "database_url".into(),
+        "DATABASE_READ_URL" => "database_read_url".into(),
         v => v.trim_start_matches("SALGATE_").to_lowercase(),
     }
 }

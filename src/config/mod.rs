@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::{domain::metrics::BandLimits, jobs::retention::Retention};
 
 mod crm;
+mod database;
 #[cfg(test)]
 mod docs_tests;
 mod notify;
@@ -20,6 +21,7 @@ mod salesforce;
 #[cfg(test)]
 mod tests;
 
+pub use database::ReadReplicaSettings;
 pub use parse::parse_duration_str;
 use parse::{parse_duration, parse_retention, parse_secrets};
 
@@ -44,6 +46,8 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Maximum connections in the pool.
     pub database_max_connections: u32,
+    /// The read replica for reports and listings, and when to stop trusting it.
+    pub read_replica: Option<database::ReadReplicaSettings>,
     /// Period of the SLA scanner.
     pub sla_scan_interval: Duration,
     /// Leads the SLA scanner claims per transaction (it repeats until nothing is due).
@@ -120,6 +124,9 @@ struct Raw {
     data_dir: PathBuf,
     database_url: Option<String>,
     database_max_connections: u32,
+    database_read_url: Option<String>,
+    read_max_lag: String,
+    read_lag_interval: String,
     sla_scan_interval: String,
     sla_scan_batch: i64,
     outbox_poll_interval: String,
@@ -181,11 +188,16 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// The variables without the `SALGATE_` prefix, and the settings they set.
+const UNPREFIXED: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database_url"),
+    ("DATABASE_READ_URL", "database_read_url"),
+];
+
 fn env_name(key: &str) -> String {
-    if key == "database_url" {
-        "DATABASE_URL".into()
-    } else {
-        format!("SALGATE_{}", key.to_uppercase())
+    match UNPREFIXED.iter().find(|(_, k)| *k == key) {
+        Some((env, _)) => (*env).into(),
+        None => format!("SALGATE_{}", key.to_uppercase()),
     }
 }
 
@@ -211,8 +223,11 @@ impl Settings {
             .merge(Env::prefixed("SALGATE_").ignore(NOT_SETTINGS))
             .merge(
                 Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database_url".into()),
+                    .only(&["DATABASE_URL", "DATABASE_READ_URL"])
+                    .map(|env| {
+                        let key = UNPREFIXED.iter().find(|(e, _)| env == *e);
+                        key.map_or("database_url", |(_, k)| k).into()
+                    }),
             );
         Self::from_figment(figment)
     }
@@ -244,7 +259,8 @@ impl Settings {
         Ok(Settings {
             listen,
             data_dir: raw.data_dir.clone(),
-            database_url: database_url(&raw)?,
+            database_url: database::url("database_url", &raw.database_url)?,
+            read_replica: database::read_replica(&raw)?,
             database_max_connections: match raw.database_max_connections {
                 0 => return Err(invalid("database_max_connections", "must be at least 1")),
                 n => n,
@@ -322,19 +338,6 @@ fn rate(key: &str, v: f64) -> Result<f64, ConfigError> {
             "must be a number of requests per second, 0 for no limit",
         ))
     }
-}
-
-fn database_url(raw: &Raw) -> Result<Option<String>, ConfigError> {
-    let url = non_empty(raw.database_url.clone());
-    if let Some(url) = &url {
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(invalid(
-                "database_url",
-                "must start with postgres:// or postgresql://",
-            ));
-        }
-    }
-    Ok(url)
 }
 
 fn public_url(raw: &Raw) -> Result<Option<String>, ConfigError> {

@@ -24,6 +24,7 @@ pub mod campaigns;
 pub mod crm;
 pub mod cycle_blocks;
 pub mod embedded;
+pub mod failover;
 pub mod history;
 pub mod idempotency;
 pub mod inbound_signatures;
@@ -37,6 +38,7 @@ pub mod notifications;
 pub mod outcomes;
 pub mod partitions;
 pub mod reason_codes;
+pub mod replica;
 pub mod retention;
 pub mod routing;
 pub mod rule_backtest;
@@ -50,7 +52,7 @@ pub mod visibility;
 pub mod webhook_dispatch;
 pub mod webhooks;
 
-use std::{str::FromStr, time::Duration};
+use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -82,21 +84,67 @@ pub const TEST_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 /// JIT is off for the service's sessions: its queries are short, and a report whose row
 /// estimate is large would spend ~200 ms compiling before it runs for a few.
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    Ok(connect_following(url, max_connections).await?.0)
+}
+
+/// As [`connect`]; with several hosts in `url` (or `target_session_attrs=read-write`), also
+/// the [`failover::Failover`] whose `watch` task keeps the pool on the primary.
+pub async fn connect_following(
+    url: &str,
+    max_connections: u32,
+) -> Result<(PgPool, Option<Arc<failover::Failover>>), sqlx::Error> {
+    let target =
+        failover::Target::parse(url).map_err(|why| sqlx::Error::Configuration(why.into()))?;
+    let options = PgConnectOptions::from_str(&target.first_url)?.options([("jit", "off")]);
+    if !target.read_write {
+        return Ok((
+            pool_options(max_connections, None)
+                .connect_with(options)
+                .await?,
+            None,
+        ));
+    }
+    let failover = Arc::new(failover::Failover::new(&target, &options));
+    failover.find_primary(None).await?.close().await?;
+    let pool = pool_options(max_connections, Some(failover.clone()))
+        .connect_with(failover.current_options())
+        .await?;
+    Ok((pool, Some(failover)))
+}
+
+/// A pool that connects on first use (the read replica: one that is down at start-up does
+/// not stop the service, whose reads then fall back to the primary).
+pub fn connect_lazy(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?.options([("jit", "off")]);
-    PgPoolOptions::new()
+    Ok(pool_options(max_connections, None).connect_lazy_with(options))
+}
+
+/// The pool's limits and checks; with `failover`, new connections must be to a primary and
+/// those opened before a switch of host are dropped.
+fn pool_options(max_connections: u32, failover: Option<Arc<failover::Failover>>) -> PgPoolOptions {
+    let checked = failover.clone();
+    let options = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
+        .before_acquire(move |conn, meta| {
+            let stale = checked
+                .as_ref()
+                .is_some_and(|f| f.predates_switch(meta.age));
             Box::pin(async move {
+                if stale {
+                    return Ok(false);
+                }
                 if meta.idle_for > TEST_IF_IDLE_FOR {
                     conn.ping().await?;
                 }
                 Ok(true)
             })
-        })
-        .connect_with(options)
-        .await
+        });
+    match failover {
+        None => options,
+        Some(_) => options.after_connect(|conn, _| Box::pin(failover::require_primary(conn))),
+    }
 }
 
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
@@ -113,10 +161,11 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
         // Class 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect
-        // now; 53300: too many connections.
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300"),
+        // now; 53300: too many connections; 25006: read-only transaction (a write reached a
+        // server that is a standby now: the old primary after a failover).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || c.starts_with("57P") || c == "53300" || c == "25006"
+        }),
         _ => false,
     }
 }
@@ -144,6 +193,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         crm::STATEMENTS,
         campaigns::STATEMENTS,
         cycle_blocks::STATEMENTS,
+        failover::STATEMENTS,
         history::STATEMENTS,
         idempotency::STATEMENTS,
         inbox::STATEMENTS,
@@ -157,6 +207,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         partitions::STATEMENTS,
         leads::many::STATEMENTS,
         reason_codes::STATEMENTS,
+        replica::STATEMENTS,
         retention::STATEMENTS,
         routing::STATEMENTS,
         routing::escalation::STATEMENTS,

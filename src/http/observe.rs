@@ -93,12 +93,36 @@ pub async fn get_metrics(State(state): State<AppState>) -> Response {
         }
     };
     metrics::gauge!("salgate_database_up").set(up);
+    set_replica_gauges(&state);
     let mut res = prometheus().render().into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),
     );
     res
+}
+
+/// The read replica's last measured lag and where reports read now; from memory (the lag
+/// probe's last reading), so they answer even when a database does not.
+fn set_replica_gauges(state: &AppState) {
+    use crate::service::replica::{ReadSource, Reading};
+    let Some(replica) = &state.replica else {
+        return;
+    };
+    let lag = match replica.reading() {
+        Reading::Measured { lag: Some(s), .. } => s,
+        // Unknown: not a number a dashboard could mistake for "caught up".
+        _ => f64::NAN,
+    };
+    metrics::gauge!("salgate_replica_lag_seconds").set(lag);
+    let source = state.read_pool().freshness.source;
+    for (label, is) in [
+        ("primary", ReadSource::Primary),
+        ("replica", ReadSource::Replica),
+    ] {
+        let v = if source == is { 1.0 } else { 0.0 };
+        metrics::gauge!("salgate_reads_from", "source" => label).set(v);
+    }
 }
 
 /// The gauges read from the shared database at scrape time.

@@ -10,6 +10,7 @@ pub mod key_listener;
 pub mod notifier;
 pub mod partitions;
 pub mod pg_supervisor;
+pub mod replica_lag;
 pub mod retention;
 pub mod sla_scanner;
 mod tasks;

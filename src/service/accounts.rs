@@ -33,7 +33,10 @@ impl Service {
     /// Up to `limit` unmerged accounts of `filter`, in id order.
     pub async fn list_accounts(&self, filter: AccountFilter, limit: i64) -> Result<AccountsPage> {
         let now = self.clock.now();
-        let rows = db::list(&self.db, &filter, limit + 1, now).await?;
+        let filter = &filter;
+        let (rows, _) = self
+            .read(|pool| async move { Ok(db::list(&pool, filter, limit + 1, now).await?) })
+            .await?;
         let more = rows.len() as i64 > limit;
         let items: Vec<Account> = rows
             .into_iter()

@@ -81,7 +81,8 @@ impl Service {
         filter: &crm_db::Filter<'_>,
         limit: i64,
     ) -> Result<Vec<crm_db::Listed>> {
-        Ok(crm_db::list(&self.db, filter, limit).await?)
+        let read = self.read(|pool| async move { Ok(crm_db::list(&pool, filter, limit).await?) });
+        Ok(read.await?.0)
     }
 
     /// Whether the CRM event `(provider, key)` was handled before (a redelivery).

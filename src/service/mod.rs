@@ -31,6 +31,7 @@ pub mod outcomes;
 pub mod people;
 mod read;
 mod receipt;
+pub mod replica;
 mod retry;
 pub mod rules;
 pub mod settings;
@@ -85,6 +86,9 @@ pub struct Service {
     pub rule_cache: Arc<rules::RuleCache>,
     /// `SALGATE_ROUTED_AT_MAX_AGE`: how old a lead's `routed_at` may be.
     pub routed_at_max_age: chrono::Duration,
+    /// The read replica (`DATABASE_READ_URL`) that reports and listings read while it is fresh
+    /// enough ([`Service::read_pool`]); `None`: they read `db`.
+    pub replica: Option<Arc<replica::ReadReplica>>,
 }
 
 impl Service {

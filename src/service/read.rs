@@ -52,7 +52,10 @@ impl Service {
         }
         filter.visible_to = Some(caller.actor.clone());
         let now = self.clock.now();
-        let mut items = leads::list(&self.db, &filter, limit + 1, now).await?;
+        let filter = &filter;
+        let (mut items, _) = self
+            .read(|pool| async move { Ok(leads::list(&pool, filter, limit + 1, now).await?) })
+            .await?;
         let next_cursor = if items.len() as i64 > limit {
             items.truncate(limit as usize);
             items.last().map(|l| cursor::encode(l.id))

@@ -102,6 +102,7 @@ pub(super) fn app_state(
             // Longer than chrono can count means "no limit but 1970".
             routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
                 .unwrap_or(chrono::Duration::MAX),
+            replica: database.replica.clone(),
         },
         keys: Arc::new(KeyCache::new(settings.cache_ttl)),
         rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)

@@ -26,6 +26,7 @@ mod pages_auth;
 mod pages_replica;
 mod partitions;
 mod race;
+mod read_pool;
 mod retention;
 mod routing;
 mod rules;

@@ -8,7 +8,7 @@ use axum::{
     response::Response,
 };
 
-use super::{handlers::respond, ReportQuery, READERS};
+use super::{handlers::respond_fresh, ReportQuery, READERS};
 use crate::{
     domain::validation::FieldError,
     http::{
@@ -45,7 +45,9 @@ pub async fn get_funnel_metrics(
             message: e.body_text(),
         }])
     })?;
-    let req = FunnelRequest::read(&params, state.clock.now()).map_err(ApiError::Validation)?;
-    let report = funnel::funnel(&state.db, &req).await?;
-    Ok(respond(&headers, report, csv::funnel))
+    let req = &FunnelRequest::read(&params, state.clock.now()).map_err(ApiError::Validation)?;
+    let (report, fresh) = state
+        .read(|pool| async move { funnel::funnel(&pool, req).await })
+        .await?;
+    Ok(respond_fresh(&headers, report, fresh, csv::funnel))
 }

@@ -20,7 +20,10 @@ use crate::{
         extract::Principal,
         AppState,
     },
-    service::metrics::{self, csv},
+    service::{
+        metrics::{self, csv},
+        replica::{Freshness, ReadSource},
+    },
 };
 
 /// Whether the client asked for CSV.
@@ -55,6 +58,37 @@ pub(super) fn respond<T: Serialize>(
     }
 }
 
+/// `respond`, with how fresh the report's data is: a `freshness` member of the JSON document
+/// and, for either type, `Salgate-Read-From` and `Salgate-Data-As-Of` headers.
+pub(super) fn respond_fresh<T: Serialize>(
+    headers: &HeaderMap,
+    report: T,
+    freshness: Freshness,
+    csv: impl FnOnce(&T) -> String,
+) -> Response {
+    #[derive(Serialize)]
+    struct Fresh<T> {
+        #[serde(flatten)]
+        report: T,
+        freshness: Freshness,
+    }
+    let fresh = Fresh { report, freshness };
+    let mut res = respond(headers, fresh, |f| csv(&f.report));
+    let source = match freshness.source {
+        ReadSource::Primary => "primary",
+        ReadSource::Replica => "replica",
+    };
+    let as_of = freshness
+        .as_of
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    res.headers_mut()
+        .insert("salgate-read-from", HeaderValue::from_static(source));
+    if let Ok(v) = HeaderValue::from_str(&as_of) {
+        res.headers_mut().insert("salgate-data-as-of", v);
+    }
+    res
+}
+
 /// Acceptance: routed, accepted, rejected, recycled, open, acceptance rate and band,
 /// accepted-within-SLA rate, time to decision.
 #[utoipa::path(get, path = "/v1/metrics/acceptance", tag = "metrics", params(ReportQuery),
@@ -70,9 +104,12 @@ pub async fn get_acceptance_metrics(
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Response> {
     principal.require(READERS)?;
-    let req = ReportRequest::parse(params, state.clock.now())?;
-    let report = metrics::acceptance(&state.db, state.acceptance_bands, &req).await?;
-    Ok(respond(&headers, report, csv::acceptance))
+    let req = &ReportRequest::parse(params, state.clock.now())?;
+    let bands = state.acceptance_bands;
+    let (report, fresh) = state
+        .read(|pool| async move { metrics::acceptance(&pool, bands, req).await })
+        .await?;
+    Ok(respond_fresh(&headers, report, fresh, csv::acceptance))
 }
 
 /// Rejections: count and share per code, each compared with the previous equal period; codes
@@ -90,9 +127,11 @@ pub async fn get_rejection_metrics(
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Response> {
     principal.require(READERS)?;
-    let req = ReportRequest::parse(params, state.clock.now())?;
-    let report = metrics::rejections(&state.db, &req).await?;
-    Ok(respond(&headers, report, csv::rejections))
+    let req = &ReportRequest::parse(params, state.clock.now())?;
+    let (report, fresh) = state
+        .read(|pool| async move { metrics::rejections(&pool, req).await })
+        .await?;
+    Ok(respond_fresh(&headers, report, fresh, csv::rejections))
 }
 
 /// SLA: breaches and breach rate, cycles open past due now (silent non-acceptance),
@@ -111,9 +150,11 @@ pub async fn get_sla_metrics(
 ) -> ApiResult<Response> {
     principal.require(READERS)?;
     let now = state.clock.now();
-    let req = ReportRequest::parse(params, now)?;
-    let report = metrics::sla(&state.db, &req, now).await?;
-    Ok(respond(&headers, report, csv::sla))
+    let req = &ReportRequest::parse(params, now)?;
+    let (report, fresh) = state
+        .read(|pool| async move { metrics::sla(&pool, req, now).await })
+        .await?;
+    Ok(respond_fresh(&headers, report, fresh, csv::sla))
 }
 
 /// Recycling: recycled cycles, how many of their leads were routed again and accepted later
@@ -131,7 +172,9 @@ pub async fn get_recycling_metrics(
     params: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> ApiResult<Response> {
     principal.require(READERS)?;
-    let req = ReportRequest::parse(params, state.clock.now())?;
-    let report = metrics::recycling(&state.db, &req).await?;
-    Ok(respond(&headers, report, csv::recycling))
+    let req = &ReportRequest::parse(params, state.clock.now())?;
+    let (report, fresh) = state
+        .read(|pool| async move { metrics::recycling(&pool, req).await })
+        .await?;
+    Ok(respond_fresh(&headers, report, fresh, csv::recycling))
 }

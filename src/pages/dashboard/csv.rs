@@ -46,7 +46,7 @@ pub async fn download(
     let req = Filters::from_query(query).request(now).map_err(|_| {
         PageError::BadRequest("the period or a filter is not valid; fix it on the dashboard".into())
     })?;
-    let (pool, bands) = (&state.db, state.acceptance_bands);
+    let (pool, bands) = (state.read_pool().pool, state.acceptance_bands);
     let group = |g| regrouped(&req, g);
     let body = match table.as_str() {
         "time" => csv::acceptance(&metrics::acceptance(pool, bands, &req).await?),

@@ -115,7 +115,10 @@ async fn show(
     let now = state.clock.now();
     match filters.request(now) {
         Ok(req) => {
-            let d = metrics::dashboard(&state.db, state.acceptance_bands, &req, now).await?;
+            let (bands, req) = (state.acceptance_bands, &req);
+            let (d, _) = state
+                .read(|pool| async move { metrics::dashboard(&pool, bands, req, now).await })
+                .await?;
             let starts: Vec<i64> = req
                 .bucket_starts()
                 .unwrap_or_default()

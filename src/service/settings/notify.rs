@@ -139,6 +139,8 @@ impl crate::service::Service {
         filter: &crate::db::notifications::Filter<'_>,
         limit: i64,
     ) -> crate::service::Result<Vec<crate::db::notifications::Listed>> {
-        Ok(crate::db::notifications::list(&self.db, filter, limit).await?)
+        use crate::db::notifications::list;
+        let read = self.read(|pool| async move { Ok(list(&pool, filter, limit).await?) });
+        Ok(read.await?.0)
     }
 }

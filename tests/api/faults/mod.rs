@@ -1,13 +1,17 @@
 //! Faults with the real binary, as separate processes: the service SIGKILLed under load, its
 //! database stopped and started again under load, two replicas sharing one database; the CLI and
-//! SIGTERM.
+//! SIGTERM; a failover to a streaming standby and reports read on one (clusters of the
+//! tests' own, `streaming`).
 
 mod cli;
 mod cli_attach;
 mod db_restart;
 mod embedded_crash;
+mod failover;
 mod kill;
+mod read_replica;
 mod replicas;
+mod streaming;
 
 use std::{
     path::PathBuf,

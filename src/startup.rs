@@ -30,6 +30,7 @@ use crate::{
         cycle_compactor::CycleCompactor,
         dispatcher::Dispatcher,
         key_listener::KeyListener,
+        model_trainer::ModelTrainer,
         notifier::Notifier,
         pg_supervisor::{PgSupervisor, SharedCluster},
         retention::{Retention, RetentionJob},
@@ -44,7 +45,7 @@ use crate::{
     outbound,
     pages::PageSettings,
     policy_cache::{PolicyCache, QueueCache, RepCache},
-    service::{group_commit::GroupCommit, Service},
+    service::{group_commit::GroupCommit, model::ModelCache, Service},
 };
 
 /// How long in-flight requests and background work get to finish after a stop signal.
@@ -330,6 +331,12 @@ fn spawn_periodic_jobs(
         .with_pause(jobs.webhook_pause);
     let compactor = CycleCompactor::new(db.clone(), clock.clone());
     let purge = RetentionJob::new(db.clone(), clock.clone(), jobs.retention);
+    let trainer = ModelTrainer::new(
+        db.clone(),
+        clock.clone(),
+        state.service.model_settings,
+        state.service.model.clone(),
+    );
     let cancel = || shutdown.clone();
     tasks.spawn(
         "the SLA scanner",
@@ -347,6 +354,7 @@ fn spawn_periodic_jobs(
         "the retention purge",
         purge.run(jobs.retention_interval, cancel()),
     );
+    tasks.spawn("the model trainer", trainer.run(cancel()));
 }
 
 /// The notification dispatcher with this replica's transports: email when `SALGATE_SMTP_URL`
@@ -449,6 +457,8 @@ fn app_state(
             // Longer than chrono can count means "no limit but 1970".
             routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
                 .unwrap_or(chrono::Duration::MAX),
+            model: Arc::new(ModelCache::new(settings.cache_ttl)),
+            model_settings: settings.model,
         },
         keys: Arc::new(KeyCache::new(settings.cache_ttl)),
         rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)

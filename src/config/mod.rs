@@ -109,6 +109,8 @@ pub struct Settings {
     /// CRM write-back: HubSpot's token and API, Salesforce's client credentials, the
     /// mappings, the writer's period (docs/crm.md).
     pub crm: crate::crm::CrmSettings,
+    /// The acceptance model: retrain interval, minimum labelled cycles, minimum support.
+    pub model: crate::service::model::ModelSettings,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -170,6 +172,9 @@ struct Raw {
     salesforce_lead_status_map: String,
     salesforce_fields: String,
     crm_poll_interval: String,
+    model_retrain_interval: String,
+    model_min_cycles: u64,
+    model_min_support: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -292,8 +297,18 @@ impl Settings {
             )?,
             slack: slack(&raw)?,
             crm: crm::settings(&raw)?,
+            model: model(&raw)?,
         })
     }
+}
+
+fn model(raw: &Raw) -> Result<crate::service::model::ModelSettings, ConfigError> {
+    let retrain_interval = parse_duration("model_retrain_interval", &raw.model_retrain_interval)?;
+    Ok(crate::service::model::ModelSettings {
+        retrain_interval,
+        min_cycles: within("model_min_cycles", raw.model_min_cycles, 2..=100_000_000)?,
+        min_support: within("model_min_support", raw.model_min_support, 1..=1_000_000)?,
+    })
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {

@@ -33,6 +33,7 @@ pub mod judge;
 pub mod lane;
 pub mod leads;
 pub mod metrics;
+pub mod model;
 pub mod notifications;
 pub mod outcomes;
 pub mod reason_codes;
@@ -154,6 +155,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         notifications::STATEMENTS,
         outcomes::STATEMENTS,
         leads::many::STATEMENTS,
+        model::STATEMENTS,
         reason_codes::STATEMENTS,
         retention::STATEMENTS,
         routing::STATEMENTS,

@@ -12,6 +12,7 @@ pub mod lead_input;
 pub mod lead_size;
 mod members;
 pub mod metrics;
+pub mod model;
 pub mod network;
 pub mod notify;
 pub mod outcome;

@@ -15,6 +15,7 @@ pub mod inbound_signature;
 pub mod integrations;
 pub mod leads;
 pub mod metrics;
+pub mod model;
 pub mod notifications;
 pub mod observe;
 pub mod outcomes;
@@ -172,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routing::router())
         .merge(rules::router())
         .merge(metrics::router())
+        .merge(model::router())
         .merge(webhooks::router())
         .merge(notifications::router())
         .merge(crm_writebacks::router())

@@ -26,6 +26,7 @@ mod ingest;
 pub mod judge;
 pub mod lead_bodies;
 pub mod metrics;
+pub mod model;
 pub mod outcomes;
 pub mod people;
 mod read;
@@ -82,6 +83,9 @@ pub struct Service {
     pub rule_cache: Arc<rules::RuleCache>,
     /// `SALGATE_ROUTED_AT_MAX_AGE`: how old a lead's `routed_at` may be.
     pub routed_at_max_age: chrono::Duration,
+    /// The served acceptance model (predictions on the leads returned) and how it is trained.
+    pub model: Arc<model::ModelCache>,
+    pub model_settings: model::ModelSettings,
 }
 
 impl Service {

@@ -19,6 +19,7 @@ mod lane;
 mod listing;
 mod metrics;
 mod metrics_log;
+mod model;
 mod notify;
 mod operations;
 mod outcomes;

@@ -5,6 +5,7 @@
 mod charts;
 mod csv;
 mod format;
+mod model;
 mod view;
 
 use std::collections::HashMap;
@@ -123,12 +124,14 @@ async fn show(
                 .map(|t| t.timestamp())
                 .collect();
             let shown = Some((&d, starts.as_slice()));
-            Ok(view::page(&viewer, &filters, &Errors::none(), shown).into_response())
+            let model = state.service.model_report().await?;
+            let page = view::page(&viewer, &filters, &Errors::none(), shown, Some(&model));
+            Ok(page.into_response())
         }
         // A refused period is the same page with each message next to its input.
         Err(errors) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            view::page(&viewer, &filters, &errors, None),
+            view::page(&viewer, &filters, &errors, None, None),
         )
             .into_response()),
     }

@@ -12,9 +12,12 @@ use crate::{
         layout::{self, Extras, Nav},
         Viewer,
     },
-    service::metrics::{
-        report::{AcceptanceReport, RejectionFigures},
-        Dashboard, PAST_DUE_LIMIT,
+    service::{
+        metrics::{
+            report::{AcceptanceReport, RejectionFigures},
+            Dashboard, PAST_DUE_LIMIT,
+        },
+        model::ModelReport,
     },
 };
 
@@ -29,6 +32,7 @@ pub fn page(
     filters: &Filters,
     errors: &Errors,
     shown: Option<(&Dashboard, &[i64])>,
+    model: Option<&ModelReport>,
 ) -> Markup {
     let content = html! {
         (filter_form(filters, errors))
@@ -43,6 +47,7 @@ pub fn page(
             (group_table("campaign", "Per campaign", &d.by_campaign, filters))
             (past_due_section(d, filters))
         }
+        @if let Some(m) = model { (super::model::section(m)) }
     };
     layout::page_with(Some(viewer), "Dashboard", Nav::Dashboard, &EXTRAS, content)
 }

@@ -2,7 +2,7 @@
 //! random accepted cycle scores above a random rejected one, ties counting half), Brier score
 //! (mean squared error of the probability) and ten calibration buckets.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// Calibration buckets: `[0, 0.1)`, `[0.1, 0.2)`, …, `[0.9, 1]`.
@@ -15,7 +15,7 @@ pub struct Holdout {
 }
 
 /// One calibration bucket: the holdout cycles whose probability fell in `[lower, upper)`.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Bucket {
     pub lower: f64,
     pub upper: f64,
@@ -27,7 +27,7 @@ pub struct Bucket {
 }
 
 /// A model's quality on a holdout.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Quality {
     /// Holdout cycles.
     pub cycles: u64,

@@ -10,7 +10,7 @@ mod train;
 use std::time::Duration;
 
 pub use cache::{ModelCache, Served};
-pub use report::{ModelReport, ModelStatus, Period, StrongValue};
+pub use report::{HoldoutReport, ModelReport, ModelStatus, Period, StrongValue};
 pub use train::{train, Trained, HOLDOUT_SHARE, WINDOW};
 
 /// Laplace smoothing of every model.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::{named, Served};
 use crate::{
     db::leads::LeadRow,
-    domain::{model::Prediction, LeadState},
+    domain::{features::FeatureVector, model::Prediction, LeadState},
     service::{Result, Service},
 };
 
@@ -23,7 +23,8 @@ impl Service {
             return None;
         }
         let model = served?.model.as_ref()?;
-        let features = named(&self.lead_features(lead));
+        // A lead stored before features were has none: no guess rather than the prior alone.
+        let features = named(&FeatureVector::decode(lead.features.as_deref()?));
         Some(model.predict(features.iter().map(|(n, v)| (n.as_str(), v.as_str()))))
     }
 }

@@ -4,7 +4,7 @@
 use chrono::Duration;
 use futures::{stream, StreamExt};
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use salgate::domain::Role;
+use salgate::{clock::Clock, domain::Role};
 use serde_json::{json, Value};
 
 use super::{model, train};

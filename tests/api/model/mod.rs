@@ -2,7 +2,7 @@
 //! signal is found on the holdout and in the leads' predictions, pure noise is not, too few
 //! cycles give `not_enough_data`, and the retrain job picks up new decisions.
 
-mod history;
+pub mod history;
 mod serving;
 
 use std::sync::Arc;
@@ -30,7 +30,7 @@ fn trainer(app: &TestApp, min_cycles: u64) -> ModelTrainer {
     )
 }
 
-async fn train(app: &TestApp, min_cycles: u64) -> Trained {
+pub async fn train(app: &TestApp, min_cycles: u64) -> Trained {
     trainer(app, min_cycles).run_once().await.unwrap()
 }
 

@@ -1,7 +1,7 @@
 //! Predictions on the lead JSON, and retraining.
 
 use chrono::Duration;
-use salgate::{domain::Role, service::model::Trained};
+use salgate::{clock::Clock, domain::Role, service::model::Trained};
 use serde_json::{json, Value};
 
 use super::{

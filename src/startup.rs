@@ -449,6 +449,7 @@ fn app_state(
             // Longer than chrono can count means "no limit but 1970".
             routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
                 .unwrap_or(chrono::Duration::MAX),
+            feature_attributes: settings.feature_attributes.clone().into(),
         },
         keys: Arc::new(KeyCache::new(settings.cache_ttl)),
         rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -472,6 +473,7 @@ fn app_state(
             salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
         }),
         acceptance_bands: settings.acceptance_bands,
+        driver_min_support: settings.driver_min_support,
         outbound,
         batch_gate: Arc::new(tokio::sync::Semaphore::new(
             settings.batch_concurrency * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),

@@ -84,6 +84,9 @@ pub struct CycleSla {
     pub identity: Identity,
     /// Its account and possible duplicates, as ingest found them.
     pub found: Found,
+    /// The features it is routed with (`FeatureVector::encode`), stored with the lead and in
+    /// its `routed` entry.
+    pub features: String,
 }
 
 /// The actor columns of a history row.

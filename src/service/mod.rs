@@ -20,6 +20,7 @@ pub mod crm;
 pub mod cursor;
 mod decide;
 mod error;
+pub mod features;
 pub mod group_commit;
 pub mod inbox;
 mod ingest;
@@ -82,6 +83,8 @@ pub struct Service {
     pub rule_cache: Arc<rules::RuleCache>,
     /// `SALGATE_ROUTED_AT_MAX_AGE`: how old a lead's `routed_at` may be.
     pub routed_at_max_age: chrono::Duration,
+    /// `SALGATE_FEATURE_ATTRIBUTES`: the `attributes` keys that are lead features.
+    pub feature_attributes: Arc<[String]>,
 }
 
 impl Service {

@@ -4,6 +4,7 @@
 
 mod dashboard;
 mod inbox;
+mod insights;
 mod settings;
 mod sign_in;
 

@@ -459,6 +459,7 @@ fn app_state(
                 .unwrap_or(chrono::Duration::MAX),
             model: Arc::new(ModelCache::new(settings.cache_ttl)),
             model_settings: settings.model,
+            feature_attributes: settings.feature_attributes.clone().into(),
         },
         keys: Arc::new(KeyCache::new(settings.cache_ttl)),
         rate_limit: RateLimiter::new(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -482,6 +483,7 @@ fn app_state(
             salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
         }),
         acceptance_bands: settings.acceptance_bands,
+        driver_min_support: settings.driver_min_support,
         outbound,
         batch_gate: Arc::new(tokio::sync::Semaphore::new(
             settings.batch_concurrency * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),

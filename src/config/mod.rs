@@ -73,6 +73,10 @@ pub struct Settings {
     /// Leads whose `routed_at` is older than this are refused with 422 (default 400 days, so a
     /// year of history can still be imported).
     pub routed_at_max_age: Duration,
+    /// The `attributes` keys that are lead features (docs/api.md "Feature normalisation").
+    pub feature_attributes: Vec<String>,
+    /// Cycles a value needs before the rejection-drivers report shows it.
+    pub driver_min_support: i64,
     /// Authentication without an API key, and of unauthenticated requests: the secret that
     /// Salesforce's Outbound Message URL carries (`?token=`; required with an org id), the
     /// networks Salesforce may send from (empty: any), and the per-client-address limit of
@@ -138,6 +142,9 @@ struct Raw {
     acceptance_elevated_from: f64,
     acceptance_rubber_stamping_above: f64,
     routed_at_max_age: String,
+    #[serde(default)]
+    feature_attributes: String,
+    driver_min_support: i64,
     salesforce_token: Option<String>,
     #[serde(default)]
     salesforce_allowed_networks: String,
@@ -273,6 +280,15 @@ impl Settings {
             rate_limit_burst: raw.rate_limit_burst,
             acceptance_bands: acceptance_bands(&raw)?,
             routed_at_max_age: parse_duration("routed_at_max_age", &raw.routed_at_max_age)?,
+            feature_attributes: crate::domain::features::parse_attribute_keys(
+                &raw.feature_attributes,
+            )
+            .map_err(|m| invalid("feature_attributes", m))?,
+            driver_min_support: within(
+                "driver_min_support",
+                raw.driver_min_support,
+                1..=1_000_000,
+            )?,
             salesforce_token,
             salesforce_allowed_networks,
             unauthenticated_rate_limit_per_second: rate(

@@ -23,6 +23,7 @@ pub mod api_keys;
 pub mod campaigns;
 pub mod crm;
 pub mod cycle_blocks;
+pub mod drivers;
 pub mod embedded;
 pub mod history;
 pub mod idempotency;
@@ -144,6 +145,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         crm::STATEMENTS,
         campaigns::STATEMENTS,
         cycle_blocks::STATEMENTS,
+        drivers::STATEMENTS,
         history::STATEMENTS,
         idempotency::STATEMENTS,
         inbox::STATEMENTS,

@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::{types::Json, FromRow, PgPool, Postgres, Transaction};
 
-use crate::domain::model::{eval::Quality, Counts, Label};
+use crate::domain::{
+    features::decode_entry,
+    model::{eval::Quality, Counts, Label},
+};
 
 /// Advisory lock key of the trainer: one at a time across replicas.
 const TRAINER_LOCK: i64 = 0x5a17_c0de_0002;
@@ -159,13 +162,15 @@ impl Training {
             .bind(cut)
             .fetch(&mut *self.tx);
         while let Some((before, accepted, code, entry, n)) = rows.try_next().await? {
-            let Some((name, value)) = entry.split_once('=') else {
+            // An entry of a name this version does not know is skipped, as decoding does.
+            let Some(feature) = decode_entry(&entry) else {
                 continue;
             };
+            let (name, value) = (feature.name(), feature.value.as_str());
             let label = label(accepted, &code);
-            split.all.add_value(name, value, label, n as u64);
+            split.all.add_value(&name, value, label, n as u64);
             if before {
-                split.training.add_value(name, value, label, n as u64);
+                split.training.add_value(&name, value, label, n as u64);
             }
         }
         Ok(split)

@@ -6,6 +6,8 @@ pub mod band_evidence;
 pub mod body;
 pub mod cycle_facts;
 pub mod dates;
+pub mod drivers;
+pub mod features;
 pub mod identity;
 pub mod lead;
 pub mod lead_input;

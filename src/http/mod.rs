@@ -86,6 +86,8 @@ pub struct Shared {
     pub integrations: Arc<integrations::IntegrationSettings>,
     /// Health-band limits of the acceptance report (configured).
     pub acceptance_bands: BandLimits,
+    /// `SALGATE_DRIVER_MIN_SUPPORT`: cycles a value needs in the rejection-drivers report.
+    pub driver_min_support: i64,
     /// What outbound URLs (webhook subscriptions) may reach (configured).
     pub outbound: crate::outbound::Policy,
     /// Batch requests this replica handles at once, and how long one waits for its turn

@@ -20,6 +20,7 @@ pub mod crm;
 pub mod cursor;
 mod decide;
 mod error;
+pub mod features;
 pub mod group_commit;
 pub mod inbox;
 mod ingest;
@@ -86,6 +87,8 @@ pub struct Service {
     /// The served acceptance model (predictions on the leads returned) and how it is trained.
     pub model: Arc<model::ModelCache>,
     pub model_settings: model::ModelSettings,
+    /// `SALGATE_FEATURE_ATTRIBUTES`: the `attributes` keys that are lead features.
+    pub feature_attributes: Arc<[String]>,
 }
 
 impl Service {

@@ -6,6 +6,7 @@ mod batch;
 mod browser;
 mod crm;
 mod decisions;
+mod drivers;
 mod faults;
 mod funnel;
 mod group_commit;

@@ -5,6 +5,7 @@
 mod charts;
 mod csv;
 mod format;
+mod insights;
 mod model;
 mod view;
 
@@ -117,13 +118,15 @@ async fn show(
     match filters.request(now) {
         Ok(req) => {
             let d = metrics::dashboard(&state.db, state.acceptance_bands, &req, now).await?;
+            let (support, keys) = (state.driver_min_support, &state.feature_attributes);
+            let more = insights::load(&state.db, &req, support, keys).await?;
             let starts: Vec<i64> = req
                 .bucket_starts()
                 .unwrap_or_default()
                 .iter()
                 .map(|t| t.timestamp())
                 .collect();
-            let shown = Some((&d, starts.as_slice()));
+            let shown = Some((&d, starts.as_slice(), &more));
             let model = state.service.model_report().await?;
             let page = view::page(&viewer, &filters, &Errors::none(), shown, Some(&model));
             Ok(page.into_response())

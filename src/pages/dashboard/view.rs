@@ -5,7 +5,11 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use maud::{html, Markup};
 
-use super::{charts, format as fmt, Filters, TIME_GROUPS};
+use super::{
+    charts, format as fmt,
+    insights::{self, Insights},
+    Filters, TIME_GROUPS,
+};
 use crate::{
     pages::{
         form::{field, Errors},
@@ -31,12 +35,12 @@ pub fn page(
     viewer: &Viewer,
     filters: &Filters,
     errors: &Errors,
-    shown: Option<(&Dashboard, &[i64])>,
+    shown: Option<(&Dashboard, &[i64], &Insights)>,
     model: Option<&ModelReport>,
 ) -> Markup {
     let content = html! {
         (filter_form(filters, errors))
-        @if let Some((d, starts)) = shown {
+        @if let Some((d, starts, more)) = shown {
             (period(d))
             (headline(d))
             (charts::data_island(d, starts))
@@ -45,6 +49,7 @@ pub fn page(
             (group_table("owner", "Per rep", &d.by_owner, filters))
             (group_table("queue", "Per queue", &d.by_queue, filters))
             (group_table("campaign", "Per campaign", &d.by_campaign, filters))
+            (insights::panels(more))
             (past_due_section(d, filters))
         }
         @if let Some(m) = model { (super::model::section(m)) }

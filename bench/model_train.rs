@@ -89,7 +89,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let took = started.elapsed();
     let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
-    let Trained::Stored { cycles, quality, .. } = trained else {
+    let Trained::Stored {
+        cycles, quality, ..
+    } = trained
+    else {
         anyhow::bail!("nothing was trained: {trained:?}");
     };
     println!();
@@ -98,13 +101,19 @@ async fn main() -> anyhow::Result<()> {
     println!("| labelled cycles | {cycles} |");
     println!("| holdout cycles | {} |", quality.cycles);
     println!("| time | {:.2} s |", took.as_secs_f64());
-    println!("| peak heap during the run | {:.1} MiB |", peak as f64 / MIB);
+    println!(
+        "| peak heap during the run | {:.1} MiB |",
+        peak as f64 / MIB
+    );
     println!(
         "| process VmHWM before / after | {:.0} / {:.0} MiB |",
         before_hwm as f64 / 1024.0,
         vm_hwm_kib() as f64 / 1024.0
     );
-    println!("| holdout AUC, Brier | {:?}, {:?} |", quality.auc, quality.brier);
+    println!(
+        "| holdout AUC, Brier | {:?}, {:?} |",
+        quality.auc, quality.brier
+    );
 
     // One prediction per stored feature vector, as a lead read computes it.
     let row = model::latest(pool).await?.expect("a model was stored");
@@ -130,7 +139,10 @@ async fn main() -> anyhow::Result<()> {
         rounds * vectors.len(),
         per * 1e6
     );
-    println!("(mean p_accept {:.3})", sum / (rounds * vectors.len()) as f64);
+    println!(
+        "(mean p_accept {:.3})",
+        sum / (rounds * vectors.len()) as f64
+    );
     let fit = Instant::now();
     let _ = Served::from_row(&row);
     println!(

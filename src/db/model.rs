@@ -23,7 +23,9 @@ const REPEATABLE_READ: &str = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ";
 const TRY_TRAINER_LOCK: &str = "SELECT pg_try_advisory_xact_lock($1)";
 const LATEST_TRAINED_AT: &str = "SELECT max(trained_at) FROM models";
 /// The labelled cycles routed in `[$1, $2)`: how many, the first and the last routing time.
-const LABELLED_RANGE: &str = "SELECT count(*), min(routed_at), max(routed_at) FROM lead_cycles \
+const LABELLED_RANGE: &str =
+    "SELECT count(*) AS cycles, min(routed_at) AS first, max(routed_at) AS last \
+         FROM lead_cycles \
          WHERE routed_at >= $1 AND routed_at < $2 AND outcome IN ('accepted', 'rejected')";
 /// Labelled cycles of `[$1, $2)` per side of the cut `$3` (before it: training), label and code.
 const TOTALS: &str = "SELECT c.routed_at < $3 AS before, c.outcome = 'accepted' AS accepted, \
@@ -38,10 +40,12 @@ const VALUES: &str = "SELECT c.routed_at < $3 AS before, c.outcome = 'accepted' 
          WHERE c.routed_at >= $1 AND c.routed_at < $2 AND c.outcome IN ('accepted', 'rejected') \
          GROUP BY 1, 2, 3, 4";
 /// The holdout's labelled cycles, `[$1, $2)`, with their stored features.
-const HOLDOUT: &str = "SELECT COALESCE(c.features, '') AS features, c.outcome = 'accepted' AS accepted \
+const HOLDOUT: &str =
+    "SELECT COALESCE(c.features, '') AS features, c.outcome = 'accepted' AS accepted \
          FROM lead_cycles c \
          WHERE c.routed_at >= $1 AND c.routed_at < $2 AND c.outcome IN ('accepted', 'rejected')";
-const INSERT: &str = "INSERT INTO models (trained_at, ready, period_from, period_to, holdout_from, \
+const INSERT: &str =
+    "INSERT INTO models (trained_at, ready, period_from, period_to, holdout_from, \
            training_cycles, holdout_cycles, alpha, min_support, counts, quality) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
 const PRUNE: &str = "DELETE FROM models WHERE id < $1 \

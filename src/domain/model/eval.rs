@@ -75,7 +75,10 @@ pub fn auc(scored: &mut [(f64, bool)]) -> Option<f64> {
     let mut rank_sum = 0.0;
     let mut i = 0;
     while i < scored.len() {
-        let tie = scored[i..].iter().take_while(|s| s.0 == scored[i].0).count();
+        let tie = scored[i..]
+            .iter()
+            .take_while(|s| s.0 == scored[i].0)
+            .count();
         // Ranks i+1 ..= i+tie share their mean.
         let mean_rank = i as f64 + (tie as f64 + 1.0) / 2.0;
         let tied_positives = scored[i..i + tie].iter().filter(|s| s.1).count();

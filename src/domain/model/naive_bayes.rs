@@ -103,7 +103,10 @@ impl NaiveBayes {
     }
 
     /// [`NaiveBayes::score`] with the likely rejection code and the top factors.
-    pub fn predict<'a>(&self, features: impl IntoIterator<Item = (&'a str, &'a str)>) -> Prediction {
+    pub fn predict<'a>(
+        &self,
+        features: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Prediction {
         let mut logit = self.prior;
         let mut code_score = self.code_prior.clone();
         let mut factors = Vec::new();
@@ -162,7 +165,11 @@ impl NaiveBayes {
 impl Dimension {
     /// Keeps the values with enough support, pools the rest into `other`, and smooths each
     /// over the dimension's categories (the kept values and `other`).
-    fn fit(values: &std::collections::BTreeMap<String, Tally>, codes: &[String], p: Params) -> Self {
+    fn fit(
+        values: &std::collections::BTreeMap<String, Tally>,
+        codes: &[String],
+        p: Params,
+    ) -> Self {
         let mut kept = Vec::new();
         let mut other = Tally::default();
         let mut sum = Tally::default();

@@ -26,7 +26,10 @@ fn planted() -> Counts {
         } else {
             Label::Rejected("no_budget")
         };
-        c.add_cycle([("title", title), ("size", size), ("region", region)], label);
+        c.add_cycle(
+            [("title", title), ("size", size), ("region", region)],
+            label,
+        );
     }
     c
 }
@@ -68,7 +71,10 @@ fn rare_and_unseen_values_are_scored_as_other_and_unknown_dimensions_not_at_all(
     let unknown = m.predict([("planet", "earth")]);
     assert_eq!(none, unknown);
     assert!(unknown.top_factors.is_empty());
-    assert!((none.p_accept - 0.5).abs() < 1e-9, "equal classes: prior 0.5");
+    assert!(
+        (none.p_accept - 0.5).abs() < 1e-9,
+        "equal classes: prior 0.5"
+    );
 }
 
 #[test]
@@ -100,7 +106,10 @@ fn counts_round_trip_through_json() {
 #[test]
 fn auc_counts_ties_as_one_half_and_needs_both_classes() {
     assert_eq!(auc(&mut [(0.5, true), (0.5, false)]), Some(0.5));
-    assert_eq!(auc(&mut [(0.9, true), (0.1, false), (0.5, true)]), Some(1.0));
+    assert_eq!(
+        auc(&mut [(0.9, true), (0.1, false), (0.5, true)]),
+        Some(1.0)
+    );
     // Positive at 0.5 ties a negative (½) and beats one (1): (1 + ½) / 2.
     assert_eq!(
         auc(&mut [(0.5, true), (0.5, false), (0.1, false)]),

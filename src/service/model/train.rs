@@ -50,8 +50,8 @@ pub async fn train(
     let Some(mut run) = Training::begin(pool).await? else {
         return Ok(Trained::Busy);
     };
-    let interval = chrono::Duration::from_std(settings.retrain_interval)
-        .unwrap_or(chrono::Duration::MAX);
+    let interval =
+        chrono::Duration::from_std(settings.retrain_interval).unwrap_or(chrono::Duration::MAX);
     if !force {
         if let Some(at) = run.latest_trained_at().await? {
             if now.signed_duration_since(at) < interval {

@@ -37,8 +37,14 @@ async fn the_model_panel_shows_the_apis_quality_and_calibration() {
         .await;
     let h = &m["holdout"];
     assert_eq!(page["status"], "ready");
-    assert_eq!(page["auc"].as_str().unwrap().parse::<f64>().ok(), h["auc"].as_f64());
-    assert_eq!(page["brier"].as_str().unwrap().parse::<f64>().ok(), h["brier"].as_f64());
+    assert_eq!(
+        page["auc"].as_str().unwrap().parse::<f64>().ok(),
+        h["auc"].as_f64()
+    );
+    assert_eq!(
+        page["brier"].as_str().unwrap().parse::<f64>().ok(),
+        h["brier"].as_f64()
+    );
     let want: Vec<Value> = h["calibration"]
         .as_array()
         .unwrap()

@@ -43,7 +43,8 @@ pub async fn plant(
     let mut leads = Vec::with_capacity(n);
     for i in first..first + n {
         let (title, size, fate) = plant(&mut rng);
-        let at = now - Duration::days(100) + Duration::minutes(144 * (i - first) as i64 * 1000 / n as i64);
+        let at = now - Duration::days(100)
+            + Duration::minutes(144 * (i - first) as i64 * 1000 / n as i64);
         leads.push(body(&format!("m-{i}"), title, size, at));
         fates.push(fate);
     }
@@ -143,14 +144,22 @@ async fn a_pure_noise_history_gives_a_holdout_auc_near_one_half() {
 async fn below_the_minimum_the_model_says_not_enough_data_and_leads_get_no_guess() {
     let app = spawn_app_with(|s| s.cache_ttl = std::time::Duration::ZERO).await;
     let m = model(&app).await;
-    assert_eq!((&m["status"], &m["trained_at"]), (&json!("not_trained"), &Value::Null));
+    assert_eq!(
+        (&m["status"], &m["trained_at"]),
+        (&json!("not_trained"), &Value::Null)
+    );
     plant(&app, 0, 60, 3, planted_signal).await;
     train(&app, 200).await;
     let m = model(&app).await;
     assert_eq!(m["status"], "not_enough_data", "{m}");
-    assert_eq!((&m["training_cycles"], &m["min_cycles"]), (&json!(60), &json!(200)));
+    assert_eq!(
+        (&m["training_cycles"], &m["min_cycles"]),
+        (&json!(60), &json!(200))
+    );
     assert_eq!(m["holdout"], Value::Null);
-    let open = app.ingest(&body("open-1", "VP Sales", 20, app.clock.now())).await;
+    let open = app
+        .ingest(&body("open-1", "VP Sales", 20, app.clock.now()))
+        .await;
     let read = app.lead(open["id"].as_str().unwrap()).await;
     assert!(read.get("prediction").is_none(), "{read}");
     // Only RevOps and admins read the model.

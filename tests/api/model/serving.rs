@@ -14,10 +14,15 @@ use crate::helpers::spawn_app_with;
 async fn an_open_lead_gets_a_prediction_from_the_served_model_and_a_decided_one_none() {
     let app = spawn_app_with(|s| s.cache_ttl = std::time::Duration::ZERO).await;
     plant(&app, 0, 600, 11, planted_signal).await;
-    assert!(matches!(train(&app, 200).await, Trained::Stored { ready: true, .. }));
+    assert!(matches!(
+        train(&app, 200).await,
+        Trained::Stored { ready: true, .. }
+    ));
     let now = app.clock.now();
     let sales = app.ingest(&body("open-sales", "VP Sales", 120, now)).await;
-    let hr = app.ingest(&body("open-hr", "HR Generalist", 120, now)).await;
+    let hr = app
+        .ingest(&body("open-hr", "HR Generalist", 120, now))
+        .await;
     let sales = app.lead(sales["id"].as_str().unwrap()).await;
     let hr = app.lead(hr["id"].as_str().unwrap()).await;
     let (ps, ph) = (&sales["prediction"], &hr["prediction"]);
@@ -46,7 +51,10 @@ async fn an_open_lead_gets_a_prediction_from_the_served_model_and_a_decided_one_
     assert_eq!(listed["prediction"], *ps);
     let sdr = app.key(Role::Sdr, Some("rep-1")).await;
     let id = sales["id"].as_str().unwrap();
-    assert_eq!(app.decide(id, "accept", &sdr, &json!({})).await.status(), 200);
+    assert_eq!(
+        app.decide(id, "accept", &sdr, &json!({})).await.status(),
+        200
+    );
     assert!(app.lead(id).await.get("prediction").is_none());
 }
 
@@ -55,7 +63,10 @@ async fn the_retrain_job_keeps_a_fresh_model_and_picks_up_new_decisions_after_it
     let app = spawn_app_with(|s| s.cache_ttl = std::time::Duration::ZERO).await;
     plant(&app, 0, 300, 5, planted_signal).await;
     let job = trainer(&app, 200);
-    let Trained::Stored { id: first, cycles, .. } = job.run_once().await.unwrap() else {
+    let Trained::Stored {
+        id: first, cycles, ..
+    } = job.run_once().await.unwrap()
+    else {
         panic!("the first run trains");
     };
     assert_eq!(cycles, 300);

@@ -9,6 +9,8 @@
 //!
 //! Run: `cargo bench --bench model_train` (env `METRICS_BENCH_LEADS` to resize).
 
+// Shared with the report benchmarks; this one uses the data set, not the HTTP helpers.
+#[allow(dead_code)]
 mod metrics_seed;
 
 use std::{

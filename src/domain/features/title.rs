@@ -203,10 +203,7 @@ fn words(title: &str) -> Vec<String> {
 
 /// Where the phrase (one or more words) first starts among `words`.
 fn position(words: &[String], phrase: &str) -> Option<usize> {
-    let parts: Vec<&str> = phrase
-        .split([' ', '-'])
-        .filter(|p| !p.is_empty())
-        .collect();
+    let parts: Vec<&str> = phrase.split([' ', '-']).filter(|p| !p.is_empty()).collect();
     if parts.is_empty() || parts.len() > words.len() {
         return None;
     }

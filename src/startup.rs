@@ -29,6 +29,7 @@ use crate::{
         cycle_compactor::CycleCompactor,
         dispatcher::Dispatcher,
         key_listener::KeyListener,
+        model_trainer::ModelTrainer,
         notifier::Notifier,
         pg_supervisor::{PgSupervisor, SharedCluster},
         replica_lag::ReplicaLag,
@@ -382,6 +383,12 @@ fn spawn_periodic_jobs(
         .with_pause(jobs.webhook_pause);
     let compactor = CycleCompactor::new(db.clone(), clock.clone());
     let purge = RetentionJob::new(db.clone(), clock.clone(), jobs.retention);
+    let trainer = ModelTrainer::new(
+        db.clone(),
+        clock.clone(),
+        state.service.model_settings,
+        state.service.model.clone(),
+    );
     let cancel = || shutdown.clone();
     tasks.spawn(
         "the SLA scanner",
@@ -399,6 +406,7 @@ fn spawn_periodic_jobs(
         "the retention purge",
         purge.run(jobs.retention_interval, cancel()),
     );
+    tasks.spawn("the model trainer", trainer.run(cancel()));
     let partitions = crate::jobs::partitions::PartitionJob::new(db.clone(), clock.clone());
     tasks.spawn("the partition job", partitions.run(cancel()));
 }

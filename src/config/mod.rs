@@ -78,6 +78,10 @@ pub struct Settings {
     /// Leads whose `routed_at` is older than this are refused with 422 (default 400 days, so a
     /// year of history can still be imported).
     pub routed_at_max_age: Duration,
+    /// The `attributes` keys that are lead features (docs/api.md "Feature normalisation").
+    pub feature_attributes: Vec<String>,
+    /// Cycles a value needs before the rejection-drivers report shows it.
+    pub driver_min_support: i64,
     /// Authentication without an API key, and of unauthenticated requests: the secret that
     /// Salesforce's Outbound Message URL carries (`?token=`; required with an org id), the
     /// networks Salesforce may send from (empty: any), and the per-client-address limit of
@@ -114,6 +118,8 @@ pub struct Settings {
     /// CRM write-back: HubSpot's token and API, Salesforce's client credentials, the
     /// mappings, the writer's period (docs/crm.md).
     pub crm: crate::crm::CrmSettings,
+    /// The acceptance model: retrain interval, minimum labelled cycles, minimum support.
+    pub model: crate::service::model::ModelSettings,
 }
 
 /// The raw shape read from files and the environment; strings are parsed in [`Settings::load`]
@@ -144,6 +150,9 @@ struct Raw {
     acceptance_elevated_from: f64,
     acceptance_rubber_stamping_above: f64,
     routed_at_max_age: String,
+    #[serde(default)]
+    feature_attributes: String,
+    driver_min_support: i64,
     salesforce_token: Option<String>,
     #[serde(default)]
     salesforce_allowed_networks: String,
@@ -178,6 +187,9 @@ struct Raw {
     salesforce_lead_status_map: String,
     salesforce_fields: String,
     crm_poll_interval: String,
+    model_retrain_interval: String,
+    model_min_cycles: u64,
+    model_min_support: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -285,6 +297,15 @@ impl Settings {
             rate_limit_burst: raw.rate_limit_burst,
             acceptance_bands: acceptance_bands(&raw)?,
             routed_at_max_age: parse_duration("routed_at_max_age", &raw.routed_at_max_age)?,
+            feature_attributes: crate::domain::features::parse_attribute_keys(
+                &raw.feature_attributes,
+            )
+            .map_err(|m| invalid("feature_attributes", m))?,
+            driver_min_support: within(
+                "driver_min_support",
+                raw.driver_min_support,
+                1..=1_000_000,
+            )?,
             salesforce_token,
             salesforce_allowed_networks,
             unauthenticated_rate_limit_per_second: rate(
@@ -309,8 +330,18 @@ impl Settings {
             )?,
             slack: notify::slack(&raw)?,
             crm: crm::settings(&raw)?,
+            model: model(&raw)?,
         })
     }
+}
+
+fn model(raw: &Raw) -> Result<crate::service::model::ModelSettings, ConfigError> {
+    let retrain_interval = parse_duration("model_retrain_interval", &raw.model_retrain_interval)?;
+    Ok(crate::service::model::ModelSettings {
+        retrain_interval,
+        min_cycles: within("model_min_cycles", raw.model_min_cycles, 2..=100_000_000)?,
+        min_support: within("model_min_support", raw.model_min_support, 1..=1_000_000)?,
+    })
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {

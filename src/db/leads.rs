@@ -70,6 +70,10 @@ pub struct LeadRow {
     pub account_id: Option<Uuid>,
     #[serde(default)]
     pub possible_duplicates: Option<sqlx::types::Json<Vec<super::judge::Duplicate>>>,
+    /// The current cycle's features (`FeatureVector::encode`); null for a lead stored before
+    /// features were. Read by the acceptance model's predictions.
+    #[serde(default)]
+    pub features: Option<String>,
 }
 
 /// What a new cycle starts with besides the lead's data: its deadlines from the policy, and a
@@ -84,6 +88,9 @@ pub struct CycleSla {
     pub identity: Identity,
     /// Its account and possible duplicates, as ingest found them.
     pub found: Found,
+    /// The features it is routed with (`FeatureVector::encode`), stored with the lead and in
+    /// its `routed` entry.
+    pub features: String,
 }
 
 /// The actor columns of a history row.

@@ -23,6 +23,7 @@ pub mod api_keys;
 pub mod campaigns;
 pub mod crm;
 pub mod cycle_blocks;
+pub mod drivers;
 pub mod embedded;
 pub mod failover;
 pub mod history;
@@ -34,6 +35,7 @@ pub mod judge;
 pub mod lane;
 pub mod leads;
 pub mod metrics;
+pub mod model;
 pub mod notifications;
 pub mod outcomes;
 pub mod partitions;
@@ -194,6 +196,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         campaigns::STATEMENTS,
         cycle_blocks::STATEMENTS,
         failover::STATEMENTS,
+        drivers::STATEMENTS,
         history::STATEMENTS,
         idempotency::STATEMENTS,
         inbox::STATEMENTS,
@@ -206,6 +209,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         outcomes::STATEMENTS,
         partitions::STATEMENTS,
         leads::many::STATEMENTS,
+        model::STATEMENTS,
         reason_codes::STATEMENTS,
         replica::STATEMENTS,
         retention::STATEMENTS,

@@ -15,6 +15,7 @@ pub mod inbound_signature;
 pub mod integrations;
 pub mod leads;
 pub mod metrics;
+pub mod model;
 pub mod notifications;
 pub mod observe;
 pub mod outcomes;
@@ -85,6 +86,8 @@ pub struct Shared {
     pub integrations: Arc<integrations::IntegrationSettings>,
     /// Health-band limits of the acceptance report (configured).
     pub acceptance_bands: BandLimits,
+    /// `SALGATE_DRIVER_MIN_SUPPORT`: cycles a value needs in the rejection-drivers report.
+    pub driver_min_support: i64,
     /// What outbound URLs (webhook subscriptions) may reach (configured).
     pub outbound: crate::outbound::Policy,
     /// Batch requests this replica handles at once, and how long one waits for its turn
@@ -172,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routing::router())
         .merge(rules::router())
         .merge(metrics::router())
+        .merge(model::router())
         .merge(webhooks::router())
         .merge(notifications::router())
         .merge(crm_writebacks::router())

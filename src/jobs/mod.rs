@@ -7,6 +7,7 @@ pub mod crm_writer;
 pub mod cycle_compactor;
 pub mod dispatcher;
 pub mod key_listener;
+pub mod model_trainer;
 pub mod notifier;
 pub mod partitions;
 pub mod pg_supervisor;

@@ -55,7 +55,7 @@ impl Service {
                 slow.push((i, lead, judged));
                 continue;
             }
-            let mut sla = cycle_sla(&policies, &lead, &judged)?;
+            let mut sla = cycle_sla(&policies, &lead, &judged, &self.feature_attributes)?;
             let mut note = serde_json::Map::new();
             judged.note(&mut note);
             if lead.owner.is_some() {

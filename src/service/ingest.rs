@@ -60,6 +60,7 @@ pub(super) fn cycle_sla(
     policies: &Snapshot,
     lead: &NewLead,
     judged: &Judgement,
+    feature_attributes: &[String],
 ) -> Result<CycleSla> {
     let policy = policies
         .resolve(&lead.lead_type, lead.queue.as_deref())
@@ -72,6 +73,7 @@ pub(super) fn cycle_sla(
         routing_note: None,
         identity: judged.identity.clone(),
         found: judged.found.clone(),
+        features: super::features::of_new(lead, feature_attributes),
     })
 }
 
@@ -96,7 +98,7 @@ impl Service {
         now: DateTime<Utc>,
     ) -> Result<Ingested> {
         let policies = self.policies.get(&self.db).await?;
-        let mut sla = cycle_sla(&policies, &lead, &judged)?;
+        let mut sla = cycle_sla(&policies, &lead, &judged, &self.feature_attributes)?;
         // Who owns it: the CRM's choice wins; else an accepted account's owner; an unknown
         // owner is registered; an unavailable one defers to the queue when there is one (else
         // SLA escalation deals with it).
@@ -191,6 +193,7 @@ impl Service {
         Ok(match route(Some(current.state)) {
             Routing::Unchanged => Some(Ingested::Unchanged(current)),
             Routing::New | Routing::NewCycle => {
+                let sla = &self.reroute_sla(&current, lead, sla);
                 leads::reroute(&self.db, &current, lead, sla, who, now)
                     .await?
                     .map(Ingested::Created)
@@ -214,5 +217,20 @@ pub(super) fn group_item(
         role: who.role,
         now,
         route,
+    }
+}
+
+impl Service {
+    /// `sla` with the features of `current` re-routed with `lead` (its merged inputs).
+    pub(super) fn reroute_sla(
+        &self,
+        current: &LeadRow,
+        lead: &NewLead,
+        sla: &CycleSla,
+    ) -> CycleSla {
+        CycleSla {
+            features: super::features::of_reroute(current, lead, &self.feature_attributes),
+            ..sla.clone()
+        }
     }
 }

@@ -21,12 +21,14 @@ pub mod crm;
 pub mod cursor;
 mod decide;
 mod error;
+pub mod features;
 pub mod group_commit;
 pub mod inbox;
 mod ingest;
 pub mod judge;
 pub mod lead_bodies;
 pub mod metrics;
+pub mod model;
 pub mod outcomes;
 pub mod people;
 mod read;
@@ -89,6 +91,11 @@ pub struct Service {
     /// The read replica (`DATABASE_READ_URL`) that reports and listings read while it is fresh
     /// enough ([`Service::read_pool`]); `None`: they read `db`.
     pub replica: Option<Arc<replica::ReadReplica>>,
+    /// The served acceptance model (predictions on the leads returned) and how it is trained.
+    pub model: Arc<model::ModelCache>,
+    pub model_settings: model::ModelSettings,
+    /// `SALGATE_FEATURE_ATTRIBUTES`: the `attributes` keys that are lead features.
+    pub feature_attributes: Arc<[String]>,
 }
 
 impl Service {

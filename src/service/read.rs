@@ -29,7 +29,11 @@ impl Service {
     /// visible to the caller.
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Lead> {
         let lead = self.visible(caller, id).await?;
-        Ok(lead.into_view(self.clock.now()))
+        let served = self.served_model().await?;
+        let prediction = self.predict(served.as_deref(), &lead);
+        let mut view = lead.into_view(self.clock.now());
+        view.prediction = prediction;
+        Ok(view)
     }
 
     /// Every transition and event of a lead the caller may see, oldest first.
@@ -62,7 +66,16 @@ impl Service {
         } else {
             None
         };
-        let items = items.into_iter().map(|l| l.into_view(now)).collect();
+        let served = self.served_model().await?;
+        let items = items
+            .into_iter()
+            .map(|l| {
+                let prediction = self.predict(served.as_deref(), &l);
+                let mut view = l.into_view(now);
+                view.prediction = prediction;
+                view
+            })
+            .collect();
         Ok(LeadPage { items, next_cursor })
     }
 

@@ -102,6 +102,9 @@ pub(super) fn app_state(
             // Longer than chrono can count means "no limit but 1970".
             routed_at_max_age: chrono::Duration::from_std(settings.routed_at_max_age)
                 .unwrap_or(chrono::Duration::MAX),
+            model: Arc::new(crate::service::model::ModelCache::new(settings.cache_ttl)),
+            model_settings: settings.model,
+            feature_attributes: settings.feature_attributes.clone().into(),
             replica: database.replica.clone(),
         },
         keys: Arc::new(KeyCache::new(settings.cache_ttl)),
@@ -126,6 +129,7 @@ pub(super) fn app_state(
             salesforce_allowed_networks: settings.salesforce_allowed_networks.clone(),
         }),
         acceptance_bands: settings.acceptance_bands,
+        driver_min_support: settings.driver_min_support,
         outbound,
         batch_gate: Arc::new(tokio::sync::Semaphore::new(
             settings.batch_concurrency * (http::batch::BATCH_BODY_LIMIT / http::batch::GATE_UNIT),

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::{
     db::leads::LeadRow,
     domain::{
+        model::Prediction,
         sla::{self, SlaFacts, SlaStatus},
         LeadState,
     },
@@ -73,6 +74,10 @@ pub struct Lead {
     /// documenting it is a schema change of its own.
     #[schema(ignore)]
     pub sla: Option<SlaView>,
+    /// The acceptance model's prediction for an open (`routed`) lead, computed when the lead is
+    /// read; absent for a decided lead, while no model is ready, and in webhook events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction: Option<Prediction>,
 }
 
 /// The `sla` object of a lead.
@@ -138,6 +143,7 @@ impl LeadRow {
             account_id: self.account_id,
             possible_duplicates: self.possible_duplicates.map(|d| d.0).unwrap_or_default(),
             sla,
+            prediction: None,
         }
     }
 }

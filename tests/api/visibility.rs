@@ -64,6 +64,7 @@ async fn setup(app: &TestApp) -> Vec<(Uuid, Option<&'static str>, Option<&'stati
                 routing_note: None,
                 identity: Default::default(),
                 found: Default::default(),
+                features: String::new(),
             };
             let row = leads::insert_new(&app.pool, &lead, &sla, &who, now)
                 .await

@@ -16,7 +16,7 @@ macro_rules! cycle_facts {
     () => {
         "jsonb_strip_nulls(jsonb_build_object('source', source, \
          'lead_type', lead_type, 'campaign', campaign, 'channel', channel, 'queue', queue, \
-         'sla_due_at', sla_due_at, 'account_id', account_id))"
+         'sla_due_at', sla_due_at, 'account_id', account_id, 'features', features))"
     };
 }
 
@@ -25,9 +25,9 @@ const INSERT_NEW: &str = concat!(
            INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
              title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
              cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at, \
-             account_id, email_key, phone_key, person_key, possible_duplicates) \
+             account_id, email_key, phone_key, person_key, possible_duplicates, features) \
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             'routed', 1, $17, $18, $18, $21, $22, $23, $25, $26, $27, $28, $29) \
+             'routed', 1, $17, $18, $18, $21, $22, $23, $25, $26, $27, $28, $29, $30) \
            ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
            RETURNING *), \
          h AS ( \
@@ -58,7 +58,7 @@ const REROUTE: &str = concat!(
              first_touched_at = NULL, first_touch_breached_at = NULL, \
              escalation_due_at = NULL, tried_reps = '{}', \
              account_id = $25, email_key = $26, phone_key = $27, person_key = $28, \
-             possible_duplicates = $29, \
+             possible_duplicates = $29, features = $30, \
              version = version + 1, updated_at = $18 \
            WHERE id = $1 AND state = $2 AND version = $3 \
            RETURNING *), \
@@ -120,16 +120,16 @@ const INSERT_ROUND_ROBIN_CACHED: &str = concat!(
     // `$15`, the owner `bind_cycle` binds, is not stored (round robin chooses); `t` names its
     // type so that the statement prepares on its own.
     "WITH t AS ( \
-           SELECT nextval($30::regclass) AS turn, $15::text AS named_owner \
+           SELECT nextval($31::regclass) AS turn, $15::text AS named_owner \
            WHERE NOT EXISTS (SELECT 1 FROM leads WHERE source = $2 AND external_id = $3)), \
          ins AS ( \
            INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, \
              title, phone, company, score, campaign, channel, queue, owner, attributes, state, \
              cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at, \
-             account_id, email_key, phone_key, person_key, possible_duplicates) \
+             account_id, email_key, phone_key, person_key, possible_duplicates, features) \
            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
-             round_robin_pick($31::text[], t.turn), $16, 'routed', 1, \
-             $17, $18, $18, $21, $22, $23, $25, $26, $27, $28, $29 FROM t \
+             round_robin_pick($32::text[], t.turn), $16, 'routed', 1, \
+             $17, $18, $18, $21, $22, $23, $25, $26, $27, $28, $29, $30 FROM t \
            ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
            RETURNING *), \
          h AS ( \
@@ -164,7 +164,7 @@ pub async fn reroute<'e>(
 
 type LeadQuery<'q> = sqlx::query::QueryAs<'q, Postgres, LeadRow, sqlx::postgres::PgArguments>;
 
-/// Binds `$4`…`$29`, the parameters that `insert_new` and `reroute` share: the lead's data,
+/// Binds `$4`…`$30`, the parameters that `insert_new` and `reroute` share: the lead's data,
 /// the times, the actor and the cycle's deadlines.
 fn bind_cycle<'q>(
     query: LeadQuery<'q>,
@@ -200,6 +200,7 @@ fn bind_cycle<'q>(
         .bind(&sla.identity.phone_key)
         .bind(&sla.identity.person_key)
         .bind(duplicates(sla))
+        .bind(&sla.features)
 }
 
 /// The `possible_duplicates` column: `NULL` when there are none.

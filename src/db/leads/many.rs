@@ -127,6 +127,7 @@ struct Columns<'a> {
     phone_key: Vec<Option<&'a str>>,
     person_key: Vec<Option<&'a str>>,
     duplicates: Vec<Option<sqlx::types::Json<&'a [crate::db::judge::Duplicate]>>>,
+    features: Vec<&'a str>,
 }
 
 impl<'a> Columns<'a> {
@@ -177,6 +178,7 @@ impl<'a> Columns<'a> {
         self.phone_key.push(sla.identity.phone_key.as_deref());
         self.person_key.push(sla.identity.person_key.as_deref());
         self.duplicates.push(super::cycle::duplicates(sla));
+        self.features.push(&sla.features);
     }
 
     fn bind<O>(
@@ -213,6 +215,7 @@ impl<'a> Columns<'a> {
             .bind(self.phone_key)
             .bind(self.person_key)
             .bind(self.duplicates)
+            .bind(self.features)
     }
 }
 
@@ -225,11 +228,11 @@ macro_rules! input {
              $12::text[], $13::text[], $14::text[], $15::text[], $16::jsonb[], \
              $17::timestamptz[], $18::timestamptz[], $19::text[], $20::text[], $21::text[], \
              $22::timestamptz[], $23::timestamptz[], $24::jsonb[], $25::uuid[], $26::text[], \
-             $27::text[], $28::text[], $29::jsonb[]) WITH ORDINALITY AS t(id, \
+             $27::text[], $28::text[], $29::jsonb[], $30::text[]) WITH ORDINALITY AS t(id, \
              source, external_id, lead_type, email, first_name, last_name, title, phone, \
              company, score, campaign, channel, queue, owner, attributes, routed_at, at, actor, \
              actor_role, sla_policy, sla_due_at, sla_at_risk_at, note, account_id, email_key, \
-             phone_key, person_key, possible_duplicates, ord)), "
+             phone_key, person_key, possible_duplicates, features, ord)), "
     };
 }
 
@@ -245,13 +248,13 @@ macro_rules! insert_rows {
                  last_name, title, phone, company, score, campaign, channel, queue, owner, \
                  attributes, state, cycle, routed_at, created_at, updated_at, sla_policy, \
                  sla_due_at, sla_at_risk_at, account_id, email_key, phone_key, person_key, \
-                 possible_duplicates) \
+                 possible_duplicates, features) \
                SELECT input.id, source, external_id, lead_type, email, first_name, last_name, \
                  title, phone, company, score, campaign, channel, queue, ",
             $owner,
             ", attributes, 'routed', 1, routed_at, at, at, sla_policy, sla_due_at, \
                  sla_at_risk_at, account_id, email_key, phone_key, person_key, \
-                 possible_duplicates ",
+                 possible_duplicates, features ",
             $from,
             " ORDER BY source, external_id, ord \
                ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING \
@@ -287,13 +290,13 @@ const INSERT_MANY_ROWS: &str = concat!(
 const INSERT_MANY_ROUND_ROBIN: &str = concat!(
     input!(),
     "turns AS ( \
-       SELECT n.id, nextval($30::regclass) AS turn FROM ( \
+       SELECT n.id, nextval($31::regclass) AS turn FROM ( \
          SELECT i.id FROM input i \
          WHERE NOT EXISTS (SELECT 1 FROM leads l \
            WHERE l.source = i.source AND l.external_id = i.external_id) \
          ORDER BY i.ord) n), ",
     insert_rows!(
-        "round_robin_pick($31::text[], turns.turn)",
+        "round_robin_pick($32::text[], turns.turn)",
         "FROM input JOIN turns ON turns.id = input.id"
     ),
     "SELECT * FROM ins"

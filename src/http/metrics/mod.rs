@@ -1,6 +1,7 @@
 //! `/v1/metrics/*`: the RevOps reports of docs/api.md §6, as JSON or (`Accept: text/csv`) CSV.
 //! The reports are built by `service::metrics`; this is their HTTP edge.
 
+mod drivers;
 mod funnel;
 mod handlers;
 #[cfg(test)]
@@ -28,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_sla_metrics))
         .routes(routes!(get_recycling_metrics))
         .routes(routes!(funnel::get_funnel_metrics))
+        .routes(routes!(drivers::get_rejection_drivers))
 }
 
 const READERS: &[Role] = &[Role::Revops, Role::Admin];

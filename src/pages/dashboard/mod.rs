@@ -5,6 +5,8 @@
 mod charts;
 mod csv;
 mod format;
+mod insights;
+mod model;
 mod view;
 
 use std::collections::HashMap;
@@ -119,19 +121,23 @@ async fn show(
             let (d, _) = state
                 .read(|pool| async move { metrics::dashboard(&pool, bands, req, now).await })
                 .await?;
+            let (support, keys) = (state.driver_min_support, &state.feature_attributes);
+            let more = insights::load(&state.db, req, support, keys).await?;
             let starts: Vec<i64> = req
                 .bucket_starts()
                 .unwrap_or_default()
                 .iter()
                 .map(|t| t.timestamp())
                 .collect();
-            let shown = Some((&d, starts.as_slice()));
-            Ok(view::page(&viewer, &filters, &Errors::none(), shown).into_response())
+            let shown = Some((&d, starts.as_slice(), &more));
+            let model = state.service.model_report().await?;
+            let page = view::page(&viewer, &filters, &Errors::none(), shown, Some(&model));
+            Ok(page.into_response())
         }
         // A refused period is the same page with each message next to its input.
         Err(errors) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            view::page(&viewer, &filters, &errors, None),
+            view::page(&viewer, &filters, &errors, None, None),
         )
             .into_response()),
     }

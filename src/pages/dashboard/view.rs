@@ -5,16 +5,23 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use maud::{html, Markup};
 
-use super::{charts, format as fmt, Filters, TIME_GROUPS};
+use super::{
+    charts, format as fmt,
+    insights::{self, Insights},
+    Filters, TIME_GROUPS,
+};
 use crate::{
     pages::{
         form::{field, Errors},
         layout::{self, Extras, Nav},
         Viewer,
     },
-    service::metrics::{
-        report::{AcceptanceReport, RejectionFigures},
-        Dashboard, PAST_DUE_LIMIT,
+    service::{
+        metrics::{
+            report::{AcceptanceReport, RejectionFigures},
+            Dashboard, PAST_DUE_LIMIT,
+        },
+        model::ModelReport,
     },
 };
 
@@ -28,11 +35,12 @@ pub fn page(
     viewer: &Viewer,
     filters: &Filters,
     errors: &Errors,
-    shown: Option<(&Dashboard, &[i64])>,
+    shown: Option<(&Dashboard, &[i64], &Insights)>,
+    model: Option<&ModelReport>,
 ) -> Markup {
     let content = html! {
         (filter_form(filters, errors))
-        @if let Some((d, starts)) = shown {
+        @if let Some((d, starts, more)) = shown {
             (period(d))
             (headline(d))
             (charts::data_island(d, starts))
@@ -41,8 +49,10 @@ pub fn page(
             (group_table("owner", "Per rep", &d.by_owner, filters))
             (group_table("queue", "Per queue", &d.by_queue, filters))
             (group_table("campaign", "Per campaign", &d.by_campaign, filters))
+            (insights::panels(more))
             (past_due_section(d, filters))
         }
+        @if let Some(m) = model { (super::model::section(m)) }
     };
     layout::page_with(Some(viewer), "Dashboard", Nav::Dashboard, &EXTRAS, content)
 }

@@ -208,6 +208,7 @@ impl Service {
             // Rolling back leaves the round-robin position where it was.
             Routing::Unchanged => Ok(Some(Ingested::Unchanged(current))),
             Routing::New | Routing::NewCycle => {
+                let sla = self.reroute_sla(&current, &lead, &sla);
                 match leads::reroute(&mut *tx, &current, &lead, &sla, who, now).await? {
                     Some(rerouted) => {
                         tx.commit().await?;

@@ -205,7 +205,9 @@ pub fn recycling(r: &RecyclingReport) -> String {
     )
 }
 
+mod drivers;
 mod funnel;
+pub use drivers::drivers;
 pub use funnel::funnel;
 
 #[cfg(test)]

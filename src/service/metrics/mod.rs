@@ -6,6 +6,7 @@
 mod bound;
 pub mod csv;
 mod dashboard;
+pub mod drivers;
 pub mod funnel;
 mod query;
 pub mod report;

@@ -4,6 +4,8 @@
 
 mod dashboard;
 mod inbox;
+mod insights;
+mod model_panel;
 mod settings;
 mod sign_in;
 

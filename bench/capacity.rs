@@ -187,7 +187,6 @@ async fn main() -> anyhow::Result<()> {
 
     println!("\n| WAL per operation ({n} requests, 16 at a time, over HTTP) | bytes |");
     println!("| --- | --- |");
-    sqlx::query("CHECKPOINT").execute(pool).await?;
     let start = lsn(pool).await?;
     let ingested: Vec<serde_json::Value> = stream::iter(0..n)
         .map(|i| post("/v1/leads".into(), ingest.clone(), lead("a", i)))

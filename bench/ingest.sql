@@ -24,6 +24,9 @@
 -- * the `routed` entry's data (the cycle's facts, read by the lead_cycles projection trigger)
 --   is built by the same expression (`cycle_facts!` in src/db/leads/cycle.rs); the routing note the
 --   service merges in is NULL for a lead with an owner, as here;
+-- * the lead's features (src/domain/features, `leads.features` and the `routed` entry's
+--   `features`) are the encoded text the service computes for these bodies, written as a
+--   literal joined with chr(31), the separator;
 -- * the history actor is `key:pgbench`, spelled `'key' || chr(58) || 'pgbench'` because pgbench
 --   would read a colon followed by a name as a variable even inside a string literal.
 --
@@ -70,7 +73,7 @@ LEFT JOIN LATERAL (
   JOIN leads l ON l.id = m.id) d ON true
 ORDER BY i.ord;
 WITH ins AS (
-  INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, title, phone, company, score, campaign, channel, queue, owner, attributes, state, cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at, account_id, email_key, phone_key, person_key, possible_duplicates)
+  INSERT INTO leads (id, source, external_id, lead_type, email, first_name, last_name, title, phone, company, score, campaign, channel, queue, owner, attributes, state, cycle, routed_at, created_at, updated_at, sla_policy, sla_due_at, sla_at_risk_at, account_id, email_key, phone_key, person_key, possible_duplicates, features)
   VALUES (
     encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
         PLACING substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
@@ -80,14 +83,15 @@ WITH ins AS (
     'emea', 'rep-' || :rep, '{}'::jsonb, 'routed', 1, now(), now(), now(),
     'demo_request', now() + interval '1 hour', now() + interval '45 minutes',
     (SELECT id FROM accounts WHERE match_key = 'domain' || chr(58) || 'example.com'),
-    'pg-' || :client_id || '-' || :n || '@example.com', NULL, NULL, NULL)
+    'pg-' || :client_id || '-' || :n || '@example.com', NULL, NULL, NULL,
+    'title_seniority=unknown' || chr(31) || 'title_function=unknown' || chr(31) || 'company_size=unknown' || chr(31) || 'country=unknown' || chr(31) || 'region=unknown' || chr(31) || 'industry=unknown' || chr(31) || 'campaign=unknown' || chr(31) || 'channel=unknown' || chr(31) || 'source=' || :src || chr(31) || 'score_band=unknown' || chr(31) || 'lead_type=demo_request')
   ON CONFLICT ON CONSTRAINT lead_source_external_id_key DO NOTHING RETURNING *),
 h AS (
   INSERT INTO lead_history (lead_id, cycle, kind, from_state, to_state, actor, actor_role, rep_id, data, occurred_at, recorded_at)
   SELECT id, 1, 'routed', NULL, 'routed', 'key' || chr(58) || 'pgbench', 'ingest', owner,
     jsonb_strip_nulls(jsonb_build_object('source', source, 'lead_type', lead_type,
       'campaign', campaign, 'channel', channel, 'queue', queue, 'sla_due_at', sla_due_at,
-      'account_id', account_id))
+      'account_id', account_id, 'features', features))
       || COALESCE(NULL::jsonb, '{}'::jsonb),
     routed_at, now() FROM ins)
 SELECT * FROM ins;

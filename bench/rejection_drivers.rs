@@ -120,10 +120,13 @@ fn features(i: i64, source: &str, campaign: &str, channel: &str, lead_type: &str
     extract(&inputs, &[]).encode()
 }
 
+/// A lead as the feature fill reads it: id, external id, source, campaign, channel, lead type.
+type LeadInputsRow = (Uuid, String, String, Option<String>, Option<String>, String);
+
 /// Gives every cycle its features, 50,000 leads per statement.
 async fn add_features(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     let t = Instant::now();
-    let rows: Vec<(Uuid, String, String, Option<String>, Option<String>, String)> =
+    let rows: Vec<LeadInputsRow> =
         sqlx::query_as("SELECT id, external_id, source, campaign, channel, lead_type FROM leads")
             .fetch_all(pool)
             .await?;

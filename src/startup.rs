@@ -19,29 +19,25 @@ use crate::{
         embedded::{EmbeddedOptions, EmbeddedPostgres},
         failover::Failover,
         lane::Lane,
-        webhook_dispatch::PauseAfter,
     },
     domain::Role,
     http::{self, AppState},
     jobs::{
         self,
         crm_writer::CrmWriter,
-        cycle_compactor::CycleCompactor,
-        dispatcher::Dispatcher,
         key_listener::KeyListener,
-        model_trainer::ModelTrainer,
         notifier::Notifier,
         pg_supervisor::{PgSupervisor, SharedCluster},
         replica_lag::ReplicaLag,
-        retention::{Retention, RetentionJob},
-        sla_scanner::SlaScanner,
         Tasks,
     },
     service::{group_commit::GroupCommit, replica::ReadReplica},
 };
 
+mod periodic;
 mod state;
 
+use periodic::{spawn_periodic_jobs, JobSettings};
 use state::{app_state, crm_writer, notifier};
 
 /// How long in-flight requests and background work get to finish after a stop signal.
@@ -160,21 +156,6 @@ impl Database {
             Err(e) => tracing::error!(error = %e, "stopping embedded PostgreSQL panicked"),
         }
     }
-}
-
-/// How the periodic jobs run.
-struct JobSettings {
-    sla_scan_interval: Duration,
-    sla_scan_batch: i64,
-    metrics_compact_interval: Duration,
-    outbox_poll_interval: Duration,
-    webhook_concurrency: usize,
-    webhook_pause: PauseAfter,
-    retention: Retention,
-    retention_interval: Duration,
-    notify_poll_interval: Duration,
-    crm_poll_interval: Duration,
-    read_lag_interval: Duration,
 }
 
 pub struct Application {
@@ -366,51 +347,6 @@ impl Application {
     }
 }
 
-/// The periodic jobs. The scanner stops between batches (a batch is one transaction); a
-/// delivery in flight finishes (5 s timeout) or is sent again later.
-fn spawn_periodic_jobs(
-    tasks: &mut Tasks,
-    state: &AppState,
-    jobs: &JobSettings,
-    shutdown: &CancellationToken,
-) {
-    let (db, clock) = (&state.db, &state.clock);
-    let mut scanner = SlaScanner::new(db.clone(), clock.clone());
-    scanner.batch = jobs.sla_scan_batch;
-    let dispatcher = Dispatcher::new(db.clone(), clock.clone())
-        .with_policy(state.outbound)
-        .with_concurrency(jobs.webhook_concurrency)
-        .with_pause(jobs.webhook_pause);
-    let compactor = CycleCompactor::new(db.clone(), clock.clone());
-    let purge = RetentionJob::new(db.clone(), clock.clone(), jobs.retention);
-    let trainer = ModelTrainer::new(
-        db.clone(),
-        clock.clone(),
-        state.service.model_settings,
-        state.service.model.clone(),
-    );
-    let cancel = || shutdown.clone();
-    tasks.spawn(
-        "the SLA scanner",
-        scanner.run(jobs.sla_scan_interval, cancel()),
-    );
-    tasks.spawn(
-        "the webhook dispatcher",
-        dispatcher.run(jobs.outbox_poll_interval, cancel()),
-    );
-    tasks.spawn(
-        "the cycle compactor",
-        compactor.run(jobs.metrics_compact_interval, cancel()),
-    );
-    tasks.spawn(
-        "the retention purge",
-        purge.run(jobs.retention_interval, cancel()),
-    );
-    tasks.spawn("the model trainer", trainer.run(cancel()));
-    let partitions = crate::jobs::partitions::PartitionJob::new(db.clone(), clock.clone());
-    tasks.spawn("the partition job", partitions.run(cancel()));
-}
-
 /// Resolves on SIGTERM or SIGINT.
 pub async fn stop_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -431,28 +367,4 @@ pub async fn stop_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
-}
-
-impl JobSettings {
-    fn from_settings(settings: &Settings) -> JobSettings {
-        JobSettings {
-            sla_scan_interval: settings.sla_scan_interval,
-            sla_scan_batch: settings.sla_scan_batch,
-            metrics_compact_interval: settings.metrics_compact_interval,
-            outbox_poll_interval: settings.outbox_poll_interval,
-            webhook_concurrency: settings.webhook_concurrency,
-            webhook_pause: PauseAfter {
-                failures: settings.webhook_pause_after_failures,
-                failing_for: settings.webhook_pause_after,
-            },
-            retention: settings.retention,
-            retention_interval: settings.retention_interval,
-            notify_poll_interval: settings.notify_poll_interval,
-            crm_poll_interval: settings.crm.poll_interval,
-            read_lag_interval: settings
-                .read_replica
-                .as_ref()
-                .map_or(Duration::from_secs(1), |r| r.lag_interval),
-        }
-    }
 }

@@ -8,7 +8,7 @@ use axum::{
     response::Response,
 };
 
-use super::{handlers::respond, ReportQuery, READERS};
+use super::{handlers::respond_fresh, ReportQuery, READERS};
 use crate::{
     domain::validation::FieldError,
     http::{
@@ -48,7 +48,10 @@ pub async fn get_rejection_drivers(
         }])
     })?;
     let req = drivers::read_request(&params, state.clock.now()).map_err(ApiError::Validation)?;
-    let (support, keys) = (state.driver_min_support, &state.feature_attributes);
-    let report = drivers::rejection_drivers(&state.db, &req, support, keys).await?;
-    Ok(respond(&headers, report, csv::drivers))
+    let (support, keys, req) = (state.driver_min_support, &state.feature_attributes, &req);
+    // A report like the others: the read replica while it is fresh enough, said in `freshness`.
+    let (report, fresh) = state
+        .read(|pool| async move { drivers::rejection_drivers(&pool, req, support, keys).await })
+        .await?;
+    Ok(respond_fresh(&headers, report, fresh, csv::drivers))
 }

@@ -46,8 +46,22 @@ pub struct Seeded {
     server: JoinHandle<anyhow::Result<()>>,
 }
 
+/// What a benchmark adds to the loaded data before it is compacted.
+pub type Prepare = for<'a> fn(
+    &'a sqlx::PgPool,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = anyhow::Result<()>> + 'a>,
+>;
+
 /// Starts the cluster, loads and compacts the data, starts the service.
+#[allow(dead_code)] // each benchmark binary uses one of the two
 pub async fn seed(name: &str) -> anyhow::Result<Seeded> {
+    seed_with(name, None).await
+}
+
+/// [`seed`], with `prepare` run on the loaded data before it is compacted (as if what it
+/// writes had been written with the cycles).
+pub async fn seed_with(name: &str, prepare: Option<Prepare>) -> anyhow::Result<Seeded> {
     let leads = env_n("METRICS_BENCH_LEADS", 1_000_000);
     let dir = std::env::temp_dir().join(format!("salgate-{name}-bench-{}", std::process::id()));
     let pg = tokio::task::spawn_blocking(move || {
@@ -96,6 +110,9 @@ pub async fn seed(name: &str) -> anyhow::Result<Seeded> {
         "setup: {leads} leads, {history} history rows, {cycles} cycles in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    if let Some(prepare) = prepare {
+        prepare(&pool).await?;
+    }
     // The service compacts changed hours every 10 s; here once, after the load.
     let t = Instant::now();
     let clock = Arc::new(ManualClock::new(now));

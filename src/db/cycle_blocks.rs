@@ -4,13 +4,15 @@
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::TryStreamExt;
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 
 use crate::domain::cycle_facts::{
     decode_block, encode_block, BlockError, CycleFact, Outcome, FORMAT, HOUR_US,
 };
 
+mod row;
 mod symbols;
+use row::FactRow;
 pub use symbols::Symbols;
 
 /// Advisory lock key of the compactor: one at a time across replicas.
@@ -30,6 +32,28 @@ pub trait FactSink {
     fn fact(&mut self, c: &CycleFact);
 }
 
+/// No sink: a scan whose caller needs only the other one.
+impl FactSink for () {
+    fn fact(&mut self, _: &CycleFact) {}
+}
+
+/// Two sinks fed by one scan.
+impl<A: FactSink, B: FactSink> FactSink for (A, B) {
+    fn fact(&mut self, c: &CycleFact) {
+        self.0.fact(c);
+        self.1.fact(c);
+    }
+}
+
+/// A sink a request may not need.
+impl<S: FactSink> FactSink for Option<S> {
+    fn fact(&mut self, c: &CycleFact) {
+        if let Some(s) = self {
+            s.fact(c);
+        }
+    }
+}
+
 /// The columns of a [`FactRow`], over `lead_cycles c`.
 macro_rules! fact_select {
     () => {
@@ -42,7 +66,20 @@ macro_rules! fact_select {
               WHERE n.lead_id = c.lead_id AND n.cycle > c.cycle AND n.outcome = 'accepted')) \
               AS accepted_later, \
            c.rejection_code, c.recycle_reason, c.decided_at, c.sla_due_at, c.first_touch_due_at, c.first_touched_at, \
-           c.account_id::text AS account_id, c.decided_by_rule "
+           c.account_id::text AS account_id, c.decided_by_rule, c.features, \
+           o.kinds, o.ats, o.amounts, o.currencies "
+    };
+}
+
+/// The outcomes of each cycle `c` as parallel arrays (NULL when it has none), in the order
+/// they were stored.
+macro_rules! outcomes_join {
+    () => {
+        " LEFT JOIN LATERAL (SELECT array_agg(o.kind ORDER BY o.id) AS kinds, \
+             array_agg(o.at ORDER BY o.id) AS ats, \
+             array_agg(o.amount::float8 ORDER BY o.id) AS amounts, \
+             array_agg(o.currency ORDER BY o.id) AS currencies \
+           FROM lead_outcomes o WHERE o.lead_id = c.lead_id AND o.cycle = c.cycle) o ON true"
     };
 }
 
@@ -56,7 +93,8 @@ const TAKE_MARKS: &str = "DELETE FROM cycle_hour_marks WHERE hour IN ( \
 const FACTS_OF_HOURS: &str = concat!(
     fact_select!(),
     "FROM unnest($1::timestamptz[]) AS h(hour) JOIN lead_cycles c \
-       ON c.routed_at >= h.hour AND c.routed_at < h.hour + interval '1 hour'"
+       ON c.routed_at >= h.hour AND c.routed_at < h.hour + interval '1 hour'",
+    outcomes_join!()
 );
 // Only names not stored yet: `ON CONFLICT DO NOTHING` alone would use up an identity value per
 // name on every rebuild, and ids index vectors when reports count (they must stay dense).
@@ -65,20 +103,26 @@ const ADD_SYMBOLS: &str = "INSERT INTO report_symbols (value) \
          WHERE NOT EXISTS (SELECT 1 FROM report_symbols s WHERE s.value = v) \
          ON CONFLICT (value) DO NOTHING";
 const SYMBOLS_OF: &str = "SELECT id, value FROM report_symbols WHERE value = ANY($1)";
-const SAVE_BLOCKS: &str = "INSERT INTO cycle_blocks (hour, format, cycles, data, compacted_at) \
-         SELECT b.hour, $2, b.cycles, b.data, $5 \
-         FROM unnest($1::timestamptz[], $3::int4[], $4::bytea[]) AS b(hour, cycles, data) \
+const SAVE_BLOCKS: &str = "INSERT INTO cycle_blocks (hour, format, cycles, data, features, \
+           compacted_at) \
+         SELECT b.hour, $2, b.cycles, b.data, b.features, $6 \
+         FROM unnest($1::timestamptz[], $3::int4[], $4::bytea[], $5::bytea[]) \
+           AS b(hour, cycles, data, features) \
          ON CONFLICT (hour) DO UPDATE SET format = EXCLUDED.format, cycles = EXCLUDED.cycles, \
-           data = EXCLUDED.data, compacted_at = EXCLUDED.compacted_at";
+           data = EXCLUDED.data, features = EXCLUDED.features, \
+           compacted_at = EXCLUDED.compacted_at";
 const ALL_SYMBOLS: &str = "SELECT id, value FROM report_symbols";
-const CLEAN_BLOCKS: &str = "SELECT b.hour, b.data FROM cycle_blocks b \
+// The features column only when asked: the other reports never read it.
+const CLEAN_BLOCKS: &str = "SELECT b.hour, b.data, CASE WHEN $4 THEN b.features END \
+         FROM cycle_blocks b \
          WHERE b.hour >= $1 AND b.hour < $2 AND b.format = $3 \
            AND NOT EXISTS (SELECT 1 FROM cycle_hour_marks m WHERE m.hour = b.hour) \
          ORDER BY b.hour";
 const RAW_FACTS: &str = concat!(
     fact_select!(),
     "FROM unnest($1::timestamptz[], $2::timestamptz[]) AS g(start, stop) JOIN lead_cycles c \
-       ON c.routed_at >= g.start AND c.routed_at < g.stop"
+       ON c.routed_at >= g.start AND c.routed_at < g.stop",
+    outcomes_join!()
 );
 
 /// Rebuilds up to `limit` marked hours before the hour of `now` and deletes their marks, in one
@@ -122,12 +166,13 @@ pub async fn compact(
             .fetch_all(&mut *tx)
             .await?;
         let mut syms = Symbols::from_rows(ids);
-        let (counts, data) = pack(&hours, rows, &mut syms)?;
+        let packed = pack(&hours, rows, &mut syms)?;
         sqlx::query(SAVE_BLOCKS)
             .bind(&hours)
             .bind(FORMAT)
-            .bind(&counts)
-            .bind(&data)
+            .bind(&packed.counts)
+            .bind(&packed.data)
+            .bind(&packed.features)
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -139,16 +184,23 @@ pub async fn compact(
     })
 }
 
+/// The blocks of a compaction, one per hour, as `SAVE_BLOCKS` binds them.
+struct Packed {
+    counts: Vec<i32>,
+    data: Vec<Vec<u8>>,
+    features: Vec<Vec<u8>>,
+}
+
 /// One block per hour of `hours` (ascending, distinct), empty ones too: an hour whose cycles
 /// are all known is clean.
 fn pack(
     hours: &[DateTime<Utc>],
     rows: Vec<FactRow>,
     syms: &mut Symbols,
-) -> Result<(Vec<i32>, Vec<Vec<u8>>), sqlx::Error> {
+) -> Result<Packed, sqlx::Error> {
     let mut per_hour: Vec<Vec<CycleFact>> = vec![Vec::new(); hours.len()];
     for row in rows {
-        let mut fact = row.into_fact(syms)?;
+        let mut fact = row.into_fact(syms, true)?;
         // Only the past-due list names leads, and only open cycles can be past due.
         if fact.outcome != Outcome::Open {
             fact.lead_id = None;
@@ -159,13 +211,20 @@ fn pack(
             .map_err(|_| decode_error(BlockError::OutsideHour))?;
         per_hour[i].push(fact);
     }
-    let mut counts = Vec::with_capacity(hours.len());
-    let mut data = Vec::with_capacity(hours.len());
+    let mut out = Packed {
+        counts: Vec::with_capacity(hours.len()),
+        data: Vec::with_capacity(hours.len()),
+        features: Vec::with_capacity(hours.len()),
+    };
     for (hour, facts) in hours.iter().zip(&mut per_hour) {
-        counts.push(i32::try_from(facts.len()).map_err(|_| decode_error(BlockError::Overflow))?);
-        data.push(encode_block(hour.timestamp_micros(), facts).map_err(decode_error)?);
+        let count = i32::try_from(facts.len()).map_err(|_| decode_error(BlockError::Overflow))?;
+        let (data, features) =
+            encode_block(hour.timestamp_micros(), facts).map_err(decode_error)?;
+        out.counts.push(count);
+        out.data.push(data);
+        out.features.push(features);
     }
-    Ok((counts, data))
+    Ok(out)
 }
 
 /// The first and the end of the whole UTC hours inside `[from, to)`; `None` when there is none.
@@ -210,12 +269,13 @@ pub fn gaps(
 
 /// Hands every cycle routed in `[from, to)` to the sink `make` builds (after it has interned
 /// what it needs, such as filter values): each clean hour from its block, everything else
-/// from `lead_cycles`, all in one read-only snapshot. Returns the sink and the symbols its
-/// cycles refer to.
+/// from `lead_cycles`, all in one read-only snapshot. With `features`, each cycle carries its
+/// feature entries. Returns the sink and the symbols its cycles refer to.
 pub async fn scan<S: FactSink>(
     pool: &PgPool,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    features: bool,
     make: impl FnOnce(&mut Symbols) -> S,
 ) -> Result<(S, Symbols), sqlx::Error> {
     let started = std::time::Instant::now();
@@ -228,15 +288,26 @@ pub async fn scan<S: FactSink>(
     let mut sink = make(&mut syms);
     let (mut clean, mut bytes, mut raw_cycles) = (Vec::new(), 0usize, 0usize);
     if let Some((first, last)) = whole_hours(from, to) {
-        let mut blocks = sqlx::query_as::<_, (DateTime<Utc>, Vec<u8>)>(CLEAN_BLOCKS)
+        type Block = (DateTime<Utc>, Vec<u8>, Option<Vec<u8>>);
+        let mut blocks = sqlx::query_as::<_, Block>(CLEAN_BLOCKS)
             .bind(first)
             .bind(last)
             .bind(FORMAT)
+            .bind(features)
             .fetch(&mut *tx);
-        while let Some((hour, data)) = blocks.try_next().await? {
-            bytes += data.len();
+        while let Some((hour, data, feats)) = blocks.try_next().await? {
+            bytes += data.len() + feats.as_ref().map_or(0, Vec::len);
             let mut unknown = false;
-            decode_block(hour.timestamp_micros(), &data, |c| {
+            let feats = if features {
+                Some(
+                    feats
+                        .as_deref()
+                        .ok_or_else(|| decode_error(BlockError::Truncated))?,
+                )
+            } else {
+                None
+            };
+            decode_block(hour.timestamp_micros(), &data, feats, |c| {
                 unknown |= !Symbols::all_below(c, stored);
                 sink.fact(c);
             })
@@ -253,7 +324,7 @@ pub async fn scan<S: FactSink>(
         .bind(&stops)
         .fetch(&mut *tx);
     while let Some(row) = raw.try_next().await? {
-        sink.fact(&row.into_fact(&mut syms)?);
+        sink.fact(&row.into_fact(&mut syms, features)?);
         raw_cycles += 1;
     }
     drop(raw);
@@ -270,76 +341,6 @@ pub async fn scan<S: FactSink>(
 
 fn decode_error(e: BlockError) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
-}
-
-/// A cycle as `fact_select!` reads it.
-#[derive(Debug, FromRow)]
-struct FactRow {
-    lead_id: uuid::Uuid,
-    routed_at: DateTime<Utc>,
-    source: String,
-    campaign: Option<String>,
-    channel: Option<String>,
-    lead_type: String,
-    queue: Option<String>,
-    owner: Option<String>,
-    outcome: Option<String>,
-    accepted_within_sla: bool,
-    breached: bool,
-    recycled: bool,
-    rerouted: bool,
-    accepted_later: bool,
-    rejection_code: Option<String>,
-    recycle_reason: Option<String>,
-    decided_at: Option<DateTime<Utc>>,
-    sla_due_at: Option<DateTime<Utc>>,
-    first_touch_due_at: Option<DateTime<Utc>>,
-    first_touched_at: Option<DateTime<Utc>>,
-    account_id: Option<String>,
-    decided_by_rule: bool,
-}
-
-impl FactRow {
-    fn into_fact(self, syms: &mut Symbols) -> Result<CycleFact, sqlx::Error> {
-        let outcome = match self.outcome.as_deref() {
-            None => Outcome::Open,
-            Some("accepted") => Outcome::Accepted,
-            Some("rejected") => Outcome::Rejected,
-            Some("recycled") => Outcome::Recycled,
-            Some(other) => {
-                return Err(sqlx::Error::Decode(
-                    format!("unknown cycle outcome {other:?}").into(),
-                ))
-            }
-        };
-        let micros = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_micros());
-        Ok(CycleFact {
-            lead_id: Some(self.lead_id),
-            routed_at: self.routed_at.timestamp_micros(),
-            dims: [
-                syms.intern(Some(&self.source)),
-                syms.intern(self.campaign.as_deref()),
-                syms.intern(self.channel.as_deref()),
-                syms.intern(Some(&self.lead_type)),
-                syms.intern(self.queue.as_deref()),
-                syms.intern(self.owner.as_deref()),
-                syms.intern(self.account_id.as_deref()),
-            ],
-            outcome,
-            accepted_within_sla: self.accepted_within_sla,
-            breached: self.breached,
-            recycled: self.recycled,
-            rerouted: self.rerouted,
-            accepted_later: self.accepted_later,
-            rejection_code: syms.intern(self.rejection_code.as_deref()),
-            recycle_reason: syms.intern(self.recycle_reason.as_deref()),
-            decided_by_rule: self.decided_by_rule,
-            decided_at: micros(self.decided_at),
-            sla_due_at: micros(self.sla_due_at),
-            first_touch_due_at: micros(self.first_touch_due_at),
-            first_touched_at: micros(self.first_touched_at),
-        })
-    }
 }
 
 statements!(

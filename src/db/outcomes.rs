@@ -1,5 +1,6 @@
 //! Downstream outcomes (`lead_outcomes`): storing one with its history entry in one
-//! statement, reading them back, and the outcomes of a period's accepted cycles for the funnel.
+//! statement, and reading it back. Reports read outcomes through the cycle scan
+//! (`db::cycle_blocks`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -102,50 +103,4 @@ pub async fn insert(pool: &PgPool, w: &OutcomeWrite<'_>, o: &NewOutcome) -> sqlx
     Ok(existing.map_or(Stored::Moved, Stored::Existing))
 }
 
-/// An accepted cycle routed in the period with its outcomes (parallel arrays, one entry per
-/// outcome) and the dimensions reports filter and group on.
-#[derive(Debug, Clone, FromRow)]
-pub struct OutcomeCycle {
-    pub routed_at: DateTime<Utc>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub source: String,
-    pub campaign: Option<String>,
-    pub channel: Option<String>,
-    pub lead_type: String,
-    pub queue: Option<String>,
-    pub owner: Option<String>,
-    /// The account's id as text (a report symbol like the other dimensions).
-    pub account: Option<String>,
-    pub decided_by_rule: bool,
-    pub kinds: Vec<String>,
-    pub ats: Vec<DateTime<Utc>>,
-    pub amounts: Vec<Option<f64>>,
-    pub currencies: Vec<Option<String>>,
-}
-
-/// Outcomes are grouped per cycle here; which stage each proves is the domain's rule
-/// (`OutcomeKind::stage`), applied by the report.
-const ACCEPTED_CYCLES: &str = "SELECT c.routed_at, c.decided_at, c.source, c.campaign, \
-           c.channel, c.lead_type, c.queue, c.owner, c.account_id::text AS account, \
-           c.decided_by_rule, o.kinds, o.ats, o.amounts, o.currencies \
-         FROM (SELECT lead_id, cycle, array_agg(kind) AS kinds, array_agg(at) AS ats, \
-                 array_agg(amount::float8) AS amounts, array_agg(currency) AS currencies \
-               FROM lead_outcomes WHERE cycle_routed_at >= $1 AND cycle_routed_at < $2 \
-               GROUP BY lead_id, cycle) o \
-         JOIN lead_cycles c ON c.lead_id = o.lead_id AND c.cycle = o.cycle \
-         WHERE c.outcome = 'accepted'";
-
-/// The accepted cycles routed in `[from, to)` that have outcomes.
-pub async fn accepted_cycles(
-    pool: &PgPool,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> sqlx::Result<Vec<OutcomeCycle>> {
-    sqlx::query_as(ACCEPTED_CYCLES)
-        .bind(from)
-        .bind(to)
-        .fetch_all(pool)
-        .await
-}
-
-statements!(INSERT, EXISTING, ACCEPTED_CYCLES);
+statements!(INSERT, EXISTING);

@@ -12,7 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
-    features::{decode_entry, Dimension, Feature},
+    features::{decode_entry, entries, Dimension, Feature},
     metrics::rate,
 };
 
@@ -129,14 +129,17 @@ struct Tally {
 }
 
 /// Counts cycles one at a time (a scan hands them over without holding them), then gives the
-/// report's figures. Entries (`name=value`) are interned as the text they are stored as; each
-/// cycle keeps the ids of its entries, for the summary's union.
+/// report's figures. Entries (`name=value`) and codes are counted by id: ids the caller
+/// interned ([`Counter::add_ids`], the scan's symbols), or ids this counter gives the text it
+/// is handed ([`Counter::add`]); one counter uses one or the other. Each cycle keeps the ids
+/// of its entries, for the summary's union.
 #[derive(Default)]
 pub struct Counter {
-    ids: HashMap<Box<str>, u32>,
-    entries: Vec<Box<str>>,
+    entries: Names,
+    codes: Names,
+    /// By entry id.
     tallies: Vec<Tally>,
-    codes: HashMap<Box<str>, usize>,
+    /// Code names by code id, resolved when the figures are made.
     code_names: Vec<Box<str>>,
     /// The entry ids of every cycle, one after another; `ends[i]` is where cycle i's end.
     cell_ids: Vec<u32>,
@@ -145,33 +148,55 @@ pub struct Counter {
     total: Totals,
 }
 
+/// Text interned as dense ids.
+#[derive(Default)]
+struct Names {
+    ids: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Names {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.ids.insert(name.into(), id);
+        self.names.push(name.into());
+        id
+    }
+
+    fn get(&self, id: u32) -> Option<&str> {
+        self.names.get(id as usize).map(|n| &**n)
+    }
+}
+
 impl Counter {
     pub fn new() -> Counter {
         Counter::default()
     }
 
     /// Adds `cycles` cycles with the encoded feature vector `features`, rejected (with
-    /// `code`) or accepted.
+    /// `code`) or accepted. Read with [`Counter::finish`].
     pub fn add(&mut self, features: &str, rejected: bool, code: Option<&str>, cycles: i64) {
+        let code = code.map(|c| self.codes.intern(c));
+        let ids: Vec<u32> = entries(features).map(|e| self.entries.intern(e)).collect();
+        self.add_ids(&ids, rejected, code, cycles);
+    }
+
+    /// Adds `cycles` cycles with the entries of ids `ids`, rejected (with the code of id
+    /// `code`) or accepted. Read with [`Counter::finish_named`].
+    pub fn add_ids(&mut self, ids: &[u32], rejected: bool, code: Option<u32>, cycles: i64) {
         self.total.cycles += cycles;
         let rejections = if rejected { cycles } else { 0 };
         self.total.rejected += rejections;
-        let code = match (rejected, code) {
-            (true, Some(c)) => Some(self.code_id(c)),
-            _ => None,
-        };
-        for entry in features.split('\u{1f}').filter(|e| !e.is_empty()) {
-            let id = match self.ids.get(entry) {
-                Some(id) => *id,
-                None => {
-                    let id = self.entries.len() as u32;
-                    self.ids.insert(entry.into(), id);
-                    self.entries.push(entry.into());
-                    self.tallies.push(Tally::default());
-                    id
-                }
-            };
-            let t = &mut self.tallies[id as usize];
+        let code = code.filter(|_| rejected).map(|c| c as usize);
+        for &id in ids {
+            let i = id as usize;
+            if self.tallies.len() <= i {
+                self.tallies.resize_with(i + 1, Tally::default);
+            }
+            let t = &mut self.tallies[i];
             t.cycles += cycles;
             t.rejected += rejections;
             if let Some(c) = code {
@@ -186,30 +211,43 @@ impl Counter {
         self.cells.push((cycles, rejected));
     }
 
-    fn code_id(&mut self, code: &str) -> usize {
-        if let Some(id) = self.codes.get(code) {
-            return *id;
-        }
-        let id = self.code_names.len();
-        self.codes.insert(code.into(), id);
-        self.code_names.push(code.into());
-        id
-    }
-
     /// The entry ids of each cycle.
     fn cell(&self, i: usize) -> &[u32] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.cell_ids[start..self.ends[i] as usize]
     }
 
-    /// The report's figures, values under `min_support` cycles suppressed.
+    /// The report's figures of a counter fed by [`Counter::add`], values under `min_support`
+    /// cycles suppressed.
     pub fn finish(mut self, min_support: i64) -> Drivers {
+        let (entries, codes) = (
+            std::mem::take(&mut self.entries),
+            std::mem::take(&mut self.codes),
+        );
+        self.finish_named(min_support, |id| entries.get(id), |id| codes.get(id))
+    }
+
+    /// The report's figures of a counter fed by [`Counter::add_ids`], the ids named by
+    /// `entry` and `code`.
+    pub fn finish_named<'a>(
+        mut self,
+        min_support: i64,
+        entry: impl Fn(u32) -> Option<&'a str>,
+        code: impl Fn(u32) -> Option<&'a str>,
+    ) -> Drivers {
         self.total.rejection_rate = rate(self.total.rejected, self.total.cycles);
-        let features: Vec<(usize, Feature)> = self
-            .entries
+        let codes = self
+            .tallies
             .iter()
-            .enumerate()
-            .filter_map(|(id, entry)| Some((id, decode_entry(entry)?)))
+            .map(|t| t.codes.len())
+            .max()
+            .unwrap_or(0);
+        self.code_names = (0..codes as u32)
+            .map(|id| code(id).unwrap_or_default().into())
+            .collect();
+        let features: Vec<(usize, Feature)> = (0..self.tallies.len())
+            .filter(|id| self.tallies[*id].cycles > 0)
+            .filter_map(|id| Some((id, decode_entry(entry(id as u32)?)?)))
             .collect();
         let dimensions = self.dimension_figures(&features, min_support);
         let summary = self.summary(&features, min_support);

@@ -391,6 +391,7 @@ async fn a_90_day_report_reads_the_blocks_of_its_months_only() {
             .bind(from)
             .bind(to)
             .bind(FORMAT)
+            .bind(true)
             .fetch_one(&mut *tx)
             .await
             .unwrap();

@@ -4,7 +4,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::FactRow;
-use crate::domain::cycle_facts::{CycleFact, Sym, NONE};
+use crate::domain::{
+    cycle_facts::{CycleFact, Sym, NONE},
+    features::entries,
+};
 
 #[derive(Debug, Default)]
 pub struct Symbols {
@@ -62,10 +65,14 @@ impl Symbols {
 
     /// Whether every symbol of `c` is below `n`.
     pub fn all_below(c: &CycleFact, n: usize) -> bool {
+        let currencies = c.outcomes.iter().filter_map(|o| o.amount.map(|(_, s)| s));
         c.dims
             .iter()
             .chain([&c.rejection_code, &c.recycle_reason])
-            .all(|&s| (s as usize) < n)
+            .chain(&c.features)
+            .copied()
+            .chain(currencies)
+            .all(|s| (s as usize) < n)
     }
 }
 
@@ -85,6 +92,9 @@ pub(super) fn names_of(rows: &[FactRow]) -> Vec<String> {
         set.insert(r.source.as_str());
         set.insert(r.lead_type.as_str());
         set.extend(opts.into_iter().flatten().map(String::as_str));
+        set.extend(r.features.as_deref().into_iter().flat_map(entries));
+        let currencies = r.currencies.iter().flatten().flatten();
+        set.extend(currencies.map(String::as_str));
     }
     set.into_iter().map(str::to_owned).collect()
 }

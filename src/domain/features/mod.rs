@@ -191,6 +191,12 @@ impl FeatureVector {
     }
 }
 
+/// The `name=value` entries of an encoded vector, as stored (the reports count entries by this
+/// text).
+pub fn entries(encoded: &str) -> impl Iterator<Item = &str> {
+    encoded.split(SEP).filter(|e| !e.is_empty())
+}
+
 /// One `name=value` entry.
 pub fn decode_entry(entry: &str) -> Option<Feature> {
     let (name, value) = entry.split_once('=')?;

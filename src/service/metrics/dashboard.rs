@@ -62,8 +62,15 @@ pub async fn dashboard(
         ..cur
     };
     let specs = [cur, previous, lead_in, owner, queue, campaign];
-    let ([mut cur, previous, lead_in, owner, queue, campaign], syms, past_due) =
-        scan(pool, &req.scope, Some(now), specs, Some(PAST_DUE_LIMIT)).await?;
+    let ([mut cur, previous, lead_in, owner, queue, campaign], (), syms, past_due) = scan(
+        pool,
+        &req.scope,
+        Some(now),
+        specs,
+        Some(PAST_DUE_LIMIT),
+        |_| (),
+    )
+    .await?;
     let acceptance = acceptance_report(req, bands, &mut cur, &syms);
     let sla = sla_report(req, now, &mut cur, &syms);
     let recycling = recycling_report(req, &mut cur, &syms);

@@ -1,7 +1,7 @@
 //! The funnel report's use case (docs/api.md "Funnel"): routed and accepted counted by the
-//! scan like the acceptance report, then the period's accepted cycles with outcomes, filtered
-//! and grouped by the same rules (`tally::grouping`), folded into stages, times and amounts.
-//! The outcome cycles are read right after the scan, in a snapshot of their own.
+//! scan like the acceptance report, and, from the same scan, the period's accepted cycles with
+//! outcomes, filtered and grouped by the same rules (`tally::grouping`), folded into stages,
+//! times and amounts.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -11,21 +11,20 @@ use sqlx::PgPool;
 use super::{
     current,
     report::{self, stage_index, AcceptanceReport, FunnelReport, FunnelRow},
-    tally,
     tally::grouping::{Grouping, Placed},
-    ReportRequest,
+    tally::ViewSpec,
+    tally_with, ReportRequest,
 };
 use crate::{
     db::{
         campaigns,
-        cycle_blocks::Symbols,
-        metrics::GroupBy,
-        outcomes::{self, OutcomeCycle},
+        cycle_blocks::{FactSink, Symbols},
+        metrics::{GroupBy, Scope},
     },
     domain::{
         band_evidence::evidence,
         body::{Check, Field},
-        cycle_facts::DIMS,
+        cycle_facts::{CycleFact, Outcome, OutcomeFact, Sym},
         outcome::{opt_currency, OutcomeKind, Stage},
         spend::{prorate, Spend},
         validation::FieldError,
@@ -78,8 +77,11 @@ impl FunnelRequest {
 pub async fn funnel(pool: &PgPool, req: &FunnelRequest) -> Result<FunnelReport> {
     let r = &req.report;
     let spec = current(r, r.group, false);
-    let ([mut view], mut syms) = tally(pool, &r.scope, None, [spec]).await?;
-    let mut folded = outcome_rows(pool, r, &mut syms, req.currency.clone()).await?;
+    let ([mut view], outcomes, mut syms) = tally_with(pool, &r.scope, [spec], |syms| {
+        OutcomeSink::new(syms, &r.scope, spec)
+    })
+    .await?;
+    let mut folded = outcome_rows(outcomes, &mut syms, req.currency.as_deref());
     for a in view.acceptance_rows(&syms) {
         let row = if a.total {
             &mut folded.total
@@ -106,109 +108,125 @@ pub async fn funnel(pool: &PgPool, req: &FunnelRequest) -> Result<FunnelReport> 
     ))
 }
 
+/// An accepted cycle with outcomes, as [`OutcomeSink`] keeps it.
+struct OutcomeCycle {
+    routed_at: i64,
+    decided_at: Option<i64>,
+    outcomes: Vec<OutcomeFact>,
+}
+
+/// Keeps, from a scan, the accepted cycles with outcomes that a view's filters keep, with
+/// their group keys (the same filter test and keys as the view's tallies: `tally::grouping`).
+pub struct OutcomeSink {
+    grouping: Grouping,
+    grouped: bool,
+    placed: Vec<(Option<u32>, OutcomeCycle)>,
+}
+
+impl OutcomeSink {
+    pub fn new(syms: &mut Symbols, scope: &Scope, spec: ViewSpec) -> OutcomeSink {
+        OutcomeSink {
+            grouping: Grouping::new(syms, scope, spec),
+            grouped: spec.group.is_some(),
+            placed: Vec::new(),
+        }
+    }
+}
+
+impl FactSink for OutcomeSink {
+    fn fact(&mut self, c: &CycleFact) {
+        if c.outcome != Outcome::Accepted || c.outcomes.is_empty() {
+            return;
+        }
+        if let Placed::In(k) = self.grouping.key(c.routed_at, c.dims, c.decided_by_rule) {
+            let cycle = OutcomeCycle {
+                routed_at: c.routed_at,
+                decided_at: c.decided_at,
+                outcomes: c.outcomes.clone(),
+            };
+            self.placed.push((k, cycle));
+        }
+    }
+}
+
 /// The outcome figures of a request's accepted cycles: per group, the total, and the
 /// currency they were summed in. Routed and accepted are left for the caller (they come from
-/// the scan).
+/// the tallies).
 pub struct OutcomeRows {
     pub groups: BTreeMap<Option<String>, FunnelRow>,
     pub total: FunnelRow,
     pub currency: Option<String>,
 }
 
-/// Reads and folds the outcomes of `req`'s accepted cycles.
-pub async fn outcome_rows(
-    pool: &PgPool,
-    req: &ReportRequest,
-    syms: &mut Symbols,
-    currency: Option<String>,
-) -> Result<OutcomeRows> {
-    let cycles = outcomes::accepted_cycles(pool, req.scope.from, req.scope.to).await?;
-    let mut grouping = Grouping::new(syms, &req.scope, current(req, req.group, false));
-    let grouped = req.group.is_some();
-    let placed: Vec<(Option<u32>, &OutcomeCycle)> = cycles
-        .iter()
-        .filter_map(
-            |c| match grouping.key(c.routed_at, dims(syms, c), c.decided_by_rule) {
-                Placed::Out => None,
-                Placed::In(k) => Some((k, c)),
-            },
-        )
-        .collect();
-    let currency = currency.or_else(|| most_common_currency(placed.iter().map(|(_, c)| *c)));
+/// Folds the outcomes a sink kept, amounts summed in `currency` (default: the most common).
+fn outcome_rows(sink: OutcomeSink, syms: &mut Symbols, currency: Option<&str>) -> OutcomeRows {
+    let currency = match currency {
+        Some(c) => Some(syms.intern(Some(c))),
+        None => most_common_currency(sink.placed.iter().map(|(_, c)| c), syms),
+    };
     let mut out = OutcomeRows {
         groups: BTreeMap::new(),
         total: FunnelRow::default(),
-        currency,
+        currency: currency.and_then(|c| syms.name(c)).map(str::to_owned),
     };
-    for (k, c) in placed {
-        let cur = out.currency.as_deref();
-        fold(&mut out.total, c, cur);
-        if let (true, Some(k)) = (grouped, k) {
-            let key = grouping.name(k, syms);
+    for (k, c) in &sink.placed {
+        fold(&mut out.total, c, currency);
+        if let (true, Some(k)) = (sink.grouped, k) {
+            let key = sink.grouping.name(*k, syms);
             let row = out.groups.entry(key.clone()).or_default();
             row.key = key;
-            fold(row, c, cur);
+            fold(row, c, currency);
         }
     }
-    Ok(out)
-}
-
-fn dims(syms: &mut Symbols, c: &OutcomeCycle) -> [u32; DIMS] {
-    [
-        syms.intern(Some(&c.source)),
-        syms.intern(c.campaign.as_deref()),
-        syms.intern(c.channel.as_deref()),
-        syms.intern(Some(&c.lead_type)),
-        syms.intern(c.queue.as_deref()),
-        syms.intern(c.owner.as_deref()),
-        syms.intern(c.account.as_deref()),
-    ]
+    out
 }
 
 /// The currency of most opportunity and won amounts (the first by name on a tie).
-fn most_common_currency<'a>(cycles: impl Iterator<Item = &'a OutcomeCycle>) -> Option<String> {
-    let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
-    for c in cycles {
-        for (kind, cur) in c.kinds.iter().zip(&c.currencies) {
-            if let (Some(cur), true) = (cur, kind == "opportunity" || kind == "won") {
-                *counts.entry(cur.as_str()).or_default() += 1;
-            }
+fn most_common_currency<'a>(
+    cycles: impl Iterator<Item = &'a OutcomeCycle>,
+    syms: &Symbols,
+) -> Option<Sym> {
+    let mut counts: BTreeMap<&str, (i64, Sym)> = BTreeMap::new();
+    for o in cycles.flat_map(|c| &c.outcomes) {
+        if let (Some((_, cur)), true) = (o.amount, summed(o.kind)) {
+            let name = syms.name(cur).unwrap_or_default();
+            counts.entry(name).or_insert((0, cur)).0 += 1;
         }
     }
-    let best = counts.values().copied().max()?;
+    let best = counts.values().map(|(n, _)| *n).max()?;
     counts
-        .into_iter()
-        .find(|(_, n)| *n == best)
-        .map(|(c, _)| c.to_string())
+        .into_values()
+        .find(|(n, _)| *n == best)
+        .map(|(_, s)| s)
+}
+
+/// The kinds whose amounts the funnel sums.
+fn summed(kind: OutcomeKind) -> bool {
+    matches!(kind, OutcomeKind::Opportunity | OutcomeKind::Won)
 }
 
 /// Adds one accepted cycle's outcomes to `row`: the furthest stage it proved (and so every
 /// stage before it), the first time each stage was proved, from acceptance (an outcome logged
 /// before the acceptance counts as 0 s), and its amounts in `currency`.
-fn fold(row: &mut FunnelRow, c: &OutcomeCycle, currency: Option<&str>) {
-    let mut first: [Option<DateTime<Utc>>; 4] = [None; 4];
+fn fold(row: &mut FunnelRow, c: &OutcomeCycle, currency: Option<Sym>) {
+    let mut first: [Option<i64>; 4] = [None; 4];
     let mut lost = false;
-    for (i, kind) in c.kinds.iter().enumerate() {
-        let Some(kind) = OutcomeKind::parse(kind) else {
-            continue;
-        };
-        let at = c.ats[i];
-        match kind.stage() {
+    for o in &c.outcomes {
+        match o.kind.stage() {
             Some(stage) => {
                 for s in Stage::ALL.into_iter().filter(|s| *s <= stage) {
                     let f = &mut first[stage_index(s)];
-                    *f = Some(f.map_or(at, |t| t.min(at)));
+                    *f = Some(f.map_or(o.at, |t| t.min(o.at)));
                 }
             }
             None => lost = true,
         }
-        if let (Some(amount), Some(cur)) = (c.amounts[i], &c.currencies[i]) {
-            let summed = matches!(kind, OutcomeKind::Opportunity | OutcomeKind::Won);
-            if summed && Some(cur.as_str()) != currency {
+        if let Some((amount, cur)) = o.amount {
+            if summed(o.kind) && Some(cur) != currency {
                 row.other_currency += 1;
-            } else if kind == OutcomeKind::Opportunity {
+            } else if o.kind == OutcomeKind::Opportunity {
                 row.pipeline += amount;
-            } else if kind == OutcomeKind::Won {
+            } else if o.kind == OutcomeKind::Won {
                 row.won_amount += amount;
             }
         }
@@ -218,24 +236,15 @@ fn fold(row: &mut FunnelRow, c: &OutcomeCycle, currency: Option<&str>) {
         if let Some(at) = at {
             row.stages[i] += 1;
             let from = c.decided_at.unwrap_or(c.routed_at);
-            let s = (at - from).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
-            row.stage_s[i].push(s);
+            row.stage_s[i].push((at - from).max(0) as f64 / 1e6);
         }
     }
 }
 
-/// Adds each group's band evidence (`domain::band_evidence`) to a grouped acceptance report (ungrouped, there is no
-/// group to compare with the period).
-pub async fn add_band_evidence(
-    pool: &PgPool,
-    req: &ReportRequest,
-    syms: &mut Symbols,
-    report: &mut AcceptanceReport,
-) -> Result<()> {
-    if req.group.is_none() {
-        return Ok(());
-    }
-    let rows = outcome_rows(pool, req, syms, None).await?;
+/// Adds each group's band evidence (`domain::band_evidence`) to a grouped acceptance report,
+/// from the outcomes its scan kept.
+pub fn add_band_evidence(sink: OutcomeSink, syms: &mut Symbols, report: &mut AcceptanceReport) {
+    let rows = outcome_rows(sink, syms, None);
     let sql = |r: &FunnelRow| r.stages[stage_index(Stage::Sql)];
     let (period_accepted, period_sql) = (report.total.accepted, sql(&rows.total));
     for g in &mut report.groups {
@@ -243,7 +252,6 @@ pub async fn add_band_evidence(
         let f = &g.figures;
         g.band_evidence = evidence(f.band, f.accepted, group_sql, period_accepted, period_sql);
     }
-    Ok(())
 }
 
 /// Whether a request's groups are campaigns, or its period one campaign's.

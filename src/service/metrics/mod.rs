@@ -26,7 +26,7 @@ pub use report::{
 use super::Result;
 use crate::{
     db::{
-        cycle_blocks,
+        cycle_blocks::{self, FactSink},
         metrics::{CodeCount, GroupBy, Scope},
     },
     domain::metrics::BandLimits,
@@ -45,34 +45,48 @@ async fn tally<const N: usize>(
     now: Option<DateTime<Utc>>,
     specs: [ViewSpec; N],
 ) -> Result<([View; N], cycle_blocks::Symbols)> {
-    let (views, syms, _) = scan(pool, scope, now, specs, None).await?;
+    let (views, (), syms, _) = scan(pool, scope, now, specs, None, |_| ()).await?;
     Ok((views, syms))
 }
 
-/// [`tally`], and with `past_due` (and `now`) also the list of up to that many cycles of the
-/// scope open past due.
-async fn scan<const N: usize>(
+/// [`tally`] without `now`, the same cycles also handed to the sink `extra` builds (the
+/// funnel's outcomes).
+async fn tally_with<const N: usize, X: FactSink>(
+    pool: &PgPool,
+    scope: &Scope,
+    specs: [ViewSpec; N],
+    extra: impl FnOnce(&mut cycle_blocks::Symbols) -> X,
+) -> Result<([View; N], X, cycle_blocks::Symbols)> {
+    let (views, x, syms, _) = scan(pool, scope, None, specs, None, extra).await?;
+    Ok((views, x, syms))
+}
+
+/// [`tally_with`], and with `past_due` (and `now`) also the list of up to that many cycles of
+/// the scope open past due.
+async fn scan<const N: usize, X: FactSink>(
     pool: &PgPool,
     scope: &Scope,
     now: Option<DateTime<Utc>>,
     specs: [ViewSpec; N],
     past_due: Option<usize>,
-) -> Result<([View; N], cycle_blocks::Symbols, Vec<PastDueRow>)> {
+    extra: impl FnOnce(&mut cycle_blocks::Symbols) -> X,
+) -> Result<([View; N], X, cycle_blocks::Symbols, Vec<PastDueRow>)> {
     let from = specs.iter().map(|s| s.from).min().unwrap_or(scope.from);
     let to = specs.iter().map(|s| s.to).max().unwrap_or(scope.to);
-    let (tallies, syms) = cycle_blocks::scan(pool, from, to, |syms| {
+    let ((tallies, x), syms) = cycle_blocks::scan(pool, from, to, false, |syms| {
         let t = Tallies::new(syms, scope, now, &specs);
-        match past_due {
+        let t = match past_due {
             Some(limit) => t.with_past_due(scope, limit),
             None => t,
-        }
+        };
+        (t, extra(syms))
     })
     .await?;
     let (views, list) = tallies.into_parts();
     let views = <[View; N]>::try_from(views)
         .map_err(|_| anyhow::anyhow!("a scan gave back another number of views"))?;
     let list = list.map(|l| l.into_rows(&syms)).unwrap_or_default();
-    Ok((views, syms, list))
+    Ok((views, x, syms, list))
 }
 
 /// Up to `limit` cycles of `req`'s scope still undecided past their due time at `now`,
@@ -83,7 +97,7 @@ pub async fn past_due(
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<PastDueRow>> {
-    let ([], _, list) = scan(pool, &req.scope, Some(now), [], Some(limit)).await?;
+    let ([], (), _, list) = scan(pool, &req.scope, Some(now), [], Some(limit), |_| ()).await?;
     Ok(list)
 }
 
@@ -103,10 +117,19 @@ pub async fn acceptance(
     bands: BandLimits,
     req: &ReportRequest,
 ) -> Result<AcceptanceReport> {
-    let ([mut view], mut syms) =
-        tally(pool, &req.scope, None, [current(req, req.group, true)]).await?;
+    // Grouped, the same scan keeps the outcomes the band's evidence needs.
+    let ([mut view], outcomes, mut syms) =
+        tally_with(pool, &req.scope, [current(req, req.group, true)], |syms| {
+            let spec = current(req, req.group, false);
+            req.group
+                .is_some()
+                .then(|| funnel::OutcomeSink::new(syms, &req.scope, spec))
+        })
+        .await?;
     let mut r = acceptance_report(req, bands, &mut view, &syms);
-    funnel::add_band_evidence(pool, req, &mut syms, &mut r).await?;
+    if let Some(outcomes) = outcomes {
+        funnel::add_band_evidence(outcomes, &mut syms, &mut r);
+    }
     r.meta.account_names = account_names(pool, req, r.groups.iter().map(|g| &g.key)).await?;
     Ok(r)
 }

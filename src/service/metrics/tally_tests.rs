@@ -105,6 +105,9 @@ fn cycle(at: DateTime<Utc>, dims: [Sym; DIMS], outcome: Outcome) -> CycleFact {
         sla_due_at: None,
         first_touch_due_at: None,
         first_touched_at: None,
+        outcomes: Vec::new(),
+        featured: false,
+        features: Vec::new(),
     }
 }
 

@@ -1,8 +1,6 @@
-//! The scope's filters and a view's grouping applied to cycles that do not come through the
-//! scan (the funnel's outcome cycles): the same filter test and the same keys as the tallies,
-//! so a cycle lands in the group its acceptance figures are counted in.
-
-use chrono::{DateTime, Utc};
+//! The scope's filters and a view's grouping for sinks beside the tallies (the funnel's
+//! outcome cycles, the drivers' cycles): the same filter test and the same keys as the
+//! tallies, so a cycle lands in the group its acceptance figures are counted in.
 
 use super::{Keyer, View, ViewSpec};
 use crate::{
@@ -48,10 +46,9 @@ impl Grouping {
         }
     }
 
-    /// Where a cycle routed at `routed_at` with dimensions `dims` (in `Dim` order), decided
+    /// Where a cycle routed at `at` (microseconds) with dimensions `dims` (in `Dim` order), decided
     /// by a rule or not, goes.
-    pub fn key(&mut self, routed_at: DateTime<Utc>, dims: [Sym; DIMS], by_rule: bool) -> Placed {
-        let at = routed_at.timestamp_micros();
+    pub fn key(&mut self, at: i64, dims: [Sym; DIMS], by_rule: bool) -> Placed {
         let kept = self
             .filters
             .iter()

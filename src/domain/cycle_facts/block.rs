@@ -1,124 +1,14 @@
-//! What a report knows about one cycle, the rules it applies to it, and the packed form an
-//! hour of cycles is stored in (`cycle_blocks`, see its migration). No I/O.
-//!
-//! A packed cycle takes ~25–40 bytes: an hour of 115 cycles is ~4 KB, 90 days of them ~9 MB.
-//!
-//! Instants are microseconds since the Unix epoch (PostgreSQL's own precision). Dimensions and
-//! codes are symbols: ids of `report_symbols`, 0 for NULL.
+//! The packed form of an hour of cycles (`cycle_blocks`): `data`, every fact the reports read,
+//! and `features`, the feature entries only the rejection-drivers report reads (kept apart so
+//! the other reports do not read them).
 
 use thiserror::Error;
 
-/// An id of `report_symbols`; [`NONE`] for NULL.
-pub type Sym = u32;
-/// The symbol of NULL.
-pub const NONE: Sym = 0;
-
-/// Microseconds in an hour.
-pub const HOUR_US: i64 = 3_600_000_000;
-
-/// The fields a report filters and groups on, in [`CycleFact::dims`] order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dim {
-    Source = 0,
-    Campaign = 1,
-    Channel = 2,
-    LeadType = 3,
-    Queue = 4,
-    Owner = 5,
-    /// The account's id (the survivor's, after a merge).
-    Account = 6,
-}
-
-/// How many dimensions a cycle has.
-pub const DIMS: usize = 7;
-
-/// The gate decision of a cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Open = 0,
-    Accepted = 1,
-    Rejected = 2,
-    Recycled = 3,
-}
-
-/// One cycle as the reports see it (a row of `lead_cycles` with what depends on later cycles).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CycleFact {
-    /// The lead: kept for open cycles (the past-due list names them), left out of blocks for
-    /// decided ones.
-    pub lead_id: Option<uuid::Uuid>,
-    pub routed_at: i64,
-    /// source, campaign, channel, lead_type, queue, owner, account (see [`Dim`]).
-    pub dims: [Sym; DIMS],
-    pub outcome: Outcome,
-    pub accepted_within_sla: bool,
-    pub breached: bool,
-    /// Recycled at some point of the cycle (from routed, or after an accept).
-    pub recycled: bool,
-    /// Recycled, and the lead was routed again in a later cycle.
-    pub rerouted: bool,
-    /// Recycled, and a later cycle of the lead was accepted.
-    pub accepted_later: bool,
-    pub rejection_code: Sym,
-    pub recycle_reason: Sym,
-    /// The gate decision was a rule's (its actor is `rule:<id>`), not a person's.
-    pub decided_by_rule: bool,
-    /// When the gate decision was made.
-    pub decided_at: Option<i64>,
-    pub sla_due_at: Option<i64>,
-    pub first_touch_due_at: Option<i64>,
-    pub first_touched_at: Option<i64>,
-}
-
-impl CycleFact {
-    pub fn dim(&self, d: Dim) -> Sym {
-        self.dims[d as usize]
-    }
-
-    /// Seconds from routing to the gate decision.
-    pub fn decision_s(&self) -> Option<f64> {
-        self.decided_at.map(|t| seconds(t - self.routed_at))
-    }
-
-    /// Seconds from routing to the first touch.
-    pub fn touch_s(&self) -> Option<f64> {
-        self.first_touched_at.map(|t| seconds(t - self.routed_at))
-    }
-
-    /// Undecided, and its decision was due at or before `now`: silent non-acceptance (the SLA
-    /// report's count and the dashboard's list).
-    pub fn open_past_due(&self, now: i64) -> bool {
-        self.outcome == Outcome::Open && self.sla_due_at.is_some_and(|due| due <= now)
-    }
-
-    /// Has a first-touch due time and was touched by it.
-    pub fn first_touch_met(&self) -> bool {
-        match (self.first_touch_due_at, self.first_touched_at) {
-            (Some(due), Some(at)) => at <= due,
-            _ => false,
-        }
-    }
-
-    /// Has a first-touch due time and was touched after it, or not yet touched at `now`
-    /// past it.
-    pub fn first_touch_missed(&self, now: i64) -> bool {
-        match (self.first_touch_due_at, self.first_touched_at) {
-            (Some(due), Some(at)) => at > due,
-            (Some(due), None) => due <= now,
-            _ => false,
-        }
-    }
-}
-
-/// Microseconds as seconds: the nearest float8 to the exact quotient, which is also what
-/// PostgreSQL's `extract(epoch FROM later - earlier)::float8` gives (an exact numeric, rounded
-/// once).
-fn seconds(us: i64) -> f64 {
-    us as f64 / 1e6
-}
+use super::{CycleFact, Outcome, OutcomeFact, Sym, DIMS, HOUR_US, NONE};
+use crate::domain::outcome::OutcomeKind;
 
 /// The encoding version this build writes and reads.
-pub const FORMAT: i16 = 4;
+pub const FORMAT: i16 = 5;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum BlockError {
@@ -142,14 +32,23 @@ const FT_DUE: u64 = 1 << 9;
 const TOUCHED: u64 = 1 << 10;
 const LEAD_ID: u64 = 1 << 11;
 const BY_RULE: u64 = 1 << 12;
+const OUTCOMES: u64 = 1 << 13;
+
+// Bit of an outcome's head (bits 0–2 hold its kind).
+const AMOUNT: u64 = 1 << 3;
 
 /// Packs the cycles of the hour starting at `hour` (each routed in it; sorted here by routing
-/// time) as: cycle count, then per cycle its offset from the one before (the first: from the
-/// hour), flags, dimensions and codes as LEB128 varints, and the present instants as zigzag
-/// varints relative to its routing time.
-pub fn encode_block(hour: i64, cycles: &mut [CycleFact]) -> Result<Vec<u8>, BlockError> {
+/// time) as `(data, features)`.
+///
+/// `data`: cycle count, then per cycle its offset from the one before (the first: from the
+/// hour), flags, dimensions and codes as LEB128 varints, the present instants as zigzag
+/// varints relative to its routing time, its lead id for open cycles, and its outcomes.
+/// `features`: per cycle, in the same order, 0 when it has none, else their count + 1 and
+/// their symbols.
+pub fn encode_block(hour: i64, cycles: &mut [CycleFact]) -> Result<(Vec<u8>, Vec<u8>), BlockError> {
     cycles.sort_by_key(|c| c.routed_at);
     let mut out = Vec::with_capacity(8 + cycles.len() * 32);
+    let mut features = Vec::with_capacity(cycles.len() * 16);
     put(&mut out, cycles.len() as u64);
     let mut previous = hour;
     for c in cycles.iter() {
@@ -169,14 +68,45 @@ pub fn encode_block(hour: i64, cycles: &mut [CycleFact]) -> Result<Vec<u8>, Bloc
             c.first_touched_at,
         ];
         for t in instants.into_iter().flatten() {
-            let delta = t.checked_sub(c.routed_at).ok_or(BlockError::Overflow)?;
-            put(&mut out, zigzag(delta));
+            put(&mut out, delta(t, c.routed_at)?);
         }
         if let Some(id) = c.lead_id {
             out.extend_from_slice(id.as_bytes());
         }
+        if !c.outcomes.is_empty() {
+            put_outcomes(&mut out, c)?;
+        }
+        if c.featured {
+            put(&mut features, c.features.len() as u64 + 1);
+            for s in &c.features {
+                put(&mut features, u64::from(*s));
+            }
+        } else {
+            put(&mut features, 0);
+        }
     }
-    Ok(out)
+    Ok((out, features))
+}
+
+fn put_outcomes(out: &mut Vec<u8>, c: &CycleFact) -> Result<(), BlockError> {
+    put(out, c.outcomes.len() as u64);
+    for o in &c.outcomes {
+        let kind = OutcomeKind::ALL
+            .iter()
+            .position(|k| *k == o.kind)
+            .ok_or(BlockError::Overflow)? as u64;
+        put(out, kind | if o.amount.is_some() { AMOUNT } else { 0 });
+        put(out, delta(o.at, c.routed_at)?);
+        if let Some((amount, currency)) = o.amount {
+            out.extend_from_slice(&amount.to_le_bytes());
+            put(out, u64::from(currency));
+        }
+    }
+    Ok(())
+}
+
+fn delta(t: i64, base: i64) -> Result<u64, BlockError> {
+    t.checked_sub(base).map(zigzag).ok_or(BlockError::Overflow)
 }
 
 fn flags(c: &CycleFact) -> u64 {
@@ -192,6 +122,7 @@ fn flags(c: &CycleFact) -> u64 {
         (c.first_touched_at.is_some(), TOUCHED),
         (c.lead_id.is_some(), LEAD_ID),
         (c.decided_by_rule, BY_RULE),
+        (!c.outcomes.is_empty(), OUTCOMES),
     ];
     bits.iter()
         .filter(|(on, _)| *on)
@@ -199,32 +130,18 @@ fn flags(c: &CycleFact) -> u64 {
 }
 
 /// Unpacks a block written by [`encode_block`] for the hour starting at `hour`, handing each
-/// cycle to `each` (one value reused: the block is never held decoded).
+/// cycle to `each` (one value reused: the block is never held decoded). With `features`,
+/// each cycle carries its feature symbols; without, none (and `featured` is false).
 pub fn decode_block(
     hour: i64,
     data: &[u8],
+    features: Option<&[u8]>,
     mut each: impl FnMut(&CycleFact),
 ) -> Result<(), BlockError> {
     let mut r = Reader(data);
+    let mut fr = features.map(Reader);
     let n = r.varint()?;
-    let mut c = CycleFact {
-        lead_id: None,
-        routed_at: 0,
-        dims: [NONE; DIMS],
-        outcome: Outcome::Open,
-        accepted_within_sla: false,
-        breached: false,
-        recycled: false,
-        rerouted: false,
-        accepted_later: false,
-        rejection_code: NONE,
-        recycle_reason: NONE,
-        decided_by_rule: false,
-        decided_at: None,
-        sla_due_at: None,
-        first_touch_due_at: None,
-        first_touched_at: None,
-    };
+    let mut c = empty();
     let mut offset = 0u64;
     for _ in 0..n {
         offset = offset
@@ -257,9 +174,46 @@ pub fn decode_block(
         c.first_touch_due_at = r.instant(f & FT_DUE != 0, c.routed_at)?;
         c.first_touched_at = r.instant(f & TOUCHED != 0, c.routed_at)?;
         c.lead_id = r.uuid(f & LEAD_ID != 0)?;
+        c.outcomes.clear();
+        if f & OUTCOMES != 0 {
+            r.outcomes(c.routed_at, &mut c.outcomes)?;
+        }
+        c.features.clear();
+        c.featured = false;
+        if let Some(fr) = fr.as_mut() {
+            let count = fr.varint()?;
+            c.featured = count > 0;
+            for _ in 1..count {
+                c.features.push(fr.sym()?);
+            }
+        }
         each(&c);
     }
     Ok(())
+}
+
+fn empty() -> CycleFact {
+    CycleFact {
+        lead_id: None,
+        routed_at: 0,
+        dims: [NONE; DIMS],
+        outcome: Outcome::Open,
+        accepted_within_sla: false,
+        breached: false,
+        recycled: false,
+        rerouted: false,
+        accepted_later: false,
+        rejection_code: NONE,
+        recycle_reason: NONE,
+        decided_by_rule: false,
+        decided_at: None,
+        sla_due_at: None,
+        first_touch_due_at: None,
+        first_touched_at: None,
+        outcomes: Vec::new(),
+        featured: false,
+        features: Vec::new(),
+    }
 }
 
 fn put(out: &mut Vec<u8>, mut v: u64) {
@@ -300,16 +254,20 @@ impl Reader<'_> {
         Sym::try_from(self.varint()?).map_err(|_| BlockError::Overflow)
     }
 
+    fn bytes<const N: usize>(&mut self) -> Result<[u8; N], BlockError> {
+        let (bytes, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or(BlockError::Truncated)?;
+        self.0 = rest;
+        Ok(*bytes)
+    }
+
     fn uuid(&mut self, present: bool) -> Result<Option<uuid::Uuid>, BlockError> {
         if !present {
             return Ok(None);
         }
-        let (bytes, rest) = self
-            .0
-            .split_first_chunk::<16>()
-            .ok_or(BlockError::Truncated)?;
-        self.0 = rest;
-        Ok(Some(uuid::Uuid::from_bytes(*bytes)))
+        Ok(Some(uuid::Uuid::from_bytes(self.bytes()?)))
     }
 
     fn instant(&mut self, present: bool, base: i64) -> Result<Option<i64>, BlockError> {
@@ -321,8 +279,30 @@ impl Reader<'_> {
             .ok_or(BlockError::Overflow)
             .map(Some)
     }
-}
 
-#[cfg(test)]
-#[path = "cycle_facts_tests.rs"]
-mod tests;
+    fn outcomes(&mut self, base: i64, out: &mut Vec<OutcomeFact>) -> Result<(), BlockError> {
+        let n = self.varint()?;
+        if n == 0 {
+            return Err(BlockError::Overflow);
+        }
+        for _ in 0..n {
+            let head = self.varint()?;
+            let kind = usize::try_from(head & 7)
+                .ok()
+                .and_then(|i| OutcomeKind::ALL.get(i).copied())
+                .ok_or(BlockError::Overflow)?;
+            if head & !(7 | AMOUNT) != 0 {
+                return Err(BlockError::Overflow);
+            }
+            let at = self.instant(true, base)?.ok_or(BlockError::Truncated)?;
+            let amount = if head & AMOUNT != 0 {
+                let amount = f64::from_le_bytes(self.bytes()?);
+                Some((amount, self.sym()?))
+            } else {
+                None
+            };
+            out.push(OutcomeFact { kind, at, amount });
+        }
+        Ok(())
+    }
+}

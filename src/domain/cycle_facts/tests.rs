@@ -1,12 +1,22 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::outcome::OutcomeKind;
 
 /// An hour in 2026.
 const HOUR: i64 = 493_000 * HOUR_US;
 
+fn outcome() -> impl Strategy<Value = (usize, i64, Option<(f64, Sym)>)> {
+    (
+        0..OutcomeKind::ALL.len(),
+        -HOUR_US * 24 * 400..HOUR_US * 24 * 400,
+        proptest::option::of((0.0..1e12f64, any::<u32>())),
+    )
+}
+
 fn fact() -> impl Strategy<Value = CycleFact> {
     let instant = proptest::option::of(-HOUR_US * 24 * 400..HOUR_US * 24 * 400);
+    let features = proptest::option::of(proptest::collection::vec(any::<u32>(), 0..14));
     (
         (
             0..HOUR_US,
@@ -19,9 +29,10 @@ fn fact() -> impl Strategy<Value = CycleFact> {
         ),
         (any::<u32>(), any::<u32>()),
         (instant.clone(), instant.clone(), instant.clone(), instant),
+        (proptest::collection::vec(outcome(), 0..4), features),
     )
         .prop_map(
-            |((offset, dims, outcome), (b, id), (code, reason), (dec, sla, ftd, ft))| {
+            |((offset, dims, outcome), (b, id), (code, reason), (dec, sla, ftd, ft), (os, fs))| {
                 let routed_at = HOUR + offset;
                 CycleFact {
                     lead_id: id.map(uuid::Uuid::from_u128),
@@ -45,14 +56,28 @@ fn fact() -> impl Strategy<Value = CycleFact> {
                     sla_due_at: sla.map(|v| routed_at + v),
                     first_touch_due_at: ftd.map(|v| routed_at + v),
                     first_touched_at: ft.map(|v| routed_at + v),
+                    outcomes: os
+                        .into_iter()
+                        .map(|(k, at, amount)| OutcomeFact {
+                            kind: OutcomeKind::ALL[k],
+                            at: routed_at + at,
+                            amount,
+                        })
+                        .collect(),
+                    featured: fs.is_some(),
+                    features: fs.unwrap_or_default(),
                 }
             },
         )
 }
 
-fn decode_all(hour: i64, data: &[u8]) -> Result<Vec<CycleFact>, BlockError> {
+fn decode_all(
+    hour: i64,
+    data: &[u8],
+    features: Option<&[u8]>,
+) -> Result<Vec<CycleFact>, BlockError> {
     let mut out = Vec::new();
-    decode_block(hour, data, |c| out.push(c.clone()))?;
+    decode_block(hour, data, features, |c| out.push(c.clone()))?;
     Ok(out)
 }
 
@@ -62,10 +87,16 @@ proptest! {
         cycles in proptest::collection::vec(fact(), 0..40)
     ) {
         let mut cycles = cycles;
-        let data = encode_block(HOUR, &mut cycles).unwrap();
+        let (data, features) = encode_block(HOUR, &mut cycles).unwrap();
         let mut sorted = cycles.clone();
         sorted.sort_by_key(|c| c.routed_at);
-        prop_assert_eq!(decode_all(HOUR, &data).unwrap(), sorted);
+        prop_assert_eq!(decode_all(HOUR, &data, Some(&features)).unwrap(), sorted.clone());
+        // Without the features column: the same cycles, none featured.
+        for c in &mut sorted {
+            c.featured = false;
+            c.features.clear();
+        }
+        prop_assert_eq!(decode_all(HOUR, &data, None).unwrap(), sorted);
     }
 
     #[test]
@@ -74,9 +105,11 @@ proptest! {
         cut in any::<proptest::sample::Index>(),
     ) {
         let mut cycles = cycles;
-        let data = encode_block(HOUR, &mut cycles).unwrap();
+        let (data, features) = encode_block(HOUR, &mut cycles).unwrap();
         let at = cut.index(data.len());
-        prop_assert!(decode_all(HOUR, &data[..at]).is_err());
+        prop_assert!(decode_all(HOUR, &data[..at], None).is_err());
+        let at = cut.index(features.len());
+        prop_assert!(decode_all(HOUR, &data, Some(&features[..at])).is_err());
     }
 }
 
@@ -98,6 +131,9 @@ fn open_cycle() -> CycleFact {
         sla_due_at: Some(HOUR + HOUR_US),
         first_touch_due_at: None,
         first_touched_at: None,
+        outcomes: Vec::new(),
+        featured: false,
+        features: Vec::new(),
     }
 }
 

@@ -123,6 +123,20 @@ pub async fn seed_with(name: &str, prepare: Option<Prepare>) -> anyhow::Result<S
         "compacted {hours} hours in {:.1} s",
         t.elapsed().as_secs_f64()
     );
+    let (data, features, heap): (i64, i64, i64) = sqlx::query_as(
+        "SELECT sum(octet_length(data))::int8, COALESCE(sum(octet_length(features)), 0)::int8, \
+           (SELECT sum(pg_relation_size(inhrelid))::int8 FROM pg_inherits \
+            WHERE inhparent = 'cycle_blocks'::regclass) FROM cycle_blocks",
+    )
+    .fetch_one(&pool)
+    .await?;
+    println!(
+        "blocks: data {:.1} MB ({:.1} bytes per cycle), features {:.1} MB, heap {:.1} MB",
+        data as f64 / 1e6,
+        data as f64 / cycles as f64,
+        features as f64 / 1e6,
+        heap as f64 / 1e6
+    );
 
     let mut settings = Settings::load()?;
     settings.listen = "127.0.0.1:0".parse()?;

@@ -241,14 +241,51 @@ fn fold(row: &mut FunnelRow, c: &OutcomeCycle, currency: Option<Sym>) {
     }
 }
 
+/// Counts, from a scan, the accepted cycles that reached SQL (an outcome proving SQL or a later
+/// stage), in total and per group of a view: the band evidence's figure, without keeping the
+/// cycles.
+pub struct SqlSink {
+    grouping: Grouping,
+    total: i64,
+    groups: BTreeMap<u32, i64>,
+}
+
+impl SqlSink {
+    pub fn new(syms: &mut Symbols, scope: &Scope, spec: ViewSpec) -> SqlSink {
+        SqlSink {
+            grouping: Grouping::new(syms, scope, spec),
+            total: 0,
+            groups: BTreeMap::new(),
+        }
+    }
+}
+
+impl FactSink for SqlSink {
+    fn fact(&mut self, c: &CycleFact) {
+        let sql = |o: &OutcomeFact| o.kind.stage().is_some_and(|s| s >= Stage::Sql);
+        if c.outcome != Outcome::Accepted || !c.outcomes.iter().any(sql) {
+            return;
+        }
+        if let Placed::In(k) = self.grouping.key(c.routed_at, c.dims, c.decided_by_rule) {
+            self.total += 1;
+            if let Some(k) = k {
+                *self.groups.entry(k).or_default() += 1;
+            }
+        }
+    }
+}
+
 /// Adds each group's band evidence (`domain::band_evidence`) to a grouped acceptance report,
-/// from the outcomes its scan kept.
-pub fn add_band_evidence(sink: OutcomeSink, syms: &mut Symbols, report: &mut AcceptanceReport) {
-    let rows = outcome_rows(sink, syms, None);
-    let sql = |r: &FunnelRow| r.stages[stage_index(Stage::Sql)];
-    let (period_accepted, period_sql) = (report.total.accepted, sql(&rows.total));
+/// from the SQL counts its scan made.
+pub fn add_band_evidence(sink: SqlSink, syms: &Symbols, report: &mut AcceptanceReport) {
+    let by_key: BTreeMap<Option<String>, i64> = sink
+        .groups
+        .iter()
+        .map(|(k, n)| (sink.grouping.name(*k, syms), *n))
+        .collect();
+    let (period_accepted, period_sql) = (report.total.accepted, sink.total);
     for g in &mut report.groups {
-        let group_sql = rows.groups.get(&g.key).map_or(0, sql);
+        let group_sql = by_key.get(&g.key).copied().unwrap_or(0);
         let f = &g.figures;
         g.band_evidence = evidence(f.band, f.accepted, group_sql, period_accepted, period_sql);
     }

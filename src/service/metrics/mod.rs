@@ -117,18 +117,18 @@ pub async fn acceptance(
     bands: BandLimits,
     req: &ReportRequest,
 ) -> Result<AcceptanceReport> {
-    // Grouped, the same scan keeps the outcomes the band's evidence needs.
-    let ([mut view], outcomes, mut syms) =
+    // Grouped, the same scan counts the SQLs the band's evidence needs.
+    let ([mut view], sqls, syms) =
         tally_with(pool, &req.scope, [current(req, req.group, true)], |syms| {
             let spec = current(req, req.group, false);
             req.group
                 .is_some()
-                .then(|| funnel::OutcomeSink::new(syms, &req.scope, spec))
+                .then(|| funnel::SqlSink::new(syms, &req.scope, spec))
         })
         .await?;
     let mut r = acceptance_report(req, bands, &mut view, &syms);
-    if let Some(outcomes) = outcomes {
-        funnel::add_band_evidence(outcomes, &mut syms, &mut r);
+    if let Some(sqls) = sqls {
+        funnel::add_band_evidence(sqls, &syms, &mut r);
     }
     r.meta.account_names = account_names(pool, req, r.groups.iter().map(|g| &g.key)).await?;
     Ok(r)

@@ -18,8 +18,6 @@ pub const MAX_IN_FLIGHT: usize = 2;
 /// The requests waiting for a group, and how many tasks take groups off them.
 pub struct Batches<P> {
     queue: Mutex<Queue<P>>,
-    /// At most this many tasks at once ([`MAX_IN_FLIGHT`] by default).
-    max_in_flight: usize,
 }
 
 struct Queue<P> {
@@ -31,19 +29,11 @@ struct Queue<P> {
 
 impl<P> Default for Batches<P> {
     fn default() -> Self {
-        Batches::with_in_flight(MAX_IN_FLIGHT)
-    }
-}
-
-impl<P> Batches<P> {
-    /// Batches with at most `max_in_flight` groups in flight (at least one).
-    pub fn with_in_flight(max_in_flight: usize) -> Self {
         Batches {
             queue: Mutex::new(Queue {
                 waiting: Vec::new(),
                 running: 0,
             }),
-            max_in_flight: max_in_flight.max(1),
         }
     }
 }
@@ -53,7 +43,7 @@ impl<P> Batches<P> {
     pub fn push(&self, p: P) -> bool {
         let mut queue = self.lock();
         queue.waiting.push(p);
-        let start = queue.running < self.max_in_flight;
+        let start = queue.running < MAX_IN_FLIGHT;
         queue.running += usize::from(start);
         start
     }

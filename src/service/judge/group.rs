@@ -57,12 +57,7 @@ impl GroupJudge {
     pub fn new(db: PgPool) -> Arc<GroupJudge> {
         Arc::new(GroupJudge {
             db,
-            batches: Batches::with_in_flight(
-                std::env::var("SALGATE_EXPERIMENT_JUDGE_IN_FLIGHT")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(crate::service::batching::MAX_IN_FLIGHT),
-            ),
+            batches: Batches::default(),
         })
     }
 

@@ -339,21 +339,6 @@ async fn band_evidence_confirms_rubber_stamping_and_flags_rejected_good_leads() 
     assert!(ungrouped["groups"].as_array().unwrap().is_empty());
 }
 
-/// Compacts every hour before two days after the app's clock (the service's compactor, run
-/// here once).
-async fn compact(app: &TestApp) {
-    use salgate::clock::{Clock, ManualClock};
-    let ahead = ManualClock::new(app.clock.now() + Duration::days(2));
-    let hours = salgate::jobs::cycle_compactor::CycleCompactor::new(
-        app.pool.clone(),
-        std::sync::Arc::new(ahead),
-    )
-    .drain(&Default::default())
-    .await
-    .unwrap();
-    assert!(hours > 0, "nothing was compacted");
-}
-
 #[tokio::test]
 async fn compacted_hours_give_the_same_funnel_and_an_outcome_stored_later_counts_at_once() {
     let app = planted().await;
@@ -367,7 +352,7 @@ async fn compacted_hours_give_the_same_funnel_and_an_outcome_stored_later_counts
     for p in &paths {
         raw.push(get(&app, p).await);
     }
-    compact(&app).await;
+    assert!(app.compact().await > 0, "nothing was compacted");
     // The routing hour is a block now, and no mark says it is dirty.
     let clean: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM cycle_blocks b WHERE b.hour = $1 \

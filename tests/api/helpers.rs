@@ -212,6 +212,16 @@ pub fn lead(external_id: &str) -> Value {
 }
 
 impl TestApp {
+    /// Compacts every marked hour before two days after the app's clock (the service's
+    /// compactor, run here once to the end); returns how many hours it built.
+    pub async fn compact(&self) -> i64 {
+        let ahead = ManualClock::new(self.clock.now() + chrono::Duration::days(2));
+        salgate::jobs::cycle_compactor::CycleCompactor::new(self.pool.clone(), Arc::new(ahead))
+            .drain(&Default::default())
+            .await
+            .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -4,7 +4,7 @@
 
 use thiserror::Error;
 
-use super::{CycleFact, Outcome, OutcomeFact, Sym, DIMS, HOUR_US, NONE};
+use super::{CycleFact, Outcome, OutcomeFact, Sym, HOUR_US};
 use crate::domain::outcome::OutcomeKind;
 
 /// The encoding version this build writes and reads.
@@ -141,7 +141,7 @@ pub fn decode_block(
     let mut r = Reader(data);
     let mut fr = features.map(Reader);
     let n = r.varint()?;
-    let mut c = empty();
+    let mut c = CycleFact::default();
     let mut offset = 0u64;
     for _ in 0..n {
         offset = offset
@@ -190,30 +190,6 @@ pub fn decode_block(
         each(&c);
     }
     Ok(())
-}
-
-fn empty() -> CycleFact {
-    CycleFact {
-        lead_id: None,
-        routed_at: 0,
-        dims: [NONE; DIMS],
-        outcome: Outcome::Open,
-        accepted_within_sla: false,
-        breached: false,
-        recycled: false,
-        rerouted: false,
-        accepted_later: false,
-        rejection_code: NONE,
-        recycle_reason: NONE,
-        decided_by_rule: false,
-        decided_at: None,
-        sla_due_at: None,
-        first_touch_due_at: None,
-        first_touched_at: None,
-        outcomes: Vec::new(),
-        featured: false,
-        features: Vec::new(),
-    }
 }
 
 fn put(out: &mut Vec<u8>, mut v: u64) {

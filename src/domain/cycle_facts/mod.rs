@@ -36,8 +36,9 @@ pub enum Dim {
 pub const DIMS: usize = 7;
 
 /// The gate decision of a cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Outcome {
+    #[default]
     Open = 0,
     Accepted = 1,
     Rejected = 2,
@@ -45,7 +46,8 @@ pub enum Outcome {
 }
 
 /// One cycle as the reports see it (a row of `lead_cycles` with what depends on later cycles).
-#[derive(Debug, Clone, PartialEq)]
+/// The default is an open cycle routed at the epoch with nothing known.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct CycleFact {
     /// The lead: kept for open cycles (the past-due list names them), left out of blocks for
     /// decided ones.

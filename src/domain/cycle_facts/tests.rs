@@ -118,22 +118,8 @@ fn open_cycle() -> CycleFact {
         lead_id: Some(uuid::Uuid::from_u128(7)),
         routed_at: HOUR,
         dims: [1, NONE, NONE, 2, NONE, 3, NONE],
-        outcome: Outcome::Open,
-        accepted_within_sla: false,
-        breached: false,
-        recycled: false,
-        rerouted: false,
-        accepted_later: false,
-        rejection_code: NONE,
-        recycle_reason: NONE,
-        decided_by_rule: false,
-        decided_at: None,
         sla_due_at: Some(HOUR + HOUR_US),
-        first_touch_due_at: None,
-        first_touched_at: None,
-        outcomes: Vec::new(),
-        featured: false,
-        features: Vec::new(),
+        ..CycleFact::default()
     }
 }
 

@@ -94,20 +94,8 @@ fn cycle(at: DateTime<Utc>, dims: [Sym; DIMS], outcome: Outcome) -> CycleFact {
         dims,
         outcome,
         accepted_within_sla: true,
-        breached: false,
-        recycled: false,
-        rerouted: false,
-        accepted_later: false,
-        rejection_code: NONE,
-        recycle_reason: NONE,
-        decided_by_rule: false,
         decided_at: Some(at.timestamp_micros() + 60_000_000),
-        sla_due_at: None,
-        first_touch_due_at: None,
-        first_touched_at: None,
-        outcomes: Vec::new(),
-        featured: false,
-        features: Vec::new(),
+        ..CycleFact::default()
     }
 }
 

@@ -1,14 +1,8 @@
 //! The reports' `decided_by` split and `account` dimension, from raw cycles and from
 //! compacted blocks alike.
 
-use std::sync::Arc;
-
 use chrono::Duration;
-use salgate::{
-    clock::{Clock, ManualClock},
-    domain::Role,
-    jobs::cycle_compactor::CycleCompactor,
-};
+use salgate::{clock::Clock, domain::Role};
 use serde_json::{json, Value};
 
 use super::{account_of, lead_of, reject_by_rule};
@@ -16,14 +10,6 @@ use crate::{
     helpers::{spawn_app, TestApp},
     metrics::report,
 };
-
-async fn compact(app: &TestApp) {
-    let ahead = ManualClock::new(app.clock.now() + Duration::days(2));
-    CycleCompactor::new(app.pool.clone(), Arc::new(ahead))
-        .drain(&Default::default())
-        .await
-        .unwrap();
-}
 
 fn period(app: &TestApp) -> String {
     let now = app.clock.now();
@@ -98,7 +84,7 @@ async fn a_rules_decision_is_left_out_of_the_person_acceptance_rate_and_counted_
         let codes = report(&app, &format!("/v1/metrics/rejections?{p}&decided_by=rule")).await;
         assert_eq!(codes["total"]["codes"][0]["code"], "out_of_icp", "{round}");
         assert_eq!(codes["total"]["rejections"], 1, "{round}");
-        compact(&app).await;
+        app.compact().await;
     }
     let revops = app.key(Role::Revops, None).await;
     let res = app
@@ -156,7 +142,7 @@ async fn reports_group_and_filter_by_account_and_follow_a_merge() {
         );
         let r = report(&app, &format!("/v1/metrics/sla?{p}&account={acme}")).await;
         assert_eq!(r["total"]["routed"], 2, "{round}");
-        compact(&app).await;
+        app.compact().await;
     }
     let revops = app.key(Role::Revops, None).await;
     let res = app
@@ -180,7 +166,7 @@ async fn reports_group_and_filter_by_account_and_follow_a_merge() {
             [(json!(acme), json!(3)), (Value::Null, json!(1))],
             "{round}"
         );
-        compact(&app).await;
+        app.compact().await;
     }
     let res = app
         .get(&format!("/v1/metrics/acceptance?{p}&account=acme"), &revops)

@@ -20,7 +20,8 @@
 -- * the external id is `'pg-' || :client_id || '-' || :n` with :n random in a range of 10^15,
 --   the same in both statements; the email is unique per lead like the HTTP bodies', at
 --   example.com (one account for every lead, as there);
--- * `JUDGE` binds one-element arrays from Rust; here they are ARRAY[...] of the values;
+-- * `JUDGE` binds its rows as one jsonb built in Rust; here the server builds the one row with
+--   jsonb_build_array(jsonb_build_object(...));
 -- * the `routed` entry's data (the cycle's facts, read by the lead_cycles projection trigger)
 --   is built by the same expression (`cycle_facts!` in src/db/leads/cycle.rs); the routing note the
 --   service merges in is NULL for a lead with an owner, as here;
@@ -36,10 +37,13 @@
 \set rep random(1, 50)
 \set n random(1, 1000000000000000)
 WITH input AS (
-  SELECT * FROM unnest(ARRAY[:src]::text[], ARRAY['pg-' || :client_id || '-' || :n]::text[],
-    ARRAY['pg-' || :client_id || '-' || :n || '@example.com']::text[], ARRAY[NULL]::text[],
-    ARRAY[NULL]::text[], ARRAY['domain' || chr(58) || 'example.com']::text[], ARRAY['example.com']::text[],
-    ARRAY['example.com']::text[], ARRAY[gen_random_uuid()]::uuid[]) WITH ORDINALITY
+  SELECT * FROM ROWS FROM (jsonb_to_recordset(jsonb_build_array(jsonb_build_object(
+      'source', CAST(:src AS text), 'external_id', 'pg-' || :client_id || '-' || :n,
+      'email_key', 'pg-' || :client_id || '-' || :n || '@example.com', 'phone_key', NULL,
+      'person_key', NULL, 'match_key', 'domain' || chr(58) || 'example.com', 'name', 'example.com',
+      'domain', 'example.com', 'new_id', gen_random_uuid()))) AS (source text, external_id text,
+      email_key text, phone_key text, person_key text, match_key text, name text, domain text,
+      new_id uuid)) WITH ORDINALITY
     AS t(source, external_id, email_key, phone_key, person_key, match_key, name, domain, new_id, ord)),
 created AS (
   INSERT INTO accounts (id, match_key, name, domain, created_at, updated_at)

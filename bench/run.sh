@@ -283,9 +283,9 @@ DB=salgate_bench
 # explicitly so nothing inherited can turn them off). salgate adds TCP on 127.0.0.1 only, no
 # Unix socket, password (SCRAM) authentication.
 PG_SETTINGS=(fsync=on synchronous_commit=on full_page_writes=on shared_buffers=256MB
-    max_wal_size=2GB log_min_messages=warning)
+    max_wal_size=2GB log_min_messages=warning ${BENCH_PG_EXTRA:-})
 [[ $(uname -s) == Linux ]] && PG_SETTINGS+=(wal_sync_method=fdatasync)
-((STATEMENTS)) && PG_SETTINGS+=(shared_preload_libraries=pg_stat_statements)
+((STATEMENTS)) && PG_SETTINGS+=(shared_preload_libraries=pg_stat_statements pg_stat_statements.track_planning=on)
 set_args=()
 for setting in "${PG_SETTINGS[@]}"; do set_args+=(--set "$setting"); done
 say "starting PostgreSQL $PG_VERSION ($PG_BIN) with salgate db start"
@@ -619,7 +619,8 @@ DB_PG2=$(sql "SELECT count(*) FROM leads WHERE source = 'pgbench2'")
 STMTS=""
 if ((STATEMENTS)); then
     STMTS=$("${PSQL[@]}" -d "$DB" -P pager=off -c "
-        SELECT calls, round(mean_exec_time::numeric, 3) AS mean_ms, rows,
+        SELECT calls, round(mean_exec_time::numeric, 3) AS mean_ms, plans,
+               round(mean_plan_time::numeric, 3) AS plan_ms, rows,
                left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
         FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())

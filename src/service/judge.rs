@@ -75,7 +75,7 @@ impl Service {
         let since = now - DUPLICATE_WINDOW;
         let found = match subjects.as_slice() {
             [one] => vec![self.group_judge.judge(*one, since, now).await?],
-            _ => judge::judge(&self.db, &subjects, since, now).await?,
+            _ => judge::judge(&mut *self.db.acquire().await?, &subjects, since, now).await?,
         };
         drop(subjects);
         Ok(identities

@@ -107,7 +107,11 @@ impl GroupJudge {
             return;
         };
         let subjects: Vec<Subject<'_>> = group.iter().map(Pending::subject).collect();
-        let outcome = judge::judge(&self.db, &subjects, since, now).await;
+        let outcome = async {
+            let mut conn = self.db.acquire().await?;
+            judge::judge(&mut conn, &subjects, since, now).await
+        }
+        .await;
         drop(subjects);
         match outcome {
             Ok(found) => {
@@ -126,7 +130,11 @@ impl GroupJudge {
                 // Nothing of it was written: each alone, so only the one at fault gets the error.
                 tracing::warn!(error = %e, leads = group.len(), "group judgement failed; one by one");
                 for p in group {
-                    let found = judge::judge(&self.db, &[p.subject()], p.since, p.now).await;
+                    let found = async {
+                        let mut conn = self.db.acquire().await?;
+                        judge::judge(&mut conn, &[p.subject()], p.since, p.now).await
+                    }
+                    .await;
                     let found = found.map_err(Error::from).and_then(|mut f| {
                         f.pop()
                             .ok_or_else(|| Error::Internal(anyhow::anyhow!("no judgement")))

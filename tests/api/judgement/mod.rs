@@ -5,6 +5,7 @@
 mod deciders;
 mod duplicates;
 mod group;
+mod plans;
 mod sticky;
 
 use reqwest::Method;

@@ -8,6 +8,9 @@
 #   bash bench/run.sh [--duration 20] [--connections 16] [--warmup 3] [--enforce-bar] [--statements]
 #                     [--install]
 #
+# BENCH_PG_EXTRA="name=value ..." adds server settings to the cluster's (for experiments, e.g.
+# plan_cache_mode=force_generic_plan; the measured figures in bench/README.md use none).
+#
 # Installs nothing unless asked (--install): it says what is missing and how to install it. The
 # throwaway cluster is the service's own embedded one, run by `salgate db start` / `db stop`.
 #

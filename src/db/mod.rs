@@ -214,6 +214,7 @@ pub fn statements() -> impl Iterator<Item = &'static Statement> {
         replica::STATEMENTS,
         retention::STATEMENTS,
         routing::STATEMENTS,
+        routing::claim::STATEMENTS,
         routing::escalation::STATEMENTS,
         routing::pick::STATEMENTS,
         routing::sticky::STATEMENTS,

@@ -2,18 +2,20 @@
 //! [`pick`] (the rules themselves are `domain::routing`'s); the escalation ladder's steps are in
 //! [`escalation`].
 
+pub(super) mod claim;
 pub(super) mod escalation;
 pub(super) mod pick;
 pub(super) mod reps;
 pub(super) mod sticky;
 
-use crate::domain::routing::Strategy;
+use crate::domain::{claim_order::ClaimOrder, routing::Strategy};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::Digest;
 use sqlx::{FromRow, PgPool};
 use utoipa::ToSchema;
 
+pub use claim::{candidates, claim, claim_among, member_claim_order, Candidate};
 pub use escalation::{escalate, escalations_due, Escalated, EscalationDue};
 pub use pick::{
     pick_from_queue, queue_info, snapshot, take_turn, QueueInfo, QueuePick, QueueSnapshot,
@@ -36,6 +38,10 @@ pub struct Queue {
     pub members: Vec<String>,
     /// Leads whose account has an owner go to that owner (the strategy decides otherwise).
     pub sticky_account: bool,
+    /// `due` (the earliest due first) or `likely_accepted` (the highest predicted acceptance
+    /// first): the order its claims hand out its unassigned leads.
+    #[schema(value_type = String)]
+    pub claim_order: ClaimOrder,
     /// Slack channel id for its unassigned leads and breaches (null: none).
     pub slack_channel: Option<String>,
     /// Addresses that get its unassigned leads and breaches by email.
@@ -89,7 +95,8 @@ pub struct QueueNotify {
 
 macro_rules! queue_select {
     () => {
-        "SELECT q.id, q.name, q.calendar_id, q.strategy, q.sticky_account, q.created_at, q.updated_at, \
+        "SELECT q.id, q.name, q.calendar_id, q.strategy, q.sticky_account, q.claim_order, q.created_at, \
+     q.updated_at, \
      q.slack_channel, q.notify_emails, q.notify_routed, q.notify_unassigned, q.notify_at_risk, \
      q.notify_breached, q.notify_first_touch, \
      COALESCE(ARRAY(SELECT m.rep_id FROM queue_members m WHERE m.queue_id = q.id ORDER BY m.rep_id), '{}') AS members \
@@ -111,15 +118,15 @@ pub async fn queue(pool: &PgPool, id: &str) -> Result<Option<Queue>, sqlx::Error
 
 const UPSERT_QUEUE: &str = "INSERT INTO queues (id, name, calendar_id, strategy, rr_seq, created_at, updated_at, \
            slack_channel, notify_emails, notify_routed, notify_unassigned, notify_at_risk, \
-           notify_breached, notify_first_touch, sticky_account) \
-         VALUES ($1, $2, $3, $4, $6, $5, $5, $7, $8, $9, $10, $11, $12, $13, $14) \
+           notify_breached, notify_first_touch, sticky_account, claim_order) \
+         VALUES ($1, $2, $3, $4, $6, $5, $5, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, calendar_id = EXCLUDED.calendar_id, \
            strategy = EXCLUDED.strategy, rr_seq = EXCLUDED.rr_seq, updated_at = EXCLUDED.updated_at, \
            slack_channel = EXCLUDED.slack_channel, notify_emails = EXCLUDED.notify_emails, \
            notify_routed = EXCLUDED.notify_routed, notify_unassigned = EXCLUDED.notify_unassigned, \
            notify_at_risk = EXCLUDED.notify_at_risk, notify_breached = EXCLUDED.notify_breached, \
            notify_first_touch = EXCLUDED.notify_first_touch, \
-           sticky_account = EXCLUDED.sticky_account";
+           sticky_account = EXCLUDED.sticky_account, claim_order = EXCLUDED.claim_order";
 
 /// What a queue PUT sets besides its notification fields.
 pub struct QueueSettings<'a> {
@@ -127,6 +134,7 @@ pub struct QueueSettings<'a> {
     pub calendar: Option<&'a str>,
     pub strategy: Strategy,
     pub sticky_account: bool,
+    pub claim_order: ClaimOrder,
 }
 
 pub async fn upsert_queue(
@@ -141,6 +149,7 @@ pub async fn upsert_queue(
         calendar,
         strategy,
         sticky_account,
+        claim_order,
     } = *set;
     // The queue's round-robin sequence; its name derives from the id (ids are free text).
     let digest = sha2::Sha256::digest(id.as_bytes());
@@ -163,6 +172,7 @@ pub async fn upsert_queue(
         .bind(notify.notifications.breached)
         .bind(notify.notifications.first_touch)
         .bind(sticky_account)
+        .bind(claim_order)
         .execute(pool)
         .await?;
     // Nothing deletes queues; should one vanish in between, that is an error, not a panic.
@@ -177,37 +187,6 @@ pub async fn is_member(pool: &PgPool, queue: &str, rep: &str) -> Result<bool, sq
         .bind(queue)
         .bind(rep)
         .fetch_one(pool)
-        .await
-}
-
-const CLAIM: &str = "WITH c AS ( \
-           SELECT id FROM leads WHERE queue = $1 AND state = 'routed' AND owner IS NULL \
-           ORDER BY sla_due_at NULLS LAST, id LIMIT 1 FOR UPDATE SKIP LOCKED), \
-         u AS ( \
-           UPDATE leads l SET owner = $2, version = l.version + 1, updated_at = $4 \
-           FROM c WHERE l.id = c.id RETURNING l.*), \
-         h AS ( \
-           INSERT INTO lead_history (lead_id, cycle, kind, actor, actor_role, rep_id, data, \
-             occurred_at, recorded_at) \
-           SELECT id, cycle, 'assigned', $3, 'sdr', $2, jsonb_build_object('via', 'claim'), $4, $4 \
-           FROM u) \
-         SELECT * FROM u";
-
-/// Gives `rep` the most urgent unassigned routed lead of `queue` (earliest due), skipping
-/// leads another claimer holds, with an `assigned` history entry; `None` when there is none.
-pub async fn claim(
-    pool: &PgPool,
-    queue: &str,
-    rep: &str,
-    actor: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<crate::db::leads::LeadRow>, sqlx::Error> {
-    sqlx::query_as(CLAIM)
-        .bind(queue)
-        .bind(rep)
-        .bind(actor)
-        .bind(now)
-        .fetch_optional(pool)
         .await
 }
 
@@ -249,4 +228,4 @@ pub async fn assign<'e>(
         .await
 }
 
-statements!(QUEUES, QUEUE, UPSERT_QUEUE, IS_MEMBER, CLAIM, ASSIGN);
+statements!(QUEUES, QUEUE, UPSERT_QUEUE, IS_MEMBER, ASSIGN);

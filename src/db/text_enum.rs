@@ -1,4 +1,4 @@
-//! The domain's enums as the text columns that hold them (`leads.state`, `queues.strategy`,
+//! The domain's enums as the text columns that hold them (`leads.state`, `queues.strategy`, `queues.claim_order`,
 //! `api_keys.role`). Each is encoded and decoded through its own `as_str`/`parse`, the one
 //! mapping between its values and their text, so a value outside the enum fails the query
 //! (`sqlx::Error::ColumnDecode`) instead of turning into some default.
@@ -10,7 +10,7 @@ use sqlx::{
     Decode, Encode, Postgres, Type,
 };
 
-use crate::domain::{routing::Strategy, LeadState, Role};
+use crate::domain::{claim_order::ClaimOrder, routing::Strategy, LeadState, Role};
 
 macro_rules! text_enum {
     ($t:ty, $what:literal) => {
@@ -47,4 +47,5 @@ macro_rules! text_enum {
 
 text_enum!(LeadState, "lead state");
 text_enum!(Strategy, "queue strategy");
+text_enum!(ClaimOrder, "claim order");
 text_enum!(Role, "role");

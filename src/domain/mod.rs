@@ -4,6 +4,7 @@ pub mod account_key;
 pub mod actor;
 pub mod band_evidence;
 pub mod body;
+pub mod claim_order;
 pub mod cycle_facts;
 pub mod dates;
 pub mod drivers;

@@ -13,6 +13,7 @@ use crate::{
     },
     domain::{
         body::{Check, Field},
+        claim_order::ClaimOrder,
         routing::Strategy,
         slug::{opt_id_list_schema, opt_key_schema},
         validation::{check_slug, FieldError, SlugKind},
@@ -37,6 +38,10 @@ pub struct QueueInput {
     /// Send a lead whose account has an owner to that owner (default false; absent keeps it).
     #[schema(value_type = Option<bool>)]
     pub sticky_account: Field,
+    /// How claims order the unassigned leads: `due` (the earliest due first, the default) or
+    /// `likely_accepted` (the highest predicted acceptance first); absent keeps it.
+    #[schema(value_type = Option<String>, pattern = r"^\s*(due|likely_accepted)\s*$")]
+    pub claim_order: Field,
     /// Slack channel id for unassigned leads and breaches; absent keeps it, `""` clears it.
     #[schema(value_type = Option<String>)]
     pub slack_channel: Field,
@@ -103,6 +108,7 @@ impl Service {
                 strategy,
                 calendar,
                 sticky_account,
+                claim_order,
                 slack_channel,
                 notify_emails,
                 notifications,
@@ -131,6 +137,16 @@ impl Service {
             .opt_bool("sticky_account", sticky_account)
             .or(stored.as_ref().map(|q| q.sticky_account))
             .unwrap_or(false);
+        let claim_order = f.opt_str("claim_order", claim_order, 20).and_then(|s| {
+            let order = ClaimOrder::parse(&s);
+            if order.is_none() {
+                f.error("claim_order", "must be due or likely_accepted");
+            }
+            order
+        });
+        let claim_order = claim_order
+            .or(stored.as_ref().map(|q| q.claim_order))
+            .unwrap_or_default();
         let calendar = f.opt_slug("calendar", calendar, SlugKind::Key);
         if let Some(c) = &calendar {
             if !sla::calendars(&self.db)
@@ -148,6 +164,7 @@ impl Service {
             calendar: calendar.as_deref(),
             strategy,
             sticky_account,
+            claim_order,
         };
         let queue = routing::upsert_queue(&self.db, id, &set, &notify, now).await?;
         // A queue's calendar feeds deadlines; its strategy, round-robin ingest.

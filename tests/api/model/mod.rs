@@ -2,6 +2,7 @@
 //! signal is found on the holdout and in the leads' predictions, pure noise is not, too few
 //! cycles give `not_enough_data`, and the retrain job picks up new decisions.
 
+mod claim_order;
 pub mod history;
 mod serving;
 

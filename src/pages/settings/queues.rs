@@ -1,4 +1,4 @@
-//! Queues: their strategy, calendar and members. Members are set on the reps (as in the
+//! Queues: their strategy, claim order, calendar and members. Members are set on the reps (as in the
 //! API); this page lists them. One form adds a queue or replaces one (`?edit=<id>`).
 
 use axum::{
@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
 }
 
 const STRATEGIES: &[&str] = &["round_robin", "least_loaded", "claim"];
+const CLAIM_ORDERS: &[&str] = &["due", "likely_accepted"];
 
 async fn render(
     state: &AppState,
@@ -44,12 +45,13 @@ async fn render(
     calendar_options.extend(calendars.iter().map(String::as_str));
     let content = html! {
         table.settings-table {
-            thead { tr { th { "Queue" } th { "Strategy" } th { "Calendar" } th { "Members" } th { "" } } }
+            thead { tr { th { "Queue" } th { "Strategy" } th { "Claim order" } th { "Calendar" } th { "Members" } th { "" } } }
             tbody {
                 @for q in &queues {
                     tr data-queue=(q.id) {
                         td { (q.name) " " code { (q.id) } }
                         td { (q.strategy.as_str()) }
+                        td { (q.claim_order.as_str()) }
                         td { (q.calendar_id.as_deref().unwrap_or("—")) }
                         td { (q.members.join(", ")) }
                         td { a href=(format!("/app/settings/queues?edit={}#queue-form", q.id)) { "Edit " span.visually-hidden { (q.id) } } }
@@ -65,6 +67,7 @@ async fn render(
             (text("id", "Queue id", entered.get("id"), errors))
             (text("name", "Name", entered.get("name"), errors))
             (select("strategy", "Strategy", STRATEGIES, entered.get("strategy"), errors))
+            (select("claim_order", "Claim order (due first, or most likely accepted first)", CLAIM_ORDERS, entered.get("claim_order"), errors))
             (select("calendar", "Calendar (when the lead's SLA policy has none)", &calendar_options, entered.get("calendar"), errors))
             button type="submit" { "Save queue" }
         }
@@ -91,6 +94,7 @@ async fn show(
                 .with("id", queue.id)
                 .with("name", queue.name)
                 .with("strategy", queue.strategy.as_str())
+                .with("claim_order", queue.claim_order.as_str())
                 .with("calendar", queue.calendar_id.unwrap_or_default());
         }
     }
@@ -102,6 +106,7 @@ async fn save(State(state): State<AppState>, form: PageForm) -> Result<Response,
     let fields = &[
         ("name", Kind::Text),
         ("strategy", Kind::Text),
+        ("claim_order", Kind::Text),
         ("calendar", Kind::Text),
     ];
     let result = match form.text("id") {

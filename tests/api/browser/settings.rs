@@ -425,11 +425,16 @@ async fn calendars_sla_policies_queues_and_webhooks_set_on_their_pages_are_what_
     b.goto("/app/settings/queues").await;
     b.fill("#id", "emea").await;
     choose(&b, "#strategy", "claim").await;
+    choose(&b, "#claim_order", "likely_accepted").await;
     b.click("form.settings-form button[type=submit]").await;
     b.find("tr[data-queue='emea']").await;
     assert!(b.unlabelled_inputs().await.is_empty());
     b.screenshot("settings-queues").await;
-    assert_eq!(api(&app, "/v1/queues/emea").await["strategy"], "claim");
+    let queue = api(&app, "/v1/queues/emea").await;
+    assert_eq!(
+        (&queue["strategy"], &queue["claim_order"]),
+        (&json!("claim"), &json!("likely_accepted"))
+    );
 
     b.goto("/app/settings/webhooks").await;
     b.fill("#url", "https://hooks.example.com/salgate").await;

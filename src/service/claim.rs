@@ -13,6 +13,9 @@ use crate::{
     views::lead::Lead,
 };
 
+/// How many ranked leads one claim statement tries, best first.
+const CLAIM_SLICE: usize = 16;
+
 impl Service {
     /// The lead the caller's rep took from `queue`; `None` when none is waiting.
     pub async fn claim(&self, caller: &Caller, queue: &str) -> Result<Option<Lead>> {
@@ -64,6 +67,15 @@ impl Service {
             .collect();
         let ids = likely_accepted_first(scored);
         let now = self.clock.now();
-        Ok(routing::claim_among(&self.db, queue, &ids, rep, actor, now).await?)
+        // A few at a time: each statement probes and orders only its slice, and the first
+        // slice almost always holds a lead nobody else took.
+        for slice in ids.chunks(CLAIM_SLICE) {
+            if let Some(lead) =
+                routing::claim_among(&self.db, queue, slice, rep, actor, now).await?
+            {
+                return Ok(Some(lead));
+            }
+        }
+        Ok(None)
     }
 }

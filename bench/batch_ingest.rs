@@ -9,17 +9,11 @@
 
 use std::{sync::Arc, time::Instant};
 
-use salgate::{
-    clock::SystemClock,
-    config::Settings,
-    db::{
-        self,
-        embedded::{EmbeddedOptions, EmbeddedPostgres},
-    },
-    domain::Role,
-    startup::Application,
-};
+use salgate::{clock::SystemClock, db, domain::Role, startup::Application};
 use serde_json::{json, Value};
+
+mod cluster;
+use cluster::Cluster;
 
 fn env_n(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -47,22 +41,8 @@ fn batch(b: usize) -> Vec<u8> {
 async fn main() -> anyhow::Result<()> {
     let batches = env_n("BATCH_BENCH_BATCHES", 200);
     let clients = env_n("BATCH_BENCH_CLIENTS", 2);
-    let dir = std::env::temp_dir().join(format!("salgate-batch-bench-{}", std::process::id()));
-    let cluster_dir = dir.clone();
-    let pg = tokio::task::spawn_blocking(move || {
-        EmbeddedPostgres::start(EmbeddedOptions {
-            dir,
-            ephemeral: false,
-            database: "bench".into(),
-            max_connections: 40,
-            port: None,
-        })
-    })
-    .await??;
-    let mut settings = Settings::load()?;
-    settings.listen = "127.0.0.1:0".parse()?;
-    settings.database_url = Some(pg.database_url());
-    settings.rate_limit_per_second = 0.0;
+    let cluster = Cluster::start("batch", 40).await?;
+    let settings = cluster.settings()?;
     let app = Application::build(settings, Arc::new(SystemClock)).await?;
     let pool = app.pool();
     let url = format!("http://127.0.0.1:{}/v1/leads/batch", app.port());
@@ -133,7 +113,6 @@ async fn main() -> anyhow::Result<()> {
     shutdown.cancel();
     server.await??;
     pool.close().await;
-    tokio::task::spawn_blocking(move || pg.stop()).await??;
-    std::fs::remove_dir_all(cluster_dir)?;
+    tokio::task::spawn_blocking(move || cluster.stop()).await??;
     Ok(())
 }

@@ -16,17 +16,16 @@ use std::{
 
 use salgate::{
     clock::SystemClock,
-    config::Settings,
-    db::{
-        self,
-        embedded::{EmbeddedOptions, EmbeddedPostgres},
-    },
+    db,
     domain::Role,
     jobs::model_trainer::ModelTrainer,
     service::model::{ModelCache, Trained},
     startup::Application,
 };
 use serde_json::{json, Value};
+
+mod cluster;
+use cluster::Cluster;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
@@ -92,22 +91,8 @@ async fn main() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(500);
-    let dir = std::env::temp_dir().join(format!("salgate-claim-bench-{}", std::process::id()));
-    let cluster_dir = dir.clone();
-    let pg = tokio::task::spawn_blocking(move || {
-        EmbeddedPostgres::start(EmbeddedOptions {
-            dir,
-            ephemeral: false,
-            database: "bench".into(),
-            max_connections: 60,
-            port: None,
-        })
-    })
-    .await??;
-    let mut settings = Settings::load()?;
-    settings.listen = "127.0.0.1:0".parse()?;
-    settings.database_url = Some(pg.database_url());
-    settings.rate_limit_per_second = 0.0;
+    let cluster = Cluster::start("claim", 60).await?;
+    let mut settings = cluster.settings()?;
     settings.cache_ttl = Duration::ZERO;
     let mut model = settings.model;
     model.min_cycles = 500;
@@ -232,9 +217,8 @@ async fn main() -> anyhow::Result<()> {
     service.spawn(async move { pool.close().await }).await?;
     tokio::task::spawn_blocking(move || {
         drop(service);
-        pg.stop()
+        cluster.stop()
     })
     .await??;
-    std::fs::remove_dir_all(cluster_dir)?;
     Ok(())
 }

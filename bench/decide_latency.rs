@@ -17,17 +17,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use salgate::{
-    clock::SystemClock,
-    config::Settings,
-    db::{
-        self,
-        embedded::{EmbeddedOptions, EmbeddedPostgres},
-    },
-    domain::Role,
-    startup::Application,
-};
+use salgate::{clock::SystemClock, db, domain::Role, startup::Application};
 use serde_json::{json, Value};
+
+mod cluster;
+use cluster::Cluster;
 
 fn env_n(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -52,22 +46,8 @@ async fn main() -> anyhow::Result<()> {
     let warmup = rate * env_n("DECIDE_BENCH_WARMUP_SECONDS", 1);
     let measured = rate * seconds;
     let total = warmup + measured;
-    let dir = std::env::temp_dir().join(format!("salgate-decide-bench-{}", std::process::id()));
-    let cluster_dir = dir.clone();
-    let pg = tokio::task::spawn_blocking(move || {
-        EmbeddedPostgres::start(EmbeddedOptions {
-            dir,
-            ephemeral: false,
-            database: "bench".into(),
-            max_connections: 60,
-            port: None,
-        })
-    })
-    .await??;
-    let mut settings = Settings::load()?;
-    settings.listen = "127.0.0.1:0".parse()?;
-    settings.database_url = Some(pg.database_url());
-    settings.rate_limit_per_second = 0.0;
+    let cluster = Cluster::start("decide", 60).await?;
+    let settings = cluster.settings()?;
     let service = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -178,9 +158,8 @@ async fn main() -> anyhow::Result<()> {
     service.spawn(async move { pool.close().await }).await?;
     tokio::task::spawn_blocking(move || {
         drop(service);
-        pg.stop()
+        cluster.stop()
     })
     .await??;
-    std::fs::remove_dir_all(cluster_dir)?;
     Ok(())
 }

@@ -59,18 +59,24 @@ LEFT JOIN LATERAL (
   SELECT jsonb_agg(jsonb_build_object('lead_id', l.id, 'reason', m.reason,
       'state', l.state, 'owner', l.owner) ORDER BY l.id DESC) AS duplicates
   FROM (SELECT DISTINCT ON (id) id, reason FROM (
-      (SELECT id, 'email' AS reason, 1 AS strength FROM leads
-        WHERE email_key = i.email_key AND NOT (source = i.source AND external_id = i.external_id)
+      (SELECT id, 'email' AS reason, 1 AS strength FROM (
+          SELECT id, source, external_id, state, updated_at FROM leads
+          WHERE email_key = i.email_key ORDER BY id DESC LIMIT 50) e
+        WHERE NOT (source = i.source AND external_id = i.external_id)
           AND (state IN ('routed', 'accepted') OR updated_at >= now() - interval '90 days')
         ORDER BY id DESC LIMIT 5)
       UNION ALL
-      (SELECT id, 'phone', 2 FROM leads
-        WHERE phone_key = i.phone_key AND NOT (source = i.source AND external_id = i.external_id)
+      (SELECT id, 'phone', 2 FROM (
+          SELECT id, source, external_id, state, updated_at FROM leads
+          WHERE phone_key = i.phone_key ORDER BY id DESC LIMIT 50) p
+        WHERE NOT (source = i.source AND external_id = i.external_id)
           AND (state IN ('routed', 'accepted') OR updated_at >= now() - interval '90 days')
         ORDER BY id DESC LIMIT 5)
       UNION ALL
-      (SELECT id, 'person', 3 FROM leads
-        WHERE person_key = i.person_key AND source <> i.source
+      (SELECT id, 'person', 3 FROM (
+          SELECT id, source, state, updated_at FROM leads
+          WHERE person_key = i.person_key ORDER BY id DESC LIMIT 50) n
+        WHERE source <> i.source
           AND (state IN ('routed', 'accepted') OR updated_at >= now() - interval '90 days')
         ORDER BY id DESC LIMIT 5)) k
     ORDER BY id DESC, strength LIMIT 5) m

@@ -14,6 +14,13 @@ use crate::domain::{identity::Identity, LeadState};
 /// a tenth of the table).
 pub const MAX_DUPLICATES: i64 = 5;
 
+/// Each key's lookup examines at most this many leads with the key, the newest: the `LIMIT 50`
+/// of `JUDGE` (a literal, as above). The other conditions (not the lead itself, another source
+/// for `person`, open or decided within the window) filter those rows, so without the bound a
+/// key many leads share that the filters reject (one test address submitted thousands of
+/// times, one person sent by one source again and again) made every lookup read them all.
+pub const MAX_KEY_ROWS: i64 = 50;
+
 /// A lead found to be possibly the same person, as it was when the new cycle was routed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Duplicate {
@@ -89,18 +96,24 @@ const JUDGE: &str = "WITH input AS ( \
        SELECT jsonb_agg(jsonb_build_object('lead_id', l.id, 'reason', m.reason, \
            'state', l.state, 'owner', l.owner) ORDER BY l.id DESC) AS duplicates \
        FROM (SELECT DISTINCT ON (id) id, reason FROM ( \
-           (SELECT id, 'email' AS reason, 1 AS strength FROM leads \
-             WHERE email_key = i.email_key AND NOT (source = i.source AND external_id = i.external_id) \
+           (SELECT id, 'email' AS reason, 1 AS strength FROM ( \
+               SELECT id, source, external_id, state, updated_at FROM leads \
+               WHERE email_key = i.email_key ORDER BY id DESC LIMIT 50) e \
+             WHERE NOT (source = i.source AND external_id = i.external_id) \
                AND (state IN ('routed', 'accepted') OR updated_at >= $3) \
              ORDER BY id DESC LIMIT 5) \
            UNION ALL \
-           (SELECT id, 'phone', 2 FROM leads \
-             WHERE phone_key = i.phone_key AND NOT (source = i.source AND external_id = i.external_id) \
+           (SELECT id, 'phone', 2 FROM ( \
+               SELECT id, source, external_id, state, updated_at FROM leads \
+               WHERE phone_key = i.phone_key ORDER BY id DESC LIMIT 50) p \
+             WHERE NOT (source = i.source AND external_id = i.external_id) \
                AND (state IN ('routed', 'accepted') OR updated_at >= $3) \
              ORDER BY id DESC LIMIT 5) \
            UNION ALL \
-           (SELECT id, 'person', 3 FROM leads \
-             WHERE person_key = i.person_key AND source <> i.source \
+           (SELECT id, 'person', 3 FROM ( \
+               SELECT id, source, state, updated_at FROM leads \
+               WHERE person_key = i.person_key ORDER BY id DESC LIMIT 50) n \
+             WHERE source <> i.source \
                AND (state IN ('routed', 'accepted') OR updated_at >= $3) \
              ORDER BY id DESC LIMIT 5)) k \
          ORDER BY id DESC, strength LIMIT 5) m \
@@ -193,3 +206,16 @@ async fn judge_once(
 }
 
 statements!(JUDGE);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_statement_spells_the_limits_its_constants_name() {
+        let per_key = format!("ORDER BY id DESC LIMIT {MAX_KEY_ROWS})");
+        assert_eq!(JUDGE.matches(&per_key).count(), 3, "one bound per key");
+        let kept = format!("ORDER BY id DESC, strength LIMIT {MAX_DUPLICATES})");
+        assert_eq!(JUDGE.matches(&kept).count(), 1);
+    }
+}

@@ -242,3 +242,29 @@ async fn a_batch_finds_duplicates_and_accounts_like_single_ingests() {
     }
     assert_eq!(app.count("accounts").await, 1);
 }
+
+#[tokio::test]
+async fn a_key_is_looked_up_among_the_fifty_newest_leads_that_share_it() {
+    let app = spawn_app().await;
+    let token = app.key(Role::Ingest, None).await;
+    let jane = |ext: &str| {
+        person(
+            ext,
+            json!({"first_name": "Jane", "last_name": "Doe", "company": {"name": "Acme"}}),
+        )
+    };
+    let mut other = jane("sf-1");
+    other["source"] = json!("salesforce");
+    let sf = app.ingest(&other).await["id"].as_str().unwrap().to_owned();
+    // 49 more of Jane from one source: with the Salesforce lead, the fifty newest of her key.
+    let items: Vec<Value> = (0..49).map(|i| jane(&format!("h-{i}"))).collect();
+    let res = app
+        .post("/v1/leads/batch", &token, &json!({"leads": items}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let fiftieth = app.ingest(&jane("h-49")).await;
+    assert_eq!(found(&fiftieth), vec![(sf, "person".to_owned())]);
+    // Now the fifty newest are all from this source: the lookup reads no further.
+    let next = app.ingest(&jane("h-50")).await;
+    assert_eq!(found(&next), vec![]);
+}

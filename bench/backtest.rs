@@ -11,7 +11,13 @@ use std::time::Instant;
 
 use chrono::{Duration, SecondsFormat};
 use metrics_seed::{env_n, percentile, seed};
-use salgate::{db, domain::Role};
+use salgate::{
+    db::{
+        self,
+        rule_backtest::{self, Columns},
+    },
+    domain::Role,
+};
 use serde_json::json;
 
 #[tokio::main]
@@ -69,6 +75,35 @@ async fn main() -> anyhow::Result<()> {
             answer["matched"], answer["cycles"]
         );
     }
+    // Where the joined rule's time goes: PostgreSQL alone (EXPLAIN ANALYZE), then the same
+    // read streamed into the service and decoded with no rule evaluated.
+    let (from_t, to_t) = (now - Duration::days(366), now + Duration::days(1));
+    let cols = Columns {
+        email: true,
+        ..Columns::default()
+    };
+    let sql = db::statements()
+        .find(|s| s.name == "salgate::db::rule_backtest::WITH_LEADS")
+        .map(|s| s.sql)
+        .unwrap_or_default();
+    let plan: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN (ANALYZE, TIMING OFF) {sql}"))
+        .bind(from_t)
+        .bind(to_t)
+        .bind(cols.flags())
+        .fetch_all(pool)
+        .await?;
+    let server = plan
+        .iter()
+        .find(|l| l.starts_with("Execution Time"))
+        .cloned();
+    let t = Instant::now();
+    let mut rows = 0u64;
+    rule_backtest::scan(pool, from_t, to_t, cols, |_| rows += 1).await?;
+    println!(
+        "| the joined read alone: {} in PostgreSQL; {:.0} ms streamed and decoded, {rows} rows |",
+        server.unwrap_or_default(),
+        t.elapsed().as_secs_f64() * 1000.0
+    );
     println!();
     println!(
         "| backtest of one rule, {leads} cycles | slowest p50 {worst:.0} ms | p50 < 2 s ({}) |",

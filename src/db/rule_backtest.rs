@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use serde_json::Value;
-use sqlx::{types::Json, FromRow, PgPool};
+use sqlx::{postgres::PgRow, types::Json, FromRow, PgPool, Row};
 
 /// Which columns to read.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,7 +30,8 @@ pub struct Columns {
 }
 
 impl Columns {
-    fn flags(&self) -> Vec<bool> {
+    /// The `$3` of both statements: one flag per column, in `PastCycleRow` order.
+    pub fn flags(&self) -> Vec<bool> {
         vec![
             self.source,
             self.lead_type,
@@ -58,7 +59,7 @@ impl Columns {
 }
 
 /// One past cycle: its outcome and the columns asked for.
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 pub struct PastCycleRow {
     /// `accepted`, `rejected`, `recycled`, or `None` while open.
     pub outcome: Option<String>,
@@ -80,6 +81,35 @@ pub struct PastCycleRow {
     pub attributes: Option<Json<Value>>,
     pub duplicate_found: Option<bool>,
     pub account_accepted: Option<bool>,
+}
+
+/// By position, in the statements' column order: a backtest decodes a row per cycle of its
+/// period (a million in a year), and the derived `FromRow` looks every column up by name (a
+/// hash per column per row).
+impl<'r> FromRow<'r, PgRow> for PastCycleRow {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(PastCycleRow {
+            outcome: row.try_get(0)?,
+            rejection_code: row.try_get(1)?,
+            recycle_reason: row.try_get(2)?,
+            source: row.try_get(3)?,
+            lead_type: row.try_get(4)?,
+            campaign: row.try_get(5)?,
+            channel: row.try_get(6)?,
+            queue: row.try_get(7)?,
+            owner: row.try_get(8)?,
+            email: row.try_get(9)?,
+            title: row.try_get(10)?,
+            score: row.try_get(11)?,
+            first_name: row.try_get(12)?,
+            last_name: row.try_get(13)?,
+            phone: row.try_get(14)?,
+            company: row.try_get(15)?,
+            attributes: row.try_get(16)?,
+            duplicate_found: row.try_get(17)?,
+            account_accepted: row.try_get(18)?,
+        })
+    }
 }
 
 macro_rules! cycle_columns {

@@ -125,6 +125,17 @@ async fn a_backtest_over_lead_columns_and_facts_reads_them_from_the_lead() {
         (Some(3), Some(2))
     );
     assert_eq!(got["decisions"]["open"], 2);
+    // One lead column alone: only the columns a rule reads are decoded, and this one is.
+    let mut email = body.clone();
+    email["rule"]["condition"] =
+        json!({"all": [{"field": "email", "op": "matches", "value": "@gmail[.]com$"}]});
+    let got: Value = app
+        .post("/v1/rules/backtest", &revops, &email)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["matched"], 2, "{got}");
     let mut bad = body.clone();
     bad["rule"]["condition"]["all"][0]["op"] = "between".into();
     bad["to"] = "yesterday".into();

@@ -28,7 +28,9 @@ impl Service {
         let now = self.clock.now();
         let label = &caller.label;
         let claimed = match order {
-            ClaimOrder::LikelyAccepted => self.claim_likely_accepted(queue, &rep, label).await?,
+            ClaimOrder::LikelyAccepted => {
+                self.claim_likely_accepted(queue, &rep, label, now).await?
+            }
             ClaimOrder::Due => None,
         };
         let claimed = match claimed {
@@ -46,6 +48,7 @@ impl Service {
         queue: &str,
         rep: &str,
         actor: &str,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<LeadRow>> {
         let served = self.served_model().await?;
         let Some(model) = served.as_ref().and_then(|s| s.model.as_ref()) else {
@@ -66,7 +69,6 @@ impl Service {
             })
             .collect();
         let ids = likely_accepted_first(scored);
-        let now = self.clock.now();
         // A few at a time: each statement probes and orders only its slice, and the first
         // slice almost always holds a lead nobody else took.
         for slice in ids.chunks(CLAIM_SLICE) {
